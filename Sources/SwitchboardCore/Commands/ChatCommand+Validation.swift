@@ -1,0 +1,16 @@
+extension ChatCommand {
+    /// The command with its input validated and normalised, or the first invalid field.
+    public func validated() throws -> ChatCommand {
+        switch self {
+        case .createAgent(let input): .createAgent(try input.validated())
+        case .updateAgent(let id, let changes, let expected): .updateAgent(id: id, try changes.validated(), expectedVersion: expected)
+        case .createVisitor(let input): .createVisitor(try input.validated())
+        case .createConversation(let input): .createConversation(try input.validated())
+        case .updateConversation(let id, let changes, let expected):
+            .updateConversation(id: id, try changes.validated(), expectedVersion: expected)
+        case .sendMessage(let input): .sendMessage(try input.validated())
+        case .editMessage(let id, let changes, let expected): .editMessage(id: id, try changes.validated(), expectedVersion: expected)
+        case .deleteAgent, .endConversation, .deleteMessage: self
+        }
+    }
+}

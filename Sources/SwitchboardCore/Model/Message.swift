@@ -1,0 +1,109 @@
+import Foundation
+
+/// One message of a conversation.
+public struct Message: Codable, Hashable, Sendable {
+    public var id: String
+    public var conversationID: String
+    /// The sending participant: the conversation's visitor id or agent id.
+    public var from: String
+    /// The receiving participant, when the conversation has one.
+    public var to: String?
+    /// The text; empty once the message is deleted.
+    public var content: String
+    public var contentType: String
+    /// The sender's own id for the message; a repeat within a conversation returns the original.
+    public var clientMessageID: String?
+    /// When the message was sent, in Unix seconds (the seed's field).
+    public var timestamp: Int64
+    public var createdAt: Date
+    public var editedAt: Date?
+    public var deletedAt: Date?
+    /// Incremented on every change; the HTTP layer shows it as the ETag.
+    public var version: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, from, to, content, timestamp, version
+        case conversationID = "conversation_id"
+        case contentType = "content_type"
+        case clientMessageID = "client_message_id"
+        case createdAt = "created_at"
+        case editedAt = "edited_at"
+        case deletedAt = "deleted_at"
+    }
+
+    /// Creates a message record.
+    public init(
+        id: String,
+        conversationID: String,
+        from: String,
+        to: String?,
+        content: String,
+        contentType: String,
+        clientMessageID: String?,
+        timestamp: Int64,
+        createdAt: Date,
+        editedAt: Date? = nil,
+        deletedAt: Date? = nil,
+        version: Int64 = 1
+    ) {
+        self.id = id
+        self.conversationID = conversationID
+        self.from = from
+        self.to = to
+        self.content = content
+        self.contentType = contentType
+        self.clientMessageID = clientMessageID
+        self.timestamp = timestamp
+        self.createdAt = createdAt
+        self.editedAt = editedAt
+        self.deletedAt = deletedAt
+        self.version = version
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(conversationID, forKey: .conversationID)
+        try container.encode(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(content, forKey: .content)
+        try container.encode(contentType, forKey: .contentType)
+        try container.encode(clientMessageID, forKey: .clientMessageID)
+        try container.encode(timestamp, forKey: .timestamp)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(editedAt, forKey: .editedAt)
+        try container.encode(deletedAt, forKey: .deletedAt)
+        try container.encode(version, forKey: .version)
+    }
+}
+
+/// The fields of a new message.
+public struct NewMessage: Hashable, Sendable {
+    public var conversationID: String
+    public var from: String
+    public var to: String?
+    public var content: String
+    public var contentType: String
+    public var clientMessageID: String?
+    /// The client's send time in Unix seconds; the server's clock when absent.
+    public var timestamp: Int64?
+
+    /// Creates the input.
+    public init(
+        conversationID: String,
+        from: String,
+        to: String? = nil,
+        content: String,
+        contentType: String = "text/plain",
+        clientMessageID: String? = nil,
+        timestamp: Int64? = nil
+    ) {
+        self.conversationID = conversationID
+        self.from = from
+        self.to = to
+        self.content = content
+        self.contentType = contentType
+        self.clientMessageID = clientMessageID
+        self.timestamp = timestamp
+    }
+}

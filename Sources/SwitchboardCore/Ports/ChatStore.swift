@@ -1,0 +1,20 @@
+/// The chat core's persistence: reads per tenant, and commands that change state together with their events.
+///
+/// - Important: Reads are synchronous and short (an indexed lookup); call them from any thread.
+///   `execute` may wait for a group commit.
+public protocol ChatStore: Sendable {
+    func agent(id: String, tenant: String) throws -> Agent?
+    func agents(tenant: String, status: Agent.Status?, page: PageRequest) throws -> Page<Agent>
+    func visitor(id: String, tenant: String) throws -> Visitor?
+    func conversation(id: String, tenant: String) throws -> Conversation?
+    func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) throws -> Page<Conversation>
+    func message(id: String, tenant: String) throws -> Message?
+    func messages(conversationID: String, tenant: String, page: PageRequest) throws -> Page<Message>
+
+    /// Runs `command` for `tenant` in one transaction that also appends its events to the log.
+    ///
+    /// With an idempotency key, the first run records its response in the same transaction; a
+    /// later call with the same key and fingerprint returns `.replayed` without running again.
+    /// - Throws: `SwitchboardError` for rule violations; nothing is written then.
+    func execute(_ command: ChatCommand, tenant: String, idempotency: IdempotencyKey?) async throws -> CommandOutcome
+}

@@ -1,0 +1,15 @@
+/// The durable, per-tenant, gap-free event log and the cursors of its consumers.
+public protocol EventLog: Sendable {
+    /// Events of one tenant with `seq > after`, in order.
+    func events(tenant: String, after seq: Int64, limit: Int) throws -> [Event]
+    /// Events of every tenant after a log position, in commit order.
+    func events(afterPosition position: Int64, limit: Int) throws -> [Event]
+    /// The newest position in the log, 0 when empty.
+    func lastPosition() throws -> Int64
+    /// The persisted position of a consumer, 0 when it never saved one.
+    func cursor(consumer: String) throws -> Int64
+    /// Persists a consumer's position.
+    func saveCursor(consumer: String, position: Int64) async throws
+    /// Signalled after every commit that may have appended events.
+    var commits: CommitSignal { get }
+}

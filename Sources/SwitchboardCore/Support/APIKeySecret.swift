@@ -1,0 +1,26 @@
+import Crypto
+import Foundation
+
+/// Makes and hashes API key secrets (`sb_live_` followed by 32 base62 characters, about 190 bits).
+public enum APIKeySecret {
+    /// The prefix every secret starts with, so leaked keys are easy to scan for.
+    public static let prefix = "sb_live_"
+    private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// A new random secret.
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let body = (0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
+        return prefix + String(decoding: body, as: UTF8.self)
+    }
+
+    /// The stored form of a secret: hex SHA-256. Secrets are random, so no salt or stretching is needed.
+    public static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The part of a secret shown in listings.
+    public static func displayPrefix(_ secret: String) -> String {
+        String(secret.prefix(prefix.count + 4))
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import SwitchboardCore
+
+/// One command's work inside a group commit: load, apply the core's rules, save, append events.
+///
+/// Runs on the writer thread only.
+struct ChatTransaction {
+    let db: SQLiteConnection
+    let tenant: String
+    let now: Date
+    let ids: TimeOrderedIDGenerator
+
+    func apply(_ command: ChatCommand) throws -> ChatResult {
+        switch command {
+        case .createAgent(let input):
+            let (agent, events) = Agent.make(input, id: ids.make(now: now), now: now)
+            try save(agent)
+            try append(events)
+            return ChatResult(resource: .agent(agent), isCreated: true)
+        case .updateAgent(let id, let changes, let expected):
+            var agent = try load(agent: id, expected: expected)
+            let events = try agent.apply(changes, now: now)
+            return try saveChanged(.agent(agent), events: events) { try save(agent) }
+        case .deleteAgent(let id, let expected):
+            var agent = try load(agent: id, expected: expected)
+            let events = agent.delete(now: now)
+            return try saveChanged(.agent(agent), events: events) { try save(agent) }
+        case .createVisitor(let input):
+            let visitor = Visitor(id: ids.make(now: now), externalID: input.externalID, name: input.name, createdAt: now)
+            do {
+                try db.run(
+                    "INSERT INTO visitors (tenant_id, id, external_id, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [.text(tenant), .text(visitor.id), SQLiteValue(visitor.externalID), SQLiteValue(visitor.name), SQLiteValue(now)]
+                )
+            } catch let error as SQLiteError where error.isConstraintViolation {
+                throw SwitchboardError.visitorExists
+            }
+            return ChatResult(resource: .visitor(visitor), isCreated: true)
+        case .createConversation(let input):
+            guard try exists(table: "visitors", id: input.visitorID) else {
+                throw SwitchboardError.unknownReference(field: "visitor_id", resource: "visitor")
+            }
+            if let agentID = input.agentID { try requireAssignable(agentID) }
+            let (conversation, events) = Conversation.make(input, id: ids.make(now: now), now: now)
+            try save(conversation)
+            try append(events)
+            return ChatResult(resource: .conversation(conversation), isCreated: true)
+        case .updateConversation(let id, let changes, let expected):
+            var conversation = try load(conversation: id, expected: expected)
+            if let agentID = changes.assignedAgentID, agentID != conversation.agentID { try requireAssignable(agentID) }
+            let events = try conversation.apply(changes, now: now)
+            return try saveChanged(.conversation(conversation), events: events) { try save(conversation) }
+        case .endConversation(let id, let expected):
+            var conversation = try load(conversation: id, expected: expected)
+            let events = conversation.end(now: now)
+            return try saveChanged(.conversation(conversation), events: events) { try save(conversation) }
+        case .sendMessage(let input):
+            return try send(input)
+        case .editMessage(let id, let changes, let expected):
+            var message = try load(message: id, expected: expected)
+            let events = try message.apply(changes, now: now)
+            return try saveChanged(.message(message), events: events) { try save(message) }
+        case .deleteMessage(let id, let expected):
+            var message = try load(message: id, expected: expected)
+            let events = message.delete(now: now)
+            return try saveChanged(.message(message), events: events) { try save(message) }
+        }
+    }
+
+    private func send(_ input: NewMessage) throws -> ChatResult {
+        guard
+            let conversation = try db.queryFirst(
+                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
+                [.text(tenant), .text(input.conversationID)],
+                Rows.conversation
+            )
+        else { throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation") }
+        if let clientID = input.clientMessageID,
+            let original = try db.queryFirst(
+                "SELECT \(Rows.messageColumns) FROM messages WHERE tenant_id = ? AND conversation_id = ? AND client_message_id = ?",
+                [.text(tenant), .text(conversation.id), .text(clientID)],
+                Rows.message
+            )
+        {
+            return ChatResult(resource: .message(original), isCreated: false)
+        }
+        let (message, events) = try Message.make(input, in: conversation, id: ids.make(now: now), now: now)
+        try save(message)
+        try append(events)
+        return ChatResult(resource: .message(message), isCreated: true)
+    }
+
+    /// Saves and appends only when the rules produced events; an unchanged resource is returned as is.
+    private func saveChanged(_ resource: ChatResult.Resource, events: [DomainEvent], save: () throws -> Void) throws -> ChatResult {
+        if !events.isEmpty {
+            try save()
+            try append(events)
+        }
+        return ChatResult(resource: resource, isCreated: false)
+    }
+
+    /// Appends events to the tenant's log with the next gap-free sequence numbers.
+    func append(_ events: [DomainEvent]) throws {
+        let timestamp = Int64(now.timeIntervalSince1970)
+        let encoder = SwitchboardJSON.makeEncoder()
+        for event in events {
+            guard
+                let seq = try db.queryFirst(
+                    "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+                    [.text(tenant)],
+                    { $0.int64(0) }
+                )
+            else { throw SwitchboardError.notFound("tenant") }
+            let data = String(decoding: try encoder.encode(event.data), as: UTF8.self)
+            try db.run(
+                "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(tenant), .integer(seq), .text(ids.make(now: now)), .text(event.type.name),
+                    .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
+                ]
+            )
+        }
+    }
+
+    // MARK: Loading
+
+    private func exists(table: String, id: String) throws -> Bool {
+        try db.queryFirst("SELECT 1 FROM \(table) WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)]) { _ in true } ?? false
+    }
+
+    private func requireAssignable(_ agentID: String) throws {
+        let agent = try db.queryFirst(
+            "SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?",
+            [.text(tenant), .text(agentID)],
+            Rows.agent
+        )
+        guard let agent, !agent.isDeleted else { throw SwitchboardError.unknownReference(field: "agent_id", resource: "agent") }
+    }
+
+    private func load(agent id: String, expected: Int64?) throws -> Agent {
+        try load("agent", id: id, expected: expected, version: \.version) {
+            try db.queryFirst("SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.agent)
+        }
+    }
+
+    private func load(conversation id: String, expected: Int64?) throws -> Conversation {
+        try load("conversation", id: id, expected: expected, version: \.version) {
+            try db.queryFirst(
+                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
+                [.text(tenant), .text(id)],
+                Rows.conversation
+            )
+        }
+    }
+
+    private func load(message id: String, expected: Int64?) throws -> Message {
+        try load("message", id: id, expected: expected, version: \.version) {
+            try db.queryFirst("SELECT \(Rows.messageColumns) FROM messages WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.message)
+        }
+    }
+
+    private func load<Resource>(
+        _ name: String,
+        id: String,
+        expected: Int64?,
+        version: KeyPath<Resource, Int64>,
+        fetch: () throws -> Resource?
+    ) throws -> Resource {
+        guard let resource = try fetch() else { throw SwitchboardError.notFound(name) }
+        if let expected, resource[keyPath: version] != expected {
+            throw SwitchboardError.versionMismatch(current: resource[keyPath: version])
+        }
+        return resource
+    }
+
+    // MARK: Saving
+
+    private func save(_ agent: Agent) throws {
+        try db.run(
+            """
+            INSERT INTO agents (tenant_id, id, name, email, role, status, max_concurrent, created_at, updated_at, deleted_at, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, email = excluded.email, role = excluded.role,
+                status = excluded.status, max_concurrent = excluded.max_concurrent, updated_at = excluded.updated_at,
+                deleted_at = excluded.deleted_at, version = excluded.version
+            """,
+            [
+                .text(tenant), .text(agent.id), .text(agent.name), SQLiteValue(agent.email), .text(agent.role.rawValue),
+                .text(agent.status.rawValue), .integer(Int64(agent.maxConcurrent)), SQLiteValue(agent.createdAt),
+                SQLiteValue(agent.updatedAt), SQLiteValue(agent.deletedAt), .integer(agent.version),
+            ]
+        )
+    }
+
+    private func save(_ conversation: Conversation) throws {
+        let metadata = String(decoding: try SwitchboardJSON.makeEncoder().encode(conversation.metadata), as: UTF8.self)
+        try db.run(
+            """
+            INSERT INTO conversations (tenant_id, id, visitor_id, agent_id, status, channel, subject, metadata,
+                created_at, updated_at, ended_at, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status,
+                subject = excluded.subject, metadata = excluded.metadata, updated_at = excluded.updated_at,
+                ended_at = excluded.ended_at, version = excluded.version
+            """,
+            [
+                .text(tenant), .text(conversation.id), .text(conversation.visitorID), SQLiteValue(conversation.agentID),
+                .text(conversation.status.rawValue), .text(conversation.channel), SQLiteValue(conversation.subject), .text(metadata),
+                SQLiteValue(conversation.createdAt), SQLiteValue(conversation.updatedAt), SQLiteValue(conversation.endedAt),
+                .integer(conversation.version),
+            ]
+        )
+    }
+
+    private func save(_ message: Message) throws {
+        try db.run(
+            """
+            INSERT INTO messages (tenant_id, id, conversation_id, sender, recipient, content, content_type, client_message_id,
+                timestamp, created_at, edited_at, deleted_at, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET content = excluded.content, edited_at = excluded.edited_at,
+                deleted_at = excluded.deleted_at, version = excluded.version
+            """,
+            [
+                .text(tenant), .text(message.id), .text(message.conversationID), .text(message.from), SQLiteValue(message.to),
+                .text(message.content), .text(message.contentType), SQLiteValue(message.clientMessageID), .integer(message.timestamp),
+                SQLiteValue(message.createdAt), SQLiteValue(message.editedAt), SQLiteValue(message.deletedAt), .integer(message.version),
+            ]
+        )
+    }
+}
+
+extension SwitchboardError {
+    /// A request field names a resource this tenant does not have.
+    static func unknownReference(field: String, resource: String) -> SwitchboardError {
+        SwitchboardError(
+            kind: .invalidInput,
+            code: "\(resource)_not_found",
+            detail: "The field '\(field)' names no \(resource) of this tenant.",
+            field: field
+        )
+    }
+}

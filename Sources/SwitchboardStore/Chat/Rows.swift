@@ -1,0 +1,106 @@
+import Foundation
+import SwitchboardCore
+
+/// Column lists and row mappings of the chat tables; each `select` matches its `init(row:)`.
+enum Rows {
+    static let agentColumns = "id, name, email, role, status, max_concurrent, created_at, updated_at, deleted_at, version"
+    static let visitorColumns = "id, external_id, name, created_at"
+    static let conversationColumns =
+        "id, visitor_id, agent_id, status, channel, subject, metadata, created_at, updated_at, ended_at, version"
+    static let messageColumns =
+        "id, conversation_id, sender, recipient, content, content_type, client_message_id, timestamp, created_at, edited_at, deleted_at, version"
+    static let eventColumns = "position, tenant_id, seq, id, type, version, timestamp, data"
+
+    static func agent(_ row: SQLiteRow) throws -> Agent {
+        Agent(
+            id: row.text(0),
+            name: row.text(1),
+            email: row.optionalText(2),
+            role: try value(Agent.Role.self, row.text(3)),
+            status: try value(Agent.Status.self, row.text(4)),
+            maxConcurrent: row.int(5),
+            createdAt: row.date(6),
+            updatedAt: row.date(7),
+            deletedAt: row.optionalDate(8),
+            version: row.int64(9)
+        )
+    }
+
+    static func visitor(_ row: SQLiteRow) -> Visitor {
+        Visitor(id: row.text(0), externalID: row.optionalText(1), name: row.optionalText(2), createdAt: row.date(3))
+    }
+
+    static func conversation(_ row: SQLiteRow) throws -> Conversation {
+        Conversation(
+            id: row.text(0),
+            visitorID: row.text(1),
+            agentID: row.optionalText(2),
+            status: try value(Conversation.Status.self, row.text(3)),
+            channel: row.text(4),
+            subject: row.optionalText(5),
+            metadata: try SwitchboardJSON.makeDecoder().decode([String: JSONValue].self, from: Data(row.text(6).utf8)),
+            createdAt: row.date(7),
+            updatedAt: row.date(8),
+            endedAt: row.optionalDate(9),
+            version: row.int64(10)
+        )
+    }
+
+    static func message(_ row: SQLiteRow) -> Message {
+        Message(
+            id: row.text(0),
+            conversationID: row.text(1),
+            from: row.text(2),
+            to: row.optionalText(3),
+            content: row.text(4),
+            contentType: row.text(5),
+            clientMessageID: row.optionalText(6),
+            timestamp: row.int64(7),
+            createdAt: row.date(8),
+            editedAt: row.optionalDate(9),
+            deletedAt: row.optionalDate(10),
+            version: row.int64(11)
+        )
+    }
+
+    static func event(_ row: SQLiteRow) throws -> Event {
+        Event(
+            id: row.text(3),
+            type: EventType(row.text(4)),
+            version: row.int(5),
+            tenantID: row.text(1),
+            seq: row.int64(2),
+            timestamp: row.int64(6),
+            data: try SwitchboardJSON.makeDecoder().decode(JSONValue.self, from: Data(row.text(7).utf8)),
+            position: row.int64(0)
+        )
+    }
+
+    private static func value<Value: RawRepresentable>(_ type: Value.Type, _ raw: String) throws -> Value where Value.RawValue == String {
+        guard let value = Value(rawValue: raw) else {
+            throw SQLiteError(code: 11, message: "unexpected \(Value.self) value '\(raw)' in the database")
+        }
+        return value
+    }
+}
+
+extension SQLiteConnection {
+    /// Reads one page of `table` for `tenant`, in id order, with extra `conditions` ANDed in.
+    func page<Item>(
+        table: String,
+        columns: String,
+        tenant: String,
+        conditions: [(sql: String, value: SQLiteValue)],
+        request: PageRequest,
+        map: (SQLiteRow) throws -> Item,
+        id: (Item) -> String
+    ) throws -> Page<Item> {
+        let filters = conditions.map { " AND \($0.sql)" }.joined()
+        let sql = "SELECT \(columns) FROM \(table) WHERE tenant_id = ?\(filters) AND id > ? ORDER BY id LIMIT ?"
+        let bindings = [.text(tenant)] + conditions.map(\.value) + [.text(request.after ?? ""), .integer(Int64(request.limit + 1))]
+        var items = try query(sql, bindings, map)
+        guard items.count > request.limit else { return Page(items: items, nextAfter: nil) }
+        items.removeLast()
+        return Page(items: items, nextAfter: items.last.map(id))
+    }
+}

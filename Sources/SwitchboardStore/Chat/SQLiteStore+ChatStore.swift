@@ -1,0 +1,111 @@
+import Foundation
+import SwitchboardCore
+
+extension SQLiteStore: ChatStore {
+    public func agent(id: String, tenant: String) throws -> Agent? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.agent)
+        }
+    }
+
+    public func agents(tenant: String, status: Agent.Status?, page: PageRequest) throws -> Page<Agent> {
+        var conditions: [(sql: String, value: SQLiteValue)] = [("deleted_at IS ?", .null)]
+        if let status { conditions.append(("status = ?", .text(status.rawValue))) }
+        return try read { db in
+            try db.page(table: "agents", columns: Rows.agentColumns, tenant: tenant, conditions: conditions, request: page, map: Rows.agent, id: \.id)
+        }
+    }
+
+    public func visitor(id: String, tenant: String) throws -> Visitor? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.visitorColumns) FROM visitors WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.visitor)
+        }
+    }
+
+    public func conversation(id: String, tenant: String) throws -> Conversation? {
+        try read { db in
+            try db.queryFirst(
+                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
+                [.text(tenant), .text(id)],
+                Rows.conversation
+            )
+        }
+    }
+
+    public func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) throws -> Page<Conversation> {
+        var conditions: [(sql: String, value: SQLiteValue)] = []
+        if let status = filter.status { conditions.append(("status = ?", .text(status.rawValue))) }
+        if let agentID = filter.agentID { conditions.append(("agent_id = ?", .text(agentID))) }
+        if let visitorID = filter.visitorID { conditions.append(("visitor_id = ?", .text(visitorID))) }
+        return try read { db in
+            try db.page(
+                table: "conversations",
+                columns: Rows.conversationColumns,
+                tenant: tenant,
+                conditions: conditions,
+                request: page,
+                map: Rows.conversation,
+                id: \.id
+            )
+        }
+    }
+
+    public func message(id: String, tenant: String) throws -> Message? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.messageColumns) FROM messages WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.message)
+        }
+    }
+
+    public func messages(conversationID: String, tenant: String, page: PageRequest) throws -> Page<Message> {
+        try read { db in
+            try db.page(
+                table: "messages",
+                columns: Rows.messageColumns,
+                tenant: tenant,
+                conditions: [("conversation_id = ?", .text(conversationID))],
+                request: page,
+                map: Rows.message,
+                id: \.id
+            )
+        }
+    }
+
+    public func execute(_ command: ChatCommand, tenant: String, idempotency: IdempotencyKey?) async throws -> CommandOutcome {
+        let command = try command.validated()
+        let ids = self.ids
+        return try await write { db in
+            let now = Date()
+            if let idempotency, let recorded = try Self.recordedResponse(db, tenant: tenant, idempotency: idempotency) {
+                return .replayed(recorded)
+            }
+            let result = try ChatTransaction(db: db, tenant: tenant, now: now, ids: ids).apply(command)
+            if let idempotency {
+                try db.run(
+                    "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, body, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(tenant), .text(idempotency.key), .text(idempotency.fingerprint), .integer(result.isCreated ? 201 : 200),
+                        .blob(try result.encodedBody()), SQLiteValue(result.version), SQLiteValue(now),
+                    ]
+                )
+            }
+            return .applied(result)
+        }
+    }
+
+    private static func recordedResponse(_ db: SQLiteConnection, tenant: String, idempotency: IdempotencyKey) throws -> RecordedResponse? {
+        let row = try db.queryFirst(
+            "SELECT fingerprint, status, body, version FROM idempotency_keys WHERE tenant_id = ? AND key = ?",
+            [.text(tenant), .text(idempotency.key)]
+        ) { row in
+            (fingerprint: row.text(0), response: RecordedResponse(status: row.int(1), body: row.blob(2), version: row.isNull(3) ? nil : row.int64(3)))
+        }
+        guard let row else { return nil }
+        guard row.fingerprint == idempotency.fingerprint else { throw SwitchboardError.idempotencyKeyReused }
+        return row.response
+    }
+
+    /// Deletes idempotency records older than `cutoff`; returns how many.
+    public func purgeIdempotencyKeys(olderThan cutoff: Date) async throws -> Int {
+        try await write { db in try db.run("DELETE FROM idempotency_keys WHERE created_at < ?", [SQLiteValue(cutoff)]) }
+    }
+}

@@ -1,0 +1,139 @@
+/// The schema, as an ordered list of migrations. Append only: never edit a released step.
+enum Migrations {
+    static let steps: [(version: Int, sql: String)] = [
+        (
+            1,
+            """
+            CREATE TABLE tenants (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_seq INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                name TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                created_at INTEGER NOT NULL,
+                last_used_at INTEGER,
+                revoked_at INTEGER
+            );
+            CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, id);
+            CREATE TABLE agents (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                email TEXT,
+                role TEXT NOT NULL,
+                status TEXT NOT NULL,
+                max_concurrent INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                deleted_at INTEGER,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX agents_by_status ON agents(tenant_id, status, id);
+            CREATE TABLE visitors (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                external_id TEXT,
+                name TEXT,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE UNIQUE INDEX visitors_by_external_id ON visitors(tenant_id, external_id) WHERE external_id IS NOT NULL;
+            CREATE TABLE conversations (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                visitor_id TEXT NOT NULL,
+                agent_id TEXT,
+                status TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                subject TEXT,
+                metadata TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                ended_at INTEGER,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX conversations_by_status ON conversations(tenant_id, status, id);
+            CREATE INDEX conversations_by_agent ON conversations(tenant_id, agent_id, id);
+            CREATE INDEX conversations_by_visitor ON conversations(tenant_id, visitor_id, id);
+            CREATE TABLE messages (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                recipient TEXT,
+                content TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                client_message_id TEXT,
+                timestamp INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                edited_at INTEGER,
+                deleted_at INTEGER,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX messages_by_conversation ON messages(tenant_id, conversation_id, id);
+            CREATE UNIQUE INDEX messages_by_client_id ON messages(tenant_id, conversation_id, client_message_id)
+                WHERE client_message_id IS NOT NULL;
+            CREATE TABLE events (
+                position INTEGER PRIMARY KEY AUTOINCREMENT,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                timestamp INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                UNIQUE (tenant_id, seq)
+            );
+            CREATE TABLE consumer_cursors (
+                consumer TEXT PRIMARY KEY,
+                position INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE TABLE idempotency_keys (
+                tenant_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                body BLOB NOT NULL,
+                version INTEGER,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, key)
+            ) WITHOUT ROWID;
+            CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+            """
+        )
+    ]
+
+    /// The schema version after every step ran.
+    static var latestVersion: Int { steps.last?.version ?? 0 }
+
+    /// Runs every step newer than the database's `user_version`, each in its own transaction.
+    /// - Returns: the versions applied now.
+    @discardableResult
+    static func run(on connection: SQLiteConnection) throws -> [Int] {
+        let current = try connection.queryFirst("PRAGMA user_version") { $0.int(0) } ?? 0
+        var applied: [Int] = []
+        for step in steps where step.version > current {
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                try connection.execute(step.sql)
+                try connection.execute("PRAGMA user_version = \(step.version)")
+                try connection.execute("COMMIT")
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+            applied.append(step.version)
+        }
+        return applied
+    }
+}

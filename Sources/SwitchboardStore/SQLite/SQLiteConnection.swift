@@ -1,0 +1,165 @@
+import CSQLite
+import Foundation
+
+/// A failure reported by SQLite. Its text is for logs only, never for clients.
+public struct SQLiteError: Error, CustomStringConvertible {
+    /// The extended result code.
+    public let code: Int32
+    /// SQLite's message.
+    public let message: String
+
+    public var description: String { "SQLite error \(code): \(message)" }
+
+    /// Whether a UNIQUE or PRIMARY KEY constraint failed.
+    var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+}
+
+/// A value bound to, or read from, a statement.
+enum SQLiteValue {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+
+    init(_ text: String?) { self = text.map(SQLiteValue.text) ?? .null }
+    init(_ integer: Int64?) { self = integer.map(SQLiteValue.integer) ?? .null }
+    init(_ date: Date?) { self = date.map { .integer(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .null }
+}
+
+/// One SQLite connection with a cache of prepared statements.
+///
+/// - Important: Not thread-safe. A connection is used by one thread at a time: the writer's own
+///   thread, or the thread that checked it out of a `SQLiteReaderPool`. That discipline is why it is
+///   `@unchecked Sendable`: it moves between threads but is never shared.
+final class SQLiteConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
+    init(path: String, isReadOnly: Bool, synchronous: String) throws {
+        var handle: OpaquePointer?
+        let flags = (isReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(handle)
+            throw SQLiteError(code: status, message: message)
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, 10_000)
+        if !isReadOnly {
+            try execute("PRAGMA journal_mode = WAL")
+        }
+        try execute("PRAGMA synchronous = \(synchronous)")
+        try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA temp_store = MEMORY")
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one or more statements without results.
+    func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(code: status, message: text)
+        }
+    }
+
+    /// Runs a statement for its effect; returns the number of rows changed.
+    @discardableResult
+    func run(_ sql: String, _ bindings: [SQLiteValue] = []) throws -> Int {
+        let statement = try prepared(sql, bindings)
+        defer { sqlite3_reset(statement) }
+        var status = sqlite3_step(statement)
+        while status == SQLITE_ROW { status = sqlite3_step(statement) }
+        guard status == SQLITE_DONE else { throw lastError(status) }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query and maps each row.
+    func query<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> [Row] {
+        let statement = try prepared(sql, bindings)
+        defer { sqlite3_reset(statement) }
+        var rows: [Row] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { return rows }
+            guard status == SQLITE_ROW else { throw lastError(status) }
+            rows.append(try map(SQLiteRow(statement: statement)))
+        }
+    }
+
+    /// Runs a query and maps its first row, if any.
+    func queryFirst<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> Row? {
+        let statement = try prepared(sql, bindings)
+        defer { sqlite3_reset(statement) }
+        let status = sqlite3_step(statement)
+        if status == SQLITE_DONE { return nil }
+        guard status == SQLITE_ROW else { throw lastError(status) }
+        return try map(SQLiteRow(statement: statement))
+    }
+
+    private func prepared(_ sql: String, _ bindings: [SQLiteValue]) throws -> OpaquePointer {
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var created: OpaquePointer?
+            let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &created, nil)
+            guard status == SQLITE_OK, let created else { throw lastError(status) }
+            statements[sql] = created
+            statement = created
+        }
+        sqlite3_clear_bindings(statement)
+        for (offset, value) in bindings.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case .null: status = sqlite3_bind_null(statement, index)
+            case .integer(let integer): status = sqlite3_bind_int64(statement, index, integer)
+            case .real(let real): status = sqlite3_bind_double(statement, index, real)
+            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, SQLITE_TRANSIENT)
+            case .blob(let bytes):
+                status = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
+            }
+            guard status == SQLITE_OK else { throw lastError(status) }
+        }
+        return statement
+    }
+
+    private func lastError(_ status: Int32) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+}
+
+/// SQLite's "copy this value now" destructor, which the C macro SQLITE_TRANSIENT spells as -1.
+private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// The current row of a statement; valid only inside the mapping closure.
+struct SQLiteRow {
+    let statement: OpaquePointer
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
+    func text(_ column: Int32) -> String {
+        guard let pointer = sqlite3_column_text(statement, column) else { return "" }
+        return String(cString: pointer)
+    }
+    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+    func date(_ column: Int32) -> Date { Date(timeIntervalSince1970: Double(int64(column)) / 1000) }
+    func optionalDate(_ column: Int32) -> Date? { isNull(column) ? nil : date(column) }
+}

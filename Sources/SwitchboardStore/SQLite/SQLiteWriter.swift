@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+
+/// The single writer of a database: runs write jobs on its own thread and commits them in groups.
+///
+/// Every job that is waiting when the writer wakes joins one transaction (up to `maxBatch`), each
+/// inside its own savepoint, so a job that throws rolls back alone while the others commit. Callers
+/// resume only after the group's `COMMIT` returned: a result a caller sees is durable.
+///
+/// - Important: Thread-safe. Jobs run serially on the writer thread, never on a caller's thread.
+///   `@unchecked Sendable`: the queue and flags are only touched while holding `condition` (or
+///   `stopped` for `hasStopped`), and the connection only on the writer thread.
+final class SQLiteWriter: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let maxBatch: Int
+    private let onCommit: @Sendable () -> Void
+    private let logger: Logger
+    // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
+    private let condition = NSCondition()
+    private var queue: [any SQLiteWriteJob] = []
+    private var isStopping = false
+    private let stopped = NSCondition()
+    private var hasStopped = false
+
+    /// Starts the writer thread over `connection`, which it then owns.
+    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onCommit: @escaping @Sendable () -> Void) {
+        self.connection = connection
+        self.maxBatch = maxBatch
+        self.logger = logger
+        self.onCommit = onCommit
+        let thread = Thread { [self] in self.run() }
+        thread.name = "switchboard-sqlite-writer"
+        thread.start()
+    }
+
+    /// Runs `body` in the next group commit and returns its result once the group is durable.
+    /// - Throws: what `body` throws (its savepoint is rolled back), or the commit's error.
+    @discardableResult
+    func write<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> Result) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(TypedWriteJob(body: body, continuation: continuation))
+        }
+    }
+
+    /// Runs `body` in a later group commit without waiting for it; failures are logged.
+    func submit(_ body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
+        Task { [logger] in
+            do { try await write(body) } catch { logger.debug("Background write failed", metadata: ["sb.error": "\(error)"]) }
+        }
+    }
+
+    /// Finishes every queued job, then stops the thread. Later writes fail with `unavailable`.
+    func stop() {
+        condition.lock()
+        isStopping = true
+        condition.signal()
+        condition.unlock()
+        stopped.lock()
+        while !hasStopped { stopped.wait() }
+        stopped.unlock()
+    }
+
+    private func enqueue(_ job: any SQLiteWriteJob) {
+        condition.lock()
+        if isStopping {
+            condition.unlock()
+            job.finish(SQLiteStore.closedError)
+            return
+        }
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while let batch = nextBatch() {
+            commit(batch)
+        }
+        stopped.lock()
+        hasStopped = true
+        stopped.broadcast()
+        stopped.unlock()
+    }
+
+    /// Waits for work; nil once stopping and the queue is empty.
+    private func nextBatch() -> [any SQLiteWriteJob]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !isStopping { condition.wait() }
+        if queue.isEmpty { return nil }
+        let count = min(queue.count, maxBatch)
+        let batch = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        return batch
+    }
+
+    private func commit(_ batch: [any SQLiteWriteJob]) {
+        var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
+            for job in batch { job.finish(SQLiteStore.unavailableError) }
+            return
+        }
+        for job in batch {
+            do {
+                try connection.run("SAVEPOINT job")
+                do {
+                    try job.perform(connection)
+                    try connection.run("RELEASE job")
+                    outcomes.append((job, nil))
+                } catch {
+                    try connection.run("ROLLBACK TO job")
+                    try connection.run("RELEASE job")
+                    outcomes.append((job, error))
+                }
+            } catch {
+                outcomes.append((job, error))
+            }
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
+            try? connection.execute("ROLLBACK")
+            for job in batch { job.finish(SQLiteStore.unavailableError) }
+            return
+        }
+        onCommit()
+        for (job, error) in outcomes { job.finish(error) }
+    }
+}
+
+/// A queued write: performed inside the transaction, finished after it ends.
+private protocol SQLiteWriteJob: Sendable {
+    /// Runs on the writer thread inside the job's savepoint.
+    func perform(_ connection: SQLiteConnection) throws
+    /// Resumes the caller: with the result when `error` is nil, else with the error.
+    func finish(_ error: (any Error)?)
+}
+
+/// A write job that hands a typed result back to an awaiting caller.
+///
+/// `@unchecked Sendable`: `result` is written on the writer thread in `perform` and read in `finish`
+/// on the same thread, after which the job is dropped.
+private final class TypedWriteJob<Result: Sendable>: SQLiteWriteJob, @unchecked Sendable {
+    private let body: @Sendable (SQLiteConnection) throws -> Result
+    private let continuation: CheckedContinuation<Result, any Error>
+    private var result: Result?
+
+    init(body: @escaping @Sendable (SQLiteConnection) throws -> Result, continuation: CheckedContinuation<Result, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func perform(_ connection: SQLiteConnection) throws {
+        result = try body(connection)
+    }
+
+    func finish(_ error: (any Error)?) {
+        if let error {
+            continuation.resume(throwing: error)
+        } else if let result {
+            continuation.resume(returning: result)
+        } else {
+            continuation.resume(throwing: SQLiteStore.unavailableError)
+        }
+    }
+}

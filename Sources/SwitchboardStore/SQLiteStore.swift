@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import SwitchboardCore
+
+/// The embedded store: one SQLite database file in WAL mode holding every tenant's data and event log.
+///
+/// Writes go through one writer thread that commits in groups; reads use a pool of read-only
+/// connections and run on the caller's thread.
+/// - Important: Thread-safe. Call `close()` once, after the last request finished.
+public final class SQLiteStore: Sendable {
+    /// How the store opens its database.
+    public struct Configuration: Sendable {
+        /// The database file; created with its folder when missing.
+        public var path: String
+        /// `PRAGMA synchronous`: `FULL` makes every commit durable against power loss, `NORMAL` only against a crash of the process.
+        public var synchronous: Synchronous
+        /// The most write jobs one group commit takes.
+        public var maxBatch: Int
+        /// How many idle read connections stay open.
+        public var readers: Int
+
+        /// The durability level of a commit.
+        public struct Synchronous: Hashable, Sendable {
+            let pragma: String
+            /// fsync at every commit.
+            public static let full = Synchronous(pragma: "FULL")
+            /// fsync at checkpoints only; a process crash loses nothing, a power loss may lose the last commits.
+            public static let normal = Synchronous(pragma: "NORMAL")
+
+            /// The level named `name` (`full` or `normal`, any case), or nil.
+            public init?(name: String) {
+                switch name.lowercased() {
+                case "full": self = .full
+                case "normal": self = .normal
+                default: return nil
+                }
+            }
+
+            private init(pragma: String) { self.pragma = pragma }
+        }
+
+        /// Creates a configuration.
+        public init(path: String = "data/switchboard.sqlite", synchronous: Synchronous = .full, maxBatch: Int = 512, readers: Int = 8) {
+            self.path = path
+            self.synchronous = synchronous
+            self.maxBatch = maxBatch
+            self.readers = readers
+        }
+    }
+
+    let writer: SQLiteWriter
+    let readers: SQLiteReaderPool
+    let ids: TimeOrderedIDGenerator
+    let logger: Logger
+    /// Signalled after every group commit.
+    public let commits: CommitSignal
+
+    /// Opens the database, creating it and running migrations as needed.
+    /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
+    public init(configuration: Configuration, logger: Logger, ids: TimeOrderedIDGenerator = .shared) throws {
+        let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.pragma)
+        let applied = try Migrations.run(on: writeConnection)
+        if !applied.isEmpty {
+            logger.info("Database migrated", metadata: ["sb.db.path": "\(configuration.path)", "sb.db.versions": "\(applied)"])
+        }
+        let commits = CommitSignal()
+        self.commits = commits
+        self.ids = ids
+        self.logger = logger
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) {
+            commits.notify()
+        }
+        let path = configuration.path
+        let synchronous = configuration.synchronous.pragma
+        self.readers = SQLiteReaderPool(capacity: configuration.readers) {
+            let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: synchronous)
+            try connection.execute("PRAGMA query_only = ON")
+            return connection
+        }
+    }
+
+    /// The schema version this build migrates to.
+    public static var schemaVersion: Int { Migrations.latestVersion }
+
+    /// Finishes queued writes and closes every connection.
+    public func close() {
+        writer.stop()
+        readers.drain()
+    }
+
+    /// Runs a read on a pooled connection, mapping SQLite failures to `unavailable`.
+    func read<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+        do {
+            return try readers.read(body)
+        } catch let error as SQLiteError {
+            logger.error("Database read failed", metadata: ["sb.error": "\(error)"])
+            throw Self.unavailableError
+        }
+    }
+
+    /// Runs a write in the next group commit, mapping SQLite failures to `unavailable`.
+    @discardableResult
+    func write<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> Result) async throws -> Result {
+        do {
+            return try await writer.write(body)
+        } catch let error as SQLiteError {
+            logger.error("Database write failed", metadata: ["sb.error": "\(error)"])
+            throw Self.unavailableError
+        }
+    }
+
+    static let unavailableError = SwitchboardError(
+        kind: .unavailable,
+        code: "store_unavailable",
+        detail: "The database cannot serve this request right now; retry later."
+    )
+
+    static let closedError = SwitchboardError(kind: .unavailable, code: "store_closed", detail: "The server is shutting down.")
+}
