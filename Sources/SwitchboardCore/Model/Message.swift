@@ -79,6 +79,9 @@ public struct Message: Codable, Hashable, Sendable {
 
 /// The fields of a new message.
 public struct NewMessage: Hashable, Sendable {
+    /// The content type of a message that names none.
+    public static let defaultContentType = "text/plain"
+
     public var conversationID: String
     public var from: String
     public var to: String?
@@ -94,7 +97,7 @@ public struct NewMessage: Hashable, Sendable {
         from: String,
         to: String? = nil,
         content: String,
-        contentType: String = "text/plain",
+        contentType: String = NewMessage.defaultContentType,
         clientMessageID: String? = nil,
         timestamp: Int64? = nil
     ) {

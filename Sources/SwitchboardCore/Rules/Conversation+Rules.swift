@@ -27,10 +27,12 @@ extension ConversationChanges {
         changes.subject = try Validation.optionalText(subject, field: "subject", maxLength: Validation.maxSubjectLength)
         return changes
     }
+}
 
-    /// The agent this change assigns, if any.
+extension ConversationChanges.Assignment {
+    /// The agent assigned, if this assigns one.
     public var assignedAgentID: String? {
-        if case .assign(let agentID) = assignment { return agentID }
+        if case .assign(let agentID) = self { return agentID }
         return nil
     }
 }

@@ -47,7 +47,7 @@ struct ChatTransaction {
             return ChatResult(resource: .conversation(conversation), isCreated: true)
         case .updateConversation(let id, let changes, let expected):
             var conversation = try load(conversation: id, expected: expected)
-            if let agentID = changes.assignedAgentID, agentID != conversation.agentID { try requireAssignable(agentID) }
+            if let agentID = changes.assignment.assignedAgentID, agentID != conversation.agentID { try requireAssignable(agentID) }
             let events = try conversation.apply(changes, now: now)
             return try saveChanged(.conversation(conversation), events: events) { try save(conversation) }
         case .endConversation(let id, let expected):

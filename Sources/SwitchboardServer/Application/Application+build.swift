@@ -1,0 +1,70 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardStore
+
+/// Builds the HTTP application the `serve` command runs, over an open store.
+///
+/// The application closes `store` after the server finished its in-flight requests on shutdown.
+/// - Parameters:
+///   - configuration: listener, API and bootstrap settings.
+///   - store: the open store; owned by the application from now on.
+///   - logger: the logger of the server and its requests.
+public func buildApplication(
+    configuration: SwitchboardConfiguration,
+    store: SQLiteStore,
+    logger: Logger
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, store: store)
+    let maintenance = MaintenanceService(
+        store: store,
+        idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
+        logger: logger
+    )
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
+        services: [StoreService(store: store), maintenance],
+        logger: logger
+    )
+}
+
+/// Builds the router with every route of REST v1 and the system routes.
+/// - Parameter registry: receives every route added, for checking the OpenAPI document.
+public func buildRouter(
+    configuration: SwitchboardConfiguration,
+    store: SQLiteStore,
+    registry: RouteRegistry = RouteRegistry()
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: ProblemMiddleware())
+
+    let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry)
+    SystemController(log: store).addRoutes(to: root)
+
+    let api = DocumentedRoutes(
+        group: router.group("/api/v1").add(middleware: APIKeyAuthenticator(directory: store)),
+        basePath: "/api/v1",
+        registry: registry
+    )
+    let responder = CommandResponder(store: store)
+    AgentController(store: store, responder: responder).addRoutes(to: api)
+    VisitorController(store: store, responder: responder).addRoutes(to: api)
+    ConversationController(store: store, responder: responder).addRoutes(to: api)
+    MessageController(store: store, responder: responder).addRoutes(to: api)
+    EventController(log: store).addRoutes(to: api)
+    return router
+}
+
+/// Closes the store once graceful shutdown began and the services after it stopped.
+struct StoreService: Service {
+    let store: SQLiteStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        store.close()
+    }
+}

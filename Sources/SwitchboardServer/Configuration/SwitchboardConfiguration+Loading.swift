@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import SwitchboardStore
+
+/// A configuration that cannot be used, with a message naming the key or line.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension SwitchboardConfiguration {
+    /// Loads the defaults, then the TOML file at `path` (when given), then `SWITCHBOARD_*` variables.
+    ///
+    /// Each key `section.name` has the variable `SWITCHBOARD_SECTION_NAME`.
+    /// - Throws: `ConfigurationError` for an unreadable file, a syntax error, an unknown key or a bad value.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+        var configuration = SwitchboardConfiguration()
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(description: "Cannot read the configuration file '\(path)'.")
+            }
+            let document: TOMLDocument
+            do {
+                document = try TOMLDocument(parsing: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw ConfigurationError(description: "\(path): \(error)")
+            }
+            for (key, entry) in document.values.sorted(by: { $0.value.line < $1.value.line }) {
+                guard let setting = settings.first(where: { $0.key == key }) else {
+                    throw ConfigurationError(description: "\(path): line \(entry.line): unknown key '\(key)'.")
+                }
+                do {
+                    try setting.apply(&configuration, entry.value)
+                } catch let error as ConfigurationError {
+                    throw ConfigurationError(description: "\(path): line \(entry.line): \(error.description)")
+                }
+            }
+        }
+        for setting in settings {
+            guard let text = environment[setting.environmentName] else { continue }
+            do {
+                try setting.apply(&configuration, setting.parse(text))
+            } catch let error as ConfigurationError {
+                throw ConfigurationError(description: "\(setting.environmentName): \(error.description)")
+            }
+        }
+        return configuration
+    }
+
+    /// Every key the loader accepts, in the order `Config/switchboard.toml` documents them.
+    static let settings: [Setting] = [
+        .string("server.host") { $0.server.host = $1 },
+        .integer("server.port", 0...65_535) { $0.server.port = $1 },
+        .integer("server.body_limit", 1_024...1_073_741_824) { $0.server.bodyLimit = $1 },
+        .string("database.path") { $0.database.path = $1 },
+        .string("database.synchronous") { configuration, name in
+            guard let level = SQLiteStore.Configuration.Synchronous(name: name) else {
+                throw ConfigurationError(description: "'database.synchronous' must be \"full\" or \"normal\".")
+            }
+            configuration.database.synchronous = level
+        },
+        .integer("database.max_batch", 1...10_000) { $0.database.maxBatch = $1 },
+        .integer("database.readers", 1...256) { $0.database.readers = $1 },
+        .boolean("bootstrap.demo_tenant") { $0.bootstrap.createsDemoTenant = $1 },
+        .integer("api.idempotency_retention_hours", 1...8_760) { $0.api.idempotencyRetentionHours = $1 },
+        .string("log.level") { configuration, name in
+            guard let level = Logger.Level(rawValue: name.lowercased()) else {
+                throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")
+            }
+            configuration.logLevel = level
+        },
+    ]
+
+    /// One configuration key: its type and where it lands.
+    struct Setting: Sendable {
+        let key: String
+        let apply: @Sendable (inout SwitchboardConfiguration, TOMLDocument.Value) throws -> Void
+        let parse: @Sendable (String) throws -> TOMLDocument.Value
+
+        var environmentName: String { "SWITCHBOARD_" + key.uppercased().replacingOccurrences(of: ".", with: "_") }
+
+        static func string(_ key: String, _ set: @escaping @Sendable (inout SwitchboardConfiguration, String) throws -> Void) -> Setting {
+            Setting(key: key) { configuration, value in
+                guard case .string(let text) = value else { throw ConfigurationError(description: "'\(key)' must be a string.") }
+                try set(&configuration, text)
+            } parse: { .string($0) }
+        }
+
+        static func integer(
+            _ key: String,
+            _ range: ClosedRange<Int>,
+            _ set: @escaping @Sendable (inout SwitchboardConfiguration, Int) -> Void
+        ) -> Setting {
+            Setting(key: key) { configuration, value in
+                guard case .integer(let number) = value, range.contains(number) else {
+                    throw ConfigurationError(description: "'\(key)' must be an integer from \(range.lowerBound) to \(range.upperBound).")
+                }
+                set(&configuration, number)
+            } parse: { text in
+                guard let number = Int(text) else { throw ConfigurationError(description: "'\(text)' is not an integer.") }
+                return .integer(number)
+            }
+        }
+
+        static func boolean(_ key: String, _ set: @escaping @Sendable (inout SwitchboardConfiguration, Bool) -> Void) -> Setting {
+            Setting(key: key) { configuration, value in
+                guard case .bool(let flag) = value else { throw ConfigurationError(description: "'\(key)' must be true or false.") }
+                set(&configuration, flag)
+            } parse: { text in
+                switch text.lowercased() {
+                case "true", "1", "yes": return .bool(true)
+                case "false", "0", "no": return .bool(false)
+                default: throw ConfigurationError(description: "'\(text)' is not true or false.")
+                }
+            }
+        }
+    }
+}

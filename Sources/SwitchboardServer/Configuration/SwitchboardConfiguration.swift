@@ -1,0 +1,67 @@
+import Logging
+import SwitchboardStore
+
+/// Every setting of a Switchboard server, with defaults that run a demo on an embedded database.
+///
+/// Loaded from a TOML file (`Config/switchboard.toml` documents every key) and overridden by
+/// `SWITCHBOARD_*` environment variables; see `SwitchboardConfiguration+Loading.swift`.
+public struct SwitchboardConfiguration: Sendable {
+    /// The HTTP listener.
+    public struct Server: Sendable {
+        public var host: String
+        public var port: Int
+        /// The largest request body accepted, in bytes; larger ones get 413.
+        public var bodyLimit: Int
+
+        /// Creates listener settings.
+        public init(host: String = "127.0.0.1", port: Int = 8080, bodyLimit: Int = 1_048_576) {
+            self.host = host
+            self.port = port
+            self.bodyLimit = bodyLimit
+        }
+    }
+
+    /// First-start behaviour.
+    public struct Bootstrap: Sendable {
+        /// Create a demo tenant with an admin key, printed once, when the database has no tenant.
+        public var createsDemoTenant: Bool
+
+        /// Creates bootstrap settings.
+        public init(createsDemoTenant: Bool = true) {
+            self.createsDemoTenant = createsDemoTenant
+        }
+    }
+
+    /// REST API behaviour.
+    public struct API: Sendable {
+        /// How long an `Idempotency-Key` is remembered, in hours.
+        public var idempotencyRetentionHours: Int
+
+        /// Creates API settings.
+        public init(idempotencyRetentionHours: Int = 24) {
+            self.idempotencyRetentionHours = idempotencyRetentionHours
+        }
+    }
+
+    public var server: Server
+    public var database: SQLiteStore.Configuration
+    public var bootstrap: Bootstrap
+    public var api: API
+    /// The lowest level the executable prints.
+    public var logLevel: Logger.Level
+
+    /// Creates a configuration; every part has its default.
+    public init(
+        server: Server = .init(),
+        database: SQLiteStore.Configuration = .init(),
+        bootstrap: Bootstrap = .init(),
+        api: API = .init(),
+        logLevel: Logger.Level = .info
+    ) {
+        self.server = server
+        self.database = database
+        self.bootstrap = bootstrap
+        self.api = api
+        self.logLevel = logLevel
+    }
+}

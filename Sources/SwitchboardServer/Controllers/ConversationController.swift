@@ -1,0 +1,113 @@
+import Hummingbird
+import SwitchboardCore
+
+/// `/api/v1/conversations`: open, read, change (status, assignment), end and list conversations, and list their messages.
+struct ConversationController {
+    let store: any ChatStore
+    let responder: CommandResponder
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.post, "/conversations", use: create)
+        routes.on(.get, "/conversations", use: list)
+        routes.on(.get, "/conversations/{id}", use: get)
+        routes.on(.put, "/conversations/{id}", use: update)
+        routes.on(.delete, "/conversations/{id}", use: end)
+        routes.on(.get, "/conversations/{id}/messages", use: messages)
+    }
+
+    /// The body of POST (where `visitor_id` is required) and PUT (where `agent_id: null` unassigns).
+    struct Body: StrictBody {
+        var visitorID: String?
+        var agentID: ConversationChanges.Assignment
+        var status: Conversation.Status?
+        var channel: String?
+        var subject: String?
+        var metadata: [String: JSONValue]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case status, channel, subject, metadata
+            case visitorID = "visitor_id"
+            case agentID = "agent_id"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            visitorID = try container.decodeIfPresent(String.self, forKey: .visitorID)
+            if !container.contains(.agentID) {
+                agentID = .keep
+            } else if try container.decodeNil(forKey: .agentID) {
+                agentID = .unassign
+            } else {
+                agentID = .assign(try container.decode(String.self, forKey: .agentID))
+            }
+            status = try container.decodeIfPresent(Conversation.Status.self, forKey: .status)
+            channel = try container.decodeIfPresent(String.self, forKey: .channel)
+            subject = try container.decodeIfPresent(String.self, forKey: .subject)
+            metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)
+        }
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context)
+        let input = try body.decode(Body.self)
+        guard let visitorID = input.visitorID else { throw SwitchboardError.missingField("visitor_id") }
+        let defaults = NewConversation(visitorID: visitorID)
+        let conversation = NewConversation(
+            visitorID: visitorID,
+            agentID: input.agentID.assignedAgentID,
+            status: input.status ?? defaults.status,
+            channel: input.channel ?? defaults.channel,
+            subject: input.subject,
+            metadata: input.metadata ?? defaults.metadata
+        )
+        return try await responder.respond(.createConversation(conversation), request: request, context: context, body: body)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let filter = ConversationFilter(
+            status: try request.enumParameter("status", as: Conversation.Status.self),
+            agentID: try request.idParameter("agent_id"),
+            visitorID: try request.idParameter("visitor_id")
+        )
+        let page = try store.conversations(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())
+        return try .json(ListBody(page))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let conversation = try load(context)
+        return try .json(conversation, version: conversation.version)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let expected = try ETag.expectedVersion(request)
+        let input = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        guard input.visitorID == nil, input.channel == nil else {
+            let field = input.visitorID != nil ? "visitor_id" : "channel"
+            throw SwitchboardError.invalidField(field, "The field '\(field)' cannot change after the conversation was created.")
+        }
+        let changes = ConversationChanges(status: input.status, assignment: input.agentID, subject: input.subject, metadata: input.metadata)
+        return try await responder.respond(.updateConversation(id: id, changes, expectedVersion: expected), request: request, context: context)
+    }
+
+    @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let expected = try ETag.expectedVersion(request)
+        return try await responder.respond(.endConversation(id: id, expectedVersion: expected), request: request, context: context)
+    }
+
+    @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let conversation = try load(context)
+        let page = try store.messages(conversationID: conversation.id, tenant: context.requirePrincipal.tenantID, page: try request.pageRequest())
+        return try .json(ListBody(page))
+    }
+
+    private func load(_ context: AppRequestContext) throws -> Conversation {
+        let id = try context.parameters.require("id")
+        guard let conversation = try store.conversation(id: id, tenant: context.requirePrincipal.tenantID) else {
+            throw SwitchboardError.notFound("conversation")
+        }
+        return conversation
+    }
+}

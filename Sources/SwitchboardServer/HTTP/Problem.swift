@@ -1,0 +1,74 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SwitchboardCore
+
+/// An RFC 9457 problem document, the body of every error response.
+struct Problem: Encodable, Error {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    /// A stable snake_case code clients branch on.
+    var code: String
+    var field: String?
+    var instance: String?
+    var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, code, field, instance
+        case requestID = "request_id"
+    }
+
+    /// Creates a problem whose `type` is the code's documentation URI.
+    init(status: HTTPResponse.Status, code: String, detail: String, field: String? = nil) {
+        self.type = "https://switchboard.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))"
+        self.title = status.reasonPhrase
+        self.status = status.code
+        self.detail = detail
+        self.code = code
+        self.field = field
+    }
+
+    /// Maps a domain error to its HTTP status.
+    init(_ error: SwitchboardError) {
+        let status: HTTPResponse.Status =
+            switch error.kind {
+            case .notFound: .notFound
+            case .conflict: .conflict
+            case .preconditionFailed: .preconditionFailed
+            case .unauthenticated: .unauthorized
+            case .unavailable: .serviceUnavailable
+            default: .unprocessableContent
+            }
+        self.init(status: status, code: error.code, detail: error.detail, field: error.field)
+    }
+
+    /// The response, as `application/problem+json`.
+    func response(headers extra: HTTPFields = [:]) -> Response {
+        let body = (try? SwitchboardJSON.makeEncoder().encode(self)) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        headers.append(contentsOf: extra)
+        return Response(
+            status: HTTPResponse.Status(code: status),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
+}
+
+extension Problem {
+    static func badRequest(code: String, _ detail: String, field: String? = nil) -> Problem {
+        Problem(status: .badRequest, code: code, detail: detail, field: field)
+    }
+
+    static func invalidParameter(_ name: String, _ detail: String) -> Problem {
+        Problem(status: .badRequest, code: "invalid_parameter", detail: detail, field: name)
+    }
+
+    static let unauthenticated = Problem(
+        status: .unauthorized,
+        code: "unauthenticated",
+        detail: "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+    )
+}

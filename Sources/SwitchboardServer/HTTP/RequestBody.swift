@@ -1,0 +1,89 @@
+import Crypto
+import Foundation
+import Hummingbird
+import SwitchboardCore
+
+/// A request body type whose JSON may hold only the fields it names.
+protocol StrictBody: Decodable {
+    /// The JSON field names the type accepts.
+    static var fields: Set<String> { get }
+}
+
+/// A collected request body, decoded strictly and fingerprinted for idempotency.
+struct CollectedBody {
+    let bytes: ByteBuffer
+
+    /// Collects the body up to the context's limit.
+    /// - Throws: 413 (via `HTTPError`) when the body is larger.
+    static func collect(_ request: Request, context: AppRequestContext) async throws -> CollectedBody {
+        CollectedBody(bytes: try await request.body.collect(upTo: context.maxUploadSize))
+    }
+
+    /// Decodes the body as `Body`.
+    /// - Throws: a 400 problem for a missing body or malformed JSON; a 422 problem naming the field
+    ///   that is unknown, missing or of the wrong type.
+    func decode<Body: StrictBody>(_ type: Body.Type) throws -> Body {
+        guard bytes.readableBytes > 0 else {
+            throw Problem.badRequest(code: "missing_body", "This request needs a JSON object body.")
+        }
+        do {
+            return try SwitchboardJSON.makeDecoder().decode(Strict<Body>.self, from: Data(buffer: bytes)).value
+        } catch let error as UnknownField {
+            throw Problem(status: .unprocessableContent, code: "unknown_field", detail: "The field '\(error.path)' is not accepted here.", field: error.path)
+        } catch let error as DecodingError {
+            throw Self.problem(error)
+        }
+    }
+
+    /// A digest of method, path and body: what an `Idempotency-Key` is bound to.
+    func fingerprint(of request: Request) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array("\(request.method.rawValue) \(request.uri.path)\n".utf8))
+        bytes.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func problem(_ error: DecodingError) -> Problem {
+        func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            (codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath, key)
+            return Problem(status: .unprocessableContent, code: "missing_field", detail: "The field '\(field)' is required.", field: field)
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let field = path(context.codingPath)
+            return Problem(status: .unprocessableContent, code: "invalid_field", detail: "The field '\(field)' has the wrong type.", field: field)
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            let field = path(context.codingPath)
+            return Problem(status: .unprocessableContent, code: "invalid_field", detail: "The field '\(field)' has an invalid value.", field: field)
+        default:
+            return Problem.badRequest(code: "invalid_json", "The body is not a valid JSON object.")
+        }
+    }
+}
+
+/// A field the body type does not accept.
+private struct UnknownField: Error {
+    let path: String
+}
+
+/// Decodes `Body` after checking that every key of the object is one it accepts.
+private struct Strict<Body: StrictBody>: Decodable {
+    let value: Body
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = container.allKeys.first(where: { !Body.fields.contains($0.stringValue) }) {
+            throw UnknownField(path: unknown.stringValue)
+        }
+        value = try Body(from: decoder)
+    }
+}
+
+private struct AnyKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwitchboardServer
+import SwitchboardStore
+
+/// The `--config` option every command shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "A TOML configuration file (see Config/switchboard.toml). Defaults to $SWITCHBOARD_CONFIG, else built-in defaults.")
+    var config: String?
+
+    /// The configuration from the file and the environment, with the process's logging set up from it.
+    func load() throws -> SwitchboardConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: SwitchboardConfiguration
+        do {
+            configuration = try SwitchboardConfiguration.load(path: config ?? environment["SWITCHBOARD_CONFIG"], environment: environment)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return configuration
+    }
+
+    /// Opens the configured store.
+    func openStore(_ configuration: SwitchboardConfiguration, logger: Logger) throws -> SQLiteStore {
+        do {
+            return try SQLiteStore(configuration: configuration.database, logger: logger)
+        } catch {
+            throw ValidationError("Cannot open the database at '\(configuration.database.path)': \(error)")
+        }
+    }
+}
