@@ -22,7 +22,7 @@ struct Problem: Encodable, Error {
 
     /// Creates a problem whose `type` is the code's documentation URI.
     init(status: HTTPResponse.Status, code: String, detail: String, field: String? = nil) {
-        self.type = "https://switchboard.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))"
+        self.type = "urn:switchboard:problem:\(code)"
         self.title = status.reasonPhrase
         self.status = status.code
         self.detail = detail

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import NIOCore
 import SwitchboardCore
 
 /// A request body type whose JSON may hold only the fields it names.
@@ -16,7 +17,11 @@ struct CollectedBody {
     /// Collects the body up to the context's limit.
     /// - Throws: 413 (via `HTTPError`) when the body is larger.
     static func collect(_ request: Request, context: AppRequestContext) async throws -> CollectedBody {
-        CollectedBody(bytes: try await request.body.collect(upTo: context.maxUploadSize))
+        do {
+            return CollectedBody(bytes: try await request.body.collect(upTo: context.maxUploadSize))
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge)
+        }
     }
 
     /// Decodes the body as `Body`.
@@ -51,7 +56,7 @@ struct CollectedBody {
         case .keyNotFound(let key, let context):
             let field = path(context.codingPath, key)
             return Problem(status: .unprocessableContent, code: "missing_field", detail: "The field '\(field)' is required.", field: field)
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+        case .typeMismatch(_, let context) where !context.codingPath.isEmpty, .valueNotFound(_, let context):
             let field = path(context.codingPath)
             return Problem(status: .unprocessableContent, code: "invalid_field", detail: "The field '\(field)' has the wrong type.", field: field)
         case .dataCorrupted(let context) where !context.codingPath.isEmpty:

@@ -1,0 +1,36 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SwitchboardCore
+import SwitchboardServer
+import Testing
+
+@Suite struct OpenAPIDocumentTests {
+    @Test func documentListsExactlyTheRoutesTheServerServes() async throws {
+        let server = try await TestServer.make()
+        let registry = RouteRegistry()
+        _ = buildRouter(configuration: server.configuration, store: server.store, registry: registry)
+        let served = Set(registry.routes.map { "\($0.method) \($0.path)" })
+
+        try await server.run { client in
+            let document = try await client.call(.get, "/api/v1/openapi.json", key: nil)
+            #expect(document.status == .ok)
+            #expect(document["openapi"]?.string?.hasPrefix("3.1") == true)
+            guard case .object(let paths) = document["paths"] else {
+                Issue.record("no paths")
+                return
+            }
+            var documented = Set<String>()
+            for (path, item) in paths {
+                guard case .object(let operations) = item else { continue }
+                for (method, operation) in operations where method != "parameters" {
+                    documented.insert("\(method.uppercased()) \(path)")
+                    #expect(operation["responses"] != nil, "\(method) \(path) has no responses")
+                    #expect(operation["operationId"]?.string != nil, "\(method) \(path) has no operationId")
+                }
+            }
+            #expect(documented == served)
+        }
+    }
+}

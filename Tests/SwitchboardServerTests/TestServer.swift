@@ -1,0 +1,157 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+
+/// A real server on a loopback port over a fresh SQLite file, with two tenants and their API keys.
+struct TestServer {
+    let store: SQLiteStore
+    let configuration: SwitchboardConfiguration
+    let tenantA: Credentials
+    let tenantB: Credentials
+
+    struct Credentials {
+        let tenantID: String
+        let key: String
+    }
+
+    /// Opens a store in a new temporary folder and creates tenants A and B.
+    static func make(configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = SwitchboardConfiguration()
+        configuration.server.port = 0
+        configuration.database.path = temporaryDatabasePath()
+        configure(&configuration)
+        let store = try SQLiteStore(configuration: configuration.database, logger: testLogger)
+        var credentials: [Credentials] = []
+        for name in ["Tenant A", "Tenant B"] {
+            let tenant = try await store.createTenant(name: name)
+            credentials.append(Credentials(tenantID: tenant.id, key: try await store.createAPIKey(tenant: tenant.id, name: "test").secret))
+        }
+        return TestServer(store: store, configuration: configuration, tenantA: credentials[0], tenantB: credentials[1])
+    }
+
+    /// Runs the application on a loopback port for the length of `test`, then shuts it down gracefully.
+    func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = buildApplication(configuration: configuration, store: store, logger: testLogger)
+        try await app.test(.live) { client in try await test(client) }
+    }
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "switchboard-test")
+    logger.logLevel = .warning
+    return logger
+}()
+
+func temporaryDatabasePath() -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tests-\(UUID().uuidString)")
+    return directory.appendingPathComponent("test.sqlite").path
+}
+
+/// A response with its body parsed as JSON.
+struct APIResponse {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let json: JSONValue
+
+    subscript(key: String) -> JSONValue? { json[key] }
+}
+
+extension TestClientProtocol {
+    /// Sends a request with an API key and a raw body, and parses the JSON answer.
+    func call(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        key: String?,
+        body: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> APIResponse {
+        var headers = extra
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if body != nil { headers[.contentType] = "application/json" }
+        let response = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let data = Data(buffer: response.body)
+        let json = data.isEmpty ? JSONValue.null : try JSONDecoder().decode(JSONValue.self, from: data)
+        return APIResponse(status: response.status, headers: response.headers, json: json)
+    }
+
+    /// Sends `value` as the JSON body.
+    func call(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        key: String?,
+        json value: JSONValue,
+        headers: HTTPFields = [:]
+    ) async throws -> APIResponse {
+        let body = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        return try await call(method, uri, key: key, body: body, headers: headers)
+    }
+}
+
+extension JSONValue {
+    subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var int: Int? {
+        if case .number(let number) = self { return Int(number) }
+        return nil
+    }
+
+    var array: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+}
+
+/// Builders for the usual fixtures of a tenant.
+struct Fixtures {
+    let client: any TestClientProtocol
+    let key: String
+
+    func agent(_ name: String = "Agent") async throws -> String {
+        try await client.call(.post, "/api/v1/agents", key: key, json: ["name": .string(name)])["id"]!.string!
+    }
+
+    func visitor() async throws -> String {
+        try await client.call(.post, "/api/v1/visitors", key: key, json: ["name": "Visitor"])["id"]!.string!
+    }
+
+    /// A conversation between a new visitor and a new agent.
+    func conversation() async throws -> (id: String, visitor: String, agent: String) {
+        let visitor = try await visitor()
+        let agent = try await agent()
+        let conversation = try await client.call(
+            .post,
+            "/api/v1/conversations",
+            key: key,
+            json: ["visitor_id": .string(visitor), "agent_id": .string(agent)]
+        )
+        return (conversation["id"]!.string!, visitor, agent)
+    }
+
+    func message(in conversation: String, from sender: String, _ content: String = "hello") async throws -> APIResponse {
+        try await client.call(
+            .post,
+            "/api/v1/messages",
+            key: key,
+            json: ["conversation_id": .string(conversation), "from": .string(sender), "content": .string(content)]
+        )
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(uniqueKeysWithValues: elements)) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+}

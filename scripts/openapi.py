@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Writes Sources/SwitchboardServer/Resources/openapi.json, the OpenAPI 3.1 document of REST v1.
+
+Edit this file, not the JSON, then run: python3 scripts/openapi.py
+OpenAPIDocumentTests checks that the document lists exactly the routes the server serves.
+"""
+import json
+import pathlib
+
+ID = {"type": "string", "format": "uuid", "description": "A time-ordered id (UUIDv7)."}
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=(), additional=False, description=None):
+    schema = {"type": "object", "properties": properties, "additionalProperties": additional}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+AGENT_STATUS = {"type": "string", "enum": ["online", "away", "busy", "offline"]}
+AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
+CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
+
+schemas = {
+    "Problem": obj(
+        {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string", "description": "Stable machine-readable code, e.g. conversation_closed."},
+            "field": {"type": "string", "description": "The request field or parameter that failed."},
+            "instance": {"type": "string"},
+            "request_id": {"type": "string"},
+        },
+        ["type", "title", "status", "detail", "code"],
+        description="RFC 9457 problem details.",
+    ),
+    "Agent": obj(
+        {
+            "id": ID, "name": {"type": "string"}, "email": {"type": ["string", "null"]}, "role": AGENT_ROLE,
+            "status": AGENT_STATUS, "max_concurrent": {"type": "integer"}, "created_at": TIME, "updated_at": TIME,
+            "deleted_at": NULLABLE_TIME, "version": {"type": "integer", "description": "Also sent as the ETag."},
+        },
+        ["id", "name", "email", "role", "status", "max_concurrent", "created_at", "updated_at", "deleted_at", "version"],
+    ),
+    "AgentInput": obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200}, "email": {"type": "string", "format": "email"},
+            "role": AGENT_ROLE, "status": AGENT_STATUS, "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 1000},
+        },
+        description="POST requires name; PUT changes only the fields present.",
+    ),
+    "Visitor": obj(
+        {"id": ID, "external_id": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, "created_at": TIME},
+        ["id", "external_id", "name", "created_at"],
+    ),
+    "VisitorInput": obj({"external_id": {"type": "string", "maxLength": 255}, "name": {"type": "string", "maxLength": 200}}),
+    "Conversation": obj(
+        {
+            "id": ID, "visitor_id": ID, "agent_id": {"type": ["string", "null"], "format": "uuid"}, "status": CONVERSATION_STATUS,
+            "channel": {"type": "string"}, "subject": {"type": ["string", "null"]}, "metadata": {"type": "object"},
+            "created_at": TIME, "updated_at": TIME, "ended_at": NULLABLE_TIME, "version": {"type": "integer"},
+        },
+        ["id", "visitor_id", "agent_id", "status", "channel", "subject", "metadata", "created_at", "updated_at", "ended_at", "version"],
+    ),
+    "ConversationInput": obj(
+        {
+            "visitor_id": ID, "agent_id": {"type": ["string", "null"], "format": "uuid"}, "status": CONVERSATION_STATUS,
+            "channel": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}, "subject": {"type": "string", "maxLength": 500},
+            "metadata": {"type": "object"},
+        },
+        description="POST requires visitor_id and takes status open or pending. PUT changes status (closed ends the "
+        "conversation), agent_id (null unassigns), subject and metadata; visitor_id and channel cannot change.",
+    ),
+    "Message": obj(
+        {
+            "id": ID, "conversation_id": ID, "from": {"type": "string"}, "to": {"type": ["string", "null"]},
+            "content": {"type": "string", "description": "Empty once deleted."}, "content_type": {"type": "string"},
+            "client_message_id": {"type": ["string", "null"]}, "timestamp": {"type": "integer", "description": "Unix seconds."},
+            "created_at": TIME, "edited_at": NULLABLE_TIME, "deleted_at": NULLABLE_TIME, "version": {"type": "integer"},
+        },
+        ["id", "conversation_id", "from", "to", "content", "content_type", "client_message_id", "timestamp", "created_at",
+         "edited_at", "deleted_at", "version"],
+    ),
+    "MessageInput": obj(
+        {
+            "conversation_id": ID, "from": {"type": "string", "description": "The conversation's visitor id or agent id."},
+            "to": {"type": "string"}, "content": {"type": "string", "minLength": 1, "maxLength": 65536},
+            "content_type": {"type": "string", "default": "text/plain"},
+            "client_message_id": {"type": "string", "description": "Repeating it in the conversation returns the original (200)."},
+            "timestamp": {"type": "integer", "minimum": 0},
+        },
+        ["conversation_id", "from", "content"],
+    ),
+    "MessageUpdate": obj({"content": {"type": "string", "minLength": 1}}, ["content"]),
+    "Event": obj(
+        {
+            "id": ID, "event": {"type": "string", "examples": ["message.received"]}, "version": {"type": "integer"},
+            "tenant_id": ID, "seq": {"type": "integer", "description": "Gap-free per tenant, from 1."},
+            "timestamp": {"type": "integer", "description": "Unix seconds."}, "data": {"type": "object"},
+        },
+        ["id", "event", "version", "tenant_id", "seq", "timestamp", "data"],
+    ),
+    "Status": obj({"status": {"type": "string"}}, ["status"]),
+}
+
+
+def page_of(name):
+    return obj(
+        {"data": {"type": "array", "items": ref(name)}, "next_cursor": {"type": ["string", "null"]}, "has_more": {"type": "boolean"}},
+        ["data", "next_cursor", "has_more"],
+    )
+
+
+for name in ["Agent", "Conversation", "Message", "Event"]:
+    schemas[f"{name}Page"] = page_of(name)
+
+PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
+responses = {
+    "BadRequest": {"description": "Malformed JSON, body or query parameter (code invalid_json, missing_body, invalid_parameter).", "content": PROBLEM},
+    "Unauthorized": {"description": "Missing, unknown or revoked API key.", "content": PROBLEM},
+    "NotFound": {"description": "No such resource for this tenant.", "content": PROBLEM},
+    "Conflict": {"description": "The change conflicts with the resource's state (e.g. conversation_closed).", "content": PROBLEM},
+    "PreconditionFailed": {"description": "If-Match does not match the current ETag.", "content": PROBLEM},
+    "ContentTooLarge": {"description": "The body exceeds server.body_limit.", "content": PROBLEM},
+    "Unprocessable": {"description": "A field is missing, unknown or invalid; `field` names it.", "content": PROBLEM},
+    "Unavailable": {"description": "The database cannot serve the request now; retry.", "content": PROBLEM},
+}
+
+
+def err(*names):
+    return {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in names}
+
+
+COMMON = [(401, "Unauthorized"), (503, "Unavailable")]
+BODY_ERRORS = [(400, "BadRequest"), (413, "ContentTooLarge"), (422, "Unprocessable")]
+
+
+def json_response(description, schema, etag=False, location=False):
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    headers = {}
+    if etag:
+        headers["ETag"] = {"schema": {"type": "string"}, "description": "Strong tag of the resource version."}
+    if location:
+        headers["Location"] = {"schema": {"type": "string"}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def body(schema):
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+PARAM_ID = {"name": "id", "in": "path", "required": True, "schema": ID}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
+CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "A strong ETag (\"3\") or *."}
+IDEMPOTENCY = {
+    "name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+    "description": "Same key and body within the retention replays the original response (Idempotent-Replayed: true); "
+    "the same key with another body is 422 idempotency_key_reused.",
+}
+
+
+def create(op, tag, input_schema, output, extra_errors=()):
+    return {
+        "operationId": op, "tags": [tag], "parameters": [IDEMPOTENCY], "requestBody": body(ref(input_schema)),
+        "responses": {"201": json_response("Created.", ref(output), etag=output != "Visitor", location=True),
+                      **err(*BODY_ERRORS, *extra_errors, *COMMON)},
+    }
+
+
+def get(op, tag, output):
+    return {"operationId": op, "tags": [tag], "responses": {"200": json_response("The resource.", ref(output), etag=output != "Visitor"),
+                                                             **err((404, "NotFound"), *COMMON)}}
+
+
+def update(op, tag, input_schema, output):
+    return {
+        "operationId": op, "tags": [tag], "parameters": [IF_MATCH], "requestBody": body(ref(input_schema)),
+        "responses": {"200": json_response("The changed resource.", ref(output), etag=True),
+                      **err(*BODY_ERRORS, (404, "NotFound"), (409, "Conflict"), (412, "PreconditionFailed"), *COMMON)},
+    }
+
+
+def delete(op, tag, output, description):
+    return {
+        "operationId": op, "tags": [tag], "description": description, "parameters": [IF_MATCH],
+        "responses": {"200": json_response("The resource after the change.", ref(output), etag=True),
+                      **err((404, "NotFound"), (412, "PreconditionFailed"), *COMMON)},
+    }
+
+
+def listing(op, tag, output, params=()):
+    return {"operationId": op, "tags": [tag], "parameters": [*params, LIMIT, CURSOR],
+            "responses": {"200": json_response("One page, in creation order.", ref(output)), **err((400, "BadRequest"), *COMMON)}}
+
+
+def query(name, schema):
+    return {"name": name, "in": "query", "schema": schema}
+
+
+paths = {
+    "/health": {"get": {"operationId": "health", "tags": ["system"], "security": [],
+                        "responses": {"200": json_response("The process is up.", ref("Status"))}}},
+    "/ready": {"get": {"operationId": "ready", "tags": ["system"], "security": [],
+                       "responses": {"200": json_response("The database answers.", ref("Status")), **err((503, "Unavailable"))}}},
+    "/api/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["system"], "security": [],
+                                     "responses": {"200": {"description": "This document.", "content": {"application/json": {}}}}}},
+    "/api/v1/agents": {
+        "post": create("createAgent", "agents", "AgentInput", "Agent"),
+        "get": listing("listAgents", "agents", "AgentPage", [query("status", AGENT_STATUS)]),
+    },
+    "/api/v1/agents/{id}": {
+        "parameters": [PARAM_ID],
+        "get": get("getAgent", "agents", "Agent"),
+        "put": update("updateAgent", "agents", "AgentInput", "Agent"),
+        "delete": delete("deleteAgent", "agents", "Agent", "Leaves a tombstone (deleted_at set, still readable) and an agent.deleted event."),
+    },
+    "/api/v1/visitors": {"post": create("createVisitor", "visitors", "VisitorInput", "Visitor", [(409, "Conflict")])},
+    "/api/v1/visitors/{id}": {"parameters": [PARAM_ID], "get": get("getVisitor", "visitors", "Visitor")},
+    "/api/v1/conversations": {
+        "post": create("createConversation", "conversations", "ConversationInput", "Conversation"),
+        "get": listing("listConversations", "conversations", "ConversationPage",
+                       [query("status", CONVERSATION_STATUS), query("agent_id", ID), query("visitor_id", ID)]),
+    },
+    "/api/v1/conversations/{id}": {
+        "parameters": [PARAM_ID],
+        "get": get("getConversation", "conversations", "Conversation"),
+        "put": update("updateConversation", "conversations", "ConversationInput", "Conversation"),
+        "delete": delete("endConversation", "conversations", "Conversation",
+                         "Ends the conversation: status closed, ended_at set; it stays readable. Ending twice changes nothing."),
+    },
+    "/api/v1/conversations/{id}/messages": {
+        "parameters": [PARAM_ID],
+        "get": {**listing("listConversationMessages", "messages", "MessagePage"),
+                "responses": {"200": json_response("One page, in send order.", ref("MessagePage")),
+                              **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/messages": {"post": {**create("sendMessage", "messages", "MessageInput", "Message", [(409, "Conflict")]),
+                                  "description": "Sends into an open conversation from one of its participants. "
+                                  "A repeated client_message_id answers 200 with the original message."}},
+    "/api/v1/messages/{id}": {
+        "parameters": [PARAM_ID],
+        "get": get("getMessage", "messages", "Message"),
+        "put": update("editMessage", "messages", "MessageUpdate", "Message"),
+        "delete": delete("deleteMessage", "messages", "Message", "Leaves a tombstone: content emptied, deleted_at set."),
+    },
+    "/api/v1/events": {
+        "get": {
+            "operationId": "listEvents", "tags": ["events"],
+            "parameters": [
+                query("after", {"type": "integer", "minimum": 0, "default": 0}),
+                {**query("cursor", {"type": "string"}), "description": "Alias of after; next_cursor is the last seq."},
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+            ],
+            "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON)},
+        }
+    },
+}
+
+document = {
+    "openapi": "3.1.0",
+    "info": {"title": "Switchboard REST API", "version": "1.0.0",
+             "description": "Agents, visitors, conversations, messages and the per-tenant event log."},
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}, {"apiKey": []}],
+    "paths": paths,
+    "components": {
+        "schemas": schemas,
+        "responses": responses,
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key (sb_live_…)."},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        },
+    },
+}
+
+target = pathlib.Path(__file__).resolve().parent.parent / "Sources/SwitchboardServer/Resources/openapi.json"
+target.write_text(json.dumps(document, indent=2) + "\n")
+print(f"wrote {target}")
