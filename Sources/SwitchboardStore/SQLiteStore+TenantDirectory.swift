@@ -7,7 +7,7 @@ extension SQLiteStore: TenantDirectory {
 
     public func createTenant(name: String) async throws -> Tenant {
         let name = try name.validatedName()
-        let tenant = Tenant(id: ids.make(), name: name, createdAt: Date())
+        let tenant = Tenant(id: ids.make(), name: name, createdAt: Self.now())
         try await write { db in
             try db.run(
                 "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
@@ -28,7 +28,7 @@ extension SQLiteStore: TenantDirectory {
     public func createAPIKey(tenant: String, name: String) async throws -> (key: APIKey, secret: String) {
         let name = try name.validatedName()
         let secret = APIKeySecret.make()
-        let key = APIKey(id: ids.make(), tenantID: tenant, name: name, prefix: APIKeySecret.displayPrefix(secret), createdAt: Date())
+        let key = APIKey(id: ids.make(), tenantID: tenant, name: name, prefix: APIKeySecret.displayPrefix(secret), createdAt: Self.now())
         try await write { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(tenant)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
@@ -51,7 +51,7 @@ extension SQLiteStore: TenantDirectory {
         try await write { db in
             try db.run(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
-                [SQLiteValue(Date()), .text(tenant), .text(id)]
+                [SQLiteValue(Self.now()), .text(tenant), .text(id)]
             )
             guard
                 let key = try db.queryFirst(
@@ -74,7 +74,7 @@ extension SQLiteStore: TenantDirectory {
             ) { row in (principal: Principal(tenantID: row.text(1), keyID: row.text(0)), lastUsed: row.optionalDate(2)) }
         }
         guard let found else { return nil }
-        let now = Date()
+        let now = Self.now()
         if found.lastUsed.map({ now.timeIntervalSince($0) > Self.lastUsedResolution }) ?? true {
             let keyID = found.principal.keyID
             writer.submit { db in

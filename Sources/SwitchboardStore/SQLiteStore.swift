@@ -111,6 +111,11 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    /// The current time at the store's precision (milliseconds), so a returned record equals the stored one.
+    static func now() -> Date {
+        Date(timeIntervalSince1970: Double(Int64(Date().timeIntervalSince1970 * 1000)) / 1000)
+    }
+
     static let unavailableError = SwitchboardError(
         kind: .unavailable,
         code: "store_unavailable",

@@ -74,7 +74,7 @@ extension SQLiteStore: ChatStore {
         let command = try command.validated()
         let ids = self.ids
         return try await write { db in
-            let now = Date()
+            let now = Self.now()
             if let idempotency, let recorded = try Self.recordedResponse(db, tenant: tenant, idempotency: idempotency) {
                 return .replayed(recorded)
             }

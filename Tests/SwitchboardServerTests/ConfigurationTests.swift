@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import SwitchboardServer
+
+@Suite struct ConfigurationTests {
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID().uuidString).toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func shippedConfigurationFileLoadsAndMatchesTheDefaults() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Config/switchboard.toml").path
+        let configuration = try SwitchboardConfiguration.load(path: shipped, environment: [:])
+        let defaults = SwitchboardConfiguration()
+        #expect(configuration.server.port == defaults.server.port)
+        #expect(configuration.server.bodyLimit == defaults.server.bodyLimit)
+        #expect(configuration.database.path == defaults.database.path)
+        #expect(configuration.database.synchronous == defaults.database.synchronous)
+        let documented = try String(contentsOfFile: shipped, encoding: .utf8)
+        for setting in SwitchboardConfiguration.settings {
+            let name = String(setting.key.split(separator: ".").last!)
+            #expect(documented.contains("\(name) ="), "Config/switchboard.toml does not document \(setting.key)")
+        }
+    }
+
+    @Test func fileThenEnvironmentOverrideDefaults() throws {
+        let path = try write(
+            """
+            # comment
+            [server]
+            port = 9_090 # trailing comment
+            host = "0.0.0.0"
+
+            [database]
+            path = 'var/db.sqlite'
+            synchronous = "normal"
+            """
+        )
+        let configuration = try SwitchboardConfiguration.load(
+            path: path,
+            environment: ["SWITCHBOARD_SERVER_PORT": "7000", "SWITCHBOARD_BOOTSTRAP_DEMO_TENANT": "false", "SWITCHBOARD_LOG_LEVEL": "debug"]
+        )
+        #expect(configuration.server.port == 7000)
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.database.path == "var/db.sqlite")
+        #expect(configuration.database.synchronous == .normal)
+        #expect(configuration.bootstrap.createsDemoTenant == false)
+        #expect(configuration.logLevel == .debug)
+    }
+
+    @Test(arguments: [
+        ("[server]\nport = \"x\"", "line 2"),
+        ("[server]\nprot = 1", "unknown key 'server.prot'"),
+        ("[server]\nport = 70000", "server.port"),
+        ("[server\nport = 1", "line 1"),
+        ("[database]\nsynchronous = \"off\"", "database.synchronous"),
+        ("[server]\nport = 1\nport = 2", "set twice"),
+        ("[log]\nlevel = loud", "line 2"),
+    ])
+    func badFilesAreRejectedWithTheLineOrKey(text: String, expected: String) throws {
+        let path = try write(text)
+        #expect {
+            try SwitchboardConfiguration.load(path: path, environment: [:])
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    @Test func badEnvironmentValuesNameTheVariable() {
+        #expect {
+            try SwitchboardConfiguration.load(path: nil, environment: ["SWITCHBOARD_SERVER_PORT": "eighty"])
+        } throws: { error in
+            "\(error)".contains("SWITCHBOARD_SERVER_PORT")
+        }
+    }
+
+    @Test func missingFileIsAnError() {
+        #expect(throws: ConfigurationError.self) { try SwitchboardConfiguration.load(path: "/nonexistent/switchboard.toml", environment: [:]) }
+    }
+}

@@ -1,0 +1,83 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+import Testing
+
+@Suite struct EventLogConsumerTests {
+    /// Collects what a consumer was handed, failing the first `failures` batches.
+    final class Recorder: Sendable {
+        private let state: Mutex<(events: [Event], failures: Int)>
+        init(failures: Int = 0) { state = Mutex(([], failures)) }
+        var events: [Event] { state.withLock { $0.events } }
+
+        func handle(_ batch: [Event]) throws {
+            try state.withLock { state in
+                if state.failures > 0 {
+                    state.failures -= 1
+                    throw SwitchboardError(kind: .unavailable, code: "down", detail: "down")
+                }
+                state.events += batch
+            }
+        }
+    }
+
+    func waitFor(_ count: Int, in recorder: Recorder) async throws {
+        for _ in 0..<500 where recorder.events.count < count {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    func runConsumer(_ store: SQLiteStore, _ recorder: Recorder, until count: Int) async throws {
+        let consumer = EventLogConsumer(name: "test", log: store, batchSize: 7, retryDelay: .milliseconds(5), logger: Logger(label: "test")) {
+            try recorder.handle($0)
+        }
+        let group = ServiceGroup(services: [consumer], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await waitFor(count, in: recorder)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func consumerSeesEveryEventInOrderRetriesFailuresAndResumesFromItsCursor() async throws {
+        let server = try await TestServer.make()
+        let store = server.store
+        defer { store.close() }
+        for index in 0..<20 {
+            let tenant = index.isMultiple(of: 2) ? server.tenantA.tenantID : server.tenantB.tenantID
+            _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant, idempotency: nil)
+        }
+        let first = Recorder(failures: 2)
+        try await runConsumer(store, first, until: 20)
+        #expect(first.events.map(\.position) == Array(1...20))
+        #expect(try store.cursor(consumer: "test") == 20)
+
+        for index in 0..<5 {
+            _ = try await store.execute(.createAgent(NewAgent(name: "B\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
+        }
+        let second = Recorder()
+        try await runConsumer(store, second, until: 5)
+        #expect(second.events.map(\.position) == Array(21...25))
+        #expect(second.events.map(\.seq) == Array(11...15))
+    }
+
+    @Test func consumerWakesOnCommit() async throws {
+        let server = try await TestServer.make()
+        let store = server.store
+        defer { store.close() }
+        let recorder = Recorder()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await runConsumer(store, recorder, until: 3) }
+            try await Task.sleep(for: .milliseconds(50))
+            for index in 0..<3 {
+                _ = try await store.execute(.createAgent(NewAgent(name: "Live\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
+            }
+            try await tasks.waitForAll()
+        }
+        #expect(recorder.events.map(\.type) == [.agentCreated, .agentCreated, .agentCreated])
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardStore
+
+@Suite struct SQLiteStoreTests {
+    static func makeStore(path: String = temporaryPath()) throws -> SQLiteStore {
+        try SQLiteStore(configuration: .init(path: path), logger: Logger(label: "test"))
+    }
+
+    static func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-store-\(UUID().uuidString)/db.sqlite").path
+    }
+
+    @Test func dataSurvivesARestart() async throws {
+        let path = Self.temporaryPath()
+        let store = try Self.makeStore(path: path)
+        let tenant = try await store.createTenant(name: "T")
+        let outcome = try await store.execute(.createAgent(NewAgent(name: "Kept")), tenant: tenant.id, idempotency: nil)
+        guard case .applied(let result) = outcome, case .agent(let agent) = result.resource else {
+            Issue.record("unexpected outcome")
+            return
+        }
+        store.close()
+
+        let reopened = try Self.makeStore(path: path)
+        defer { reopened.close() }
+        #expect(try reopened.agent(id: agent.id, tenant: tenant.id) == agent)
+        #expect(try reopened.events(tenant: tenant.id, after: 0, limit: 10).map(\.type) == [.agentCreated])
+    }
+
+    @Test func aFailingCommandLeavesNeitherRowNorEvent() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        let visitor = try await store.execute(.createVisitor(NewVisitor(externalID: "v")), tenant: tenant.id, idempotency: nil)
+        await #expect(throws: SwitchboardError.visitorExists) {
+            try await store.execute(.createVisitor(NewVisitor(externalID: "v")), tenant: tenant.id, idempotency: nil)
+        }
+        let missing = NewConversation(visitorID: TimeOrderedIDGenerator.shared.make())
+        await #expect(throws: SwitchboardError.self) {
+            try await store.execute(.createConversation(missing), tenant: tenant.id, idempotency: nil)
+        }
+        #expect(try store.conversations(tenant: tenant.id, filter: .init(), page: .init()).items.isEmpty)
+        #expect(try store.events(tenant: tenant.id, after: 0, limit: 10).isEmpty)
+        guard case .applied(let result) = visitor, case .visitor(let created) = result.resource else {
+            Issue.record("unexpected outcome")
+            return
+        }
+        #expect(try store.visitor(id: created.id, tenant: tenant.id) == created)
+    }
+
+    @Test func concurrentCommandsShareGroupCommitsAndKeepSequencesGapFree() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenants = [try await store.createTenant(name: "A"), try await store.createTenant(name: "B")]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    let tenant = tenants[index % 2].id
+                    if index.isMultiple(of: 10) {
+                        _ = try? await store.execute(.updateAgent(id: "missing", AgentChanges(name: "x"), expectedVersion: nil), tenant: tenant, idempotency: nil)
+                    }
+                    _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant, idempotency: nil)
+                }
+            }
+            try await group.waitForAll()
+        }
+        for tenant in tenants {
+            let events = try store.events(tenant: tenant.id, after: 0, limit: 1_000)
+            #expect(events.map(\.seq) == Array(1...200))
+        }
+        let positions = try store.events(afterPosition: 0, limit: 1_000).map(\.position)
+        #expect(positions == positions.sorted())
+        #expect(positions.count == 400)
+    }
+
+    @Test func migrationsRunOnceAndReopenCleanly() async throws {
+        let path = Self.temporaryPath()
+        try Self.makeStore(path: path).close()
+        let store = try Self.makeStore(path: path)
+        defer { store.close() }
+        #expect(try store.tenants().isEmpty)
+        #expect(SQLiteStore.schemaVersion == 1)
+    }
+
+    @Test func apiKeysAreStoredHashedAndRevocable() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        let (key, secret) = try await store.createAPIKey(tenant: tenant.id, name: "ci")
+        #expect(secret.hasPrefix("sb_live_"))
+        #expect(key.prefix == String(secret.prefix(12)))
+        #expect(try store.authenticate(secret: secret) == Principal(tenantID: tenant.id, keyID: key.id))
+        #expect(try store.authenticate(secret: secret + "x") == nil)
+        let revoked = try await store.revokeAPIKey(id: key.id, tenant: tenant.id)
+        #expect(revoked.revokedAt != nil)
+        #expect(try store.authenticate(secret: secret) == nil)
+        await #expect(throws: SwitchboardError.self) { try await store.createAPIKey(tenant: "nope", name: "x") }
+        await #expect(throws: SwitchboardError.self) { try await store.revokeAPIKey(id: key.id, tenant: "other") }
+    }
+
+    @Test func consumerCursorsPersist() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        #expect(try store.cursor(consumer: "webhooks") == 0)
+        try await store.saveCursor(consumer: "webhooks", position: 42)
+        try await store.saveCursor(consumer: "webhooks", position: 43)
+        #expect(try store.cursor(consumer: "webhooks") == 43)
+        #expect(try store.cursor(consumer: "plugins") == 0)
+    }
+}
