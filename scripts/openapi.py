@@ -2,10 +2,12 @@
 """Writes Sources/SwitchboardServer/Resources/openapi.json, the OpenAPI 3.1 document of REST v1.
 
 Edit this file, not the JSON, then run: python3 scripts/openapi.py
+With --check it writes nothing and fails when the JSON is not what this file generates (CI runs that).
 OpenAPIDocumentTests checks that the document lists exactly the routes the server serves.
 """
 import json
 import pathlib
+import sys
 
 ID = {"type": "string", "format": "uuid", "description": "A time-ordered id (UUIDv7)."}
 TIME = {"type": "string", "format": "date-time"}
@@ -287,5 +289,11 @@ document = {
 }
 
 target = pathlib.Path(__file__).resolve().parent.parent / "Sources/SwitchboardServer/Resources/openapi.json"
-target.write_text(json.dumps(document, indent=2) + "\n")
-print(f"wrote {target}")
+text = json.dumps(document, indent=2) + "\n"
+if "--check" in sys.argv[1:]:
+    if target.read_text() != text:
+        sys.exit(f"{target} is stale: run python3 scripts/openapi.py")
+    print("openapi.json is up to date")
+else:
+    target.write_text(text)
+    print(f"wrote {target}")
