@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import SwitchboardCore
 
 struct Keys: AsyncParsableCommand {
@@ -17,12 +16,11 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "A name to recognise the key by.") var name: String = "cli"
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-            defer { store.close() }
-            let (key, secret) = try await store.createAPIKey(tenant: tenant, name: name)
-            FileHandle.standardError.write(Data("Created key \(key.id). The secret below is shown only once.\n".utf8))
-            print(secret)
+            try await options.withStore { store, _ in
+                let (key, secret) = try await store.createAPIKey(tenant: tenant, name: name)
+                FileHandle.standardError.write(Data("Created key \(key.id). The secret below is shown only once.\n".utf8))
+                print(secret)
+            }
         }
     }
 
@@ -33,14 +31,13 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "The tenant id.") var tenant: String
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-            defer { store.close() }
-            guard try store.tenant(id: tenant) != nil else { throw ValidationError("No tenant has the id '\(tenant)'.") }
-            for key in try store.apiKeys(tenant: tenant) {
-                let state = key.revokedAt.map { "revoked \($0.ISO8601Format())" } ?? "active"
-                let lastUsed = key.lastUsedAt?.ISO8601Format() ?? "never"
-                print("\(key.id)\t\(key.prefix)…\t\(state)\t\(lastUsed)\t\(key.name)")
+            try await options.withStore { store, _ in
+                guard try store.tenant(id: tenant) != nil else { throw ValidationError("No tenant has the id '\(tenant)'.") }
+                for key in try store.apiKeys(tenant: tenant) {
+                    let state = key.revokedAt.map { "revoked \($0.ISO8601Format())" } ?? "active"
+                    let lastUsed = key.lastUsedAt?.ISO8601Format() ?? "never"
+                    print("\(key.id)\t\(key.prefix)…\t\(state)\t\(lastUsed)\t\(key.name)")
+                }
             }
         }
     }
@@ -53,11 +50,10 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key id (from 'keys list').") var keyID: String
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-            defer { store.close() }
-            let key = try await store.revokeAPIKey(id: keyID, tenant: tenant)
-            print("Revoked \(key.id).")
+            try await options.withStore { store, _ in
+                let key = try await store.revokeAPIKey(id: keyID, tenant: tenant)
+                print("Revoked \(key.id).")
+            }
         }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Logging
 import SwitchboardStore
 
 struct Migrate: AsyncParsableCommand {
@@ -8,9 +7,8 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let configuration = try options.load()
-        let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-        store.close()
-        print("Database \(configuration.database.path) is at schema version \(SQLiteStore.schemaVersion).")
+        try await options.withStore { _, configuration in
+            print("Database \(configuration.database.path) is at schema version \(SQLiteStore.schemaVersion).")
+        }
     }
 }

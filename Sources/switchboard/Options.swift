@@ -27,6 +27,14 @@ struct ConfigOptions: ParsableArguments {
         return configuration
     }
 
+    /// Loads the configuration, opens its store, runs `body` and closes the store.
+    func withStore<Result>(_ body: (SQLiteStore, SwitchboardConfiguration) async throws -> Result) async throws -> Result {
+        let configuration = try load()
+        let store = try openStore(configuration, logger: Logger(label: "switchboard"))
+        defer { store.close() }
+        return try await body(store, configuration)
+    }
+
     /// Opens the configured store.
     func openStore(_ configuration: SwitchboardConfiguration, logger: Logger) throws -> SQLiteStore {
         do {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import SwitchboardCore
 
 struct Tenants: AsyncParsableCommand {
@@ -16,11 +15,10 @@ struct Tenants: AsyncParsableCommand {
         @Option(help: "The tenant's display name.") var name: String
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-            defer { store.close() }
-            let tenant = try await store.createTenant(name: name)
-            print(tenant.id)
+            try await options.withStore { store, _ in
+                let tenant = try await store.createTenant(name: name)
+                print(tenant.id)
+            }
         }
     }
 
@@ -30,11 +28,10 @@ struct Tenants: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try options.openStore(configuration, logger: Logger(label: "switchboard"))
-            defer { store.close() }
-            for tenant in try store.tenants() {
-                print("\(tenant.id)\t\(tenant.createdAt.ISO8601Format())\t\(tenant.name)")
+            try await options.withStore { store, _ in
+                for tenant in try store.tenants() {
+                    print("\(tenant.id)\t\(tenant.createdAt.ISO8601Format())\t\(tenant.name)")
+                }
             }
         }
     }

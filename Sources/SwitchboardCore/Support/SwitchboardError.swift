@@ -59,6 +59,16 @@ extension SwitchboardError {
         SwitchboardError(kind: .notFound, code: "\(resource)_not_found", detail: "No \(resource) with this id exists.")
     }
 
+    /// A request field names a resource of the given kind that this tenant does not have.
+    public static func unknownReference(field: String, resource: String) -> SwitchboardError {
+        SwitchboardError(
+            kind: .invalidInput,
+            code: "\(resource)_not_found",
+            detail: "The field '\(field)' names no \(resource) of this tenant.",
+            field: field
+        )
+    }
+
     /// The resource changed since the client read it.
     public static func versionMismatch(current: Int64) -> SwitchboardError {
         SwitchboardError(

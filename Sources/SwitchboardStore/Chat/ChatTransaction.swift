@@ -229,15 +229,3 @@ struct ChatTransaction {
         )
     }
 }
-
-extension SwitchboardError {
-    /// A request field names a resource this tenant does not have.
-    static func unknownReference(field: String, resource: String) -> SwitchboardError {
-        SwitchboardError(
-            kind: .invalidInput,
-            code: "\(resource)_not_found",
-            detail: "The field '\(field)' names no \(resource) of this tenant.",
-            field: field
-        )
-    }
-}
