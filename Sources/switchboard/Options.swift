@@ -19,11 +19,7 @@ struct ConfigOptions: ParsableArguments {
             throw ValidationError(error.description)
         }
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, logLevel: level) }
         return configuration
     }
 

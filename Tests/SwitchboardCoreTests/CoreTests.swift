@@ -112,3 +112,49 @@ extension JSONValue {
         return nil
     }
 }
+
+@Suite struct JSONStreamEncoderTests {
+    /// Foundation's encoder with the conventions the stream encoder replaces.
+    func foundation(_ value: some Encodable) throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return try JSONDecoder().decode(JSONValue.self, from: encoder.encode(value))
+    }
+
+    func stream(_ value: some Encodable) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(JSONStreamEncoder.encode(value)))
+    }
+
+    @Test func modelsEncodeAsFoundationEncodesThem() throws {
+        let now = Date(timeIntervalSince1970: 1_764_050_000.25)
+        let metadata: [String: JSONValue] = [
+            "nested": .object(["list": .array([.number(1), .number(2.5), .null, .bool(true), .object([:]), .array([])])]),
+            "text": .string("quote \" backslash \\ slash / newline \n tab \t bell \u{7} emoji 🎧"),
+        ]
+        var conversation = Conversation.make(NewConversation(visitorID: "v", subject: "Hi", metadata: metadata), id: "c", now: now).0
+        conversation.endedAt = now
+        #expect(try stream(conversation) == foundation(conversation))
+        let agent = Agent.make(NewAgent(name: "Ada"), id: "a", now: now).0
+        #expect(try stream(agent) == foundation(agent))
+        #expect(try stream([agent, agent]) == foundation([agent, agent]))
+        #expect(try stream(metadata) == foundation(metadata))
+    }
+
+    @Test func datesMatchFoundationISO8601AcrossEras() throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        for seconds in stride(from: -2_208_988_800.0, through: 4_102_444_800.0, by: 7_654_321.5) + [0, 951_782_400, 1_709_164_800.999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(try JSONStreamEncoder.encode([date]) == Array(encoder.encode([date])))
+        }
+    }
+
+    @Test func nonFiniteNumbersAreRejected() {
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode(["x": Double.infinity]) }
+    }
+
+    @Test func outputIsCompactAndKeepsSlashes() throws {
+        #expect(String(decoding: try JSONStreamEncoder.encode(["a/b": [1, 2]]), as: UTF8.self) == #"{"a/b":[1,2]}"#)
+    }
+}

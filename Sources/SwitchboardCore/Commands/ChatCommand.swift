@@ -34,12 +34,11 @@ public struct ChatResult: Hashable, Sendable {
 
     /// The resource's JSON body, as every transport renders it.
     public func encodedBody() throws -> [UInt8] {
-        let encoder = SwitchboardJSON.makeEncoder()
         switch resource {
-        case .agent(let agent): return Array(try encoder.encode(agent))
-        case .visitor(let visitor): return Array(try encoder.encode(visitor))
-        case .conversation(let conversation): return Array(try encoder.encode(conversation))
-        case .message(let message): return Array(try encoder.encode(message))
+        case .agent(let agent): try SwitchboardJSON.encode(agent)
+        case .visitor(let visitor): try SwitchboardJSON.encode(visitor)
+        case .conversation(let conversation): try SwitchboardJSON.encode(conversation)
+        case .message(let message): try SwitchboardJSON.encode(message)
         }
     }
 

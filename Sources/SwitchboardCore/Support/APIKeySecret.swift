@@ -16,7 +16,7 @@ public enum APIKeySecret {
 
     /// The stored form of a secret: hex SHA-256. Secrets are random, so no salt or stretching is needed.
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Array(secret.utf8)))
     }
 
     /// The part of a secret shown in listings.

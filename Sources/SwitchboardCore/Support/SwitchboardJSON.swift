@@ -2,12 +2,14 @@ import Foundation
 
 /// The JSON conventions of every Switchboard payload: snake_case keys (spelled by each type) and RFC 3339 dates.
 public enum SwitchboardJSON {
-    /// An encoder that writes dates as RFC 3339 in UTC with whole seconds.
-    public static func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
+    /// `value` as JSON bytes, with dates as RFC 3339 in UTC with whole seconds.
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        try JSONStreamEncoder.encode(value)
+    }
+
+    /// `value` as JSON text.
+    public static func encodeString(_ value: some Encodable) throws -> String {
+        String(decoding: try encode(value), as: UTF8.self)
     }
 
     /// A decoder that reads RFC 3339 dates.

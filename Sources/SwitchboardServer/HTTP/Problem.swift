@@ -46,7 +46,7 @@ struct Problem: Encodable, Error {
 
     /// The response, as `application/problem+json`.
     func response(headers extra: HTTPFields = [:]) -> Response {
-        let body = (try? SwitchboardJSON.makeEncoder().encode(self)) ?? Data()
+        let body = (try? SwitchboardJSON.encode(self)) ?? []
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         headers.append(contentsOf: extra)
         return Response(

@@ -39,7 +39,7 @@ extension Response {
 
     /// `value` encoded as JSON.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, version: Int64? = nil) throws -> Response {
-        json(bytes: try SwitchboardJSON.makeEncoder().encode(value), status: status, version: version)
+        json(bytes: try SwitchboardJSON.encode(value), status: status, version: version)
     }
 }
 

@@ -21,9 +21,10 @@ struct APIKeyAuthenticator: RouterMiddleware {
 
     static func credential(in headers: HTTPFields) -> String? {
         if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-            return parts[1].trimmingCharacters(in: .whitespaces)
+            guard let space = authorization.firstIndex(of: " "),
+                authorization[..<space].lowercased() == "bearer"
+            else { return nil }
+            return String(authorization[space...].drop(while: { $0 == " " }))
         }
         return headers[.xAPIKey]
     }

@@ -102,7 +102,6 @@ struct ChatTransaction {
     /// Appends events to the tenant's log with the next gap-free sequence numbers.
     func append(_ events: [DomainEvent]) throws {
         let timestamp = Int64(now.timeIntervalSince1970)
-        let encoder = SwitchboardJSON.makeEncoder()
         for event in events {
             guard
                 let seq = try db.queryFirst(
@@ -111,7 +110,7 @@ struct ChatTransaction {
                     { $0.int64(0) }
                 )
             else { throw SwitchboardError.notFound("tenant") }
-            let data = String(decoding: try encoder.encode(event.data), as: UTF8.self)
+            let data = try SwitchboardJSON.encodeString(event.data)
             try db.run(
                 "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -193,7 +192,7 @@ struct ChatTransaction {
     }
 
     private func save(_ conversation: Conversation) throws {
-        let metadata = String(decoding: try SwitchboardJSON.makeEncoder().encode(conversation.metadata), as: UTF8.self)
+        let metadata = try SwitchboardJSON.encodeString(conversation.metadata)
         try db.run(
             """
             INSERT INTO conversations (tenant_id, id, visitor_id, agent_id, status, channel, subject, metadata,

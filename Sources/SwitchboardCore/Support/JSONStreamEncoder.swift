@@ -1,0 +1,397 @@
+import Foundation
+
+/// Encodes `Encodable` values straight into UTF-8 bytes, with the conventions of ``SwitchboardJSON``:
+/// keys as each type spells them, dates as RFC 3339 UTC with whole seconds, slashes unescaped.
+///
+/// Foundation's `JSONEncoder` builds a tree and checks every value's dynamic type; on the request path that
+/// was the largest single cost (docs/benchmarks.md). This encoder writes as it goes. Containers are closed
+/// when their parent writes its next value or when encoding ends, so a container must not be used again
+/// after a sibling value was written, which `Encodable` implementations never do in practice.
+public enum JSONStreamEncoder {
+    /// `value` as JSON bytes.
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        let writer = JSONByteWriter()
+        try writer.encodeValue(value)
+        writer.close(above: 0)
+        return writer.bytes
+    }
+}
+
+/// The output and the stack of open containers.
+final class JSONByteWriter {
+    var bytes: [UInt8] = []
+    /// Open containers, outermost first: the closing byte and how many members each holds so far.
+    private var open: [(close: UInt8, count: Int)] = []
+
+    init() {
+        bytes.reserveCapacity(512)
+    }
+
+    var depth: Int { open.count }
+
+    /// Closes every container deeper than `depth`.
+    func close(above depth: Int) {
+        while open.count > depth {
+            bytes.append(open.removeLast().close)
+        }
+    }
+
+    func openContainer(_ opening: UInt8, _ closing: UInt8) {
+        bytes.append(opening)
+        open.append((closing, 0))
+    }
+
+    /// Prepares the container at `depth` for its next member: closes deeper ones and writes a comma.
+    func beginMember(at depth: Int) {
+        close(above: depth + 1)
+        if open[depth].count > 0 { bytes.append(UInt8(ascii: ",")) }
+        open[depth].count += 1
+    }
+
+    func writeKey(_ key: String) {
+        writeString(key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    func writeString(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                bytes.append(contentsOf: Array("\\u00".utf8))
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    func writeRaw(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    func writeDouble(_ value: Double) throws {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "JSON has no \(value)."))
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            writeRaw(String(Int64(value)))
+        } else {
+            writeRaw(value.description)
+        }
+    }
+
+    /// Writes `value`: dates and scalars directly, anything else through its `encode(to:)`.
+    func encodeValue<Value: Encodable>(_ value: Value) throws {
+        if Value.self == Date.self {
+            writeDate(unsafeBitCast(value, to: Date.self))
+            return
+        }
+        let start = bytes.count
+        let depth = depth
+        try value.encode(to: JSONStreamingEncoder(writer: self))
+        if bytes.count == start { bytes.append(contentsOf: Array("{}".utf8)) }
+        close(above: depth)
+    }
+
+    /// RFC 3339 in UTC with whole seconds, as `JSONEncoder`'s `.iso8601` writes it.
+    func writeDate(_ date: Date) {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Howard Hinnant's civil-from-days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        bytes.append(UInt8(ascii: "\""))
+        appendDigits(year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(secondOfDay / 3600, 2)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay % 60, 2)
+        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+    }
+
+    private func appendDigits(_ value: Int64, _ width: Int) {
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+        var rest = value
+        for index in stride(from: width - 1, through: 0, by: -1) {
+            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        bytes.append(contentsOf: digits)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+private struct JSONStreamingEncoder: Encoder {
+    let writer: JSONByteWriter
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        let depth = writer.depth
+        writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}"))
+        return KeyedEncodingContainer(KeyedContainer(writer: writer, depth: depth))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        let depth = writer.depth
+        writer.openContainer(UInt8(ascii: "["), UInt8(ascii: "]"))
+        return UnkeyedContainer(writer: writer, depth: depth)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleValueContainer(writer: writer)
+    }
+}
+
+/// The scalar writes shared by every container kind.
+private protocol JSONScalarWriting {
+    var writer: JSONByteWriter { get }
+}
+
+extension JSONScalarWriting {
+    func writeNil() { writer.writeRaw("null") }
+    func write(_ value: Bool) { writer.writeRaw(value ? "true" : "false") }
+    func write(_ value: String) { writer.writeString(value) }
+    func write(_ value: some BinaryInteger) { writer.writeRaw(String(value)) }
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol, JSONScalarWriting {
+    let writer: JSONByteWriter
+    let depth: Int
+    var codingPath: [any CodingKey] { [] }
+
+    private func member(_ key: Key) {
+        writer.beginMember(at: depth)
+        writer.writeKey(key.stringValue)
+    }
+
+    mutating func encodeNil(forKey key: Key) throws {
+        member(key)
+        writeNil()
+    }
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        member(key)
+        try writer.writeDouble(value)
+    }
+    mutating func encode(_ value: Float, forKey key: Key) throws {
+        member(key)
+        try writer.writeDouble(Double(value))
+    }
+    mutating func encode(_ value: Int, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: Int64, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: Int8, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: Int16, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: Int32, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: UInt, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+        member(key)
+        write(value)
+    }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        member(key)
+        try writer.encodeValue(value)
+    }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
+        guard let value else { return }
+        try encode(value, forKey: key)
+    }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        guard let value else { return }
+        try encode(value, forKey: key)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        member(key)
+        return JSONStreamingEncoder(writer: writer).container(keyedBy: keyType)
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        member(key)
+        return JSONStreamingEncoder(writer: writer).unkeyedContainer()
+    }
+    mutating func superEncoder() -> any Encoder {
+        superEncoder(forKey: Key(stringValue: "super")!)
+    }
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        member(key)
+        return JSONStreamingEncoder(writer: writer)
+    }
+}
+
+private struct UnkeyedContainer: UnkeyedEncodingContainer, JSONScalarWriting {
+    let writer: JSONByteWriter
+    let depth: Int
+    private(set) var count = 0
+    var codingPath: [any CodingKey] { [] }
+
+    init(writer: JSONByteWriter, depth: Int) {
+        self.writer = writer
+        self.depth = depth
+    }
+
+    private mutating func element() {
+        writer.beginMember(at: depth)
+        count += 1
+    }
+
+    mutating func encodeNil() throws {
+        element()
+        writeNil()
+    }
+    mutating func encode(_ value: Bool) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: String) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Double) throws {
+        element()
+        try writer.writeDouble(value)
+    }
+    mutating func encode(_ value: Int) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Int8) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Int16) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Int32) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: UInt) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: UInt8) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: UInt16) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: UInt32) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: UInt64) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Int64) throws {
+        element()
+        write(value)
+    }
+    mutating func encode(_ value: Float) throws {
+        element()
+        try writer.writeDouble(Double(value))
+    }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        element()
+        try writer.encodeValue(value)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        element()
+        return JSONStreamingEncoder(writer: writer).container(keyedBy: keyType)
+    }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        element()
+        return JSONStreamingEncoder(writer: writer).unkeyedContainer()
+    }
+    mutating func superEncoder() -> any Encoder {
+        element()
+        return JSONStreamingEncoder(writer: writer)
+    }
+}
+
+private struct SingleValueContainer: SingleValueEncodingContainer, JSONScalarWriting {
+    let writer: JSONByteWriter
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil() throws { writeNil() }
+    mutating func encode(_ value: Bool) throws { write(value) }
+    mutating func encode(_ value: String) throws { write(value) }
+    mutating func encode(_ value: Double) throws { try writer.writeDouble(value) }
+    mutating func encode(_ value: Float) throws { try writer.writeDouble(Double(value)) }
+    mutating func encode(_ value: Int) throws { write(value) }
+    mutating func encode(_ value: Int64) throws { write(value) }
+    mutating func encode(_ value: Int8) throws { write(value) }
+    mutating func encode(_ value: Int16) throws { write(value) }
+    mutating func encode(_ value: Int32) throws { write(value) }
+    mutating func encode(_ value: UInt) throws { write(value) }
+    mutating func encode(_ value: UInt8) throws { write(value) }
+    mutating func encode(_ value: UInt16) throws { write(value) }
+    mutating func encode(_ value: UInt32) throws { write(value) }
+    mutating func encode(_ value: UInt64) throws { write(value) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try writer.encodeValue(value) }
+}
