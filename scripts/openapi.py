@@ -113,6 +113,33 @@ schemas = {
         ["id", "event", "version", "tenant_id", "seq", "timestamp", "data"],
     ),
     "Status": obj({"status": {"type": "string"}}, ["status"]),
+    "Integration": obj(
+        {
+            "plugin": {"type": "string"}, "version": {"type": "string"}, "name": {"type": ["string", "null"]},
+            "description": {"type": ["string", "null"]},
+            "capabilities": {"type": "array", "items": {"type": "string", "enum": ["event_listener", "crm", "ticketing", "stats_sink", "auth_provider"]}},
+            "events": {"type": "array", "items": {"type": "string"}, "description": "Event type patterns the plugin receives."},
+            "services": {"type": "array", "items": {"type": "string"}}, "abi": {"type": "string", "examples": ["1.0"]},
+            "config_schema": {"type": "object", "description": "JSON Schema of config; writeOnly properties are secrets."},
+            "enabled": {"type": "boolean"},
+            "config": {"type": ["object", "null"], "description": "The stored config; secrets read as \"********\"."},
+            "cursor": {"type": ["integer", "null"], "description": "The last event seq the plugin acknowledged."},
+            "state": {"type": "string", "enum": ["disabled", "running", "failed"]},
+            "error": {"type": "string", "description": "Why an enabled integration has no instance (state failed)."},
+            "health": {"type": ["object", "null"], "properties": {"status": {"type": "string"}, "detail": {"type": ["string", "null"]}}},
+            "breaker": {"type": ["object", "null"], "properties": {
+                "state": {"type": "string", "enum": ["closed", "open", "half_open"]}, "consecutive_failures": {"type": "integer"}}},
+        },
+        ["plugin", "version", "capabilities", "events", "services", "abi", "config_schema", "enabled", "config", "cursor", "state",
+         "health", "breaker"],
+    ),
+    "IntegrationSettings": obj(
+        {"enabled": {"type": "boolean", "default": True},
+         "config": {"type": "object", "description": "Validated against config_schema (422 names the field). "
+                    "A secret sent back as \"********\" keeps its stored value; absent keeps the stored config."}},
+    ),
+    "IntegrationCall": obj({"op": {"type": "string", "minLength": 1, "maxLength": 128, "examples": ["crm.lookup_customer"]},
+                            "args": {"type": "object"}}, ["op"]),
 }
 
 
@@ -123,7 +150,7 @@ def page_of(name):
     )
 
 
-for name in ["Agent", "Conversation", "Message", "Event"]:
+for name in ["Agent", "Conversation", "Message", "Event", "Integration"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -136,6 +163,9 @@ responses = {
     "ContentTooLarge": {"description": "The body exceeds server.body_limit.", "content": PROBLEM},
     "Unprocessable": {"description": "A field is missing, unknown or invalid; `field` names it.", "content": PROBLEM},
     "Unavailable": {"description": "The database cannot serve the request now; retry.", "content": PROBLEM},
+    "PluginFailed": {"description": "The plugin answered an error (code plugin_<status>): 404 unknown op, 422 invalid args, "
+                     "403 denied, 501 unsupported, 503 unavailable or breaker open (integration_unavailable), "
+                     "504 timeout, 502 internal or a result that is not JSON.", "content": PROBLEM},
 }
 
 
@@ -164,6 +194,7 @@ def body(schema):
 
 
 PARAM_ID = {"name": "id", "in": "path", "required": True, "schema": ID}
+PARAM_PLUGIN = {"name": "plugin", "in": "path", "required": True, "schema": {"type": "string"}, "description": "A plugin id."}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
 IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "A strong ETag (\"3\") or *."}
@@ -269,12 +300,37 @@ paths = {
             "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON)},
         }
     },
+    "/api/v1/integrations": {
+        "get": {"operationId": "listIntegrations", "tags": ["integrations"],
+                "description": "Every loaded plugin as the calling tenant sees it (one page).",
+                "responses": {"200": json_response("The plugins.", ref("IntegrationPage")), **err(*COMMON)}},
+    },
+    "/api/v1/integrations/{plugin}": {
+        "parameters": [PARAM_PLUGIN],
+        "get": {"operationId": "getIntegration", "tags": ["integrations"],
+                "responses": {"200": json_response("The plugin for this tenant.", ref("Integration")), **err((404, "NotFound"), *COMMON)}},
+        "put": {"operationId": "configureIntegration", "tags": ["integrations"], "requestBody": body(ref("IntegrationSettings")),
+                "description": "Enables, disables or reconfigures the tenant's integration at once: calls in flight finish, "
+                "the old instance is destroyed and the new one created. Secret fields are encrypted at rest.",
+                "responses": {"200": json_response("The integration after the change.", ref("Integration")),
+                              **err(*BODY_ERRORS, (404, "NotFound"), *COMMON)}},
+        "delete": {"operationId": "disableIntegration", "tags": ["integrations"],
+                   "description": "Disables the integration; its config and event cursor are kept for re-enabling.",
+                   "responses": {"204": {"description": "Disabled."}, **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/integrations/{plugin}/call": {
+        "parameters": [PARAM_PLUGIN],
+        "post": {"operationId": "callIntegration", "tags": ["integrations"], "requestBody": body(ref("IntegrationCall")),
+                 "description": "Performs an operation of the tenant's plugin instance within the plugin's call timeout.",
+                 "responses": {"200": {"description": "The plugin's JSON result.", "content": {"application/json": {}}},
+                               **err(*BODY_ERRORS, (404, "NotFound"), (409, "Conflict"), (502, "PluginFailed"), *COMMON)}},
+    },
 }
 
 document = {
     "openapi": "3.1.0",
     "info": {"title": "Switchboard REST API", "version": "1.0.0",
-             "description": "Agents, visitors, conversations, messages and the per-tenant event log."},
+             "description": "Agents, visitors, conversations, messages, the per-tenant event log and plugin integrations."},
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}, {"apiKey": []}],
     "paths": paths,

@@ -22,6 +22,10 @@ extension SQLiteStore: EventLog {
         }
     }
 
+    public func lastSeq(tenant: String) throws -> Int64 {
+        try read { db in try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)]) { $0.int64(0) } ?? 0 }
+    }
+
     public func lastPosition() throws -> Int64 {
         try read { db in try db.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0 }
     }

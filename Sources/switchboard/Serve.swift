@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
                 )
             )
         }
-        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.runService()
     }
 }

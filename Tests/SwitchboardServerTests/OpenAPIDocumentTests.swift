@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
+import SwitchboardPluginHost
 import SwitchboardServer
 import Testing
 
@@ -10,7 +11,15 @@ import Testing
     @Test func documentListsExactlyTheRoutesTheServerServes() async throws {
         let server = try await TestServer.make()
         let registry = RouteRegistry()
-        _ = buildRouter(configuration: server.configuration, store: server.store, registry: registry)
+        let integrations = IntegrationManager(
+            catalog: .load(directory: "/nonexistent", logger: testLogger),
+            store: server.store,
+            log: server.store,
+            secrets: try SecretBox(base64Key: nil),
+            http: nil,
+            logger: testLogger
+        )
+        _ = buildRouter(configuration: server.configuration, store: server.store, integrations: integrations, registry: registry)
         let served = Set(registry.routes.map { "\($0.method) \($0.path)" })
 
         try await server.run { client in

@@ -36,7 +36,7 @@ struct TestServer {
 
     /// Runs the application on a loopback port for the length of `test`, then shuts it down gracefully.
     func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = buildApplication(configuration: configuration, store: store, logger: testLogger)
+        let app = try await buildApplication(configuration: configuration, store: store, logger: testLogger)
         try await app.test(.live) { client in try await test(client) }
     }
 }

@@ -83,7 +83,43 @@ import Testing
         let store = try Self.makeStore(path: path)
         defer { store.close() }
         #expect(try store.tenants().isEmpty)
-        #expect(SQLiteStore.schemaVersion == 1)
+        #expect(SQLiteStore.schemaVersion == 2)
+    }
+
+    @Test func pluginValuesAreScopedAndCompareAndSet() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T").id
+        let other = try await store.createTenant(name: "U").id
+        let first = try await store.putPluginValue(tenant: tenant, plugin: "p", key: "k", bytes: [1], expected: .absent)
+        #expect(first == 1)
+        await #expect(throws: SwitchboardError.self) {
+            try await store.putPluginValue(tenant: tenant, plugin: "p", key: "k", bytes: [2], expected: .absent)
+        }
+        await #expect(throws: SwitchboardError.self) {
+            try await store.putPluginValue(tenant: tenant, plugin: "p", key: "k", bytes: [2], expected: .exactly(7))
+        }
+        #expect(try await store.putPluginValue(tenant: tenant, plugin: "p", key: "k", bytes: [2], expected: .exactly(1)) == 2)
+        #expect(try await store.putPluginValue(tenant: tenant, plugin: "p", key: "k", bytes: [3], expected: .any) == 3)
+        #expect(try store.pluginValue(tenant: tenant, plugin: "p", key: "k") == PluginValue(bytes: [3], version: 3))
+        #expect(try store.pluginValue(tenant: other, plugin: "p", key: "k") == nil)
+        #expect(try store.pluginValue(tenant: tenant, plugin: "q", key: "k") == nil)
+        try await store.deletePluginValue(tenant: tenant, plugin: "p", key: "k", expected: .exactly(3))
+        #expect(try store.pluginValue(tenant: tenant, plugin: "p", key: "k") == nil)
+    }
+
+    @Test func anIntegrationKeepsItsCursorAcrossSaves() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T").id
+        let created = try await store.saveIntegration(tenant: tenant, plugin: "p", isEnabled: true, config: .object(["a": .number(1)]), initialCursor: 5)
+        #expect(created.cursor == 5)
+        try await store.saveIntegrationCursor(tenant: tenant, plugin: "p", seq: 9)
+        try await store.saveIntegrationCursor(tenant: tenant, plugin: "p", seq: 7)
+        let disabled = try await store.saveIntegration(tenant: tenant, plugin: "p", isEnabled: false, config: .object([:]), initialCursor: 0)
+        #expect(disabled.cursor == 9)
+        #expect(disabled.isEnabled == false)
+        #expect(disabled.version == 2)
     }
 
     @Test func apiKeysAreStoredHashedAndRevocable() async throws {

@@ -2,21 +2,25 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
+import SwitchboardPluginHost
 import SwitchboardStore
 
-/// Builds the HTTP application the `serve` command runs, over an open store.
+/// Builds the HTTP application the `serve` command runs, over an open store: loads the plugin folder and
+/// starts every enabled integration.
 ///
 /// The application closes `store` after the server finished its in-flight requests on shutdown.
 /// - Parameters:
-///   - configuration: listener, API and bootstrap settings.
+///   - configuration: listener, API, plugin and bootstrap settings.
 ///   - store: the open store; owned by the application from now on.
 ///   - logger: the logger of the server and its requests.
+/// - Throws: `ConfigurationError` for an unusable secret key or integrations file, or sealed secrets without a key.
 public func buildApplication(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
     logger: Logger
-) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, store: store)
+) async throws -> some ApplicationProtocol {
+    let (manager, httpClient) = try await startIntegrations(configuration: configuration.plugins, store: store, logger: logger)
+    let router = buildRouter(configuration: configuration, store: store, integrations: manager)
     let maintenance = MaintenanceService(
         store: store,
         idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
@@ -25,7 +29,8 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
-        services: [StoreService(store: store), maintenance],
+        // Shut down in reverse order: plugins first (they save cursors), the store last.
+        services: [StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient)],
         logger: logger
     )
 }
@@ -35,6 +40,7 @@ public func buildApplication(
 public func buildRouter(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
+    integrations: IntegrationManager,
     registry: RouteRegistry = RouteRegistry()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -56,6 +62,7 @@ public func buildRouter(
     ConversationController(store: store, responder: responder).addRoutes(to: api)
     MessageController(store: store, responder: responder).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
+    IntegrationController(manager: integrations).addRoutes(to: api)
     return router
 }
 

@@ -62,6 +62,13 @@ extension SwitchboardConfiguration {
         .integer("database.readers", 1...256) { $0.database.readers = $1 },
         .boolean("bootstrap.demo_tenant") { $0.bootstrap.createsDemoTenant = $1 },
         .integer("api.idempotency_retention_hours", 1...8_760) { $0.api.idempotencyRetentionHours = $1 },
+        .string("plugins.dir") { $0.plugins.directory = $1 },
+        .string("plugins.secret_key") { $0.plugins.secretKey = $1 },
+        .boolean("plugins.allow_private_networks") { $0.plugins.allowsPrivateNetworks = $1 },
+        .string("plugins.integrations_file") { $0.plugins.integrationsFile = $1 },
+        .integer("plugins.retry_base_ms", 1...600_000) { $0.plugins.retryBaseMilliseconds = $1 },
+        .integer("plugins.breaker_threshold", 1...1_000) { $0.plugins.breakerThreshold = $1 },
+        .integer("plugins.breaker_cooldown_seconds", 1...86_400) { $0.plugins.breakerCooldownSeconds = $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {
                 throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")

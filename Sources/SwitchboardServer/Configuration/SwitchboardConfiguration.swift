@@ -43,10 +43,48 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// Plugins and tenants' integrations.
+    public struct Plugins: Sendable {
+        /// The folder scanned for `*.so` plugin files at start.
+        public var directory: String
+        /// The AES-256 key (base64) that seals secret config fields; required once any secret is stored.
+        public var secretKey: String?
+        /// Lets plugin HTTP requests reach loopback and private networks (the SSRF guard otherwise refuses them).
+        public var allowsPrivateNetworks: Bool
+        /// A JSON file of integrations applied at start: `[{"tenant", "plugin", "enabled", "config"}]`.
+        public var integrationsFile: String?
+        /// The first retry pause of a failed event delivery, in milliseconds; it doubles up to a minute.
+        public var retryBaseMilliseconds: Int
+        /// Consecutive failures that open an instance's circuit breaker.
+        public var breakerThreshold: Int
+        /// Seconds an open breaker sheds calls before a probe.
+        public var breakerCooldownSeconds: Int
+
+        /// Creates plugin settings.
+        public init(
+            directory: String = "plugins",
+            secretKey: String? = nil,
+            allowsPrivateNetworks: Bool = false,
+            integrationsFile: String? = nil,
+            retryBaseMilliseconds: Int = 500,
+            breakerThreshold: Int = 5,
+            breakerCooldownSeconds: Int = 30
+        ) {
+            self.directory = directory
+            self.secretKey = secretKey
+            self.allowsPrivateNetworks = allowsPrivateNetworks
+            self.integrationsFile = integrationsFile
+            self.retryBaseMilliseconds = retryBaseMilliseconds
+            self.breakerThreshold = breakerThreshold
+            self.breakerCooldownSeconds = breakerCooldownSeconds
+        }
+    }
+
     public var server: Server
     public var database: SQLiteStore.Configuration
     public var bootstrap: Bootstrap
     public var api: API
+    public var plugins: Plugins
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -56,12 +94,14 @@ public struct SwitchboardConfiguration: Sendable {
         database: SQLiteStore.Configuration = .init(),
         bootstrap: Bootstrap = .init(),
         api: API = .init(),
+        plugins: Plugins = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
         self.database = database
         self.bootstrap = bootstrap
         self.api = api
+        self.plugins = plugins
         self.logLevel = logLevel
     }
 }

@@ -110,7 +110,30 @@ enum Migrations {
             ) WITHOUT ROWID;
             CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
             """
-        )
+        ),
+        (
+            2,
+            """
+            CREATE TABLE integrations (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                plugin_id TEXT NOT NULL,
+                enabled INTEGER NOT NULL,
+                config TEXT NOT NULL,
+                cursor_seq INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, plugin_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE plugin_values (
+                tenant_id TEXT NOT NULL,
+                plugin_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value BLOB NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, plugin_id, key)
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

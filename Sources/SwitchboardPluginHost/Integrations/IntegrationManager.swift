@@ -1,0 +1,292 @@
+import Foundation
+import Logging
+import Synchronization
+import SwitchboardCore
+
+/// Runs tenants' integrations: validates and stores their configs, keeps one live instance per enabled
+/// (tenant, plugin), feeds each instance its tenant's events from a persisted cursor, and routes calls.
+///
+/// Enable, disable and reconfigure take effect at once: calls in flight finish, the old instance is
+/// destroyed, the new one created.
+public actor IntegrationManager {
+    /// Retry and circuit-breaker settings of event delivery and calls.
+    public struct Configuration: Sendable {
+        /// The first pause before an event is delivered again; it doubles per failure up to `retryMax`.
+        public var retryBase: Duration
+        public var retryMax: Duration
+        /// Consecutive failures (errors or timeouts) that open an instance's breaker.
+        public var breakerThreshold: Int
+        /// How long an open breaker sheds calls before it admits a probe.
+        public var breakerCooldown: Duration
+
+        /// Creates settings; every parameter has a production default.
+        public init(retryBase: Duration = .milliseconds(500), retryMax: Duration = .seconds(60), breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(30)) {
+            self.retryBase = retryBase
+            self.retryMax = retryMax
+            self.breakerThreshold = breakerThreshold
+            self.breakerCooldown = breakerCooldown
+        }
+    }
+
+    /// The plugin files found at start.
+    public nonisolated let catalog: PluginCatalog
+    private let plugins: [String: PluginLibrary]
+    private let store: any IntegrationStore
+    private let log: any EventLog
+    private let secrets: SecretBox
+    private let environment: PluginEnvironment
+    private let configuration: Configuration
+    private let logger: Logger
+    private var running: [Key: Running] = [:]
+    /// Why an enabled integration has no instance (its plugin is missing or refused its config).
+    private var failures: [Key: String] = [:]
+
+    private struct Key: Hashable {
+        let tenant: String
+        let plugin: String
+    }
+
+    private struct Running {
+        let instance: PluginInstance
+        let breaker: BreakerBox
+        let delivery: Task<Void, Never>
+    }
+
+    /// Creates the manager over a loaded catalog.
+    public init(
+        catalog: PluginCatalog,
+        store: any IntegrationStore,
+        log: any EventLog,
+        secrets: SecretBox,
+        http: PluginHTTPClient?,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
+        self.catalog = catalog
+        self.plugins = catalog.plugins
+        self.store = store
+        self.log = log
+        self.secrets = secrets
+        self.environment = PluginEnvironment(store: store, calls: CallRegistry(), http: http, logger: logger)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts every stored enabled integration.
+    /// - Throws: ``SecretBoxError`` when sealed secrets exist and no key (or another key) is configured.
+    public func start() async throws {
+        let records = try store.integrations(tenant: nil)
+        for record in records where SecretBox.containsSealed(record.config) {
+            guard let library = plugins[record.pluginID] else { continue }
+            _ = try secrets.open(record.config, paths: library.manifest.configSchema.secretPaths, scope: scope(record.tenantID, record.pluginID))
+        }
+        for record in records where record.isEnabled {
+            do {
+                try await activate(record)
+            } catch {
+                failures[Key(tenant: record.tenantID, plugin: record.pluginID)] = "\(error)"
+                logger.warning("Integration not started", metadata: ["sb.tenant": .string(record.tenantID), "sb.plugin": .string(record.pluginID), "sb.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops deliveries and destroys every instance.
+    public func shutdown() async {
+        for key in Array(running.keys) { await deactivate(key) }
+    }
+
+    // MARK: - Reading
+
+    /// Every loaded plugin as `tenant` sees it.
+    public func integrations(tenant: String) async throws -> [IntegrationView] {
+        let records = Dictionary(try store.integrations(tenant: tenant).map { ($0.pluginID, $0) }, uniquingKeysWith: { first, _ in first })
+        var views: [IntegrationView] = []
+        for id in plugins.keys.sorted() {
+            views.append(await view(tenant: tenant, library: plugins[id]!, record: records[id]))
+        }
+        return views
+    }
+
+    /// One plugin as `tenant` sees it.
+    /// - Throws: `plugin_not_found` for an id no loaded plugin has.
+    public func integration(tenant: String, plugin: String) async throws -> IntegrationView {
+        let library = try library(plugin)
+        return await view(tenant: tenant, library: library, record: try store.integration(tenant: tenant, plugin: plugin))
+    }
+
+    // MARK: - Changing
+
+    /// Validates, stores and applies `tenant`'s integration with `plugin`.
+    /// - Parameter config: the new config; secrets equal to ``SecretBox/mask`` keep their stored value.
+    ///   Nil keeps the stored config (or `{}` for a new integration).
+    /// - Throws: `invalid_config` naming the field, `plugin_refused_config` with the plugin's message,
+    ///   `secret_key_missing` when secrets need a key that is not configured.
+    @discardableResult
+    public func configure(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue?) async throws -> IntegrationView {
+        let library = try library(plugin)
+        let key = Key(tenant: tenant, plugin: plugin)
+        let schema = library.manifest.configSchema
+        let existing = try store.integration(tenant: tenant, plugin: plugin)
+        let previous = try existing.map { try openConfig($0, library: library) }
+        var plain = config.map { SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
+        if case .object = plain {} else { plain = .object([:]) }
+        if let violation = schema.violation(of: plain) {
+            throw SwitchboardError(kind: .invalidInput, code: "invalid_config", detail: "The field '\(violation.field)' \(violation.message).", field: violation.field)
+        }
+        let sealed: JSONValue
+        do {
+            sealed = try secrets.seal(plain, paths: schema.secretPaths, scope: scope(tenant, plugin))
+        } catch let error as SecretBoxError {
+            throw SwitchboardError(kind: .unavailable, code: "secret_key_missing", detail: error.message)
+        }
+        let cursor = try existing?.cursor ?? log.lastSeq(tenant: tenant)
+        if isEnabled {
+            try await apply(key: key, library: library, config: plain, cursor: cursor)
+        } else {
+            await deactivate(key)
+        }
+        let record = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: sealed, initialCursor: cursor)
+        failures[key] = nil
+        return await view(tenant: tenant, library: library, record: record)
+    }
+
+    /// Disables `tenant`'s integration with `plugin`, keeping its config and cursor.
+    public func disable(tenant: String, plugin: String) async throws {
+        guard let existing = try store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
+        await deactivate(Key(tenant: tenant, plugin: plugin))
+        failures[Key(tenant: tenant, plugin: plugin)] = nil
+        try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
+    }
+
+    /// Performs `op` on `tenant`'s instance of `plugin`.
+    /// - Throws: `integration_not_enabled`, or `integration_unavailable` while its breaker is open.
+    public func call(tenant: String, plugin: String, op: String, args: JSONValue) async throws -> CallOutcome {
+        _ = try library(plugin)
+        guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
+            throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
+        }
+        guard running.breaker.admits() else {
+            throw SwitchboardError(kind: .unavailable, code: "integration_unavailable", detail: "The integration '\(plugin)' is failing; its circuit breaker is open.")
+        }
+        let outcome = await running.instance.call(op: op, args: try SwitchboardJSON.encode(args))
+        running.breaker.record(outcome.status)
+        return outcome
+    }
+
+    // MARK: - Instances
+
+    /// Creates the instance of a stored, enabled integration and starts its delivery.
+    private func activate(_ record: IntegrationRecord) async throws {
+        let library = try library(record.pluginID)
+        let config = try openConfig(record, library: library)
+        let key = Key(tenant: record.tenantID, plugin: record.pluginID)
+        try await apply(key: key, library: library, config: config, cursor: record.cursor)
+    }
+
+    /// Makes the running instance of `key` use `config`: reconfigured in place when the plugin can,
+    /// else a new instance replaces the old one. A refused config leaves the old instance running.
+    private func apply(key: Key, library: PluginLibrary, config: JSONValue, cursor: Int64) async throws {
+        let bytes = try SwitchboardJSON.encode(config)
+        do {
+            if let current = running[key] {
+                if try await current.instance.reconfigure(config: bytes) { return }
+                let replacement = try await PluginInstance.create(library: library, tenant: key.tenant, config: bytes, environment: environment)
+                await deactivate(key)
+                start(key: key, instance: replacement, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
+            } else {
+                let instance = try await PluginInstance.create(library: library, tenant: key.tenant, config: bytes, environment: environment)
+                start(key: key, instance: instance, cursor: cursor)
+            }
+        } catch let error as PluginCallError {
+            throw SwitchboardError(kind: .invalidInput, code: "plugin_refused_config", detail: "The plugin refused the configuration: \(error).", field: "config")
+        }
+    }
+
+    private func start(key: Key, instance: PluginInstance, cursor: Int64) {
+        let breaker = BreakerBox(CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown))
+        running[key] = Running(instance: instance, breaker: breaker, delivery: deliveryTask(key: key, instance: instance, breaker: breaker, cursor: cursor))
+    }
+
+    private func deactivate(_ key: Key) async {
+        guard let current = running.removeValue(forKey: key) else { return }
+        current.delivery.cancel()
+        await current.delivery.value
+        if await !current.instance.destroy() {
+            logger.warning("Plugin instance destroy deferred: a hook still runs past its timeout", metadata: ["sb.tenant": .string(key.tenant), "sb.plugin": .string(key.plugin)])
+        }
+    }
+
+    // MARK: - Event delivery
+
+    private func deliveryTask(key: Key, instance: PluginInstance, breaker: BreakerBox, cursor: Int64) -> Task<Void, Never> {
+        let delivery = EventDelivery(
+            tenant: key.tenant,
+            plugin: key.plugin,
+            manifest: instance.library.manifest,
+            instance: instance,
+            breaker: breaker,
+            log: log,
+            store: store,
+            configuration: configuration,
+            logger: instance.context.logger
+        )
+        return Task { await delivery.run(from: cursor) }
+    }
+
+    // MARK: - Helpers
+
+    private func library(_ plugin: String) throws -> PluginLibrary {
+        guard let library = plugins[plugin] else {
+            throw SwitchboardError(kind: .notFound, code: "plugin_not_found", detail: "No loaded plugin has the id '\(plugin)'.")
+        }
+        return library
+    }
+
+    private func openConfig(_ record: IntegrationRecord, library: PluginLibrary) throws -> JSONValue {
+        do {
+            return try secrets.open(record.config, paths: library.manifest.configSchema.secretPaths, scope: scope(record.tenantID, record.pluginID))
+        } catch let error as SecretBoxError {
+            throw SwitchboardError(kind: .unavailable, code: "secret_key_missing", detail: error.message)
+        }
+    }
+
+    private func scope(_ tenant: String, _ plugin: String) -> String { "\(tenant)/\(plugin)" }
+
+    private func view(tenant: String, library: PluginLibrary, record: IntegrationRecord?) async -> IntegrationView {
+        let key = Key(tenant: tenant, plugin: library.manifest.id)
+        let current = running[key]
+        let health = await current?.instance.health()
+        let breaker = current?.breaker.snapshot
+        let state: IntegrationView.State =
+            if current != nil { .running } else if let failure = failures[key], record?.isEnabled == true { .failed(failure) } else { .disabled }
+        return IntegrationView(
+            manifest: library.manifest,
+            abiVersion: "\(library.abiMajor).\(library.abiMinor)",
+            isEnabled: record?.isEnabled ?? false,
+            config: record.map { SecretBox.masked($0.config, paths: library.manifest.configSchema.secretPaths) },
+            cursor: record?.cursor,
+            state: state,
+            health: health,
+            breaker: breaker
+        )
+    }
+}
+
+/// A breaker shared by an instance's delivery task and its callers.
+final class BreakerBox: Sendable {
+    // Guards the breaker's state machine.
+    private let breaker: Mutex<CircuitBreaker>
+
+    init(_ breaker: CircuitBreaker) { self.breaker = Mutex(breaker) }
+
+    func admits(at now: ContinuousClock.Instant = .now) -> Bool { breaker.withLock { $0.admits(at: now) } }
+
+    /// Records an outcome: retryable statuses count as failures.
+    func record(_ status: PluginStatus, at now: ContinuousClock.Instant = .now) {
+        breaker.withLock { status.isRetryable ? $0.recordFailure(at: now) : $0.recordSuccess() }
+    }
+
+    var snapshot: CircuitBreaker { breaker.withLock { $0 } }
+}

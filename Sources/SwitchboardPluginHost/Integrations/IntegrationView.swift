@@ -1,0 +1,67 @@
+import SwitchboardCore
+
+/// A plugin as one tenant sees it: what the plugin is, whether it is enabled, its masked config and
+/// how its instance is doing. The body of GET /api/v1/integrations/{plugin}.
+public struct IntegrationView: Encodable, Sendable {
+    /// Whether the tenant's instance runs.
+    public enum State: Sendable, Equatable {
+        case disabled
+        case running
+        /// Enabled, but no instance: the reason (e.g. the plugin refused the stored config at start).
+        case failed(String)
+    }
+
+    public let manifest: PluginManifest
+    public let abiVersion: String
+    public let isEnabled: Bool
+    /// The stored config with secrets masked; nil when never configured.
+    public let config: JSONValue?
+    public let cursor: Int64?
+    public let state: State
+    public let health: CallOutcome?
+    public let breaker: CircuitBreaker?
+
+    enum CodingKeys: String, CodingKey {
+        case plugin, version, name, description, capabilities, events, services, abi, enabled, config, state, error, health, breaker, cursor
+        case configSchema = "config_schema"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(manifest.id, forKey: .plugin)
+        try container.encode(manifest.version, forKey: .version)
+        try container.encode(manifest.name, forKey: .name)
+        try container.encode(manifest.description, forKey: .description)
+        try container.encode(manifest.capabilities.map(\.name), forKey: .capabilities)
+        try container.encode(manifest.events, forKey: .events)
+        try container.encode(manifest.services.sorted().map(\.name), forKey: .services)
+        try container.encode(abiVersion, forKey: .abi)
+        try container.encode(manifest.configSchema.document, forKey: .configSchema)
+        try container.encode(isEnabled, forKey: .enabled)
+        try container.encode(config, forKey: .config)
+        try container.encode(cursor, forKey: .cursor)
+        switch state {
+        case .disabled: try container.encode("disabled", forKey: .state)
+        case .running: try container.encode("running", forKey: .state)
+        case .failed(let reason):
+            try container.encode("failed", forKey: .state)
+            try container.encode(reason, forKey: .error)
+        }
+        if let health {
+            try container.encode(
+                JSONValue.object(["status": .string(health.status == .ok ? "ok" : health.status.name), "detail": JSONValue(health.text.isEmpty ? nil : health.text)]),
+                forKey: .health
+            )
+        } else {
+            try container.encodeNil(forKey: .health)
+        }
+        if let breaker {
+            try container.encode(
+                JSONValue.object(["state": .string(breaker.state.name), "consecutive_failures": JSONValue(Int64(breaker.consecutiveFailures))]),
+                forKey: .breaker
+            )
+        } else {
+            try container.encodeNil(forKey: .breaker)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+import SwitchboardCore
+
+/// Seals the secret fields of integration configs with AES-256-GCM, so the database never holds them in
+/// clear. A sealed field is stored as `{"$sealed": "<base64 nonce|ciphertext|tag>"}`, bound to its tenant,
+/// plugin and field path as additional data, so a sealed value copied elsewhere does not open.
+public struct SecretBox: Sendable {
+    /// What reading a config shows instead of a secret; sending it back keeps the stored secret.
+    public static let mask = "********"
+    private static let marker = "$sealed"
+    private let key: SymmetricKey?
+
+    /// A box with the key given as base64 (32 bytes), or none.
+    /// - Throws: ``SecretBoxError`` when the text is not a 256-bit key.
+    public init(base64Key: String?) throws {
+        guard let base64Key, !base64Key.isEmpty else {
+            key = nil
+            return
+        }
+        guard let data = Data(base64Encoded: base64Key), data.count == 32 else {
+            throw SecretBoxError(message: "the secret key must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)")
+        }
+        key = SymmetricKey(data: data)
+    }
+
+    /// Whether a key is configured.
+    public var hasKey: Bool { key != nil }
+
+    /// `config` with the values at `paths` sealed.
+    /// - Throws: ``SecretBoxError`` when a secret is present and no key is configured.
+    public func seal(_ config: JSONValue, paths: [[String]], scope: String) throws -> JSONValue {
+        try paths.reduce(config) { config, path in
+            try config.replacing(at: path) { value in
+                let plain = try SwitchboardJSON.encode(value)
+                guard let key else { throw SecretBoxError(message: "secret fields need plugins.secret_key (SWITCHBOARD_PLUGINS_SECRET_KEY)") }
+                let sealed = try AES.GCM.seal(plain, using: key, authenticating: Array("\(scope)/\(path.joined(separator: "."))".utf8))
+                return .object([Self.marker: .string(sealed.combined!.base64EncodedString())])
+            }
+        }
+    }
+
+    /// `stored` with its sealed values at `paths` opened.
+    /// - Throws: ``SecretBoxError`` when a sealed value cannot be opened (no key, another key, tampering).
+    public func open(_ stored: JSONValue, paths: [[String]], scope: String) throws -> JSONValue {
+        try paths.reduce(stored) { config, path in
+            try config.replacing(at: path) { value in
+                guard case .object(let fields) = value, case .string(let text)? = fields[Self.marker] else { return value }
+                guard let key else { throw SecretBoxError(message: "sealed secrets exist but plugins.secret_key (SWITCHBOARD_PLUGINS_SECRET_KEY) is not set") }
+                do {
+                    let box = try AES.GCM.SealedBox(combined: Data(base64Encoded: text) ?? Data())
+                    let plain = try AES.GCM.open(box, using: key, authenticating: Array("\(scope)/\(path.joined(separator: "."))".utf8))
+                    return try JSONDecoder().decode(JSONValue.self, from: plain)
+                } catch {
+                    throw SecretBoxError(message: "a sealed secret does not open with the configured plugins.secret_key")
+                }
+            }
+        }
+    }
+
+    /// `config` with the values at `paths` replaced by ``mask``.
+    public static func masked(_ config: JSONValue, paths: [[String]]) -> JSONValue {
+        paths.reduce(config) { config, path in (try? config.replacing(at: path) { _ in .string(mask) }) ?? config }
+    }
+
+    /// `config` where every secret still equal to ``mask`` takes its value from `previous`.
+    public static func keepingMaskedSecrets(_ config: JSONValue, previous: JSONValue?, paths: [[String]]) -> JSONValue {
+        paths.reduce(config) { config, path in
+            guard config.value(at: path) == .string(mask) else { return config }
+            guard let old = previous?.value(at: path) else { return config }
+            return (try? config.replacing(at: path) { _ in old }) ?? config
+        }
+    }
+
+    /// Whether `stored` holds any sealed value.
+    public static func containsSealed(_ stored: JSONValue) -> Bool {
+        switch stored {
+        case .object(let fields): fields[marker] != nil || fields.values.contains(where: containsSealed)
+        case .array(let items): items.contains(where: containsSealed)
+        default: false
+        }
+    }
+}
+
+/// A secret that cannot be sealed or opened.
+public struct SecretBoxError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+extension JSONValue {
+    /// The value at an object path, or nil.
+    func value(at path: [String]) -> JSONValue? {
+        guard let first = path.first else { return self }
+        guard case .object(let fields) = self, let child = fields[first] else { return nil }
+        return child.value(at: Array(path.dropFirst()))
+    }
+
+    /// A copy with the value at `path` (when present) replaced by `transform` of it.
+    func replacing(at path: [String], _ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONValue {
+        guard let first = path.first else { return try transform(self) }
+        guard case .object(var fields) = self, let child = fields[first] else { return self }
+        fields[first] = try child.replacing(at: Array(path.dropFirst()), transform)
+        return .object(fields)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import SwitchboardCore
+
+/// What a plugin says about itself through `sb_plugin_manifest_v1` (see switchboard_plugin.h).
+public struct PluginManifest: Sendable {
+    /// What a plugin can do for the core.
+    public struct Capability: Hashable, Sendable, Comparable {
+        public let name: String
+        public static let eventListener = Capability(name: "event_listener")
+        public static let crm = Capability(name: "crm")
+        public static let ticketing = Capability(name: "ticketing")
+        public static let statsSink = Capability(name: "stats_sink")
+        public static let authProvider = Capability(name: "auth_provider")
+        static let all: [Capability] = [.eventListener, .crm, .ticketing, .statsSink, .authProvider]
+        public static func < (left: Capability, right: Capability) -> Bool { left.name < right.name }
+    }
+
+    /// A host service a plugin may call.
+    public struct Service: Hashable, Sendable, Comparable {
+        public let name: String
+        public static let log = Service(name: "log")
+        public static let kv = Service(name: "kv")
+        public static let emit = Service(name: "emit")
+        public static let http = Service(name: "http")
+        public static let metrics = Service(name: "metrics")
+        static let all: [Service] = [.log, .kv, .emit, .http, .metrics]
+        public static func < (left: Service, right: Service) -> Bool { left.name < right.name }
+    }
+
+    public var id: String
+    public var version: String
+    public var name: String?
+    public var description: String?
+    public var capabilities: [Capability]
+    /// Event type patterns: exact, `prefix.*` or `*`.
+    public var events: [String]
+    public var services: Set<Service>
+    public var configSchema: ConfigSchema
+    public var serializesCalls: Bool
+    public var callTimeout: Duration
+    public var httpTimeout: Duration
+    /// The manifest as the plugin wrote it.
+    public var document: JSONValue
+
+    /// Parses and checks manifest JSON.
+    /// - Throws: ``ManifestError`` saying what is wrong.
+    public init(json: [UInt8]) throws {
+        let document: JSONValue
+        do {
+            document = try JSONDecoder().decode(JSONValue.self, from: Data(json))
+        } catch {
+            throw ManifestError(message: "the manifest is not valid JSON")
+        }
+        guard case .object(let fields) = document else { throw ManifestError(message: "the manifest must be a JSON object") }
+        let known: Set<String> = [
+            "id", "version", "name", "description", "capabilities", "events", "services", "config_schema", "serialize_calls",
+            "call_timeout_ms", "http_timeout_ms",
+        ]
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ManifestError(message: "the manifest field '\(unknown)' is unknown")
+        }
+        guard case .string(let id)? = fields["id"], Self.isValidID(id) else {
+            throw ManifestError(message: "the manifest needs an \"id\" of 1-64 characters [a-z0-9_-] starting with a letter or digit")
+        }
+        guard case .string(let version)? = fields["version"], !version.isEmpty else {
+            throw ManifestError(message: "the manifest needs a non-empty \"version\"")
+        }
+        self.id = id
+        self.version = version
+        self.name = try Self.optionalString(fields, "name")
+        self.description = try Self.optionalString(fields, "description")
+        let capabilityNames = try Self.strings(fields, "capabilities")
+        guard !capabilityNames.isEmpty else { throw ManifestError(message: "the manifest needs at least one capability") }
+        self.capabilities = try capabilityNames.map { name in
+            guard let capability = Capability.all.first(where: { $0.name == name }) else {
+                throw ManifestError(message: "the capability '\(name)' is unknown")
+            }
+            return capability
+        }
+        self.events = try Self.strings(fields, "events")
+        for pattern in events where !Self.isValidPattern(pattern) {
+            throw ManifestError(message: "the event pattern '\(pattern)' is not an event type, 'prefix.*' or '*'")
+        }
+        self.services = Set(
+            try Self.strings(fields, "services").map { name in
+                guard let service = Service.all.first(where: { $0.name == name }) else {
+                    throw ManifestError(message: "the host service '\(name)' is unknown")
+                }
+                return service
+            }
+        )
+        do {
+            self.configSchema = try ConfigSchema(fields["config_schema"] ?? .object(["type": .string("object")]))
+        } catch let error as ConfigSchemaError {
+            throw ManifestError(message: "the config schema is invalid: \(error.message)")
+        }
+        switch fields["serialize_calls"] {
+        case nil: self.serializesCalls = false
+        case .bool(let value)?: self.serializesCalls = value
+        default: throw ManifestError(message: "\"serialize_calls\" must be a boolean")
+        }
+        self.callTimeout = try Self.milliseconds(fields, "call_timeout_ms", default: 5_000)
+        self.httpTimeout = try Self.milliseconds(fields, "http_timeout_ms", default: 10_000)
+        self.document = document
+    }
+
+    /// Whether the plugin asked for events of `type`.
+    public func wants(_ type: EventType) -> Bool {
+        events.contains { pattern in
+            pattern == "*" || pattern == type.name || (pattern.hasSuffix(".*") && type.name.hasPrefix(pattern.dropLast()))
+        }
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        guard let first = id.unicodeScalars.first, id.unicodeScalars.count <= 64 else { return false }
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789_-")
+        return CharacterSet.alphanumerics.contains(first) && first != "_" && id.unicodeScalars.allSatisfy(allowed.contains)
+    }
+
+    private static func isValidPattern(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        let name = pattern.hasSuffix(".*") ? String(pattern.dropLast(2)) : pattern
+        return !name.isEmpty && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
+        }
+    }
+
+    private static func optionalString(_ fields: [String: JSONValue], _ key: String) throws -> String? {
+        switch fields[key] {
+        case nil: return nil
+        case .string(let value)?: return value
+        default: throw ManifestError(message: "\"\(key)\" must be a string")
+        }
+    }
+
+    private static func strings(_ fields: [String: JSONValue], _ key: String) throws -> [String] {
+        guard let value = fields[key] else { return [] }
+        guard case .array(let items) = value else { throw ManifestError(message: "\"\(key)\" must be an array of strings") }
+        return try items.map { item in
+            guard case .string(let text) = item else { throw ManifestError(message: "\"\(key)\" must be an array of strings") }
+            return text
+        }
+    }
+
+    private static func milliseconds(_ fields: [String: JSONValue], _ key: String, default fallback: Int64) throws -> Duration {
+        switch fields[key] {
+        case nil: return .milliseconds(fallback)
+        case .number(let value)? where value >= 1 && value <= 600_000 && value.rounded() == value: return .milliseconds(Int64(value))
+        default: throw ManifestError(message: "\"\(key)\" must be an integer between 1 and 600000")
+        }
+    }
+}
+
+/// Why a manifest was refused.
+public struct ManifestError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}

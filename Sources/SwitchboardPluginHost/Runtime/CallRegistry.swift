@@ -1,0 +1,61 @@
+import Synchronization
+
+/// The result of one hook invocation or call: a status and the bytes the plugin handed over
+/// (a JSON result on `.ok`, else an optional message).
+public struct CallOutcome: Sendable, Equatable {
+    public var status: PluginStatus
+    public var body: [UInt8]
+
+    /// Creates an outcome.
+    public init(status: PluginStatus, body: [UInt8] = []) {
+        self.status = status
+        self.body = body
+    }
+
+    /// The body as text.
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Calls waiting for their outcome, by id. Whoever finishes a call first — the hook returning, the
+/// plugin's `complete`, the timeout — resumes its waiter; later finishes are ignored.
+///
+/// - Important: Thread-safe; `finish` may be called from any thread, including plugin threads.
+final class CallRegistry: Sendable {
+    private struct Waiter {
+        let owner: ObjectIdentifier
+        let continuation: CheckedContinuation<CallOutcome, Never>
+    }
+    // Guards the next id and the waiting continuations.
+    private let state = Mutex<(next: UInt64, waiting: [UInt64: Waiter])>((1, [:]))
+
+    /// A new call id, unique in the process.
+    func makeID() -> UInt64 {
+        state.withLock { state in
+            defer { state.next += 1 }
+            return state.next
+        }
+    }
+
+    /// Registers the waiter of `id`, a call of the instance whose host context is `owner`.
+    func register(_ id: UInt64, owner: ObjectIdentifier, _ continuation: CheckedContinuation<CallOutcome, Never>) {
+        state.withLock { $0.waiting[id] = Waiter(owner: owner, continuation: continuation) }
+    }
+
+    /// Resumes the waiter of `id` with `outcome`. With an `owner`, only a call of that instance is finished,
+    /// so a plugin cannot complete another instance's call.
+    /// - Returns: whether a waiter was still there (false: the call was already finished).
+    @discardableResult
+    func finish(_ id: UInt64, _ outcome: CallOutcome, owner: ObjectIdentifier? = nil) -> Bool {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let waiter = state.waiting[id], owner == nil || waiter.owner == owner else { return nil }
+            state.waiting[id] = nil
+            return waiter
+        }
+        guard let waiter else { return false }
+        waiter.continuation.resume(returning: outcome)
+        return true
+    }
+
+    /// How many calls are waiting.
+    var count: Int { state.withLock { $0.waiting.count } }
+}

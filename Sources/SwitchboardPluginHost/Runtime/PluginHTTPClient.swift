@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import Dispatch
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+
+/// Outgoing HTTP for plugins through the host's client, behind the SSRF guard.
+///
+/// The host name is resolved and every address checked against the policy before the request is sent.
+/// A name that resolves differently between the check and the connection (DNS rebinding) is not caught;
+/// deployments that need that guarantee route outgoing traffic through an egress proxy.
+public final class PluginHTTPClient: Sendable {
+    /// The most response bytes handed to a plugin.
+    public static let maxResponseBytes = 1 << 20
+
+    let client: HTTPClient
+    let policy: OutboundAddressPolicy
+
+    /// Creates a client that sends through `client`, refusing addresses `policy` does not permit.
+    public init(client: HTTPClient, policy: OutboundAddressPolicy) {
+        self.client = client
+        self.policy = policy
+    }
+
+    /// A response, or the status saying why there is none.
+    struct Outcome: Sendable {
+        var status: PluginStatus
+        var code: Int = 0
+        var headers: [String: String] = [:]
+        var body: [UInt8] = []
+    }
+
+    /// Performs a request and never throws: every failure maps to an ABI status.
+    func perform(method: String, url: String, headers: [String: String], body: [UInt8], timeout: Duration) async -> Outcome {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = parsed.host, !host.isEmpty
+        else { return Outcome(status: .invalid, body: Array("the URL must be absolute http or https".utf8)) }
+        let addresses = await Self.resolve(host)
+        guard !addresses.isEmpty else { return Outcome(status: .unavailable, body: Array("the host name does not resolve".utf8)) }
+        guard addresses.allSatisfy(policy.permits) else {
+            return Outcome(status: .denied, body: Array("the address is in a private or reserved range".utf8))
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method.uppercased())
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+            var collected = ByteBuffer()
+            for try await var chunk in response.body {
+                let room = Self.maxResponseBytes - collected.readableBytes
+                if room <= 0 { break }
+                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room)! }
+                collected.writeBuffer(&chunk)
+            }
+            var responseHeaders: [String: String] = [:]
+            for header in response.headers {
+                let name = header.name.lowercased()
+                responseHeaders[name] = responseHeaders[name].map { $0 + ", " + header.value } ?? header.value
+            }
+            return Outcome(status: .ok, code: Int(response.status.code), headers: responseHeaders, body: Array(buffer: collected))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return Outcome(status: .timeout, body: Array("the request timed out".utf8))
+        } catch {
+            return Outcome(status: .unavailable, body: Array("the request failed: \(error)".utf8))
+        }
+    }
+
+    /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).
+    static func resolve(_ host: String) async -> [[UInt8]] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var hints = addrinfo()
+                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                var list: UnsafeMutablePointer<addrinfo>?
+                let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+                guard getaddrinfo(name, nil, &hints, &list) == 0 else { return continuation.resume(returning: []) }
+                defer { freeaddrinfo(list) }
+                var addresses: [[UInt8]] = []
+                var entry = list
+                while let current = entry?.pointee {
+                    if current.ai_family == AF_INET, let address = current.ai_addr {
+                        address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                            addresses.append(withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) })
+                        }
+                    } else if current.ai_family == AF_INET6, let address = current.ai_addr {
+                        address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                            addresses.append(withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) })
+                        }
+                    }
+                    entry = current.ai_next
+                }
+                continuation.resume(returning: addresses)
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardPluginHost
+import SwitchboardStore
+
+/// Loads the plugin folder, starts the stored integrations, then applies the declared ones.
+/// - Returns: the manager and the HTTP client its plugins use (shut down by `PluginService`).
+func startIntegrations(
+    configuration: SwitchboardConfiguration.Plugins,
+    store: SQLiteStore,
+    logger: Logger
+) async throws -> (IntegrationManager, HTTPClient) {
+    let secrets: SecretBox
+    do {
+        secrets = try SecretBox(base64Key: configuration.secretKey)
+    } catch let error as SecretBoxError {
+        throw ConfigurationError(description: "plugins.secret_key: \(error.message)")
+    }
+    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
+    var clientConfiguration = HTTPClient.Configuration()
+    // A redirect could lead past the SSRF guard, which checks only the first address.
+    clientConfiguration.redirectConfiguration = .disallow
+    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let manager = IntegrationManager(
+        catalog: PluginCatalog.load(directory: configuration.directory, logger: logger),
+        store: store,
+        log: store,
+        secrets: secrets,
+        http: PluginHTTPClient(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.allowsPrivateNetworks)),
+        configuration: .init(
+            retryBase: .milliseconds(configuration.retryBaseMilliseconds),
+            breakerThreshold: configuration.breakerThreshold,
+            breakerCooldown: .seconds(configuration.breakerCooldownSeconds)
+        ),
+        logger: logger
+    )
+    do {
+        try await manager.start()
+        for integration in declared {
+            do {
+                try await manager.configure(tenant: integration.tenant, plugin: integration.plugin, isEnabled: integration.enabled, config: integration.config)
+            } catch let error as SwitchboardError {
+                throw ConfigurationError(
+                    description: "\(configuration.integrationsFile ?? ""): the integration of tenant \(integration.tenant) with '\(integration.plugin)': \(error.detail)"
+                )
+            }
+        }
+    } catch {
+        await manager.shutdown()
+        try? await httpClient.shutdown()
+        if let error = error as? SecretBoxError { throw ConfigurationError(description: "Cannot start integrations: \(error.message)") }
+        throw error
+    }
+    return (manager, httpClient)
+}
+
+/// One entry of `plugins.integrations_file`.
+struct DeclaredIntegration: Decodable {
+    var tenant: String
+    var plugin: String
+    var enabled: Bool
+    var config: JSONValue?
+
+    static func load(path: String) throws -> [DeclaredIntegration] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(description: "Cannot read plugins.integrations_file '\(path)'.")
+        }
+        do {
+            return try JSONDecoder().decode([DeclaredIntegration].self, from: data)
+        } catch {
+            throw ConfigurationError(
+                description: "\(path): expected a JSON array of {\"tenant\", \"plugin\", \"enabled\", \"config\"} objects (\(error))."
+            )
+        }
+    }
+}

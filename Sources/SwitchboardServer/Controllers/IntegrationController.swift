@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardPluginHost
+
+/// `/api/v1/integrations`: the loaded plugins as the calling tenant sees them; enabling, configuring and
+/// disabling them; and calls into the tenant's instance.
+struct IntegrationController {
+    let manager: IntegrationManager
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.get, "/integrations", use: list)
+        routes.on(.get, "/integrations/{plugin}", use: get)
+        routes.on(.put, "/integrations/{plugin}", use: put)
+        routes.on(.delete, "/integrations/{plugin}", use: delete)
+        routes.on(.post, "/integrations/{plugin}/call", use: call)
+    }
+
+    /// The body of PUT: `enabled` defaults to true; an absent `config` keeps the stored one.
+    struct Settings: StrictBody {
+        var enabled: Bool?
+        var config: JSONValue?
+        static let fields: Set<String> = ["enabled", "config"]
+    }
+
+    /// The body of a call: an operation name and its JSON arguments.
+    struct Call: StrictBody {
+        var op: String
+        var args: JSONValue?
+        static let fields: Set<String> = ["op", "args"]
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let views = try await manager.integrations(tenant: context.requirePrincipal.tenantID)
+        return try .json(ListBody(data: views, nextCursor: nil, hasMore: false))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try .json(await manager.integration(tenant: context.requirePrincipal.tenantID, plugin: context.parameters.require("plugin")))
+    }
+
+    @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let settings = try await CollectedBody.collect(request, context: context).decode(Settings.self)
+        if let config = settings.config, case .object = config {} else if settings.config != nil {
+            throw SwitchboardError.invalidField("config", "'config' must be a JSON object.")
+        }
+        let view = try await manager.configure(
+            tenant: context.requirePrincipal.tenantID,
+            plugin: context.parameters.require("plugin"),
+            isEnabled: settings.enabled ?? true,
+            config: settings.config
+        )
+        return try .json(view)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await manager.disable(tenant: context.requirePrincipal.tenantID, plugin: context.parameters.require("plugin"))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func call(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let call = try await CollectedBody.collect(request, context: context).decode(Call.self)
+        guard !call.op.isEmpty, call.op.utf8.count <= 128 else { throw SwitchboardError.invalidField("op", "'op' must be 1 to 128 bytes.") }
+        let outcome = try await manager.call(
+            tenant: context.requirePrincipal.tenantID,
+            plugin: context.parameters.require("plugin"),
+            op: call.op,
+            args: call.args ?? .object([:])
+        )
+        guard outcome.status == .ok else { throw Problem(pluginOutcome: outcome, op: call.op) }
+        guard let result = try? JSONDecoder().decode(JSONValue.self, from: Data(outcome.body.isEmpty ? Array("null".utf8) : outcome.body)) else {
+            throw Problem(status: .badGateway, code: "plugin_invalid_result", detail: "The plugin's result for \(call.op) is not JSON.")
+        }
+        return try .json(result)
+    }
+}
+
+extension Problem {
+    /// The problem for a plugin call that did not succeed; the plugin's message becomes the detail.
+    init(pluginOutcome outcome: CallOutcome, op: String) {
+        let status: HTTPResponse.Status =
+            switch outcome.status {
+            case .notFound: .notFound
+            case .invalid: .unprocessableContent
+            case .denied: .forbidden
+            case .conflict: .conflict
+            case .timeout: .gatewayTimeout
+            case .unavailable: .serviceUnavailable
+            case .unsupported: .notImplemented
+            default: .badGateway
+            }
+        let message = outcome.text.isEmpty ? "" : ": \(outcome.text.prefix(512))"
+        self.init(status: status, code: "plugin_\(outcome.status.name)", detail: "The plugin answered '\(outcome.status.name)' to \(op)\(message)")
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import SwitchboardCore
+
+extension SQLiteStore: IntegrationStore {
+    public func integrations(tenant: String?) throws -> [IntegrationRecord] {
+        try read { db in
+            if let tenant {
+                return try db.query(
+                    "SELECT \(Self.integrationColumns) FROM integrations WHERE tenant_id = ? ORDER BY plugin_id",
+                    [.text(tenant)],
+                    Self.integrationRow
+                )
+            }
+            return try db.query("SELECT \(Self.integrationColumns) FROM integrations ORDER BY tenant_id, plugin_id", [], Self.integrationRow)
+        }
+    }
+
+    public func integration(tenant: String, plugin: String) throws -> IntegrationRecord? {
+        try read { db in try Self.integration(db, tenant: tenant, plugin: plugin) }
+    }
+
+    public func saveIntegration(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue, initialCursor: Int64) async throws -> IntegrationRecord {
+        let text = try SwitchboardJSON.encodeString(config)
+        return try await write { db in
+            let now = Self.now()
+            try db.run(
+                """
+                INSERT INTO integrations (tenant_id, plugin_id, enabled, config, cursor_seq, updated_at, version)
+                VALUES (?, ?, ?, ?, ?, ?, 1)
+                ON CONFLICT (tenant_id, plugin_id) DO UPDATE SET
+                    enabled = excluded.enabled, config = excluded.config, updated_at = excluded.updated_at, version = version + 1
+                """,
+                [.text(tenant), .text(plugin), .integer(isEnabled ? 1 : 0), .text(text), .integer(initialCursor), SQLiteValue(now)]
+            )
+            guard let record = try Self.integration(db, tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("tenant") }
+            return record
+        }
+    }
+
+    public func saveIntegrationCursor(tenant: String, plugin: String, seq: Int64) async throws {
+        try await write { db in
+            try db.run(
+                "UPDATE integrations SET cursor_seq = max(cursor_seq, ?) WHERE tenant_id = ? AND plugin_id = ?",
+                [.integer(seq), .text(tenant), .text(plugin)]
+            )
+        }
+    }
+
+    public func pluginValue(tenant: String, plugin: String, key: String) throws -> PluginValue? {
+        try read { db in try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key) }
+    }
+
+    public func putPluginValue(tenant: String, plugin: String, key: String, bytes: [UInt8], expected: ExpectedVersion) async throws -> UInt64 {
+        try await write { db in
+            let current = try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key)
+            try Self.check(expected, against: current)
+            let version = (current?.version ?? 0) + 1
+            try db.run(
+                """
+                INSERT INTO plugin_values (tenant_id, plugin_id, key, value, version) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, plugin_id, key) DO UPDATE SET value = excluded.value, version = excluded.version
+                """,
+                [.text(tenant), .text(plugin), .text(key), .blob(bytes), .integer(Int64(version))]
+            )
+            return version
+        }
+    }
+
+    public func deletePluginValue(tenant: String, plugin: String, key: String, expected: ExpectedVersion) async throws {
+        try await write { db in
+            guard let current = try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key) else {
+                throw SwitchboardError.notFound("plugin_value")
+            }
+            try Self.check(expected, against: current)
+            try db.run(
+                "DELETE FROM plugin_values WHERE tenant_id = ? AND plugin_id = ? AND key = ?",
+                [.text(tenant), .text(plugin), .text(key)]
+            )
+        }
+    }
+
+    public func appendEvent(tenant: String, type: EventType, data: JSONValue) async throws -> Event {
+        let ids = self.ids
+        return try await write { db in
+            try ChatTransaction(db: db, tenant: tenant, now: Self.now(), ids: ids).append([DomainEvent(type: type, data: data)])
+            guard
+                let event = try db.queryFirst(
+                    "SELECT \(Rows.eventColumns) FROM events WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
+                    [.text(tenant)],
+                    Rows.event
+                )
+            else { throw SwitchboardError.notFound("tenant") }
+            return event
+        }
+    }
+
+    private static func check(_ expected: ExpectedVersion, against current: PluginValue?) throws {
+        let holds =
+            switch expected {
+            case .any: true
+            case .absent: current == nil
+            case .exactly(let version): current?.version == version
+            }
+        guard holds else {
+            throw SwitchboardError(kind: .conflict, code: "version_conflict", detail: "The stored version differs from the expected one.")
+        }
+    }
+
+    private static func pluginValue(_ db: SQLiteConnection, tenant: String, plugin: String, key: String) throws -> PluginValue? {
+        try db.queryFirst(
+            "SELECT value, version FROM plugin_values WHERE tenant_id = ? AND plugin_id = ? AND key = ?",
+            [.text(tenant), .text(plugin), .text(key)]
+        ) { PluginValue(bytes: $0.blob(0), version: UInt64($0.int64(1))) }
+    }
+
+    private static func integration(_ db: SQLiteConnection, tenant: String, plugin: String) throws -> IntegrationRecord? {
+        try db.queryFirst(
+            "SELECT \(integrationColumns) FROM integrations WHERE tenant_id = ? AND plugin_id = ?",
+            [.text(tenant), .text(plugin)],
+            integrationRow
+        )
+    }
+
+    private static let integrationColumns = "tenant_id, plugin_id, enabled, config, cursor_seq, updated_at, version"
+
+    private static func integrationRow(_ row: SQLiteRow) throws -> IntegrationRecord {
+        IntegrationRecord(
+            tenantID: row.text(0),
+            pluginID: row.text(1),
+            isEnabled: row.int(2) != 0,
+            config: try JSONDecoder().decode(JSONValue.self, from: Data(row.text(3).utf8)),
+            cursor: row.int64(4),
+            updatedAt: row.date(5),
+            version: row.int64(6)
+        )
+    }
+}

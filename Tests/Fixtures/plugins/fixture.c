@@ -1,0 +1,149 @@
+/*
+ * Test-only plugins, compiled by the tests against the frozen ABI 1.0 header (Tests/Fixtures/abi-v1.0)
+ * with one of these macros:
+ *   (none)          "fixture": good; its calls are listed below.
+ *   WRONG_ABI       init reports ABI 2.0.
+ *   BAD_MANIFEST    the manifest is not JSON.
+ *   BAD_SCHEMA      the config schema uses an unknown type.
+ *   MISSING_INIT    no sb_plugin_init_v1.
+ *   CRASH           "crash": on_event dereferences NULL (for subprocess isolation only).
+ *
+ * Calls of "fixture": fixture.hang (never answers), fixture.fail {"on": bool} (on_event answers
+ * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
+ * the host's HTTP service, completed asynchronously: {"status", "code", "body"}).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "switchboard_plugin.h"
+
+#ifdef CRASH
+#define ID "crash"
+#else
+#define ID "fixture"
+#endif
+
+static const sb_host_api *host;
+
+#ifdef BAD_MANIFEST
+static const char manifest[] = "{\"id\": \"broken\", \"version\": ";
+#elif defined(BAD_SCHEMA)
+static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capabilities\":[\"event_listener\"],"
+                               "\"config_schema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"strin\"}}}}";
+#else
+static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\"],"
+                               "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\"],\"call_timeout_ms\":300,"
+                               "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1}}}}";
+#endif
+
+struct sb_instance {
+    const sb_host *host;
+    int failing;
+    char seen[8192];
+};
+
+static sb_str hand_over(const char *text) {
+    size_t len = strlen(text);
+    char *out = host->alloc(len);
+    memcpy(out, text, len);
+    return (sb_str){out, len};
+}
+
+static sb_status create(const sb_host *context, sb_str tenant, sb_str config, sb_instance **out, sb_str *error) {
+    (void)tenant;
+    (void)config;
+    (void)error;
+    struct sb_instance *instance = calloc(1, sizeof *instance);
+    instance->host = context;
+    *out = instance;
+    return SB_OK;
+}
+
+static void destroy(sb_instance *instance) { free(instance); }
+
+static sb_status on_event(sb_instance *instance, sb_str event) {
+#ifdef CRASH
+    (void)event;
+    *(volatile int *)NULL = instance->failing;
+    return SB_OK;
+#else
+    if (instance->failing) return SB_UNAVAILABLE;
+    const char *seq = memmem(event.ptr, event.len, "\"seq\":", 6);
+    if (seq == NULL) return SB_INVALID;
+    size_t used = strlen(instance->seen);
+    snprintf(instance->seen + used, sizeof instance->seen - used, "%s%lld", used ? "," : "", atoll(seq + 6));
+    return SB_OK;
+#endif
+}
+
+struct fetch {
+    const sb_host *context;
+    sb_call_id call;
+};
+
+static void fetched(void *user_data, sb_status status, const sb_http_response *response) {
+    struct fetch *fetch = user_data;
+    char body[201] = {0};
+    size_t len = response->body.len > 200 ? 200 : response->body.len;
+    for (size_t i = 0; i < len; i++) {
+        char c = response->body.ptr[i];
+        body[i] = (c == '"' || c == '\\' || (unsigned char)c < 0x20) ? '_' : c;
+    }
+    char result[512];
+    snprintf(result, sizeof result, "{\"status\":%d,\"code\":%d,\"body\":\"%s\"}", (int)status, (int)response->status_code, body);
+    host->complete(fetch->context, fetch->call, SB_OK, (sb_str){result, strlen(result)});
+    free(fetch);
+}
+
+static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str args, sb_str *result) {
+    if (op.len == 12 && memcmp(op.ptr, "fixture.hang", 12) == 0) {
+        sleep(3600);
+        return SB_OK;
+    }
+    if (op.len == 12 && memcmp(op.ptr, "fixture.fail", 12) == 0) {
+        instance->failing = memmem(args.ptr, args.len, "true", 4) != NULL;
+        *result = hand_over("{}");
+        return SB_OK;
+    }
+    if (op.len == 12 && memcmp(op.ptr, "fixture.seen", 12) == 0) {
+        char out[8300];
+        snprintf(out, sizeof out, "[%s]", instance->seen);
+        *result = hand_over(out);
+        return SB_OK;
+    }
+    if (op.len == 13 && memcmp(op.ptr, "fixture.fetch", 13) == 0) {
+        const char *url = memmem(args.ptr, args.len, "\"url\":\"", 7);
+        if (url == NULL) return SB_INVALID;
+        url += 7;
+        const char *end = memchr(url, '"', args.len - (size_t)(url - args.ptr));
+        struct fetch *fetch = malloc(sizeof *fetch);
+        fetch->context = instance->host;
+        fetch->call = id;
+        sb_http_request request = {sizeof request, {"GET", 3}, {url, (size_t)(end - url)}, {NULL, 0}, {NULL, 0}, 250};
+        sb_status status = host->http_request(instance->host, &request, fetched, fetch);
+        if (status != SB_PENDING) {
+            free(fetch);
+            return status;
+        }
+        return SB_PENDING;
+    }
+    return SB_NOT_FOUND;
+}
+
+sb_str sb_plugin_manifest_v1(void) { return (sb_str){manifest, sizeof manifest - 1}; }
+
+#ifndef MISSING_INIT
+sb_status sb_plugin_init_v1(const sb_host_api *host_api, sb_plugin_api *plugin) {
+    host = host_api;
+    sb_plugin_api api = {sizeof api, SB_ABI_VERSION_MAJOR, SB_ABI_VERSION_MINOR, create, NULL, destroy, on_event, call, NULL, NULL};
+#ifdef WRONG_ABI
+    api.abi_major = 2;
+#endif
+    memcpy(plugin, &api, plugin->struct_size < sizeof api ? plugin->struct_size : sizeof api);
+    plugin->struct_size = sizeof api;
+    return SB_OK;
+}
+#endif

@@ -1,0 +1,250 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SwitchboardCore
+import SwitchboardPluginHost
+import SwitchboardServer
+import SwitchboardStore
+import Testing
+
+/// Plugins loaded with dlopen from real `.so` files into a real server, driven over loopback REST.
+@Suite struct IntegrationRoutesTests {
+    static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+
+    static func server(plugins: [String], notELF: Bool = false, configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        let directory = try PluginFixtures.directory(plugins, notELF: notELF)
+        return try await TestServer.make { configuration in
+            configuration.plugins.directory = directory
+            configuration.plugins.secretKey = secretKey
+            configuration.plugins.retryBaseMilliseconds = 20
+            configuration.plugins.breakerCooldownSeconds = 1
+            configure(&configuration)
+        }
+    }
+
+    @Test func everyBadPluginIsRejectedWithItsReasonWhileTheServerAnswers() async throws {
+        let names = ["echo-c", "fixture", "wrong-abi", "bad-manifest", "bad-schema", "missing-init"]
+        let directory = try PluginFixtures.directory(names, notELF: true)
+        let catalog = PluginCatalog.load(directory: directory, logger: testLogger)
+        let reasons = Dictionary(
+            uniqueKeysWithValues: catalog.entries.map { entry in
+                (URL(fileURLWithPath: entry.path).deletingPathExtension().lastPathComponent, (try? entry.outcome.get()) == nil ? "\(entry.outcome)" : "loaded")
+            }
+        )
+        #expect(reasons["echo-c"] == "loaded")
+        #expect(reasons["fixture"] == "loaded")
+        #expect(reasons["notes"]?.contains("not an ELF shared object") == true)
+        #expect(reasons["wrong-abi"]?.contains("built for plugin ABI 2.0; this host speaks 1.0") == true)
+        #expect(reasons["bad-manifest"]?.contains("malformed manifest: the manifest is not valid JSON") == true)
+        #expect(reasons["bad-schema"]?.contains("config_schema.properties.x.type must be one of") == true)
+        #expect(reasons["missing-init"]?.contains("missing the entry symbols") == true)
+
+        let server = try await Self.server(plugins: names, notELF: true)
+        try await server.run { client in
+            let list = try await client.call(.get, "/api/v1/integrations", key: server.tenantA.key)
+            #expect(list.status == .ok)
+            #expect(list["data"]!.array.compactMap { $0["plugin"]?.string } == ["echo-c", "fixture"])
+            #expect(try await client.call(.post, "/api/v1/agents", key: server.tenantA.key, json: ["name": "Ada"]).status == .created)
+        }
+    }
+
+    @Test func examplePluginsReceiveExactlyTheirTenantsEventsInOrder() async throws {
+        let server = try await Self.server(plugins: ["echo-c", "echo-swift"])
+        try await server.run { client in
+            let a = server.tenantA.key
+            let b = server.tenantB.key
+            let enableC = try await client.call(.put, "/api/v1/integrations/echo-c", key: a, json: ["enabled": .bool(true), "config": ["label": "A"]])
+            #expect(enableC.status == .ok)
+            #expect(enableC["state"]?.string == "running")
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-swift", key: b, json: ["config": ["label": "B"]]).status == .ok)
+
+            let fixturesA = Fixtures(client: client, key: a)
+            let fixturesB = Fixtures(client: client, key: b)
+            let conversationA = try await fixturesA.conversation()
+            let conversationB = try await fixturesB.conversation()
+            for index in 0..<5 {
+                _ = try await fixturesA.message(in: conversationA.id, from: conversationA.visitor, "a\(index)")
+                _ = try await fixturesB.message(in: conversationB.id, from: conversationB.visitor, "b\(index)")
+            }
+            let expectedA = try await Self.events(client, key: a).map { "\($0.type):\($0.seq)" }
+            let expectedB = try await Self.events(client, key: b).filter { $0.type.hasPrefix("message.") || $0.type.hasPrefix("conversation.") }
+                .map { "\($0.type):\($0.seq)" }
+            let stateA = try await Self.state(client, key: a, plugin: "echo-c", count: expectedA.count)
+            let stateB = try await Self.state(client, key: b, plugin: "echo-swift", count: expectedB.count)
+            #expect(stateA["seen"]!.array.compactMap(\.string) == expectedA)
+            #expect(stateB["seen"]!.array.compactMap(\.string) == expectedB)
+
+            // Each tenant's instance has its own config and kv space.
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: a, json: ["op": "echo.ping"])["label"] == "A")
+            let pingB = try await client.call(.post, "/api/v1/integrations/echo-swift/call", key: b, json: ["op": "echo.ping", "args": ["n": 1]])
+            #expect(pingB.status == .ok)
+            #expect(pingB["label"] == "B")
+            #expect(pingB["tenant_id"]?.string == server.tenantB.tenantID)
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: b, json: ["op": "echo.state"]).status == .conflict)
+        }
+    }
+
+    @Test func disablingStopsDeliveryAndReEnablingContinuesFromTheCursor() async throws {
+        let server = try await Self.server(plugins: ["echo-c"])
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: [:]).status == .ok)
+            let fixtures = Fixtures(client: client, key: key)
+            let agent = try await fixtures.agent()
+            _ = try await Self.state(client, key: key, plugin: "echo-c", count: 1)
+
+            #expect(try await client.call(.delete, "/api/v1/integrations/echo-c", key: key).status == .noContent)
+            let disabled = try await client.call(.get, "/api/v1/integrations/echo-c", key: key)
+            #expect(disabled["enabled"] == .bool(false))
+            #expect(disabled["state"]?.string == "disabled")
+            for name in ["B", "C", "D"] {
+                _ = try await client.call(.put, "/api/v1/agents/\(agent)", key: key, json: ["name": .string(name)])
+            }
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "echo.state"]).status == .conflict)
+
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: ["enabled": .bool(true)]).status == .ok)
+            let state = try await Self.state(client, key: key, plugin: "echo-c", count: 4)
+            #expect(state["seen"]!.array.compactMap(\.string) == ["agent.created:1", "agent.updated:2", "agent.updated:3", "agent.updated:4"])
+        }
+    }
+
+    @Test func configIsValidatedAndSecretsAreSealedAndMasked() async throws {
+        let server = try await Self.server(plugins: ["echo-c"])
+        try await server.run { client in
+            let key = server.tenantA.key
+            let tooLong = try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: ["config": ["label": .string(String(repeating: "x", count: 65))]])
+            #expect(tooLong.status == .unprocessableContent)
+            #expect(tooLong["code"]?.string == "invalid_config")
+            #expect(tooLong["field"]?.string == "config.label")
+            let unknown = try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: ["config": ["colour": "red"]])
+            #expect(unknown["field"]?.string == "config.colour")
+            #expect(try await client.call(.put, "/api/v1/integrations/nope", key: key, json: [:])["code"]?.string == "plugin_not_found")
+
+            let saved = try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: ["config": ["label": "L", "token": "hunter22"]])
+            #expect(saved.status == .ok)
+            #expect(saved["config"]?["token"]?.string == SecretBox.mask)
+            #expect(try await client.call(.get, "/api/v1/integrations/echo-c", key: key)["config"]?["token"]?.string == SecretBox.mask)
+            let stored = try #require(try server.store.integration(tenant: server.tenantA.tenantID, plugin: "echo-c"))
+            #expect(!"\(stored.config)".contains("hunter22"))
+            #expect(SecretBox.containsSealed(stored.config))
+            let check = try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "echo.check_token", "args": ["token": "hunter22"]])
+            #expect(check["match"] == .bool(true))
+
+            // Sending the mask back keeps the secret; the label changes in place.
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: ["config": ["label": "M", "token": .string(SecretBox.mask)]]).status == .ok)
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "echo.check_token", "args": ["token": "hunter22"]])["match"] == .bool(true))
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "echo.ping"])["label"] == "M")
+        }
+    }
+
+    @Test func sealedSecretsWithoutAKeyStopTheStartWithAClearError() async throws {
+        let server = try await Self.server(plugins: ["echo-c"])
+        try await server.run { client in
+            let saved = try await client.call(.put, "/api/v1/integrations/echo-c", key: server.tenantA.key, json: ["config": ["token": "hunter22"]])
+            #expect(saved.status == .ok)
+        }
+        var configuration = server.configuration
+        configuration.plugins.secretKey = nil
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await buildApplication(configuration: configuration, store: server.store, logger: testLogger)
+        }
+    }
+
+    @Test func aHangingCallTimesOutWithinItsLimit() async throws {
+        let server = try await Self.server(plugins: ["fixture"])
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: [:]).status == .ok)
+            let start = ContinuousClock.now
+            let hung = try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.hang"])
+            let elapsed = ContinuousClock.now - start
+            #expect(hung.status == .gatewayTimeout)
+            #expect(hung["code"]?.string == "plugin_timeout")
+            #expect(elapsed < .seconds(2))
+            // The hung hook keeps its thread; the instance still answers other calls.
+            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.nothing"]).status == .notFound)
+            #expect(try await client.call(.get, "/health", key: nil).status == .ok)
+        }
+    }
+
+    @Test func failingDeliveriesAreRetriedThroughTheBreakerAndDeliveredOnce() async throws {
+        let server = try await Self.server(plugins: ["fixture"]) { $0.plugins.breakerThreshold = 3 }
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: [:]).status == .ok)
+            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.fail", "args": ["on": .bool(true)]]).status == .ok)
+            let fixtures = Fixtures(client: client, key: key)
+            let conversation = try await fixtures.conversation()
+            for index in 0..<3 { _ = try await fixtures.message(in: conversation.id, from: conversation.visitor, "m\(index)") }
+            try await eventually { try await client.call(.get, "/api/v1/integrations/fixture", key: key)["breaker"]?["state"]?.string == "open" }
+            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"])["code"]?.string == "integration_unavailable")
+
+            // The cooldown ends, a call goes through as the probe, and the fault is cleared.
+            try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.fail", "args": ["on": .bool(false)]]).status == .ok }
+            let expected = try await Self.events(client, key: key).filter { $0.type == "message.received" }.map { JSONValue.number(Double($0.seq)) }
+            try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"]).json == .array(expected) }
+            #expect(try await client.call(.get, "/api/v1/integrations/fixture", key: key)["breaker"]?["state"]?.string == "closed")
+        }
+    }
+
+    @Test func pluginHTTPGoesThroughTheSSRFGuard() async throws {
+        for allowsPrivate in [false, true] {
+            let server = try await Self.server(plugins: ["fixture"]) { $0.plugins.allowsPrivateNetworks = allowsPrivate }
+            let receiver = try await TestServer.make()
+            try await receiver.run { receiverClient in
+                try await server.run { client in
+                    let key = server.tenantA.key
+                    #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: [:]).status == .ok)
+                    let url = "http://127.0.0.1:\(receiverClient.port!)/health"
+                    let fetched = try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.fetch", "args": ["url": .string(url)]])
+                    #expect(fetched.status == .ok)
+                    if allowsPrivate {
+                        #expect(fetched["code"] == 200)
+                        #expect(fetched["body"]?.string?.contains("ok") == true)
+                    } else {
+                        #expect(fetched["status"] == 4)  // SB_DENIED
+                        #expect(fetched["code"] == 0)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aPluginEmitsEventsIntoItsTenantsLog() async throws {
+        let server = try await Self.server(plugins: ["echo-swift"])
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-swift", key: key, json: ["config": ["emit_on_ping": .bool(true)]]).status == .ok)
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-swift/call", key: key, json: ["op": "echo.ping"]).status == .ok)
+            let events = try await Self.events(client, key: key)
+            #expect(events.map(\.type) == ["plugin.echo-swift.pinged"])
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-swift/call", key: key, json: ["op": "echo.unknown"])["code"]?.string == "plugin_not_found")
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func events(_ client: any TestClientProtocol, key: String) async throws -> [(type: String, seq: Int)] {
+        try await client.call(.get, "/api/v1/events?limit=1000", key: key)["data"]!.array.map { ($0["event"]!.string!, $0["seq"]!.int!) }
+    }
+
+    /// The echo plugin's state once it counted `count` events.
+    static func state(_ client: any TestClientProtocol, key: String, plugin: String, count: Int) async throws -> JSONValue {
+        var state = JSONValue.null
+        try await eventually {
+            state = try await client.call(.post, "/api/v1/integrations/\(plugin)/call", key: key, json: ["op": "echo.state"]).json
+            return state["count"]?.int == count
+        }
+        return state
+    }
+}
+
+/// Polls `condition` every 20 ms for at most `limit`.
+func eventually(limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("the condition did not hold within \(limit)")
+}

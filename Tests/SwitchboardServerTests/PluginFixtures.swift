@@ -1,0 +1,61 @@
+import Foundation
+
+/// The plugin files tests load: the example plugins from the package build and the fault fixtures of
+/// Tests/Fixtures/plugins, compiled once per test run against the frozen ABI 1.0 header.
+enum PluginFixtures {
+    /// Built fixture libraries by name.
+    static let built: [String: String] = build()
+
+    /// A new folder holding links to the named plugin files (`echo-c`, `echo-swift`, `fixture`, `crash`,
+    /// `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`) and, with `notELF`, a text file named `.so`.
+    static func directory(_ names: [String], notELF: Bool = false) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-plugins-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in names {
+            guard let path = built[name] else { throw FixtureError(message: "no plugin file named \(name)") }
+            try FileManager.default.createSymbolicLink(atPath: "\(directory)/\(name).so", withDestinationPath: path)
+        }
+        if notELF { try "not a library\n".write(toFile: "\(directory)/notes.so", atomically: true, encoding: .utf8) }
+        return directory
+    }
+
+    private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The folder where SwiftPM put the example plugins of this build.
+    private static var productsDirectory: URL {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for candidate in [runner, runner.deletingLastPathComponent().deletingLastPathComponent(), packageRoot.appendingPathComponent(".build/debug")]
+        where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("libecho-c.so").path) {
+            return candidate
+        }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }
+
+    private static func build() -> [String: String] {
+        var files = [
+            "echo-c": productsDirectory.appendingPathComponent("libecho-c.so").path,
+            "echo-swift": productsDirectory.appendingPathComponent("libecho-swift.so").path,
+        ]
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-fixtures-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let variants = ["fixture": nil, "crash": "CRASH", "wrong-abi": "WRONG_ABI", "bad-manifest": "BAD_MANIFEST", "bad-schema": "BAD_SCHEMA", "missing-init": "MISSING_INIT"]
+        for (name, macro) in variants {
+            let library = "\(output)/\(name).so"
+            var arguments = ["-shared", "-fPIC", "-O1", "-I", packageRoot.appendingPathComponent("Tests/Fixtures/abi-v1.0").path, "-o", library]
+            if let macro { arguments.append("-D\(macro)") }
+            arguments.append(packageRoot.appendingPathComponent("Tests/Fixtures/plugins/fixture.c").path)
+            let compiler = Process()
+            compiler.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+            compiler.arguments = arguments
+            try? compiler.run()
+            compiler.waitUntilExit()
+            if compiler.terminationStatus == 0 { files[name] = library }
+        }
+        return files
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
