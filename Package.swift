@@ -84,6 +84,7 @@ let package = Package(
                 "SwitchboardCore",
                 "SwitchboardStore",
                 "SwitchboardServer",
+                "SwitchboardPluginHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -28,6 +28,14 @@ public struct PluginStatus: Hashable, Sendable, CustomStringConvertible {
         self = Self.all.first { $0.raw == raw } ?? .internal
     }
 
+    /// The status from its numeric value, as frames carry it.
+    init(code: Int64) {
+        self.init(sb_status(rawValue: UInt32(truncatingIfNeeded: code)))
+    }
+
+    /// The numeric value of `sb_status`.
+    var code: Int32 { Int32(bitPattern: raw.rawValue) }
+
     public static let ok = PluginStatus("ok", SB_OK)
     public static let pending = PluginStatus("pending", SB_PENDING)
     public static let invalid = PluginStatus("invalid", SB_INVALID)

@@ -222,6 +222,52 @@ import Testing
         }
     }
 
+    @Test func aCrashingSubprocessPluginIsRestartedAndTheEventDeliveredOnceTheFaultIsGone() async throws {
+        let crashFile = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-crash-\(UUID().uuidString)").path
+        let server = try await Self.server(plugins: ["crash", "echo-c"]) { configuration in
+            configuration.plugins.subprocessPlugins = ["crash"]
+            configuration.plugins.hostExecutable = PluginFixtures.switchboardExecutable
+        }
+        try await server.run { client in
+            let key = server.tenantA.key
+            let enabled = try await client.call(.put, "/api/v1/integrations/crash", key: key, json: ["config": ["crash_file": .string(crashFile)]])
+            #expect(enabled.status == .ok)
+            #expect(enabled["isolation"]?.string == "subprocess")
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: [:]).status == .ok)
+            try "crash".write(toFile: crashFile, atomically: true, encoding: .utf8)
+            let fixtures = Fixtures(client: client, key: key)
+            let conversation = try await fixtures.conversation()
+            #expect(try await fixtures.message(in: conversation.id, from: conversation.visitor, "boom").status == .created)
+
+            // The child dies on the event again and again; REST and the in-process plugin keep working.
+            try await eventually { try await client.call(.get, "/api/v1/integrations/crash", key: key)["breaker"]?["consecutive_failures"]?.int ?? 0 >= 2 }
+            #expect(try await fixtures.message(in: conversation.id, from: conversation.visitor, "still here").status == .created)
+            _ = try await Self.state(client, key: key, plugin: "echo-c", count: try await Self.events(client, key: key).count)
+
+            try FileManager.default.removeItem(atPath: crashFile)
+            let expected = try await Self.events(client, key: key).filter { $0.type == "message.received" }.map { JSONValue.number(Double($0.seq)) }
+            try await eventually(limit: .seconds(20)) {
+                try await client.call(.post, "/api/v1/integrations/crash/call", key: key, json: ["op": "fixture.seen"]).json == .array(expected)
+            }
+        }
+    }
+
+    @Test func aHangingSubprocessCallTimesOutAndTheChildIsReplaced() async throws {
+        let server = try await Self.server(plugins: ["fixture"]) { configuration in
+            configuration.plugins.isolation = .subprocess
+            configuration.plugins.hostExecutable = PluginFixtures.switchboardExecutable
+        }
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: [:]).status == .ok)
+            let start = ContinuousClock.now
+            let hung = try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.hang"])
+            #expect(hung.status == .gatewayTimeout)
+            #expect(ContinuousClock.now - start < .seconds(2))
+            try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"]).status == .ok }
+        }
+    }
+
     // MARK: - Helpers
 
     static func events(_ client: any TestClientProtocol, key: String) async throws -> [(type: String, seq: Int)] {

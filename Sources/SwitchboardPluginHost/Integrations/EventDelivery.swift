@@ -11,7 +11,7 @@ struct EventDelivery: Sendable {
     let tenant: String
     let plugin: String
     let manifest: PluginManifest
-    let instance: PluginInstance
+    let instance: any PluginRunner
     let breaker: BreakerBox
     let log: any EventLog
     let store: any IntegrationStore

@@ -18,14 +18,54 @@ public actor IntegrationManager {
         public var breakerThreshold: Int
         /// How long an open breaker sheds calls before it admits a probe.
         public var breakerCooldown: Duration
+        /// Where plugins run unless listed in `subprocessPlugins`.
+        public var isolation: Isolation
+        /// Plugin ids that always run in a child process.
+        public var subprocessPlugins: Set<String>
+        /// The `switchboard` executable started as `switchboard plugin-host PATH`; nil: this process's executable.
+        public var pluginHostExecutable: String?
 
         /// Creates settings; every parameter has a production default.
-        public init(retryBase: Duration = .milliseconds(500), retryMax: Duration = .seconds(60), breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(30)) {
+        public init(
+            retryBase: Duration = .milliseconds(500),
+            retryMax: Duration = .seconds(60),
+            breakerThreshold: Int = 5,
+            breakerCooldown: Duration = .seconds(30),
+            isolation: Isolation = .inProcess,
+            subprocessPlugins: Set<String> = [],
+            pluginHostExecutable: String? = nil
+        ) {
             self.retryBase = retryBase
             self.retryMax = retryMax
             self.breakerThreshold = breakerThreshold
             self.breakerCooldown = breakerCooldown
+            self.isolation = isolation
+            self.subprocessPlugins = subprocessPlugins
+            self.pluginHostExecutable = pluginHostExecutable
         }
+
+        /// Where `plugin` runs.
+        public func isolation(of plugin: String) -> Isolation {
+            subprocessPlugins.contains(plugin) ? .subprocess : isolation
+        }
+    }
+
+    /// Where a plugin's code runs.
+    public struct Isolation: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        /// In the server process: fastest; a crash takes the server down.
+        public static let inProcess = Isolation(name: "in_process")
+        /// In a supervised child per instance: crashes and hangs cost only the child, which restarts.
+        public static let subprocess = Isolation(name: "subprocess")
+        public var description: String { name }
+
+        /// The isolation named `in_process` or `subprocess`.
+        public init?(named name: String) {
+            guard let known = [Isolation.inProcess, .subprocess].first(where: { $0.name == name }) else { return nil }
+            self = known
+        }
+
+        private init(name: String) { self.name = name }
     }
 
     /// The plugin files found at start.
@@ -47,7 +87,7 @@ public actor IntegrationManager {
     }
 
     private struct Running {
-        let instance: PluginInstance
+        let instance: any PluginRunner
         let breaker: BreakerBox
         let delivery: Task<Void, Never>
     }
@@ -67,7 +107,7 @@ public actor IntegrationManager {
         self.store = store
         self.log = log
         self.secrets = secrets
-        self.environment = PluginEnvironment(store: store, calls: CallRegistry(), http: http, logger: logger)
+        self.environment = .local(store: store, http: http, logger: logger)
         self.configuration = configuration
         self.logger = logger
     }
@@ -192,11 +232,11 @@ public actor IntegrationManager {
         do {
             if let current = running[key] {
                 if try await current.instance.reconfigure(config: bytes) { return }
-                let replacement = try await PluginInstance.create(library: library, tenant: key.tenant, config: bytes, environment: environment)
+                let replacement = try await makeInstance(library: library, tenant: key.tenant, config: bytes)
                 await deactivate(key)
                 start(key: key, instance: replacement, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
             } else {
-                let instance = try await PluginInstance.create(library: library, tenant: key.tenant, config: bytes, environment: environment)
+                let instance = try await makeInstance(library: library, tenant: key.tenant, config: bytes)
                 start(key: key, instance: instance, cursor: cursor)
             }
         } catch let error as PluginCallError {
@@ -204,7 +244,21 @@ public actor IntegrationManager {
         }
     }
 
-    private func start(key: Key, instance: PluginInstance, cursor: Int64) {
+    private func makeInstance(library: PluginLibrary, tenant: String, config: [UInt8]) async throws -> any PluginRunner {
+        guard configuration.isolation(of: library.manifest.id) == .subprocess else {
+            return try await PluginInstance.create(library: library, tenant: tenant, config: config, environment: environment)
+        }
+        let executable = configuration.pluginHostExecutable ?? Bundle.main.executablePath ?? CommandLine.arguments[0]
+        return try await SubprocessInstance.create(
+            library: library,
+            tenant: tenant,
+            config: config,
+            environment: environment,
+            launch: .init(executable: executable, restartBase: configuration.retryBase)
+        )
+    }
+
+    private func start(key: Key, instance: any PluginRunner, cursor: Int64) {
         let breaker = BreakerBox(CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown))
         running[key] = Running(instance: instance, breaker: breaker, delivery: deliveryTask(key: key, instance: instance, breaker: breaker, cursor: cursor))
     }
@@ -220,17 +274,17 @@ public actor IntegrationManager {
 
     // MARK: - Event delivery
 
-    private func deliveryTask(key: Key, instance: PluginInstance, breaker: BreakerBox, cursor: Int64) -> Task<Void, Never> {
+    private func deliveryTask(key: Key, instance: any PluginRunner, breaker: BreakerBox, cursor: Int64) -> Task<Void, Never> {
         let delivery = EventDelivery(
             tenant: key.tenant,
             plugin: key.plugin,
-            manifest: instance.library.manifest,
+            manifest: instance.manifest,
             instance: instance,
             breaker: breaker,
             log: log,
             store: store,
             configuration: configuration,
-            logger: instance.context.logger
+            logger: instance.logger
         )
         return Task { await delivery.run(from: cursor) }
     }
@@ -264,6 +318,7 @@ public actor IntegrationManager {
         return IntegrationView(
             manifest: library.manifest,
             abiVersion: "\(library.abiMajor).\(library.abiMinor)",
+            isolation: configuration.isolation(of: library.manifest.id),
             isEnabled: record?.isEnabled ?? false,
             config: record.map { SecretBox.masked($0.config, paths: library.manifest.configSchema.secretPaths) },
             cursor: record?.cursor,

@@ -13,6 +13,7 @@ public struct IntegrationView: Encodable, Sendable {
 
     public let manifest: PluginManifest
     public let abiVersion: String
+    public let isolation: IntegrationManager.Isolation
     public let isEnabled: Bool
     /// The stored config with secrets masked; nil when never configured.
     public let config: JSONValue?
@@ -22,7 +23,7 @@ public struct IntegrationView: Encodable, Sendable {
     public let breaker: CircuitBreaker?
 
     enum CodingKeys: String, CodingKey {
-        case plugin, version, name, description, capabilities, events, services, abi, enabled, config, state, error, health, breaker, cursor
+        case plugin, version, name, description, capabilities, events, services, abi, isolation, enabled, config, state, error, health, breaker, cursor
         case configSchema = "config_schema"
     }
 
@@ -36,6 +37,7 @@ public struct IntegrationView: Encodable, Sendable {
         try container.encode(manifest.events, forKey: .events)
         try container.encode(manifest.services.sorted().map(\.name), forKey: .services)
         try container.encode(abiVersion, forKey: .abi)
+        try container.encode(isolation.name, forKey: .isolation)
         try container.encode(manifest.configSchema.document, forKey: .configSchema)
         try container.encode(isEnabled, forKey: .enabled)
         try container.encode(config, forKey: .config)

@@ -27,7 +27,7 @@ public struct PluginCatalog: Sendable {
         var entries: [Entry] = []
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
-            var entry = inspect(path: path, initialize: true)
+            var entry = inspect(path: path)
             if case .success(let library) = entry.outcome {
                 if let first = seen[library.manifest.id] {
                     entry = Entry(path: path, outcome: .failure(PluginRejection("the id '\(library.manifest.id)' is already used by \(first)")), manifest: entry.manifest)
@@ -49,13 +49,17 @@ public struct PluginCatalog: Sendable {
         return PluginCatalog(entries: entries)
     }
 
-    /// Checks one file. Without `initialize` only the manifest is read (no plugin code but the
-    /// side-effect-free manifest function runs), as `switchboard plugins inspect` does.
-    public static func inspect(path: String, initialize: Bool) -> Entry {
+    /// Reads a plugin file's manifest without initializing it: only the side-effect-free manifest
+    /// function runs, as `switchboard plugins inspect` needs.
+    /// - Throws: ``PluginRejection`` saying why the file is not a usable plugin.
+    public static func readManifest(path: String) throws -> PluginManifest {
+        try PluginLibrary.open(path: path, initialize: false, host: .shared).0
+    }
+
+    private static func inspect(path: String) -> Entry {
         do {
-            let (manifest, library) = try PluginLibrary.open(path: path, initialize: initialize, host: .shared)
-            if let library { return Entry(path: path, outcome: .success(library), manifest: manifest) }
-            return Entry(path: path, outcome: .failure(PluginRejection("not initialized")), manifest: manifest)
+            let (manifest, library) = try PluginLibrary.open(path: path, initialize: true, host: .shared)
+            return Entry(path: path, outcome: library.map { .success($0) } ?? .failure(PluginRejection("not initialized")), manifest: manifest)
         } catch let rejection as PluginRejection {
             return Entry(path: path, outcome: .failure(rejection), manifest: nil)
         } catch {

@@ -56,6 +56,16 @@ final class CallRegistry: Sendable {
         return true
     }
 
+    /// Finishes every waiting call of `owner` with `outcome`.
+    func failAll(_ outcome: CallOutcome, owner: ObjectIdentifier) {
+        let waiters = state.withLock { state -> [Waiter] in
+            let mine = state.waiting.filter { $0.value.owner == owner }
+            for id in mine.keys { state.waiting[id] = nil }
+            return Array(mine.values)
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: outcome) }
+    }
+
     /// How many calls are waiting.
     var count: Int { state.withLock { $0.waiting.count } }
 }

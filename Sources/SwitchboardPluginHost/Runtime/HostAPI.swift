@@ -2,7 +2,6 @@ import CSwitchboardPlugin
 import Dispatch
 import Foundation
 import Logging
-import Metrics
 import SwitchboardCore
 
 /// The `sb_host_api` table handed to every plugin's init: C functions that find their
@@ -36,69 +35,43 @@ final class HostAPI: @unchecked Sendable {
         )
     }
 
-    // MARK: - Services
+    // MARK: - Services: C arguments to Swift values; `PluginServices` does the work.
 
     private static func log(_ host: OpaquePointer?, _ level: sb_log_level, _ message: sb_str) {
-        guard let context = HostContext.from(host), context.services.contains(.log) || context.tenantID == nil else { return }
+        guard let context = HostContext.from(host) else { return }
         let levels: [Logger.Level] = [.trace, .debug, .info, .warning, .error]
         let index = Int(level.rawValue)
-        context.logger.log(
-            level: levels.indices.contains(index) ? levels[index] : .error,
-            "Plugin log",
-            metadata: ["sb.message": .string(text(message))]
-        )
+        context.environment.services.log(context, level: levels.indices.contains(index) ? levels[index] : .error, message: text(message))
     }
 
     private static func kvGet(_ host: OpaquePointer?, _ key: sb_str, _ value: UnsafeMutablePointer<sb_str>?, _ version: UnsafeMutablePointer<UInt64>?) -> PluginStatus {
-        guard let context = HostContext.from(host), let tenant = context.tenant(for: .kv), let store = context.environment.store else { return .denied }
+        guard let context = HostContext.from(host) else { return .denied }
         guard let key = validKey(key), let value else { return .invalid }
-        do {
-            guard let stored = try store.pluginValue(tenant: tenant, plugin: context.pluginID, key: key) else { return .notFound }
+        let (status, stored) = context.environment.services.kvGet(context, key: key)
+        if let stored {
             value.pointee = handOver(stored.bytes)
             version?.pointee = stored.version
-            return .ok
-        } catch {
-            return .unavailable
         }
+        return status
     }
 
     private static func kvPut(_ host: OpaquePointer?, _ key: sb_str, _ value: sb_str, _ expected: UInt64, _ version: UnsafeMutablePointer<UInt64>?) -> PluginStatus {
-        guard let context = HostContext.from(host), let tenant = context.tenant(for: .kv), let store = context.environment.store else { return .denied }
+        guard let context = HostContext.from(host) else { return .denied }
         guard let key = validKey(key), value.len <= 1 << 20 else { return .invalid }
-        let plugin = context.pluginID
-        let bytes = self.bytes(value)
-        let expectation = expectedVersion(expected)
-        switch waitFor({ try await store.putPluginValue(tenant: tenant, plugin: plugin, key: key, bytes: bytes, expected: expectation) }) {
-        case .success(let newVersion):
-            version?.pointee = newVersion
-            return .ok
-        case .failure(let error):
-            return status(of: error)
-        }
+        let (status, newVersion) = context.environment.services.kvPut(context, key: key, bytes: bytes(value), expected: ExpectedVersion(raw: expected))
+        if status == .ok { version?.pointee = newVersion }
+        return status
     }
 
     private static func kvDelete(_ host: OpaquePointer?, _ key: sb_str, _ expected: UInt64) -> PluginStatus {
-        guard let context = HostContext.from(host), let tenant = context.tenant(for: .kv), let store = context.environment.store else { return .denied }
+        guard let context = HostContext.from(host) else { return .denied }
         guard let key = validKey(key) else { return .invalid }
-        let plugin = context.pluginID
-        let expectation = expectedVersion(expected)
-        switch waitFor({ try await store.deletePluginValue(tenant: tenant, plugin: plugin, key: key, expected: expectation) }) {
-        case .success: return .ok
-        case .failure(let error): return status(of: error)
-        }
+        return context.environment.services.kvDelete(context, key: key, expected: ExpectedVersion(raw: expected))
     }
 
     private static func emit(_ host: OpaquePointer?, _ name: sb_str, _ data: sb_str) -> PluginStatus {
-        guard let context = HostContext.from(host), let tenant = context.tenant(for: .emit), let store = context.environment.store else { return .denied }
-        let name = text(name)
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == ".") }),
-            let payload = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes(data))), case .object = payload
-        else { return .invalid }
-        let type = EventType("plugin.\(context.pluginID).\(name)")
-        switch waitFor({ try await store.appendEvent(tenant: tenant, type: type, data: payload) }) {
-        case .success: return .ok
-        case .failure(let error): return status(of: error)
-        }
+        guard let context = HostContext.from(host) else { return .denied }
+        return context.environment.services.emit(context, name: text(name), data: bytes(data))
     }
 
     private static func http(
@@ -107,43 +80,29 @@ final class HostAPI: @unchecked Sendable {
         _ callback: sb_http_callback?,
         _ userData: UnsafeMutableRawPointer?
     ) -> PluginStatus {
-        guard let context = HostContext.from(host), context.services.contains(.http), let client = context.environment.http else { return .denied }
+        guard let context = HostContext.from(host) else { return .denied }
         guard let request, let callback, Int(request.pointee.struct_size) >= MemoryLayout<sb_http_request>.size else { return .invalid }
-        let method = text(request.pointee.method)
-        let url = text(request.pointee.url)
-        let body = bytes(request.pointee.body)
-        var headers: [String: String] = [:]
-        if request.pointee.headers_json.len > 0 {
-            guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes(request.pointee.headers_json))) else { return .invalid }
-            for (name, value) in fields {
-                guard case .string(let text) = value else { return .invalid }
-                headers[name] = text
-            }
-        }
-        let timeout = request.pointee.timeout_ms > 0 ? Duration.milliseconds(Int64(request.pointee.timeout_ms)) : context.httpTimeout
+        let outgoing = PluginHTTPRequest(
+            method: text(request.pointee.method),
+            url: text(request.pointee.url),
+            headers: bytes(request.pointee.headers_json),
+            body: bytes(request.pointee.body),
+            timeoutMilliseconds: request.pointee.timeout_ms
+        )
         let reply = HTTPReply(callback: callback, userData: userData)
-        Task {
-            let outcome = await client.perform(method: method, url: url, headers: headers, body: body, timeout: timeout)
+        return context.environment.services.http(context, outgoing) { outcome in
             DispatchQueue.global().async { reply.deliver(outcome) }
         }
-        return .pending
     }
 
     private static func metric(_ host: OpaquePointer?, _ name: sb_str, _ value: Double, histogram: Bool) {
-        guard let context = HostContext.from(host), context.services.contains(.metrics), value.isFinite else { return }
-        let name = text(name)
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else { return }
-        let dimensions = [("plugin", context.pluginID), ("tenant", context.tenantID ?? "")]
-        if histogram {
-            Recorder(label: "sb_plugin_\(name)", dimensions: dimensions, aggregate: true).record(value)
-        } else if value >= 0 {
-            Counter(label: "sb_plugin_\(name)", dimensions: dimensions).increment(by: Int64(value))
-        }
+        guard let context = HostContext.from(host) else { return }
+        context.environment.services.metric(context, name: text(name), value: value, isHistogram: histogram)
     }
 
     private static func complete(_ host: OpaquePointer?, _ callID: UInt64, _ status: sb_status, _ result: sb_str) {
         guard let context = HostContext.from(host) else { return }
-        context.environment.calls.finish(callID, CallOutcome(status: PluginStatus(status), body: bytes(result)), owner: ObjectIdentifier(context))
+        context.environment.services.complete(context, callID: callID, CallOutcome(status: PluginStatus(status), body: bytes(result)))
     }
 
     // MARK: - Helpers
@@ -173,24 +132,6 @@ final class HostAPI: @unchecked Sendable {
     private static func validKey(_ key: sb_str) -> String? {
         guard key.len > 0, key.len <= 256 else { return nil }
         return text(key)
-    }
-
-    private static func expectedVersion(_ raw: UInt64) -> ExpectedVersion {
-        switch raw {
-        case UInt64.max: .any  // SB_KV_ANY_VERSION
-        case 0: .absent
-        default: .exactly(raw)
-        }
-    }
-
-    private static func status(of error: any Error) -> PluginStatus {
-        guard let error = error as? SwitchboardError else { return .internal }
-        switch error.kind {
-        case .conflict: return .conflict
-        case .notFound: return .notFound
-        case .invalidInput: return .invalid
-        default: return .unavailable
-        }
     }
 }
 

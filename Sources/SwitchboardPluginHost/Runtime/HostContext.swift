@@ -3,19 +3,22 @@ import Dispatch
 import Logging
 import SwitchboardCore
 
-/// What every plugin context shares: the store behind kv and emit, the pending calls, outgoing HTTP
-/// and metrics.
+/// What every plugin context shares: the services behind the C table, the pending calls, the logger.
 final class PluginEnvironment: Sendable {
-    let store: (any IntegrationStore)?
+    let services: any PluginServices
     let calls: CallRegistry
-    let http: PluginHTTPClient?
     let logger: Logger
 
-    init(store: (any IntegrationStore)?, calls: CallRegistry, http: PluginHTTPClient?, logger: Logger) {
-        self.store = store
+    init(services: any PluginServices, calls: CallRegistry, logger: Logger) {
+        self.services = services
         self.calls = calls
-        self.http = http
         self.logger = logger
+    }
+
+    /// The environment of the server process.
+    static func local(store: (any IntegrationStore)?, http: PluginHTTPClient?, logger: Logger) -> PluginEnvironment {
+        let calls = CallRegistry()
+        return PluginEnvironment(services: LocalPluginServices(store: store, http: http, calls: calls), calls: calls, logger: logger)
     }
 }
 

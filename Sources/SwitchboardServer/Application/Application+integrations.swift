@@ -32,7 +32,10 @@ func startIntegrations(
         configuration: .init(
             retryBase: .milliseconds(configuration.retryBaseMilliseconds),
             breakerThreshold: configuration.breakerThreshold,
-            breakerCooldown: .seconds(configuration.breakerCooldownSeconds)
+            breakerCooldown: .seconds(configuration.breakerCooldownSeconds),
+            isolation: configuration.isolation,
+            subprocessPlugins: configuration.subprocessPlugins,
+            pluginHostExecutable: configuration.hostExecutable
         ),
         logger: logger
     )

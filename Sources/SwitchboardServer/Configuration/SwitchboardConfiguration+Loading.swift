@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardPluginHost
 import SwitchboardStore
 
 /// A configuration that cannot be used, with a message naming the key or line.
@@ -69,6 +70,16 @@ extension SwitchboardConfiguration {
         .integer("plugins.retry_base_ms", 1...600_000) { $0.plugins.retryBaseMilliseconds = $1 },
         .integer("plugins.breaker_threshold", 1...1_000) { $0.plugins.breakerThreshold = $1 },
         .integer("plugins.breaker_cooldown_seconds", 1...86_400) { $0.plugins.breakerCooldownSeconds = $1 },
+        .string("plugins.isolation") { configuration, name in
+            guard let isolation = IntegrationManager.Isolation(named: name) else {
+                throw ConfigurationError(description: "'plugins.isolation' must be \"in_process\" or \"subprocess\".")
+            }
+            configuration.plugins.isolation = isolation
+        },
+        .string("plugins.subprocess") { configuration, list in
+            configuration.plugins.subprocessPlugins = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        },
+        .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {
                 throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")

@@ -1,4 +1,5 @@
 import Logging
+import SwitchboardPluginHost
 import SwitchboardStore
 
 /// Every setting of a Switchboard server, with defaults that run a demo on an embedded database.
@@ -59,6 +60,12 @@ public struct SwitchboardConfiguration: Sendable {
         public var breakerThreshold: Int
         /// Seconds an open breaker sheds calls before a probe.
         public var breakerCooldownSeconds: Int
+        /// Where plugins run unless listed in `subprocessPlugins`.
+        public var isolation: IntegrationManager.Isolation
+        /// Plugin ids that always run in a supervised child process.
+        public var subprocessPlugins: Set<String>
+        /// The `switchboard` executable that runs `plugin-host`; nil: this process's own executable.
+        public var hostExecutable: String?
 
         /// Creates plugin settings.
         public init(
@@ -68,7 +75,10 @@ public struct SwitchboardConfiguration: Sendable {
             integrationsFile: String? = nil,
             retryBaseMilliseconds: Int = 500,
             breakerThreshold: Int = 5,
-            breakerCooldownSeconds: Int = 30
+            breakerCooldownSeconds: Int = 30,
+            isolation: IntegrationManager.Isolation = .inProcess,
+            subprocessPlugins: Set<String> = [],
+            hostExecutable: String? = nil
         ) {
             self.directory = directory
             self.secretKey = secretKey
@@ -77,6 +87,9 @@ public struct SwitchboardConfiguration: Sendable {
             self.retryBaseMilliseconds = retryBaseMilliseconds
             self.breakerThreshold = breakerThreshold
             self.breakerCooldownSeconds = breakerCooldownSeconds
+            self.isolation = isolation
+            self.subprocessPlugins = subprocessPlugins
+            self.hostExecutable = hostExecutable
         }
     }
 

@@ -6,7 +6,8 @@
  *   BAD_MANIFEST    the manifest is not JSON.
  *   BAD_SCHEMA      the config schema uses an unknown type.
  *   MISSING_INIT    no sb_plugin_init_v1.
- *   CRASH           "crash": on_event dereferences NULL (for subprocess isolation only).
+ *   CRASH           "crash": on_event dereferences NULL while the file named by config "crash_file"
+ *                   exists (for subprocess isolation only).
  *
  * Calls of "fixture": fixture.hang (never answers), fixture.fail {"on": bool} (on_event answers
  * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
@@ -36,12 +37,14 @@ static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capab
 #else
 static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\"],"
                                "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\"],\"call_timeout_ms\":300,"
-                               "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1}}}}";
+                               "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
+                               "\"crash_file\":{\"type\":\"string\"}}}}";
 #endif
 
 struct sb_instance {
     const sb_host *host;
     int failing;
+    char crash_file[256];
     char seen[8192];
 };
 
@@ -54,10 +57,15 @@ static sb_str hand_over(const char *text) {
 
 static sb_status create(const sb_host *context, sb_str tenant, sb_str config, sb_instance **out, sb_str *error) {
     (void)tenant;
-    (void)config;
     (void)error;
     struct sb_instance *instance = calloc(1, sizeof *instance);
     instance->host = context;
+    const char *file = memmem(config.ptr, config.len, "\"crash_file\":\"", 14);
+    if (file != NULL) {
+        file += 14;
+        const char *end = memchr(file, '"', config.len - (size_t)(file - config.ptr));
+        if (end != NULL && end - file < (long)sizeof instance->crash_file) memcpy(instance->crash_file, file, (size_t)(end - file));
+    }
     *out = instance;
     return SB_OK;
 }
@@ -66,17 +74,14 @@ static void destroy(sb_instance *instance) { free(instance); }
 
 static sb_status on_event(sb_instance *instance, sb_str event) {
 #ifdef CRASH
-    (void)event;
-    *(volatile int *)NULL = instance->failing;
-    return SB_OK;
-#else
+    if (instance->crash_file[0] && access(instance->crash_file, F_OK) == 0) *(volatile int *)NULL = 1;
+#endif
     if (instance->failing) return SB_UNAVAILABLE;
     const char *seq = memmem(event.ptr, event.len, "\"seq\":", 6);
     if (seq == NULL) return SB_INVALID;
     size_t used = strlen(instance->seen);
     snprintf(instance->seen + used, sizeof instance->seen - used, "%s%lld", used ? "," : "", atoll(seq + 6));
     return SB_OK;
-#endif
 }
 
 struct fetch {
