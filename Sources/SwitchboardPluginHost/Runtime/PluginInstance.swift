@@ -74,6 +74,13 @@ final class PluginInstance: Sendable {
         return await invoke { _ in CallOutcome(status: event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) }) }
     }
 
+    /// Calls `on_event` on the calling thread, without queue, timeout or bookkeeping: the baseline of
+    /// ``PluginBenchmark``.
+    func deliverDirectly(event: [UInt8]) -> PluginStatus {
+        guard let onEvent = hooks.on_event else { return .unsupported }
+        return event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) }
+    }
+
     /// Performs `op` with JSON `args`: the plugin answers at once or completes later.
     func call(op: String, args: [UInt8]) async -> CallOutcome {
         guard let call = hooks.call else { return CallOutcome(status: .unsupported, body: Array("the plugin takes no calls".utf8)) }

@@ -9,7 +9,8 @@
  *   CRASH           "crash": on_event dereferences NULL while the file named by config "crash_file"
  *                   exists (for subprocess isolation only).
  *
- * Calls of "fixture": fixture.hang (never answers), fixture.fail {"on": bool} (on_event answers
+ * Calls of "fixture": fixture.hang (never answers), fixture.kv {"n": N} (N kv_get round trips, for
+ * benchmarks), fixture.fail {"on": bool} (on_event answers
  * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
  * the host's HTTP service, completed asynchronously: {"status", "code", "body"}).
  */
@@ -36,7 +37,7 @@ static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capab
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"strin\"}}}}";
 #else
 static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\"],"
-                               "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\"],\"call_timeout_ms\":300,"
+                               "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":300,"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
                                "\"crash_file\":{\"type\":\"string\"}}}}";
 #endif
@@ -117,6 +118,18 @@ static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str ar
         char out[8300];
         snprintf(out, sizeof out, "[%s]", instance->seen);
         *result = hand_over(out);
+        return SB_OK;
+    }
+    if (op.len == 10 && memcmp(op.ptr, "fixture.kv", 10) == 0) {
+        long count = 0;
+        for (size_t i = 0; i < args.len; i++)
+            if (args.ptr[i] >= '0' && args.ptr[i] <= '9') count = count * 10 + (args.ptr[i] - '0');
+        for (long i = 0; i < count; i++) {
+            sb_str value = {NULL, 0};
+            uint64_t version = 0;
+            if (host->kv_get(instance->host, (sb_str){"bench", 5}, &value, &version) == SB_OK) host->free((void *)value.ptr);
+        }
+        *result = hand_over("{}");
         return SB_OK;
     }
     if (op.len == 13 && memcmp(op.ptr, "fixture.fetch", 13) == 0) {

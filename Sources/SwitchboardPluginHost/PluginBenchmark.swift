@@ -1,0 +1,72 @@
+import CSwitchboardPlugin
+import Logging
+import SwitchboardCore
+
+/// Measures what the host adds to a plugin: per-event dispatch in process and in a child process,
+/// against calling the plugin's `on_event` directly, and one host-service round trip (`kv_get`).
+/// Run by `switchboard plugins bench FILE` (scripts/bench builds the test fixture for it).
+public enum PluginBenchmark {
+    /// Nanoseconds per operation.
+    public struct Report: Sendable {
+        public var directEvent: Double
+        public var inProcessEvent: Double
+        public var subprocessEvent: Double
+        public var inProcessKVRoundTrip: Double
+        public var subprocessKVRoundTrip: Double
+    }
+
+    /// Runs each measurement `events` times with plugin `path`, whose manifest must ask for `kv` and whose
+    /// `fixture.kv {"n": N}` call performs N `kv_get`s (Tests/Fixtures/plugins/fixture.c does).
+    public static func run(path: String, events: Int, store: any IntegrationStore, tenant: String, executable: String, logger: Logger) async throws -> Report {
+        let (_, loaded) = try PluginLibrary.open(path: path, initialize: true, host: .shared)
+        guard let library = loaded else { throw PluginRejection("not initialized") }
+        let environment = PluginEnvironment.local(store: store, http: nil, logger: logger)
+        let event = try SwitchboardJSON.encode(
+            Event(id: "bench", type: .messageReceived, tenantID: tenant, seq: 1, timestamp: 0, data: .object(["content": .string("hello")]), position: 1)
+        )
+
+        let inProcess = try await PluginInstance.create(library: library, tenant: tenant, config: Array("{}".utf8), environment: environment)
+        defer { Task { await inProcess.destroy() } }
+        let direct = measure(events) { _ in
+            _ = inProcess.deliverDirectly(event: event)
+        }
+        let inProcessEvent = try await measureAsync(events) { _ in _ = await inProcess.deliver(event: event) }
+        let subprocess = try await SubprocessInstance.create(
+            library: library,
+            tenant: tenant,
+            config: Array("{}".utf8),
+            environment: environment,
+            launch: .init(executable: executable)
+        )
+        let subprocessEvent = try await measureAsync(events) { _ in _ = await subprocess.deliver(event: event) }
+        let args = Array("{\"n\":\(events)}".utf8)
+        let start = ContinuousClock.now
+        _ = await inProcess.call(op: "fixture.kv", args: args)
+        let inProcessKV = Double((ContinuousClock.now - start) / .nanoseconds(1)) / Double(events)
+        let subprocessStart = ContinuousClock.now
+        _ = await subprocess.call(op: "fixture.kv", args: args)
+        let subprocessKV = Double((ContinuousClock.now - subprocessStart) / .nanoseconds(1)) / Double(events)
+        await subprocess.destroy()
+        return Report(
+            directEvent: direct,
+            inProcessEvent: inProcessEvent,
+            subprocessEvent: subprocessEvent,
+            inProcessKVRoundTrip: inProcessKV,
+            subprocessKVRoundTrip: subprocessKV
+        )
+    }
+
+    private static func measure(_ count: Int, _ body: (Int) -> Void) -> Double {
+        for index in 0..<min(count, 1_000) { body(index) }
+        let start = ContinuousClock.now
+        for index in 0..<count { body(index) }
+        return Double((ContinuousClock.now - start) / .nanoseconds(1)) / Double(count)
+    }
+
+    private static func measureAsync(_ count: Int, _ body: (Int) async throws -> Void) async throws -> Double {
+        for index in 0..<min(count, 1_000) { try await body(index) }
+        let start = ContinuousClock.now
+        for index in 0..<count { try await body(index) }
+        return Double((ContinuousClock.now - start) / .nanoseconds(1)) / Double(count)
+    }
+}
