@@ -248,6 +248,11 @@ paths = {
                         "responses": {"200": json_response("The process is up.", ref("Status"))}}},
     "/ready": {"get": {"operationId": "ready", "tags": ["system"], "security": [],
                        "responses": {"200": json_response("The database answers.", ref("Status")), **err((503, "Unavailable"))}}},
+    "/metrics": {"get": {"operationId": "metrics", "tags": ["system"], "security": [{"bearer": []}],
+                         "description": "Prometheus text exposition; the bearer token is metrics.token (not an API key).",
+                         "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {}}},
+                                       **err((401, "Unauthorized")),
+                                       "404": {"description": "metrics.token is not set.", "content": PROBLEM}}}},
     "/api/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["system"], "security": [],
                                      "responses": {"200": {"description": "This document.", "content": {"application/json": {}}}}}},
     "/api/v1/agents": {

@@ -20,7 +20,7 @@ public enum PluginBenchmark {
     public static func run(path: String, events: Int, store: any IntegrationStore, tenant: String, executable: String, logger: Logger) async throws -> Report {
         let (_, loaded) = try PluginLibrary.open(path: path, initialize: true, host: .shared)
         guard let library = loaded else { throw PluginRejection("not initialized") }
-        let environment = PluginEnvironment.local(store: store, http: nil, logger: logger)
+        let environment = PluginEnvironment.local(store: store, http: nil, metrics: nil, logger: logger)
         let event = try SwitchboardJSON.encode(
             Event(id: "bench", type: .messageReceived, tenantID: tenant, seq: 1, timestamp: 0, data: .object(["content": .string("hello")]), position: 1)
         )

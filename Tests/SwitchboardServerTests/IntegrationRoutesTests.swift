@@ -268,6 +268,26 @@ import Testing
         }
     }
 
+    @Test func pluginCountersAreExportedToPrometheus() async throws {
+        let server = try await Self.server(plugins: ["echo-c"]) { $0.metrics.token = "scrape-me" }
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: [:]).status == .ok)
+            _ = try await Fixtures(client: client, key: key).agent()
+            _ = try await Self.state(client, key: key, plugin: "echo-c", count: 1)
+            let scraped = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer scrape-me"], body: nil)
+            #expect(scraped.status == .ok)
+            let text = String(buffer: scraped.body)
+            #expect(text.contains(#"sb_plugin_echo_events_total{plugin="echo-c",tenant="\#(server.tenantA.tenantID)"} 1"#))
+            #expect(try await client.call(.get, "/metrics", key: key).status == .unauthorized)
+        }
+        let closed = try await TestServer.make()
+        try await closed.run { client in
+            let disabled = try await client.call(.get, "/metrics", key: nil)
+            #expect(disabled["code"]?.string == "metrics_disabled")
+        }
+    }
+
     // MARK: - Helpers
 
     static func events(_ client: any TestClientProtocol, key: String) async throws -> [(type: String, seq: Int)] {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import SwitchboardCore
 
@@ -99,6 +100,7 @@ public actor IntegrationManager {
         log: any EventLog,
         secrets: SecretBox,
         http: PluginHTTPClient?,
+        metrics: (any MetricsFactory)? = nil,
         configuration: Configuration = Configuration(),
         logger: Logger
     ) {
@@ -107,7 +109,7 @@ public actor IntegrationManager {
         self.store = store
         self.log = log
         self.secrets = secrets
-        self.environment = .local(store: store, http: http, logger: logger)
+        self.environment = .local(store: store, http: http, metrics: metrics, logger: logger)
         self.configuration = configuration
         self.logger = logger
     }

@@ -1,6 +1,7 @@
 import CSwitchboardPlugin
 import Dispatch
 import Logging
+import Metrics
 import SwitchboardCore
 
 /// What every plugin context shares: the services behind the C table, the pending calls, the logger.
@@ -16,9 +17,9 @@ final class PluginEnvironment: Sendable {
     }
 
     /// The environment of the server process.
-    static func local(store: (any IntegrationStore)?, http: PluginHTTPClient?, logger: Logger) -> PluginEnvironment {
+    static func local(store: (any IntegrationStore)?, http: PluginHTTPClient?, metrics: (any MetricsFactory)?, logger: Logger) -> PluginEnvironment {
         let calls = CallRegistry()
-        return PluginEnvironment(services: LocalPluginServices(store: store, http: http, calls: calls), calls: calls, logger: logger)
+        return PluginEnvironment(services: LocalPluginServices(store: store, http: http, metrics: metrics, calls: calls), calls: calls, logger: logger)
     }
 }
 

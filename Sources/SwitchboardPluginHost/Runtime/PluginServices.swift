@@ -36,6 +36,8 @@ protocol PluginServices: Sendable {
 struct LocalPluginServices: PluginServices {
     let store: (any IntegrationStore)?
     let http: PluginHTTPClient?
+    /// Where plugin counters and histograms go; nil drops them.
+    let metrics: (any MetricsFactory)?
     let calls: CallRegistry
 
     func log(_ context: HostContext, level: Logger.Level, message: String) {
@@ -101,14 +103,14 @@ struct LocalPluginServices: PluginServices {
     }
 
     func metric(_ context: HostContext, name: String, value: Double, isHistogram: Bool) {
-        guard context.services.contains(.metrics), value.isFinite, !name.isEmpty, name.count <= 64,
+        guard let metrics, context.services.contains(.metrics), value.isFinite, !name.isEmpty, name.count <= 64,
             name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
         else { return }
         let dimensions = [("plugin", context.pluginID), ("tenant", context.tenantID ?? "")]
         if isHistogram {
-            Recorder(label: "sb_plugin_\(name)", dimensions: dimensions, aggregate: true).record(value)
+            metrics.makeRecorder(label: "sb_plugin_\(name)", dimensions: dimensions, aggregate: true).record(value)
         } else if value >= 0 {
-            Counter(label: "sb_plugin_\(name)", dimensions: dimensions).increment(by: Int64(value))
+            metrics.makeCounter(label: "sb_plugin_\(name)", dimensions: dimensions).increment(by: Int64(value))
         }
     }
 

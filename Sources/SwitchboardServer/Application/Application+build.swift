@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardPluginHost
@@ -19,8 +20,14 @@ public func buildApplication(
     store: SQLiteStore,
     logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let (manager, httpClient) = try await startIntegrations(configuration: configuration.plugins, store: store, logger: logger)
-    let router = buildRouter(configuration: configuration, store: store, integrations: manager)
+    let metrics = PrometheusCollectorRegistry()
+    let (manager, httpClient) = try await startIntegrations(
+        configuration: configuration.plugins,
+        store: store,
+        metrics: PrometheusMetricsFactory(registry: metrics),
+        logger: logger
+    )
+    let router = buildRouter(configuration: configuration, store: store, integrations: manager, metrics: metrics)
     let maintenance = MaintenanceService(
         store: store,
         idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
@@ -41,6 +48,7 @@ public func buildRouter(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
     integrations: IntegrationManager,
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     registry: RouteRegistry = RouteRegistry()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -50,6 +58,7 @@ public func buildRouter(
 
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry)
     SystemController(log: store).addRoutes(to: root)
+    MetricsController(registry: metrics, token: configuration.metrics.token).addRoutes(to: root)
 
     let api = DocumentedRoutes(
         group: router.group("/api/v1").add(middleware: APIKeyAuthenticator(directory: store)),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import SwitchboardCore
 import SwitchboardPluginHost
 import SwitchboardStore
@@ -10,6 +11,7 @@ import SwitchboardStore
 func startIntegrations(
     configuration: SwitchboardConfiguration.Plugins,
     store: SQLiteStore,
+    metrics: any MetricsFactory,
     logger: Logger
 ) async throws -> (IntegrationManager, HTTPClient) {
     let secrets: SecretBox
@@ -29,6 +31,7 @@ func startIntegrations(
         log: store,
         secrets: secrets,
         http: PluginHTTPClient(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.allowsPrivateNetworks)),
+        metrics: metrics,
         configuration: .init(
             retryBase: .milliseconds(configuration.retryBaseMilliseconds),
             breakerThreshold: configuration.breakerThreshold,

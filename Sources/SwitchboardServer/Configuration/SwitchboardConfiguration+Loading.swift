@@ -80,6 +80,7 @@ extension SwitchboardConfiguration {
             configuration.plugins.subprocessPlugins = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         },
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
+        .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {
                 throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")

@@ -93,11 +93,23 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// The Prometheus endpoint.
+    public struct Metrics: Sendable {
+        /// The bearer token a scraper sends to GET /metrics; nil disables the endpoint.
+        public var token: String?
+
+        /// Creates metrics settings.
+        public init(token: String? = nil) {
+            self.token = token
+        }
+    }
+
     public var server: Server
     public var database: SQLiteStore.Configuration
     public var bootstrap: Bootstrap
     public var api: API
     public var plugins: Plugins
+    public var metrics: Metrics
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -108,6 +120,7 @@ public struct SwitchboardConfiguration: Sendable {
         bootstrap: Bootstrap = .init(),
         api: API = .init(),
         plugins: Plugins = .init(),
+        metrics: Metrics = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -115,6 +128,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.bootstrap = bootstrap
         self.api = api
         self.plugins = plugins
+        self.metrics = metrics
         self.logLevel = logLevel
     }
 }
