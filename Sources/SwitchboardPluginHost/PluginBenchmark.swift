@@ -2,8 +2,9 @@ import CSwitchboardPlugin
 import Logging
 import SwitchboardCore
 
-/// Measures what the host adds to a plugin: per-event dispatch in process and in a child process,
-/// against calling the plugin's `on_event` directly, and one host-service round trip (`kv_get`).
+/// Measures what the host adds to a plugin: per-event dispatch in process and in a child process (in
+/// batches of 256, as the delivery loop reads the log), against calling the plugin's `on_event` directly,
+/// and one host-service round trip (`kv_get`).
 /// Run by `switchboard plugins bench FILE` (scripts/bench builds the test fixture for it).
 public enum PluginBenchmark {
     /// Nanoseconds per operation.
@@ -30,7 +31,8 @@ public enum PluginBenchmark {
         let direct = measure(events) { _ in
             _ = inProcess.deliverDirectly(event: event)
         }
-        let inProcessEvent = try await measureAsync(events) { _ in _ = await inProcess.deliver(event: event) }
+        let batch = Array(repeating: event, count: 256)
+        let inProcessEvent = try await measureAsync(events / batch.count) { _ in _ = await inProcess.deliver(events: batch) } / Double(batch.count)
         let subprocess = try await SubprocessInstance.create(
             library: library,
             tenant: tenant,
@@ -38,7 +40,7 @@ public enum PluginBenchmark {
             environment: environment,
             launch: .init(executable: executable)
         )
-        let subprocessEvent = try await measureAsync(events) { _ in _ = await subprocess.deliver(event: event) }
+        let subprocessEvent = try await measureAsync(events / batch.count) { _ in _ = await subprocess.deliver(events: batch) } / Double(batch.count)
         let args = Array("{\"n\":\(events)}".utf8)
         let start = ContinuousClock.now
         _ = await inProcess.call(op: "fixture.kv", args: args)

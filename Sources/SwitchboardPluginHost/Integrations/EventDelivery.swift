@@ -31,16 +31,14 @@ struct EventDelivery: Sendable {
                 try? await Task.sleep(for: configuration.retryBase)
                 continue
             }
-            if batch.isEmpty {
+            guard let last = batch.last else {
                 await log.commits.wait(after: generation)
                 continue
             }
-            for event in batch {
-                if manifest.wants(event.type) {
-                    guard await deliver(event) else { break }
-                }
-                cursor = event.seq
-            }
+            let wanted = batch.filter { manifest.wants($0.type) }
+            let delivered = await deliver(wanted)
+            // Every event before the first undelivered one is done, whether the plugin wanted it or not.
+            cursor = delivered < wanted.count ? wanted[delivered].seq - 1 : last.seq
             if cursor > saved, (try? await store.saveIntegrationCursor(tenant: tenant, plugin: plugin, seq: cursor)) != nil {
                 saved = cursor
             }
@@ -50,35 +48,40 @@ struct EventDelivery: Sendable {
         }
     }
 
-    /// Delivers one event until the plugin acknowledges it.
-    /// - Returns: false when the task was cancelled first.
-    private func deliver(_ event: Event) async -> Bool {
-        guard let envelope = try? SwitchboardJSON.encode(event) else { return true }
+    /// Delivers `events` in order until each is acknowledged, retrying from the first failure with backoff.
+    /// - Returns: how many were delivered; fewer than all only when the task was cancelled.
+    private func deliver(_ events: [Event]) async -> Int {
+        let envelopes = events.map { (try? SwitchboardJSON.encode($0)) ?? [] }
+        var delivered = 0
         var failures = 0
-        while !Task.isCancelled {
+        while delivered < events.count, !Task.isCancelled {
             if let reopens = breaker.snapshot.reopensAt, reopens > .now {
                 try? await Task.sleep(until: reopens, clock: .continuous)
                 continue
             }
             _ = breaker.admits()
-            let outcome = await instance.deliver(event: envelope)
-            breaker.record(outcome.status)
-            switch outcome.status {
-            case .ok, .unsupported:
-                return true
-            case .invalid:
-                logger.warning("Plugin refused an event; skipped", metadata: ["sb.seq": "\(event.seq)", "sb.event": .string(event.type.name)])
-                return true
-            default:
-                failures += 1
-                logger.debug(
-                    "Plugin event delivery failed; retrying",
-                    metadata: ["sb.seq": "\(event.seq)", "sb.status": .string(outcome.status.name), "sb.attempt": "\(failures)"]
-                )
-                try? await Task.sleep(for: backoff(after: failures))
+            let outcomes = await instance.deliver(events: Array(envelopes[delivered...]))
+            for outcome in outcomes where outcome.status.acknowledgesEvent {
+                if outcome.status == .invalid {
+                    let event = events[delivered]
+                    logger.warning("Plugin refused an event; skipped", metadata: ["sb.seq": "\(event.seq)", "sb.event": .string(event.type.name)])
+                }
+                delivered += 1
             }
+            guard delivered < events.count else {
+                breaker.record(.ok)
+                break
+            }
+            let failure = outcomes.last { !$0.status.acknowledgesEvent }?.status ?? .internal
+            breaker.record(failure)
+            failures += 1
+            logger.debug(
+                "Plugin event delivery failed; retrying",
+                metadata: ["sb.seq": "\(events[delivered].seq)", "sb.status": .string(failure.name), "sb.attempt": "\(failures)"]
+            )
+            try? await Task.sleep(for: backoff(after: failures))
         }
-        return false
+        return delivered
     }
 
     /// The pause after the `failures`-th failure in a row: doubling from `retryBase`, capped at `retryMax`.

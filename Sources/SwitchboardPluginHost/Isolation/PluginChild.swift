@@ -94,7 +94,12 @@ private actor ChildServer {
                     } catch {
                         outcome = CallOutcome(status: .internal)
                     }
-                case .event: outcome = await instance.deliver(event: frame.part(0))
+                case .events:
+                    let id = frame.id
+                    _ = await instance.deliver(events: frame.parts) { progress in
+                        channel.send(PluginFrame(kind: .progress, id: id, code: Int64(progress.status.code)))
+                    }
+                    outcome = CallOutcome(status: .ok)
                 case .call: outcome = await instance.call(op: frame.text(0), args: frame.part(1))
                 case .health: outcome = await instance.health()
                 default: outcome = CallOutcome(status: .unsupported)

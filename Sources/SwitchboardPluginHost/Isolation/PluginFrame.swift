@@ -12,15 +12,16 @@ struct PluginFrame: Sendable, Equatable {
         // Server to child: hooks of the child's one instance, and answers to its service requests.
         static let create = Kind(rawValue: 1)  // parts: tenant, config
         static let reconfigure = Kind(rawValue: 2)  // parts: config
-        static let event = Kind(rawValue: 3)  // parts: event envelope
         static let call = Kind(rawValue: 4)  // parts: op, args
         static let health = Kind(rawValue: 5)
         static let cancel = Kind(rawValue: 6)  // id: the call to cancel
         static let destroy = Kind(rawValue: 7)
         static let serviceReply = Kind(rawValue: 8)  // code: status; parts by service
+        static let events = Kind(rawValue: 9)  // parts: event envelopes, delivered in order
         // Child to server.
         static let result = Kind(rawValue: 20)  // code: status; parts: body
         static let service = Kind(rawValue: 21)  // code: the service (see ServiceKind); parts by service
+        static let progress = Kind(rawValue: 22)  // id: an events frame; code: one event's status
     }
 
     /// The host service a `.service` frame asks for.

@@ -27,6 +27,8 @@ final class SubprocessInstance: PluginRunner {
     private let local: any PluginServices
     // Guards the running child, the config it must be created with, restart bookkeeping and shutdown.
     private let state = Mutex<State>(State())
+    // Guards the event batches in flight, by frame id, which the child's progress frames fill.
+    private let batches = Mutex<[UInt64: EventBatchProgress]>([:])
 
     private struct State {
         var child: Child?
@@ -83,7 +85,21 @@ final class SubprocessInstance: PluginRunner {
         return true
     }
 
-    func deliver(event: [UInt8]) async -> CallOutcome { await send(.event, parts: [event]) }
+    func deliver(events: [[UInt8]]) async -> [CallOutcome] {
+        guard let child = readyChild() else { return [unavailable()] }
+        let batch = EventBatchProgress()
+        let id = calls.makeID()
+        batches.withLock { $0[id] = batch }
+        defer { batches.withLock { $0[id] = nil } }
+        let calls = calls
+        await batch.wait(id: id, registry: calls, owner: ObjectIdentifier(self), timeout: manifest.callTimeout) {
+            if !child.channel.send(PluginFrame(kind: .events, id: id, parts: events)) {
+                calls.finish(id, CallOutcome(status: .unavailable, body: Array("the plugin process is gone".utf8)))
+            }
+        }
+        if batch.outcomes.last?.status == .timeout, child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) }
+        return batch.outcomes
+    }
     func call(op: String, args: [UInt8]) async -> CallOutcome { await send(.call, parts: [Array(op.utf8), args]) }
     func health() async -> CallOutcome { await send(.health, parts: []) }
 
@@ -104,11 +120,18 @@ final class SubprocessInstance: PluginRunner {
 
     /// Sends a hook frame to a ready child and waits for its result.
     private func send(_ kind: PluginFrame.Kind, parts: [[UInt8]]) async -> CallOutcome {
-        guard let child = state.withLock({ $0.child }), child.ready.withLock({ $0 }) else {
-            let reason = state.withLock { $0.lastExit }
-            return CallOutcome(status: .unavailable, body: Array("the plugin process is restarting\(reason.isEmpty ? "" : " after it \(reason)")".utf8))
-        }
+        guard let child = readyChild() else { return unavailable() }
         return await exchange(child, PluginFrame(kind: kind, id: calls.makeID(), parts: parts))
+    }
+
+    private func readyChild() -> Child? {
+        guard let child = state.withLock({ $0.child }), child.ready.withLock({ $0 }) else { return nil }
+        return child
+    }
+
+    private func unavailable() -> CallOutcome {
+        let reason = state.withLock { $0.lastExit }
+        return CallOutcome(status: .unavailable, body: Array("the plugin process is restarting\(reason.isEmpty ? "" : " after it \(reason)")".utf8))
     }
 
     /// Sends `frame` and waits for the result with the same id, or the call timeout (then the child is killed).
@@ -197,6 +220,8 @@ final class SubprocessInstance: PluginRunner {
                 // A child that completes hooks is healthy again: the next crash restarts it quickly.
                 if outcome.status == .ok, child.ready.withLock({ $0 }) { state.withLock { $0.failures = 0 } }
                 calls.finish(frame.id, outcome, owner: ObjectIdentifier(self))
+            case .progress:
+                batches.withLock { $0[frame.id] }?.append(CallOutcome(status: PluginStatus(code: frame.code)))
             case .service:
                 serve(frame, on: child.channel)
             default:

@@ -67,11 +67,31 @@ final class PluginInstance: Sendable {
         return true
     }
 
-    /// Delivers one event envelope.
-    func deliver(event: [UInt8]) async -> CallOutcome {
-        guard let onEvent = hooks.on_event else { return CallOutcome(status: .unsupported) }
+    /// Delivers event envelopes in order in one hop to the instance's queue, stopping after the first
+    /// one the plugin does not acknowledge. An event that does not finish within the call timeout ends
+    /// the batch as `.timeout`.
+    /// - Parameter progress: called with each event's outcome as it arrives.
+    /// - Returns: the outcomes of the events handled, in order.
+    func deliver(events: [[UInt8]], progress: (@Sendable (CallOutcome) -> Void)? = nil) async -> [CallOutcome] {
+        guard let onEvent = hooks.on_event else { return events.map { _ in CallOutcome(status: .unsupported) } }
+        guard enter() else { return [CallOutcome(status: .unavailable, body: Array("the integration is being reconfigured or disabled".utf8))] }
+        defer { leave() }
         let handle = handle
-        return await invoke { _ in CallOutcome(status: event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) }) }
+        let batch = EventBatchProgress()
+        let id = calls.makeID()
+        let calls = calls
+        let queue = queue
+        await batch.wait(id: id, registry: calls, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
+            queue.async {
+                for event in events {
+                    let outcome = CallOutcome(status: event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) })
+                    progress?(outcome)
+                    if !batch.append(outcome) { break }
+                }
+                calls.finish(id, CallOutcome(status: .ok))
+            }
+        }
+        return batch.outcomes
     }
 
     /// Calls `on_event` on the calling thread, without queue, timeout or bookkeeping: the baseline of
@@ -136,11 +156,7 @@ final class PluginInstance: Sendable {
     /// Runs `hook` on the instance's queue with a new call id and waits for its outcome: its return
     /// value, or the plugin's `complete` when it returned SB_PENDING, or a timeout (which cancels it).
     private func invoke(_ hook: @escaping @Sendable (UInt64) -> CallOutcome) async -> CallOutcome {
-        let isOpen = activity.withLock { state in
-            if !state.isClosed { state.running += 1 }
-            return !state.isClosed
-        }
-        guard isOpen else { return CallOutcome(status: .unavailable, body: Array("the integration is being reconfigured or disabled".utf8)) }
+        guard enter() else { return CallOutcome(status: .unavailable, body: Array("the integration is being reconfigured or disabled".utf8)) }
         defer { leave() }
         let id = calls.makeID()
         let calls = calls
@@ -182,6 +198,14 @@ final class PluginInstance: Sendable {
                 }
             }
             return CallOutcome(status: .internal)
+        }
+    }
+
+    /// Counts an invocation in, unless the instance is closing.
+    private func enter() -> Bool {
+        activity.withLock { state in
+            if !state.isClosed { state.running += 1 }
+            return !state.isClosed
         }
     }
 

@@ -8,7 +8,9 @@ protocol PluginRunner: Sendable {
     var logger: Logger { get }
     /// Applies a new configuration in place; false when the plugin needs a new instance instead.
     func reconfigure(config: [UInt8]) async throws -> Bool
-    func deliver(event: [UInt8]) async -> CallOutcome
+    /// Delivers event envelopes in order, stopping after the first one the plugin does not acknowledge.
+    /// - Returns: the outcomes of the events handled.
+    func deliver(events: [[UInt8]]) async -> [CallOutcome]
     func call(op: String, args: [UInt8]) async -> CallOutcome
     func health() async -> CallOutcome
     /// Lets calls in flight finish, then destroys the instance; false when that could not finish in time.
@@ -16,6 +18,7 @@ protocol PluginRunner: Sendable {
 }
 
 extension PluginInstance: PluginRunner {
+    func deliver(events: [[UInt8]]) async -> [CallOutcome] { await deliver(events: events, progress: nil) }
     var manifest: PluginManifest { library.manifest }
     var logger: Logger { context.logger }
 }
