@@ -278,5 +278,6 @@ typedef sb_status (*sb_plugin_init_v1_fn)(const sb_host_api *host, sb_plugin_api
 #endif
 
 #endif /* SWITCHBOARD_PLUGIN_H */
+
 """#
 }
