@@ -81,7 +81,57 @@ import Testing
             #expect(pingB["label"] == "B")
             #expect(pingB["tenant_id"]?.string == server.tenantB.tenantID)
             #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: b, json: ["op": "echo.state"]).status == .conflict)
+
+            // Tenant B's own instance of echo-c starts from B's newest event and shares nothing with A's.
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: b, json: ["config": ["label": "B2"]]).status == .ok)
+            let agentB = try await fixturesB.agent()
+            let agentCreated = try await Self.events(client, key: b).last!
+            let stateBC = try await Self.state(client, key: b, plugin: "echo-c", count: 1)
+            #expect(stateBC["seen"]!.array.compactMap(\.string) == ["agent.created:\(agentCreated.seq)"])
+            #expect(try await client.call(.post, "/api/v1/integrations/echo-c/call", key: b, json: ["op": "echo.ping"])["label"] == "B2")
+            #expect(try await Self.state(client, key: a, plugin: "echo-c", count: expectedA.count)["seen"]!.array.compactMap(\.string) == expectedA)
+            _ = agentB
         }
+    }
+
+    @Test func deliveryResumesAfterARestartWithoutSkippingEventsMadeMeanwhile() async throws {
+        let server = try await Self.server(plugins: ["echo-c"])
+        try await server.run { client in
+            #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: server.tenantA.key, json: [:]).status == .ok)
+            _ = try await Fixtures(client: client, key: server.tenantA.key).agent()
+            _ = try await Self.state(client, key: server.tenantA.key, plugin: "echo-c", count: 1)
+        }
+        // While the server is down, the store takes two more changes.
+        let reopened = try SQLiteStore(configuration: server.configuration.database, logger: testLogger)
+        for name in ["Bo", "Cy"] {
+            _ = try await reopened.execute(.createAgent(NewAgent(name: name)), tenant: server.tenantA.tenantID, idempotency: nil)
+        }
+        let restarted = TestServer(store: reopened, configuration: server.configuration, tenantA: server.tenantA, tenantB: server.tenantB)
+        try await restarted.run { client in
+            let state = try await Self.state(client, key: server.tenantA.key, plugin: "echo-c", count: 3)
+            #expect(state["seen"]!.array.compactMap(\.string) == ["agent.created:1", "agent.created:2", "agent.created:3"])
+        }
+    }
+
+    @Test func integrationsDeclaredInAFileAreAppliedAtStart() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("integrations-\(UUID().uuidString).json").path
+        let server = try await Self.server(plugins: ["echo-c"]) { $0.plugins.integrationsFile = file }
+        let declaration = #"[{"tenant": "\#(server.tenantA.tenantID)", "plugin": "echo-c", "enabled": true, "config": {"label": "declared", "token": "s3cret-token"}}]"#
+        try declaration.write(toFile: file, atomically: true, encoding: .utf8)
+        try await server.run { client in
+            let view = try await client.call(.get, "/api/v1/integrations/echo-c", key: server.tenantA.key)
+            #expect(view["state"]?.string == "running")
+            #expect(view["config"]?["label"] == "declared")
+            #expect(view["config"]?["token"]?.string == SecretBox.mask)
+        }
+        try #"[{"tenant": "\#(server.tenantA.tenantID)", "plugin": "echo-c", "enabled": true, "config": {"label": 7}}]"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let reopened = try SQLiteStore(configuration: server.configuration.database, logger: testLogger)
+        await #expect {
+            _ = try await buildApplication(configuration: server.configuration, store: reopened, logger: testLogger)
+        } throws: { error in
+            "\(error)".contains("config.label")
+        }
+        reopened.close()
     }
 
     @Test func disablingStopsDeliveryAndReEnablingContinuesFromTheCursor() async throws {
