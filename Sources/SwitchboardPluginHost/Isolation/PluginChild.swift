@@ -75,8 +75,6 @@ private actor ChildServer {
             await shutdown()
             reply(frame.id, CallOutcome(status: .ok))
             return false
-        case .cancel:
-            break
         default:
             guard let instance else {
                 reply(frame.id, CallOutcome(status: .unavailable, body: Array("no instance".utf8)))

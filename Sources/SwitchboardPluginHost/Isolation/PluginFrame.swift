@@ -14,7 +14,6 @@ struct PluginFrame: Sendable, Equatable {
         static let reconfigure = Kind(rawValue: 2)  // parts: config
         static let call = Kind(rawValue: 4)  // parts: op, args
         static let health = Kind(rawValue: 5)
-        static let cancel = Kind(rawValue: 6)  // id: the call to cancel
         static let destroy = Kind(rawValue: 7)
         static let serviceReply = Kind(rawValue: 8)  // code: status; parts by service
         static let events = Kind(rawValue: 9)  // parts: event envelopes, delivered in order

@@ -136,32 +136,11 @@ final class SubprocessInstance: PluginRunner {
 
     /// Sends `frame` and waits for the result with the same id, or the call timeout (then the child is killed).
     private func exchange(_ child: Child, _ frame: PluginFrame) async -> CallOutcome {
-        let timeout = manifest.callTimeout
         let calls = calls
-        let owner = ObjectIdentifier(self)
-        let outcome = await withTaskGroup(of: CallOutcome?.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    calls.register(frame.id, owner: owner, continuation)
-                    if !child.channel.send(frame) {
-                        calls.finish(frame.id, CallOutcome(status: .unavailable, body: Array("the plugin process is gone".utf8)))
-                    }
-                }
+        let outcome = await calls.wait(frame.id, owner: ObjectIdentifier(self), timeout: manifest.callTimeout) {
+            if !child.channel.send(frame) {
+                calls.finish(frame.id, CallOutcome(status: .unavailable, body: Array("the plugin process is gone".utf8)))
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled {
-                    calls.finish(frame.id, CallOutcome(status: .timeout, body: Array("the plugin process did not answer within \(timeout); it is restarted".utf8)))
-                }
-                return nil
-            }
-            for await outcome in group {
-                if let outcome {
-                    group.cancelAll()
-                    return outcome
-                }
-            }
-            return CallOutcome(status: .internal)
         }
         if outcome.status == .timeout, child.process.isRunning {
             kill(child.process.processIdentifier, SIGKILL)

@@ -56,6 +56,33 @@ final class CallRegistry: Sendable {
         return true
     }
 
+    /// Registers call `id` of `owner`, runs `start`, and waits until the call finishes or `timeout` passes
+    /// (then it finishes as `.timeout`).
+    func wait(_ id: UInt64, owner: ObjectIdentifier, timeout: Duration, start: @escaping @Sendable () -> Void) async -> CallOutcome {
+        await withTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.register(id, owner: owner, continuation)
+                    start()
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled {
+                    self.finish(id, CallOutcome(status: .timeout, body: Array("the plugin did not answer within \(timeout)".utf8)))
+                }
+                return nil
+            }
+            for await outcome in group {
+                if let outcome {
+                    group.cancelAll()
+                    return outcome
+                }
+            }
+            return CallOutcome(status: .internal)
+        }
+    }
+
     /// Finishes every waiting call of `owner` with `outcome`.
     func failAll(_ outcome: CallOutcome, owner: ObjectIdentifier) {
         let waiters = state.withLock { state -> [Waiter] in
@@ -66,6 +93,4 @@ final class CallRegistry: Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: outcome) }
     }
 
-    /// How many calls are waiting.
-    var count: Int { state.withLock { $0.waiting.count } }
 }

@@ -142,7 +142,7 @@ final class PluginInstance: Sendable {
         let context = context
         let destroyed = CallRegistry()
         let id = destroyed.makeID()
-        let outcome = await bounded(id: id, registry: destroyed, owner: ObjectIdentifier(context)) {
+        let outcome = await destroyed.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
             self.queue.async(flags: .barrier) {
                 withExtendedLifetime(context) { destroy(handle.pointer) }
                 destroyed.finish(id, CallOutcome(status: .ok))
@@ -161,7 +161,7 @@ final class PluginInstance: Sendable {
         let id = calls.makeID()
         let calls = calls
         let queue = queue
-        let outcome = await bounded(id: id, registry: calls, owner: ObjectIdentifier(context)) {
+        let outcome = await calls.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
             queue.async {
                 let outcome = hook(id)
                 if outcome.status != .pending { calls.finish(id, outcome) }
@@ -172,33 +172,6 @@ final class PluginInstance: Sendable {
             queue.async { cancel(handle.pointer, id) }
         }
         return outcome
-    }
-
-    /// Registers call `id`, runs `start`, and waits until the call finishes or the manifest's timeout passes.
-    private func bounded(id: UInt64, registry: CallRegistry, owner: ObjectIdentifier, _ start: @escaping @Sendable () -> Void) async -> CallOutcome {
-        let timeout = library.manifest.callTimeout
-        return await withTaskGroup(of: CallOutcome?.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    registry.register(id, owner: owner, continuation)
-                    start()
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled {
-                    registry.finish(id, CallOutcome(status: .timeout, body: Array("the plugin did not answer within \(timeout)".utf8)))
-                }
-                return nil
-            }
-            for await outcome in group {
-                if let outcome {
-                    group.cancelAll()
-                    return outcome
-                }
-            }
-            return CallOutcome(status: .internal)
-        }
     }
 
     /// Counts an invocation in, unless the instance is closing.
