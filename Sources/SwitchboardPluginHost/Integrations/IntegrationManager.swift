@@ -172,8 +172,10 @@ public actor IntegrationManager {
         let schema = library.manifest.configSchema
         let existing = try store.integration(tenant: tenant, plugin: plugin)
         let previous = try existing.map { try openConfig($0, library: library) }
-        var plain = config.map { SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
-        if case .object = plain {} else { plain = .object([:]) }
+        let plain = config.map { SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
+        guard case .object = plain else {
+            throw SwitchboardError(kind: .invalidInput, code: "invalid_config", detail: "The config must be a JSON object.", field: "config")
+        }
         if let violation = schema.violation(of: plain) {
             throw SwitchboardError(kind: .invalidInput, code: "invalid_config", detail: "The field '\(violation.field)' \(violation.message).", field: violation.field)
         }
@@ -232,15 +234,12 @@ public actor IntegrationManager {
     private func apply(key: Key, library: PluginLibrary, config: JSONValue, cursor: Int64) async throws {
         let bytes = try SwitchboardJSON.encode(config)
         do {
-            if let current = running[key] {
-                if try await current.instance.reconfigure(config: bytes) { return }
-                let replacement = try await makeInstance(library: library, tenant: key.tenant, config: bytes)
-                await deactivate(key)
-                start(key: key, instance: replacement, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
-            } else {
-                let instance = try await makeInstance(library: library, tenant: key.tenant, config: bytes)
-                start(key: key, instance: instance, cursor: cursor)
-            }
+            if let current = running[key], try await current.instance.reconfigure(config: bytes) { return }
+            let instance = try await makeInstance(library: library, tenant: key.tenant, config: bytes)
+            // Whatever runs now goes: the old instance, or one a concurrent request started meanwhile. Its
+            // delivery saved its cursor on the way out, so the new instance continues from there.
+            while running[key] != nil { await deactivate(key) }
+            start(key: key, instance: instance, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
         } catch let error as PluginCallError {
             throw SwitchboardError(kind: .invalidInput, code: "plugin_refused_config", detail: "The plugin refused the configuration: \(error).", field: "config")
         }
