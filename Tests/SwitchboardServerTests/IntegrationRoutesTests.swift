@@ -15,7 +15,7 @@ import Testing
         let directory = try PluginFixtures.directory(plugins, notELF: notELF)
         return try await TestServer.make { configuration in
             configuration.plugins.directory = directory
-            configuration.plugins.secretKey = secretKey
+            configuration.secrets.key = secretKey
             configuration.plugins.retryBaseMilliseconds = 20
             configuration.plugins.breakerCooldownSeconds = 1
             configure(&configuration)
@@ -194,7 +194,7 @@ import Testing
             #expect(saved.status == .ok)
         }
         var configuration = server.configuration
-        configuration.plugins.secretKey = nil
+        configuration.secrets.key = nil
         await #expect(throws: ConfigurationError.self) {
             _ = try await buildApplication(configuration: configuration, store: server.store, logger: testLogger)
         }

@@ -34,7 +34,7 @@ public struct IntegrationView: Encodable, Sendable {
         try container.encode(manifest.name, forKey: .name)
         try container.encode(manifest.description, forKey: .description)
         try container.encode(manifest.capabilities.map(\.name), forKey: .capabilities)
-        try container.encode(manifest.events, forKey: .events)
+        try container.encode(manifest.events.map(\.text), forKey: .events)
         try container.encode(manifest.services.sorted().map(\.name), forKey: .services)
         try container.encode(abiVersion, forKey: .abi)
         try container.encode(isolation.name, forKey: .isolation)

@@ -32,8 +32,8 @@ public struct PluginManifest: Sendable {
     public var name: String?
     public var description: String?
     public var capabilities: [Capability]
-    /// Event type patterns: exact, `prefix.*` or `*`.
-    public var events: [String]
+    /// The event types delivered to `on_event`.
+    public var events: [EventPattern]
     public var services: Set<Service>
     public var configSchema: ConfigSchema
     public var serializesCalls: Bool
@@ -77,9 +77,11 @@ public struct PluginManifest: Sendable {
             }
             return capability
         }
-        self.events = try Self.strings(fields, "events")
-        for pattern in events where !Self.isValidPattern(pattern) {
-            throw ManifestError(message: "the event pattern '\(pattern)' is not an event type, 'prefix.*' or '*'")
+        self.events = try Self.strings(fields, "events").map { text in
+            guard let pattern = EventPattern(text) else {
+                throw ManifestError(message: "the event pattern '\(text)' is not an event type, 'prefix.*' or '*'")
+            }
+            return pattern
         }
         self.services = Set(
             try Self.strings(fields, "services").map { name in
@@ -106,23 +108,13 @@ public struct PluginManifest: Sendable {
 
     /// Whether the plugin asked for events of `type`.
     public func wants(_ type: EventType) -> Bool {
-        events.contains { pattern in
-            pattern == "*" || pattern == type.name || (pattern.hasSuffix(".*") && type.name.hasPrefix(pattern.dropLast()))
-        }
+        events.matches(type)
     }
 
     static func isValidID(_ id: String) -> Bool {
         guard let first = id.unicodeScalars.first, id.unicodeScalars.count <= 64 else { return false }
         let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789_-")
         return CharacterSet.alphanumerics.contains(first) && first != "_" && id.unicodeScalars.allSatisfy(allowed.contains)
-    }
-
-    private static func isValidPattern(_ pattern: String) -> Bool {
-        if pattern == "*" { return true }
-        let name = pattern.hasSuffix(".*") ? String(pattern.dropLast(2)) : pattern
-        return !name.isEmpty && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
-            !part.isEmpty && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
-        }
     }
 
     private static func optionalString(_ fields: [String: JSONValue], _ key: String) throws -> String? {

@@ -21,9 +21,11 @@ public func buildApplication(
     logger: Logger
 ) async throws -> some ApplicationProtocol {
     let metrics = PrometheusCollectorRegistry()
+    let secrets = try configuration.secrets.makeBox(databasePath: configuration.database.path)
     let (manager, httpClient) = try await startIntegrations(
         configuration: configuration.plugins,
         store: store,
+        secrets: secrets,
         metrics: PrometheusMetricsFactory(registry: metrics),
         logger: logger
     )

@@ -11,16 +11,10 @@ import SwitchboardStore
 func startIntegrations(
     configuration: SwitchboardConfiguration.Plugins,
     store: SQLiteStore,
+    secrets: SecretBox,
     metrics: any MetricsFactory,
     logger: Logger
-) async throws -> (IntegrationManager, HTTPClient) {
-    let secrets: SecretBox
-    do {
-        secrets = try SecretBox(base64Key: configuration.secretKey)
-    } catch let error as SecretBoxError {
-        throw ConfigurationError(description: "plugins.secret_key: \(error.message)")
-    }
-    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
+) async throws -> (IntegrationManager, HTTPClient) {    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
     var clientConfiguration = HTTPClient.Configuration()
     // A redirect could lead past the SSRF guard, which checks only the first address.
     clientConfiguration.redirectConfiguration = .disallow

@@ -64,7 +64,6 @@ extension SwitchboardConfiguration {
         .boolean("bootstrap.demo_tenant") { $0.bootstrap.createsDemoTenant = $1 },
         .integer("api.idempotency_retention_hours", 1...8_760) { $0.api.idempotencyRetentionHours = $1 },
         .string("plugins.dir") { $0.plugins.directory = $1 },
-        .string("plugins.secret_key") { $0.plugins.secretKey = $1 },
         .boolean("plugins.allow_private_networks") { $0.plugins.allowsPrivateNetworks = $1 },
         .string("plugins.integrations_file") { $0.plugins.integrationsFile = $1 },
         .integer("plugins.retry_base_ms", 1...600_000) { $0.plugins.retryBaseMilliseconds = $1 },
@@ -80,6 +79,8 @@ extension SwitchboardConfiguration {
             configuration.plugins.subprocessPlugins = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         },
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
+        .string("secrets.key") { $0.secrets.key = $1.isEmpty ? nil : $1 },
+        .string("secrets.key_file") { $0.secrets.keyFile = $1.isEmpty ? nil : $1 },
         .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {

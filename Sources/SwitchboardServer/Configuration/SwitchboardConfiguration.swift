@@ -48,8 +48,6 @@ public struct SwitchboardConfiguration: Sendable {
     public struct Plugins: Sendable {
         /// The folder scanned for `*.so` plugin files at start.
         public var directory: String
-        /// The AES-256 key (base64) that seals secret config fields; required once any secret is stored.
-        public var secretKey: String?
         /// Lets plugin HTTP requests reach loopback and private networks (the SSRF guard otherwise refuses them).
         public var allowsPrivateNetworks: Bool
         /// A JSON file of integrations applied at start: `[{"tenant", "plugin", "enabled", "config"}]`.
@@ -70,7 +68,6 @@ public struct SwitchboardConfiguration: Sendable {
         /// Creates plugin settings.
         public init(
             directory: String = "plugins",
-            secretKey: String? = nil,
             allowsPrivateNetworks: Bool = false,
             integrationsFile: String? = nil,
             retryBaseMilliseconds: Int = 500,
@@ -81,7 +78,6 @@ public struct SwitchboardConfiguration: Sendable {
             hostExecutable: String? = nil
         ) {
             self.directory = directory
-            self.secretKey = secretKey
             self.allowsPrivateNetworks = allowsPrivateNetworks
             self.integrationsFile = integrationsFile
             self.retryBaseMilliseconds = retryBaseMilliseconds
@@ -104,11 +100,26 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// The key that seals stored secrets (plugin config fields, webhook signing secrets).
+    public struct Secrets: Sendable {
+        /// An AES-256 key, base64 of 32 bytes; nil uses (and on first start creates) `keyFile`.
+        public var key: String?
+        /// The key file used without `key`; nil: `secret.key` beside the database file.
+        public var keyFile: String?
+
+        /// Creates secret settings.
+        public init(key: String? = nil, keyFile: String? = nil) {
+            self.key = key
+            self.keyFile = keyFile
+        }
+    }
+
     public var server: Server
     public var database: SQLiteStore.Configuration
     public var bootstrap: Bootstrap
     public var api: API
     public var plugins: Plugins
+    public var secrets: Secrets
     public var metrics: Metrics
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
@@ -120,6 +131,7 @@ public struct SwitchboardConfiguration: Sendable {
         bootstrap: Bootstrap = .init(),
         api: API = .init(),
         plugins: Plugins = .init(),
+        secrets: Secrets = .init(),
         metrics: Metrics = .init(),
         logLevel: Logger.Level = .info
     ) {
@@ -128,6 +140,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.bootstrap = bootstrap
         self.api = api
         self.plugins = plugins
+        self.secrets = secrets
         self.metrics = metrics
         self.logLevel = logLevel
     }

@@ -134,6 +134,54 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            3,
+            """
+            CREATE TABLE webhooks (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                description TEXT,
+                timeout_ms INTEGER NOT NULL,
+                enabled INTEGER NOT NULL,
+                disabled_reason TEXT,
+                secret TEXT NOT NULL,
+                previous_secret TEXT,
+                previous_until INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE TABLE webhook_deliveries (
+                position INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                tenant_id TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                event_id TEXT,
+                event_type TEXT NOT NULL,
+                seq INTEGER,
+                replay INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                next_attempt_at INTEGER,
+                created_at INTEGER NOT NULL,
+                payload BLOB NOT NULL
+            );
+            CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(webhook_id, position) WHERE status = 'pending';
+            CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id, position);
+            CREATE UNIQUE INDEX webhook_deliveries_live ON webhook_deliveries(webhook_id, event_id) WHERE replay = 0 AND event_id IS NOT NULL;
+            CREATE TABLE webhook_attempts (
+                delivery_id TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                status_code INTEGER,
+                latency_ms INTEGER NOT NULL,
+                error TEXT,
+                response_body TEXT
+            );
+            CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery_id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

@@ -1,9 +1,8 @@
 import Crypto
 import Foundation
-import SwitchboardCore
 
-/// Seals the secret fields of integration configs with AES-256-GCM, so the database never holds them in
-/// clear. A sealed field is stored as `{"$sealed": "<base64 nonce|ciphertext|tag>"}`, bound to its tenant,
+/// Seals secrets (integration config fields, webhook signing secrets) with AES-256-GCM, so the database
+/// never holds them in clear. A sealed field is stored as `{"$sealed": "<base64 nonce|ciphertext|tag>"}`, bound to its tenant,
 /// plugin and field path as additional data, so a sealed value copied elsewhere does not open.
 public struct SecretBox: Sendable {
     /// What reading a config shows instead of a secret; sending it back keeps the stored secret.
@@ -13,7 +12,7 @@ public struct SecretBox: Sendable {
 
     /// A box with the key given as base64 (32 bytes), or none.
     /// - Throws: ``SecretBoxError`` when the text is not a 256-bit key.
-    public init(base64Key: String?) throws {
+    public init(base64Key: String?) throws(SecretBoxError) {
         guard let base64Key, !base64Key.isEmpty else {
             key = nil
             return
@@ -33,7 +32,7 @@ public struct SecretBox: Sendable {
         try paths.reduce(config) { config, path in
             try config.replacing(at: path) { value in
                 let plain = try SwitchboardJSON.encode(value)
-                guard let key else { throw SecretBoxError(message: "secret fields need plugins.secret_key (SWITCHBOARD_PLUGINS_SECRET_KEY)") }
+                guard let key else { throw SecretBoxError(message: "secrets need secrets.key (SWITCHBOARD_SECRETS_KEY)") }
                 let sealed = try AES.GCM.seal(plain, using: key, authenticating: Array("\(scope)/\(path.joined(separator: "."))".utf8))
                 return .object([Self.marker: .string(sealed.combined!.base64EncodedString())])
             }
@@ -46,13 +45,13 @@ public struct SecretBox: Sendable {
         try paths.reduce(stored) { config, path in
             try config.replacing(at: path) { value in
                 guard case .object(let fields) = value, case .string(let text)? = fields[Self.marker] else { return value }
-                guard let key else { throw SecretBoxError(message: "sealed secrets exist but plugins.secret_key (SWITCHBOARD_PLUGINS_SECRET_KEY) is not set") }
+                guard let key else { throw SecretBoxError(message: "sealed secrets exist but no secrets.key (SWITCHBOARD_SECRETS_KEY) is set") }
                 do {
                     let box = try AES.GCM.SealedBox(combined: Data(base64Encoded: text) ?? Data())
                     let plain = try AES.GCM.open(box, using: key, authenticating: Array("\(scope)/\(path.joined(separator: "."))".utf8))
                     return try JSONDecoder().decode(JSONValue.self, from: plain)
                 } catch {
-                    throw SecretBoxError(message: "a sealed secret does not open with the configured plugins.secret_key")
+                    throw SecretBoxError(message: "a sealed secret does not open with the configured secrets.key")
                 }
             }
         }
@@ -70,6 +69,22 @@ public struct SecretBox: Sendable {
             guard let old = previous?.value(at: path) else { return config }
             return (try? config.replacing(at: path) { _ in old }) ?? config
         }
+    }
+
+    /// `text` sealed as a string, bound to `scope`.
+    public func seal(text: String, scope: String) throws -> String {
+        guard case .object(let fields) = try seal(.string(text), paths: [[]], scope: scope), case .string(let sealed)? = fields[Self.marker] else {
+            throw SecretBoxError(message: "cannot seal")
+        }
+        return sealed
+    }
+
+    /// The text of ``seal(text:scope:)``.
+    public func open(text sealed: String, scope: String) throws -> String {
+        guard case .string(let text) = try open(.object([Self.marker: .string(sealed)]), paths: [[]], scope: scope) else {
+            throw SecretBoxError(message: "a sealed secret does not open with the configured secrets.key")
+        }
+        return text
     }
 
     /// Whether `stored` holds any sealed value.
@@ -90,14 +105,14 @@ public struct SecretBoxError: Error, CustomStringConvertible {
 
 extension JSONValue {
     /// The value at an object path, or nil.
-    func value(at path: [String]) -> JSONValue? {
+    public func value(at path: [String]) -> JSONValue? {
         guard let first = path.first else { return self }
         guard case .object(let fields) = self, let child = fields[first] else { return nil }
         return child.value(at: Array(path.dropFirst()))
     }
 
     /// A copy with the value at `path` (when present) replaced by `transform` of it.
-    func replacing(at path: [String], _ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONValue {
+    public func replacing(at path: [String], _ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONValue {
         guard let first = path.first else { return try transform(self) }
         guard case .object(var fields) = self, let child = fields[first] else { return self }
         fields[first] = try child.replacing(at: Array(path.dropFirst()), transform)

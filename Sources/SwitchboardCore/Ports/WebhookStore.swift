@@ -1,0 +1,34 @@
+import Foundation
+
+/// Tenants' webhook endpoints, their signing secrets, and the durable delivery queue with its log.
+public protocol WebhookStore: Sendable {
+    /// Creates an endpoint; `secret` is stored as given (the caller seals it).
+    func createWebhook(tenant: String, url: String, events: [EventPattern], description: String?, timeoutMilliseconds: Int, isEnabled: Bool, secret: String) async throws -> Webhook
+    func webhooks(tenant: String) throws -> [Webhook]
+    /// Every enabled endpoint of every tenant.
+    func enabledWebhooks() throws -> [Webhook]
+    func webhook(id: String, tenant: String) throws -> Webhook?
+    /// Replaces the changeable fields of an endpoint; enabling clears `disabled_reason`.
+    /// - Throws: `webhook_not_found`.
+    func updateWebhook(_ webhook: Webhook) async throws -> Webhook
+    /// Disables an endpoint and records why.
+    func disableWebhook(id: String, tenant: String, reason: String) async throws
+    /// Deletes an endpoint and its deliveries.
+    func deleteWebhook(id: String, tenant: String) async throws
+    /// The stored (sealed) current secret and, until it expires, the previous one.
+    func webhookSecrets(id: String, tenant: String) throws -> (current: String, previous: String?)
+    /// Makes `secret` current; the old one keeps signing until `previousUntil`.
+    func rotateWebhookSecret(id: String, tenant: String, secret: String, previousUntil: Date) async throws
+
+    /// Queues deliveries; a live delivery of the same event to the same endpoint is queued once.
+    func enqueueDeliveries(_ deliveries: [WebhookDelivery], replay: Bool) async throws
+    /// The oldest pending delivery of an endpoint (deliveries go out in order per endpoint).
+    func nextDelivery(webhook: String) throws -> WebhookDelivery?
+    /// Appends an attempt and moves the delivery on.
+    func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws
+    /// An endpoint's deliveries, newest first.
+    func deliveries(webhook: String, tenant: String, limit: Int) throws -> [WebhookDelivery]
+    /// Queues a delivery again (any status) for an attempt now.
+    /// - Throws: `delivery_not_found`.
+    func redeliver(delivery: String, webhook: String, tenant: String) async throws
+}

@@ -1,0 +1,244 @@
+import Foundation
+import SwitchboardCore
+
+extension SQLiteStore: WebhookStore {
+    public func createWebhook(
+        tenant: String,
+        url: String,
+        events: [EventPattern],
+        description: String?,
+        timeoutMilliseconds: Int,
+        isEnabled: Bool,
+        secret: String
+    ) async throws -> Webhook {
+        let ids = self.ids
+        let patterns = try SwitchboardJSON.encodeString(events.map(\.text))
+        return try await write { db in
+            let now = Self.now()
+            let id = ids.make(now: now)
+            try db.run(
+                """
+                INSERT INTO webhooks (tenant_id, id, url, events, description, timeout_ms, enabled, secret, created_at, updated_at, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """,
+                [
+                    .text(tenant), .text(id), .text(url), .text(patterns), SQLiteValue(description), .integer(Int64(timeoutMilliseconds)),
+                    .integer(isEnabled ? 1 : 0), .text(secret), SQLiteValue(now), SQLiteValue(now),
+                ]
+            )
+            return try Self.webhook(db, id: id, tenant: tenant)!
+        }
+    }
+
+    public func webhooks(tenant: String) throws -> [Webhook] {
+        try read { db in
+            try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE tenant_id = ? ORDER BY id", [.text(tenant)], Self.webhookRow)
+        }
+    }
+
+    public func enabledWebhooks() throws -> [Webhook] {
+        try read { db in try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE enabled = 1 ORDER BY id", [], Self.webhookRow) }
+    }
+
+    public func webhook(id: String, tenant: String) throws -> Webhook? {
+        try read { db in try Self.webhook(db, id: id, tenant: tenant) }
+    }
+
+    public func updateWebhook(_ webhook: Webhook) async throws -> Webhook {
+        let patterns = try SwitchboardJSON.encodeString(webhook.events.map(\.text))
+        return try await write { db in
+            let changed = try db.run(
+                """
+                UPDATE webhooks SET url = ?, events = ?, description = ?, timeout_ms = ?, enabled = ?,
+                    disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END, updated_at = ?, version = version + 1
+                WHERE tenant_id = ? AND id = ?
+                """,
+                [
+                    .text(webhook.url), .text(patterns), SQLiteValue(webhook.description), .integer(Int64(webhook.timeoutMilliseconds)),
+                    .integer(webhook.isEnabled ? 1 : 0), .integer(webhook.isEnabled ? 1 : 0), SQLiteValue(Self.now()), .text(webhook.tenantID),
+                    .text(webhook.id),
+                ]
+            )
+            guard changed > 0, let updated = try Self.webhook(db, id: webhook.id, tenant: webhook.tenantID) else {
+                throw SwitchboardError.notFound("webhook")
+            }
+            return updated
+        }
+    }
+
+    public func disableWebhook(id: String, tenant: String, reason: String) async throws {
+        try await write { db in
+            try db.run(
+                "UPDATE webhooks SET enabled = 0, disabled_reason = ?, updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?",
+                [.text(reason), SQLiteValue(Self.now()), .text(tenant), .text(id)]
+            )
+        }
+    }
+
+    public func deleteWebhook(id: String, tenant: String) async throws {
+        try await write { db in
+            guard try db.run("DELETE FROM webhooks WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)]) > 0 else {
+                throw SwitchboardError.notFound("webhook")
+            }
+            try db.run("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ?)", [.text(id)])
+            try db.run("DELETE FROM webhook_deliveries WHERE webhook_id = ?", [.text(id)])
+        }
+    }
+
+    public func webhookSecrets(id: String, tenant: String) throws -> (current: String, previous: String?) {
+        let now = Self.now()
+        guard
+            let secrets = try read({ db in
+                try db.queryFirst(
+                    "SELECT secret, previous_secret, previous_until FROM webhooks WHERE tenant_id = ? AND id = ?",
+                    [.text(tenant), .text(id)]
+                ) { row in (row.text(0), row.optionalText(1), row.optionalDate(2)) }
+            })
+        else { throw SwitchboardError.notFound("webhook") }
+        let previous = secrets.2.map { $0 > now } == true ? secrets.1 : nil
+        return (secrets.0, previous)
+    }
+
+    public func rotateWebhookSecret(id: String, tenant: String, secret: String, previousUntil: Date) async throws {
+        try await write { db in
+            let changed = try db.run(
+                """
+                UPDATE webhooks SET previous_secret = secret, previous_until = ?, secret = ?, updated_at = ?, version = version + 1
+                WHERE tenant_id = ? AND id = ?
+                """,
+                [SQLiteValue(previousUntil), .text(secret), SQLiteValue(Self.now()), .text(tenant), .text(id)]
+            )
+            guard changed > 0 else { throw SwitchboardError.notFound("webhook") }
+        }
+    }
+
+    public func enqueueDeliveries(_ deliveries: [WebhookDelivery], replay: Bool) async throws {
+        guard !deliveries.isEmpty else { return }
+        try await write { db in
+            for delivery in deliveries {
+                try db.run(
+                    """
+                    INSERT OR IGNORE INTO webhook_deliveries
+                        (id, tenant_id, webhook_id, event_id, event_type, seq, replay, status, next_attempt_at, created_at, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                    """,
+                    [
+                        .text(delivery.id), .text(delivery.tenantID), .text(delivery.webhookID), SQLiteValue(delivery.eventID),
+                        .text(delivery.eventType), SQLiteValue(delivery.seq), .integer(replay ? 1 : 0), SQLiteValue(delivery.nextAttemptAt),
+                        SQLiteValue(delivery.createdAt), .blob(delivery.payload),
+                    ]
+                )
+            }
+        }
+    }
+
+    public func nextDelivery(webhook: String) throws -> WebhookDelivery? {
+        try read { db in
+            try db.queryFirst(
+                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' ORDER BY position LIMIT 1",
+                [.text(webhook)],
+                Self.deliveryRow
+            )
+        }
+    }
+
+    public func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws {
+        try await write { db in
+            try db.run(
+                "INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(delivery), SQLiteValue(attempt.at), SQLiteValue(attempt.statusCode.map(Int64.init)),
+                    .integer(Int64(attempt.latencyMilliseconds)), SQLiteValue(attempt.error), SQLiteValue(attempt.responseBody),
+                ]
+            )
+            let (status, next): (WebhookDelivery.Status, Date?) =
+                switch result {
+                case .succeeded: (.succeeded, nil)
+                case .failed: (.failed, nil)
+                case .dead: (.dead, nil)
+                case .retry(let at): (.pending, at)
+                }
+            try db.run(
+                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE id = ?",
+                [.text(status.name), SQLiteValue(next), .text(delivery)]
+            )
+        }
+    }
+
+    public func deliveries(webhook: String, tenant: String, limit: Int) throws -> [WebhookDelivery] {
+        try read { db in
+            var deliveries = try db.query(
+                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE webhook_id = ? AND tenant_id = ? ORDER BY position DESC LIMIT ?",
+                [.text(webhook), .text(tenant), .integer(Int64(limit))],
+                Self.deliveryRow
+            )
+            for index in deliveries.indices {
+                deliveries[index].attempts = try db.query(
+                    "SELECT at, status_code, latency_ms, error, response_body FROM webhook_attempts WHERE delivery_id = ? ORDER BY rowid",
+                    [.text(deliveries[index].id)]
+                ) { row in
+                    WebhookAttempt(
+                        at: row.date(0),
+                        statusCode: row.isNull(1) ? nil : row.int(1),
+                        latencyMilliseconds: row.int(2),
+                        error: row.optionalText(3),
+                        responseBody: row.optionalText(4)
+                    )
+                }
+            }
+            return deliveries
+        }
+    }
+
+    public func redeliver(delivery: String, webhook: String, tenant: String) async throws {
+        try await write { db in
+            let changed = try db.run(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NULL WHERE id = ? AND webhook_id = ? AND tenant_id = ?",
+                [.text(delivery), .text(webhook), .text(tenant)]
+            )
+            guard changed > 0 else { throw SwitchboardError.notFound("delivery") }
+        }
+    }
+
+    private static let webhookColumns =
+        "tenant_id, id, url, events, description, timeout_ms, enabled, disabled_reason, created_at, updated_at, version"
+
+    private static func webhook(_ db: SQLiteConnection, id: String, tenant: String) throws -> Webhook? {
+        try db.queryFirst("SELECT \(webhookColumns) FROM webhooks WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], webhookRow)
+    }
+
+    private static func webhookRow(_ row: SQLiteRow) throws -> Webhook {
+        let patterns = try JSONDecoder().decode([String].self, from: Data(row.text(3).utf8))
+        return Webhook(
+            id: row.text(1),
+            tenantID: row.text(0),
+            url: row.text(2),
+            events: patterns.compactMap(EventPattern.init),
+            description: row.optionalText(4),
+            timeoutMilliseconds: row.int(5),
+            isEnabled: row.int(6) != 0,
+            disabledReason: row.optionalText(7),
+            createdAt: row.date(8),
+            updatedAt: row.date(9),
+            version: row.int64(10)
+        )
+    }
+
+    private static let deliveryColumns = "id, webhook_id, tenant_id, event_id, event_type, seq, status, next_attempt_at, created_at, payload"
+
+    private static func deliveryRow(_ row: SQLiteRow) throws -> WebhookDelivery {
+        WebhookDelivery(
+            id: row.text(0),
+            webhookID: row.text(1),
+            tenantID: row.text(2),
+            eventID: row.optionalText(3),
+            eventType: row.text(4),
+            seq: row.isNull(5) ? nil : row.int64(5),
+            status: WebhookDelivery.Status(named: row.text(6)) ?? .pending,
+            nextAttemptAt: row.optionalDate(7),
+            createdAt: row.date(8),
+            attempts: [],
+            payload: row.blob(9)
+        )
+    }
+}
