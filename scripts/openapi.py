@@ -138,6 +138,36 @@ schemas = {
          "config": {"type": "object", "description": "Validated against config_schema (422 names the field). "
                     "A secret sent back as \"********\" keeps its stored value; absent keeps the stored config."}},
     ),
+    "Webhook": obj(
+        {
+            "id": ID, "tenant_id": ID, "url": {"type": "string", "format": "uri"},
+            "events": {"type": "array", "items": {"type": "string"}, "examples": [["message.*", "conversation.created"]]},
+            "description": {"type": ["string", "null"]}, "timeout_ms": {"type": "integer"}, "enabled": {"type": "boolean"},
+            "disabled_reason": {"type": ["string", "null"], "description": "Why the server disabled the endpoint."},
+            "created_at": TIME, "updated_at": TIME, "version": {"type": "integer"},
+            "secret": {"type": "string", "description": "Only in the answer to create: the whsec_ signing secret."},
+        },
+        ["id", "tenant_id", "url", "events", "description", "timeout_ms", "enabled", "disabled_reason", "created_at", "updated_at", "version"],
+    ),
+    "WebhookInput": obj(
+        {"url": {"type": "string", "description": "https:// (http:// with webhooks.allow_http); must not resolve to a private address."},
+         "events": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64},
+         "description": {"type": "string"}, "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 30000, "default": 10000},
+         "enabled": {"type": "boolean", "default": True}},
+        description="POST needs url and events; PUT changes the fields it carries.",
+    ),
+    "WebhookDelivery": obj(
+        {
+            "id": {"type": "string", "description": "Also the webhook-id header, the same on every attempt."},
+            "webhook_id": ID, "event": {"type": "string"}, "seq": {"type": ["integer", "null"]},
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed", "dead"]},
+            "next_attempt_at": NULLABLE_TIME, "created_at": TIME, "attempt_count": {"type": "integer"},
+            "attempts": {"type": "array", "items": obj({
+                "at": TIME, "status_code": {"type": ["integer", "null"]}, "latency_ms": {"type": "integer"},
+                "error": {"type": ["string", "null"]}, "response_body": {"type": ["string", "null"]}})},
+        },
+        ["id", "webhook_id", "event", "seq", "status", "next_attempt_at", "created_at", "attempt_count", "attempts"],
+    ),
     "IntegrationCall": obj({"op": {"type": "string", "minLength": 1, "maxLength": 128, "examples": ["crm.lookup_customer"]},
                             "args": {"type": "object"}}, ["op"]),
 }
@@ -150,7 +180,7 @@ def page_of(name):
     )
 
 
-for name in ["Agent", "Conversation", "Message", "Event", "Integration"]:
+for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -329,6 +359,51 @@ paths = {
                  "description": "Performs an operation of the tenant's plugin instance within the plugin's call timeout.",
                  "responses": {"200": {"description": "The plugin's JSON result.", "content": {"application/json": {}}},
                                **err(*BODY_ERRORS, (404, "NotFound"), (409, "Conflict"), (502, "PluginFailed"), *COMMON)}},
+    },
+    "/api/v1/webhooks": {
+        "post": {"operationId": "createWebhook", "tags": ["webhooks"], "requestBody": body(ref("WebhookInput")),
+                 "description": "Creates an endpoint; the answer holds its signing secret, shown only now.",
+                 "responses": {"201": json_response("Created, with secret.", ref("Webhook"), etag=True), **err(*BODY_ERRORS, *COMMON)}},
+        "get": {"operationId": "listWebhooks", "tags": ["webhooks"],
+                "responses": {"200": json_response("The tenant's endpoints.", ref("WebhookPage")), **err(*COMMON)}},
+    },
+    "/api/v1/webhooks/{id}": {
+        "parameters": [PARAM_ID],
+        "get": get("getWebhook", "webhooks", "Webhook"),
+        "put": update("updateWebhook", "webhooks", "WebhookInput", "Webhook"),
+        "delete": {"operationId": "deleteWebhook", "tags": ["webhooks"], "description": "Deletes the endpoint and its delivery log.",
+                   "responses": {"204": {"description": "Deleted."}, **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        "parameters": [PARAM_ID],
+        "post": {"operationId": "rotateWebhookSecret", "tags": ["webhooks"],
+                 "description": "A new secret; the old one keeps signing beside it for webhooks.secret_grace_hours.",
+                 "responses": {"200": json_response("The new secret.", obj({"secret": {"type": "string"},
+                                                                             "previous_secret_valid_until": TIME})),
+                               **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/webhooks/{id}/test": {
+        "parameters": [PARAM_ID],
+        "post": {"operationId": "testWebhook", "tags": ["webhooks"], "description": "Queues a webhook.ping delivery.",
+                 "responses": {"202": json_response("Queued.", obj({"delivery_id": {"type": "string"}})), **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/webhooks/{id}/deliveries": {
+        "parameters": [PARAM_ID],
+        "get": {"operationId": "listWebhookDeliveries", "tags": ["webhooks"], "parameters": [LIMIT],
+                "description": "Newest first, each with every attempt.",
+                "responses": {"200": json_response("Deliveries.", ref("WebhookDeliveryPage")), **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {
+        "parameters": [PARAM_ID, {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "post": {"operationId": "redeliverWebhookDelivery", "tags": ["webhooks"], "description": "Queues the delivery again, whatever its status.",
+                 "responses": {"202": {"description": "Queued."}, **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/webhooks/{id}/replay": {
+        "parameters": [PARAM_ID],
+        "post": {"operationId": "replayWebhook", "tags": ["webhooks"],
+                 "requestBody": body(obj({"since_seq": {"type": "integer", "minimum": 0}}, ["since_seq"])),
+                 "description": "Queues new deliveries of the tenant's matching events with seq > since_seq.",
+                 "responses": {"202": json_response("Queued.", obj({"queued": {"type": "integer"}})), **err(*BODY_ERRORS, (404, "NotFound"), *COMMON)}},
     },
 }
 

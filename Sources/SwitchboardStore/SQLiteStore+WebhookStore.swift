@@ -224,7 +224,10 @@ extension SQLiteStore: WebhookStore {
         )
     }
 
-    private static let deliveryColumns = "id, webhook_id, tenant_id, event_id, event_type, seq, status, next_attempt_at, created_at, payload"
+    private static let deliveryColumns = """
+        id, webhook_id, tenant_id, event_id, event_type, seq, status, next_attempt_at, created_at, payload,
+        (SELECT count(*) FROM webhook_attempts WHERE delivery_id = webhook_deliveries.id)
+        """
 
     private static func deliveryRow(_ row: SQLiteRow) throws -> WebhookDelivery {
         WebhookDelivery(
@@ -237,7 +240,7 @@ extension SQLiteStore: WebhookStore {
             status: WebhookDelivery.Status(named: row.text(6)) ?? .pending,
             nextAttemptAt: row.optionalDate(7),
             createdAt: row.date(8),
-            attempts: [],
+            attemptCount: row.int(10),
             payload: row.blob(9)
         )
     }

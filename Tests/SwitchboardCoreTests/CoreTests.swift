@@ -154,6 +154,20 @@ extension JSONValue {
         #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode(["x": Double.infinity]) }
     }
 
+    @Test func aSecondKeyedContainerAddsToTheSameObject() throws {
+        struct Wrapped: Encodable {
+            let agent: Agent
+            func encode(to encoder: any Encoder) throws {
+                try agent.encode(to: encoder)
+                var container = encoder.container(keyedBy: Extra.self)
+                try container.encode("s", forKey: .secret)
+            }
+            enum Extra: String, CodingKey { case secret }
+        }
+        let agent = Agent.make(NewAgent(name: "Ada"), id: "a", now: Date(timeIntervalSince1970: 0)).0
+        #expect(try stream(Wrapped(agent: agent)) == foundation(Wrapped(agent: agent)))
+    }
+
     @Test func outputIsCompactAndKeepsSlashes() throws {
         #expect(String(decoding: try JSONStreamEncoder.encode(["a/b": [1, 2]]), as: UTF8.self) == #"{"a/b":[1,2]}"#)
     }

@@ -11,18 +11,8 @@ import Testing
     @Test func documentListsExactlyTheRoutesTheServerServes() async throws {
         let server = try await TestServer.make()
         let registry = RouteRegistry()
-        let integrations = IntegrationManager(
-            catalog: .load(directory: "/nonexistent", logger: testLogger),
-            store: server.store,
-            log: server.store,
-            secrets: try SecretBox(base64Key: nil),
-            http: nil,
-            logger: testLogger
-        )
-        _ = buildRouter(configuration: server.configuration, store: server.store, integrations: integrations, registry: registry)
-        let served = Set(registry.routes.map { "\($0.method) \($0.path)" })
-
-        try await server.run { client in
+        try await server.run(registry: registry) { client in
+            let served = Set(registry.routes.map { "\($0.method) \($0.path)" })
             let document = try await client.call(.get, "/api/v1/openapi.json", key: nil)
             #expect(document.status == .ok)
             #expect(document["openapi"]?.string?.hasPrefix("3.1") == true)

@@ -35,8 +35,9 @@ struct TestServer {
     }
 
     /// Runs the application on a loopback port for the length of `test`, then shuts it down gracefully.
-    func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = try await buildApplication(configuration: configuration, store: store, logger: testLogger)
+    /// - Parameter registry: receives the application's routes.
+    func run(registry: RouteRegistry = RouteRegistry(), _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = try await buildApplication(configuration: configuration, store: store, logger: testLogger, registry: registry)
         try await app.test(.live) { client in try await test(client) }
     }
 }

@@ -147,12 +147,23 @@ final class JSONByteWriter {
 
 private struct JSONStreamingEncoder: Encoder {
     let writer: JSONByteWriter
+    /// The depth of the object this encoder opened, so that asking for a keyed container again (as a
+    /// type that wraps another's encoding does) adds to the same object, as Foundation's encoder does.
+    private let object = ObjectDepth()
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    init(writer: JSONByteWriter) {
+        self.writer = writer
+    }
+
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        if let depth = object.depth, writer.depth > depth {
+            return KeyedEncodingContainer(KeyedContainer(writer: writer, depth: depth))
+        }
         let depth = writer.depth
         writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}"))
+        object.depth = depth
         return KeyedEncodingContainer(KeyedContainer(writer: writer, depth: depth))
     }
 
@@ -165,6 +176,10 @@ private struct JSONStreamingEncoder: Encoder {
     func singleValueContainer() -> any SingleValueEncodingContainer {
         SingleValueContainer(writer: writer)
     }
+}
+
+private final class ObjectDepth {
+    var depth: Int?
 }
 
 /// The scalar writes shared by every container kind.

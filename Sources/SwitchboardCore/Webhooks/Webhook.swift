@@ -107,6 +107,9 @@ public struct WebhookDelivery: Sendable, Equatable, Encodable {
     public var status: Status
     public var nextAttemptAt: Date?
     public var createdAt: Date
+    /// How many attempts were made so far.
+    public var attemptCount: Int
+    /// The attempts, oldest first (filled by delivery listings).
     public var attempts: [WebhookAttempt]
     /// The JSON body sent.
     public var payload: [UInt8]
@@ -122,7 +125,8 @@ public struct WebhookDelivery: Sendable, Equatable, Encodable {
         status: Status,
         nextAttemptAt: Date?,
         createdAt: Date,
-        attempts: [WebhookAttempt],
+        attemptCount: Int = 0,
+        attempts: [WebhookAttempt] = [],
         payload: [UInt8]
     ) {
         self.id = id
@@ -134,6 +138,7 @@ public struct WebhookDelivery: Sendable, Equatable, Encodable {
         self.status = status
         self.nextAttemptAt = nextAttemptAt
         self.createdAt = createdAt
+        self.attemptCount = attemptCount
         self.attempts = attempts
         self.payload = payload
     }
@@ -144,6 +149,7 @@ public struct WebhookDelivery: Sendable, Equatable, Encodable {
         case eventType = "event"
         case nextAttemptAt = "next_attempt_at"
         case createdAt = "created_at"
+        case attemptCount = "attempt_count"
     }
 }
 

@@ -36,10 +36,10 @@ public final class PluginHTTPClient: Sendable {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = parsed.host, !host.isEmpty
         else { return Outcome(status: .invalid, body: Array("the URL must be absolute http or https".utf8)) }
-        let addresses = await Self.resolve(host)
-        guard !addresses.isEmpty else { return Outcome(status: .unavailable, body: Array("the host name does not resolve".utf8)) }
-        guard addresses.allSatisfy(policy.permits) else {
-            return Outcome(status: .denied, body: Array("the address is in a private or reserved range".utf8))
+        switch await policy.check(host: host) {
+        case .unresolved: return Outcome(status: .unavailable, body: Array("the host name does not resolve".utf8))
+        case .refused: return Outcome(status: .denied, body: Array("the address is in a private or reserved range".utf8))
+        case .permitted: break
         }
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method.uppercased())
@@ -65,6 +65,23 @@ public final class PluginHTTPClient: Sendable {
         } catch {
             return Outcome(status: .unavailable, body: Array("the request failed: \(error)".utf8))
         }
+    }
+}
+
+extension OutboundAddressPolicy {
+    /// What resolving a host name found.
+    public enum Check: Sendable, Equatable {
+        case permitted
+        case refused
+        case unresolved
+    }
+
+    /// Resolves `host` (a name or a literal address) and checks every address: all must be permitted.
+    /// Webhooks and plugin HTTP run it when a URL is saved and again before each connection.
+    public func check(host: String) async -> Check {
+        let addresses = await Self.resolve(host)
+        if addresses.isEmpty { return .unresolved }
+        return addresses.allSatisfy(permits) ? .permitted : .refused
     }
 
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).

@@ -14,11 +14,13 @@ import SwitchboardStore
 ///   - configuration: listener, API, plugin and bootstrap settings.
 ///   - store: the open store; owned by the application from now on.
 ///   - logger: the logger of the server and its requests.
+///   - registry: receives every route added, for checking the OpenAPI document.
 /// - Throws: `ConfigurationError` for an unusable secret key or integrations file, or sealed secrets without a key.
 public func buildApplication(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
-    logger: Logger
+    logger: Logger,
+    registry: RouteRegistry = RouteRegistry()
 ) async throws -> some ApplicationProtocol {
     let metrics = PrometheusCollectorRegistry()
     let secrets = try configuration.secrets.makeBox(databasePath: configuration.database.path)
@@ -29,7 +31,21 @@ public func buildApplication(
         metrics: PrometheusMetricsFactory(registry: metrics),
         logger: logger
     )
-    let router = buildRouter(configuration: configuration, store: store, integrations: manager, metrics: metrics)
+    let dispatcher = WebhookDispatcher(
+        store: store,
+        sender: WebhookSender(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.webhooks.allowsPrivateNetworks)),
+        secrets: secrets,
+        configuration: configuration.webhooks,
+        logger: logger
+    )
+    let router = buildRouter(
+        configuration: configuration,
+        store: store,
+        integrations: manager,
+        webhooks: WebhookController(store: store, dispatcher: dispatcher, secrets: secrets, configuration: configuration.webhooks),
+        metrics: metrics,
+        registry: registry
+    )
     let maintenance = MaintenanceService(
         store: store,
         idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
@@ -38,20 +54,24 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
-        // Shut down in reverse order: plugins first (they save cursors), the store last.
-        services: [StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient)],
+        // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
+        // closes), the store last.
+        services: [
+            StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
+            WebhookService(store: store, dispatcher: dispatcher, logger: logger),
+        ],
         logger: logger
     )
 }
 
 /// Builds the router with every route of REST v1 and the system routes.
-/// - Parameter registry: receives every route added, for checking the OpenAPI document.
-public func buildRouter(
+func buildRouter(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
     integrations: IntegrationManager,
-    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-    registry: RouteRegistry = RouteRegistry()
+    webhooks: WebhookController,
+    metrics: PrometheusCollectorRegistry,
+    registry: RouteRegistry
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
@@ -74,6 +94,7 @@ public func buildRouter(
     MessageController(store: store, responder: responder).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
     IntegrationController(manager: integrations).addRoutes(to: api)
+    webhooks.addRoutes(to: api)
     return router
 }
 

@@ -81,6 +81,19 @@ extension SwitchboardConfiguration {
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
         .string("secrets.key") { $0.secrets.key = $1.isEmpty ? nil : $1 },
         .string("secrets.key_file") { $0.secrets.keyFile = $1.isEmpty ? nil : $1 },
+        .boolean("webhooks.allow_private_networks") { $0.webhooks.allowsPrivateNetworks = $1 },
+        .boolean("webhooks.allow_http") { $0.webhooks.allowsHTTP = $1 },
+        .string("webhooks.retry_schedule_ms") { configuration, text in
+            let pauses = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !pauses.isEmpty, pauses.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ConfigurationError(description: "'webhooks.retry_schedule_ms' must be comma-separated milliseconds, e.g. \"5000,300000\".")
+            }
+            configuration.webhooks.retrySchedule = pauses.map { .milliseconds($0!) }
+        },
+        .integer("webhooks.breaker_threshold", 1...1_000) { $0.webhooks.breakerThreshold = $1 },
+        .integer("webhooks.breaker_cooldown_seconds", 1...86_400) { $0.webhooks.breakerCooldown = .seconds($1) },
+        .integer("webhooks.disable_after_hours", 1...8_760) { $0.webhooks.disableAfter = .seconds($1 * 3_600) },
+        .integer("webhooks.secret_grace_hours", 0...8_760) { $0.webhooks.secretGrace = .seconds($1 * 3_600) },
         .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {

@@ -89,6 +89,43 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// Webhook delivery.
+    public struct Webhooks: Sendable {
+        /// Let endpoints be on loopback and private networks (the SSRF guard otherwise refuses them).
+        public var allowsPrivateNetworks: Bool
+        /// Accept `http://` endpoint URLs; otherwise only `https://`.
+        public var allowsHTTP: Bool
+        /// The pause before each retry, in order (full jitter: a random pause up to it); after the last, a
+        /// delivery is dead. The default adds up to about 23 hours.
+        public var retrySchedule: [Duration]
+        /// Consecutive failed attempts that open an endpoint's circuit breaker, and how long it stays open.
+        public var breakerThreshold: Int
+        public var breakerCooldown: Duration
+        /// An endpoint whose attempts all failed for this long is disabled.
+        public var disableAfter: Duration
+        /// How long a rotated-out secret keeps signing beside the new one.
+        public var secretGrace: Duration
+
+        /// Creates webhook settings.
+        public init(
+            allowsPrivateNetworks: Bool = false,
+            allowsHTTP: Bool = false,
+            retrySchedule: [Duration] = [.seconds(5), .seconds(300), .seconds(1_800), .seconds(7_200), .seconds(18_000), .seconds(36_000), .seconds(21_600)],
+            breakerThreshold: Int = 5,
+            breakerCooldown: Duration = .seconds(60),
+            disableAfter: Duration = .seconds(5 * 86_400),
+            secretGrace: Duration = .seconds(86_400)
+        ) {
+            self.allowsPrivateNetworks = allowsPrivateNetworks
+            self.allowsHTTP = allowsHTTP
+            self.retrySchedule = retrySchedule
+            self.breakerThreshold = breakerThreshold
+            self.breakerCooldown = breakerCooldown
+            self.disableAfter = disableAfter
+            self.secretGrace = secretGrace
+        }
+    }
+
     /// The Prometheus endpoint.
     public struct Metrics: Sendable {
         /// The bearer token a scraper sends to GET /metrics; nil disables the endpoint.
@@ -120,6 +157,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var api: API
     public var plugins: Plugins
     public var secrets: Secrets
+    public var webhooks: Webhooks
     public var metrics: Metrics
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
@@ -132,6 +170,7 @@ public struct SwitchboardConfiguration: Sendable {
         api: API = .init(),
         plugins: Plugins = .init(),
         secrets: Secrets = .init(),
+        webhooks: Webhooks = .init(),
         metrics: Metrics = .init(),
         logLevel: Logger.Level = .info
     ) {
@@ -141,6 +180,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.api = api
         self.plugins = plugins
         self.secrets = secrets
+        self.webhooks = webhooks
         self.metrics = metrics
         self.logLevel = logLevel
     }

@@ -1,7 +1,8 @@
 import Hummingbird
 
 /// The routes an application serves, recorded as they are added so the OpenAPI document can be checked against them.
-public final class RouteRegistry {
+public final class RouteRegistry: @unchecked Sendable {
+    // @unchecked: written only while the router is built, on one task, and read after the build returned.
     /// One route: method and OpenAPI-style path (`/api/v1/agents/{id}`).
     public struct Route: Hashable, Sendable {
         public let method: String

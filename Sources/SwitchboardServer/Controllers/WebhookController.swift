@@ -1,0 +1,230 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardPluginHost
+import SwitchboardStore
+
+/// `/api/v1/webhooks`: the calling tenant's endpoints, their secrets, test pings, the delivery log,
+/// redelivery and replay.
+struct WebhookController {
+    let store: SQLiteStore
+    let dispatcher: WebhookDispatcher
+    let secrets: SecretBox
+    let configuration: SwitchboardConfiguration.Webhooks
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.post, "/webhooks", use: create)
+        routes.on(.get, "/webhooks", use: list)
+        routes.on(.get, "/webhooks/{id}", use: get)
+        routes.on(.put, "/webhooks/{id}", use: update)
+        routes.on(.delete, "/webhooks/{id}", use: delete)
+        routes.on(.post, "/webhooks/{id}/rotate-secret", use: rotate)
+        routes.on(.post, "/webhooks/{id}/test", use: test)
+        routes.on(.get, "/webhooks/{id}/deliveries", use: deliveries)
+        routes.on(.post, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", use: redeliver)
+        routes.on(.post, "/webhooks/{id}/replay", use: replay)
+    }
+
+    /// The body of POST (`url` and `events` required) and PUT (every field optional).
+    struct Body: StrictBody {
+        var url: String?
+        var events: [String]?
+        var description: String?
+        var timeoutMilliseconds: Int?
+        var enabled: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case url, events, description, enabled
+            case timeoutMilliseconds = "timeout_ms"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+    }
+
+    struct Replay: StrictBody {
+        var sinceSeq: Int64
+        enum CodingKeys: String, CodingKey { case sinceSeq = "since_seq" }
+        static let fields: Set<String> = ["since_seq"]
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        guard let url = body.url else { throw SwitchboardError.missingField("url") }
+        guard let events = body.events else { throw SwitchboardError.missingField("events") }
+        let tenant = try context.requirePrincipal.tenantID
+        let checkedURL = try await check(url: url)
+        let patterns = try Self.patterns(events)
+        let timeout = try Self.timeout(body.timeoutMilliseconds ?? 10_000)
+        let secret = WebhookSignature.makeSecret()
+        var webhook = try await store.createWebhook(
+            tenant: tenant,
+            url: checkedURL,
+            events: patterns,
+            description: body.description,
+            timeoutMilliseconds: timeout,
+            isEnabled: body.enabled ?? true,
+            secret: "pending"
+        )
+        try await store.rotateWebhookSecret(
+            id: webhook.id,
+            tenant: tenant,
+            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(webhook)),
+            previousUntil: Date(timeIntervalSince1970: 0)
+        )
+        webhook = try store.webhook(id: webhook.id, tenant: tenant) ?? webhook
+        await dispatcher.refresh()
+        return try .json(WithSecret(webhook: webhook, secret: secret), status: .created, version: webhook.version)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try .json(ListBody(data: try store.webhooks(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        return try .json(webhook, version: webhook.version)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var webhook = try requireWebhook(context)
+        let expected = try ETag.expectedVersion(request)
+        if let expected, expected != webhook.version { throw SwitchboardError.versionMismatch(current: webhook.version) }
+        let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        if let url = body.url { webhook.url = try await check(url: url) }
+        if let events = body.events { webhook.events = try Self.patterns(events) }
+        if let description = body.description { webhook.description = description }
+        if let timeout = body.timeoutMilliseconds { webhook.timeoutMilliseconds = try Self.timeout(timeout) }
+        if let enabled = body.enabled { webhook.isEnabled = enabled }
+        let updated = try await store.updateWebhook(webhook)
+        await dispatcher.refresh()
+        return try .json(updated, version: updated.version)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        try await store.deleteWebhook(id: webhook.id, tenant: webhook.tenantID)
+        await dispatcher.refresh()
+        return Response(status: .noContent)
+    }
+
+    @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        let secret = WebhookSignature.makeSecret()
+        let previousUntil = Date().addingTimeInterval(configuration.secretGrace / .seconds(1))
+        try await store.rotateWebhookSecret(
+            id: webhook.id,
+            tenant: webhook.tenantID,
+            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(webhook)),
+            previousUntil: previousUntil
+        )
+        return try .json(JSONValue.object(["secret": .string(secret), "previous_secret_valid_until": .string(previousUntil.ISO8601Format())]))
+    }
+
+    @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        let now = Date()
+        let ping = Event(
+            id: TimeOrderedIDGenerator.shared.make(now: now),
+            type: "webhook.ping",
+            tenantID: webhook.tenantID,
+            seq: 0,
+            timestamp: Int64(now.timeIntervalSince1970),
+            data: .object(["webhook_id": .string(webhook.id)]),
+            position: 0
+        )
+        var delivery = try WebhookDispatcher.delivery(of: ping, to: webhook)
+        delivery.seq = nil
+        try await store.enqueueDeliveries([delivery], replay: true)
+        dispatcher.queued.notify()
+        return try .json(JSONValue.object(["delivery_id": .string(delivery.id)]), status: .accepted)
+    }
+
+    @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        let limit = try request.pageRequest().limit
+        let deliveries = try store.deliveries(webhook: webhook.id, tenant: webhook.tenantID, limit: limit)
+        return try .json(ListBody(data: deliveries, nextCursor: nil, hasMore: false))
+    }
+
+    @Sendable func redeliver(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        try await store.redeliver(delivery: try context.parameters.require("delivery_id"), webhook: webhook.id, tenant: webhook.tenantID)
+        dispatcher.queued.notify()
+        return Response(status: .accepted)
+    }
+
+    @Sendable func replay(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let webhook = try requireWebhook(context)
+        let replay = try await CollectedBody.collect(request, context: context).decode(Replay.self)
+        guard replay.sinceSeq >= 0 else { throw SwitchboardError.invalidField("since_seq", "'since_seq' must be 0 or more.") }
+        var after = replay.sinceSeq
+        var queued = 0
+        while true {
+            let events = try store.events(tenant: webhook.tenantID, after: after, limit: 500)
+            guard let last = events.last else { break }
+            let deliveries = try events.filter { webhook.events.matches($0.type) }.map { try WebhookDispatcher.delivery(of: $0, to: webhook) }
+            try await store.enqueueDeliveries(deliveries, replay: true)
+            queued += deliveries.count
+            after = last.seq
+        }
+        dispatcher.queued.notify()
+        return try .json(JSONValue.object(["queued": JSONValue(Int64(queued))]), status: .accepted)
+    }
+
+    // MARK: - Helpers
+
+    private func requireWebhook(_ context: AppRequestContext) throws -> Webhook {
+        guard let webhook = try store.webhook(id: try context.parameters.require("id"), tenant: try context.requirePrincipal.tenantID) else {
+            throw SwitchboardError.notFound("webhook")
+        }
+        return webhook
+    }
+
+    /// The URL when it is absolute https (or http when allowed) and its host passes the SSRF guard.
+    private func check(url: String) async throws -> String {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), let host = parsed.host, !host.isEmpty,
+            scheme == "https" || (scheme == "http" && configuration.allowsHTTP)
+        else {
+            throw SwitchboardError.invalidField("url", configuration.allowsHTTP ? "'url' must be an absolute http or https URL." : "'url' must be an absolute https URL.")
+        }
+        switch await OutboundAddressPolicy(allowsPrivateNetworks: configuration.allowsPrivateNetworks).check(host: host) {
+        case .permitted: return url
+        case .unresolved: throw SwitchboardError(kind: .invalidInput, code: "url_unresolvable", detail: "The host of 'url' does not resolve.", field: "url")
+        case .refused:
+            throw SwitchboardError(
+                kind: .invalidInput,
+                code: "url_not_allowed",
+                detail: "The host of 'url' resolves to a loopback, private, link-local or reserved address.",
+                field: "url"
+            )
+        }
+    }
+
+    private static func patterns(_ texts: [String]) throws -> [EventPattern] {
+        guard !texts.isEmpty, texts.count <= 64 else { throw SwitchboardError.invalidField("events", "'events' must list 1 to 64 event types or patterns.") }
+        return try texts.map { text in
+            guard let pattern = EventPattern(text) else {
+                throw SwitchboardError.invalidField("events", "'\(text)' is not an event type, 'prefix.*' or '*'.")
+            }
+            return pattern
+        }
+    }
+
+    private static func timeout(_ milliseconds: Int) throws -> Int {
+        guard (100...30_000).contains(milliseconds) else { throw SwitchboardError.invalidField("timeout_ms", "'timeout_ms' must be 100 to 30000.") }
+        return milliseconds
+    }
+}
+
+/// An endpoint with its new secret: the only time the secret is shown.
+private struct WithSecret: Encodable {
+    let webhook: Webhook
+    let secret: String
+
+    enum CodingKeys: String, CodingKey { case secret }
+
+    func encode(to encoder: any Encoder) throws {
+        try webhook.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(secret, forKey: .secret)
+    }
+}

@@ -1,0 +1,22 @@
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardStore
+
+/// Runs webhook delivery for the server's lifetime: the event-log consumer that queues deliveries and the
+/// dispatcher's workers. On graceful shutdown both stop; whatever is undelivered stays queued.
+struct WebhookService: Service {
+    let store: SQLiteStore
+    let dispatcher: WebhookDispatcher
+    let logger: Logger
+
+    func run() async throws {
+        await dispatcher.refresh()
+        let dispatcher = dispatcher
+        let consumer = EventLogConsumer(name: "webhooks", log: store, logger: logger) { events in
+            try await dispatcher.enqueue(events)
+        }
+        try await consumer.run()
+        await dispatcher.stop()
+    }
+}

@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+import SwitchboardPluginHost
+
+/// Sends one delivery attempt: Standard Webhooks headers, the endpoint's timeout, the SSRF guard checked
+/// again before connecting, and the outcome classified for retry.
+///
+/// | answer | result |
+/// | --- | --- |
+/// | 2xx within the timeout | succeeded |
+/// | 408, 429 (after `Retry-After` when given), 5xx, timeout, connection error, refused address | retried |
+/// | any other status (3xx, 4xx) | failed, not retried |
+struct WebhookSender: Sendable {
+    let client: HTTPClient
+    let policy: OutboundAddressPolicy
+
+    /// The outcome of an attempt.
+    struct Outcome: Sendable {
+        var attempt: WebhookAttempt
+        var isSuccess: Bool
+        var isRetryable: Bool
+        /// The receiver's `Retry-After`, when it sent one.
+        var retryAfter: Duration?
+    }
+
+    /// Posts `delivery` to `webhook`, signed with every secret in `secrets`.
+    func send(_ delivery: WebhookDelivery, to webhook: Webhook, secrets: [String], now: Date = Date()) async -> Outcome {
+        let start = ContinuousClock.now
+        func failure(_ error: String) -> Outcome {
+            Outcome(attempt: attempt(now, start, code: nil, error: error, body: nil), isSuccess: false, isRetryable: true, retryAfter: nil)
+        }
+        guard let host = URL(string: webhook.url)?.host else { return failure("the URL has no host") }
+        switch await policy.check(host: host) {
+        case .unresolved: return failure("the host name does not resolve")
+        case .refused: return failure("the host resolves to a private or reserved address")
+        case .permitted: break
+        }
+        let timestamp = Int64(now.timeIntervalSince1970)
+        let signatures = secrets.compactMap { WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: delivery.payload, secret: $0) }
+        var request = HTTPClientRequest(url: webhook.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "switchboard-webhooks/1")
+        request.headers.add(name: "webhook-id", value: delivery.id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: signatures.joined(separator: " "))
+        request.body = .bytes(ByteBuffer(bytes: delivery.payload))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(webhook.timeoutMilliseconds)))
+            var body = ByteBuffer()
+            for try await var chunk in response.body where body.readableBytes < 1_024 {
+                body.writeBuffer(&chunk)
+            }
+            let code = Int(response.status.code)
+            let text = String(buffer: body).prefix(1_024)
+            let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds($0) }
+            return Outcome(
+                attempt: attempt(now, start, code: code, error: nil, body: String(text)),
+                isSuccess: (200..<300).contains(code),
+                isRetryable: code == 408 || code == 429 || code >= 500,
+                retryAfter: code == 429 ? retryAfter : nil
+            )
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return failure("timed out after \(webhook.timeoutMilliseconds) ms")
+        } catch {
+            return failure("the request failed: \(error)")
+        }
+    }
+
+    private func attempt(_ at: Date, _ start: ContinuousClock.Instant, code: Int?, error: String?, body: String?) -> WebhookAttempt {
+        WebhookAttempt(at: at, statusCode: code, latencyMilliseconds: Int((ContinuousClock.now - start) / .milliseconds(1)), error: error, responseBody: body)
+    }
+}
