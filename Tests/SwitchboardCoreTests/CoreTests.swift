@@ -172,3 +172,27 @@ extension JSONValue {
         #expect(String(decoding: try JSONStreamEncoder.encode(["a/b": [1, 2]]), as: UTF8.self) == #"{"a/b":[1,2]}"#)
     }
 }
+
+@Suite struct WebhookSignatureTests {
+    @Test func signaturesMatchTheStandardWebhooksTestVector() {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let signature = WebhookSignature.sign(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret)
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        let header = "v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        #expect(WebhookSignature.verify(header: header, id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret))
+        #expect(!WebhookSignature.verify(header: header, id: "msg_other", timestamp: 1_614_265_330, body: body, secret: secret))
+        #expect(WebhookSignature.makeSecret().hasPrefix("whsec_"))
+        #expect(WebhookSignature.key(of: WebhookSignature.makeSecret())?.count == 32)
+    }
+
+    @Test func eventPatternsMatchExactPrefixAndAll() {
+        let patterns = ["message.*", "agent.status_changed"].compactMap(EventPattern.init)
+        #expect(patterns.matches("message.received"))
+        #expect(patterns.matches("agent.status_changed"))
+        #expect(!patterns.matches("agent.created"))
+        #expect(EventPattern("*")!.matches("plugin.x.y"))
+        #expect(EventPattern("Message") == nil)
+        #expect(EventPattern("a..b") == nil)
+    }
+}

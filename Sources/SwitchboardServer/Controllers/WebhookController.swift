@@ -51,9 +51,9 @@ struct WebhookController {
         guard let url = body.url else { throw SwitchboardError.missingField("url") }
         guard let events = body.events else { throw SwitchboardError.missingField("events") }
         let tenant = try context.requirePrincipal.tenantID
-        let checkedURL = try await check(url: url)
         let patterns = try Self.patterns(events)
         let timeout = try Self.timeout(body.timeoutMilliseconds ?? 10_000)
+        let checkedURL = try await check(url: url)
         let secret = WebhookSignature.makeSecret()
         var webhook = try await store.createWebhook(
             tenant: tenant,

@@ -1,0 +1,245 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SwitchboardCore
+import SwitchboardServer
+import Testing
+
+/// A webhook receiver on a loopback port: records every request and answers from a script.
+actor WebhookReceiver {
+    struct Received: Sendable {
+        let id: String
+        let timestamp: Int64
+        let signature: String
+        let body: [UInt8]
+        let at: ContinuousClock.Instant
+        var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: Data(body))) ?? .null }
+    }
+
+    /// What to answer: a status, optional headers, and an optional stall before answering.
+    struct Answer: Sendable {
+        var status: HTTPResponse.Status = .ok
+        var headers: HTTPFields = [:]
+        var stall: Duration = .zero
+    }
+
+    private(set) var received: [Received] = []
+    private var script: [Answer] = []
+
+    /// Answers the next requests with `answers`, then 200.
+    func answer(_ answers: [Answer]) { script = answers }
+
+    func record(_ request: Received) -> Answer {
+        received.append(request)
+        return script.isEmpty ? Answer() : script.removeFirst()
+    }
+
+    /// Runs a receiver for the length of `body`, which gets its base URL.
+    func run(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let router = Router()
+        router.post("/hook") { request, context -> Response in
+            let bytes = try await request.body.collect(upTo: 1 << 20)
+            let received = Received(
+                id: request.headers[HTTPField.Name("webhook-id")!] ?? "",
+                timestamp: Int64(request.headers[HTTPField.Name("webhook-timestamp")!] ?? "") ?? 0,
+                signature: request.headers[HTTPField.Name("webhook-signature")!] ?? "",
+                body: Array(buffer: bytes),
+                at: .now
+            )
+            let answer = await self.record(received)
+            if answer.stall > .zero { try await Task.sleep(for: answer.stall) }
+            return Response(status: answer.status, headers: answer.headers)
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: testLogger)
+        try await app.test(.live) { client in
+            try await body("http://127.0.0.1:\(client.port!)/hook")
+        }
+    }
+}
+
+@Suite struct WebhookRoutesTests {
+    static func server(_ configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await TestServer.make { configuration in
+            configuration.webhooks.allowsPrivateNetworks = true
+            configuration.webhooks.allowsHTTP = true
+            configuration.webhooks.retrySchedule = [.milliseconds(40), .milliseconds(40), .milliseconds(40), .milliseconds(40)]
+            configure(&configuration)
+        }
+    }
+
+    @Test func eventsArriveSignedInTheSeedShapeAndVerify() async throws {
+        let server = try await Self.server()
+        let receiver = WebhookReceiver()
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let created = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["agent.*"])])
+                #expect(created.status == .created)
+                let secret = try #require(created["secret"]?.string)
+                #expect(secret.hasPrefix("whsec_"))
+                #expect(try await client.call(.get, "/api/v1/webhooks/\(created["id"]!.string!)", key: key)["secret"] == nil)
+                let agent = try await Fixtures(client: client, key: key).agent("Ada")
+                _ = try await Fixtures(client: client, key: key).visitor()
+                try await eventually { await receiver.received.count == 1 }
+                let call = await receiver.received[0]
+                #expect(WebhookSignature.verify(header: call.signature, id: call.id, timestamp: call.timestamp, body: call.body, secret: secret))
+                #expect(call.id.hasPrefix("msg_"))
+                #expect(call.json["event"]?.string == "agent.created")
+                #expect(call.json["data"]?["agent_id"]?.string == agent)
+                #expect(call.json["tenant_id"]?.string == server.tenantA.tenantID)
+                #expect(call.json["seq"] == 1)
+                #expect(call.json["timestamp"]?.int != nil && call.json["version"] == 1 && call.json["id"]?.string != nil)
+            }
+        }
+    }
+
+    @Test func aFailingReceiverGetsRetriesWithTheSameIDUntilItAccepts() async throws {
+        let server = try await Self.server()
+        let receiver = WebhookReceiver()
+        await receiver.answer([.init(status: .internalServerError), .init(status: .serviceUnavailable), .init(status: .requestTimeout)])
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
+                _ = try await Fixtures(client: client, key: key).agent()
+                try await eventually { await receiver.received.count == 4 }
+                #expect(Set(await receiver.received.map(\.id)).count == 1)
+                let log = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)
+                try await eventually {
+                    try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]?.array.first?["status"]?.string == "succeeded"
+                }
+                let delivery = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]!.array[0]
+                #expect(delivery["attempts"]!.array.compactMap { $0["status_code"]?.int } == [500, 503, 408, 200])
+                #expect(log.status == .ok)
+            }
+        }
+    }
+
+    @Test func aStallingReceiverHitsTheTimeoutAndA429RetryAfterIsHonoured() async throws {
+        let server = try await Self.server()
+        let receiver = WebhookReceiver()
+        await receiver.answer([.init(stall: .seconds(2)), .init(status: .tooManyRequests, headers: [.retryAfter: "1"])])
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let webhook = try await client.call(
+                    .post,
+                    "/api/v1/webhooks",
+                    key: key,
+                    json: ["url": .string(url), "events": .array(["*"]), "timeout_ms": 300]
+                )["id"]!.string!
+                _ = try await Fixtures(client: client, key: key).agent()
+                try await eventually { await receiver.received.count == 3 }
+                let calls = await receiver.received
+                #expect(calls[2].at - calls[1].at >= .seconds(1))
+                try await eventually {
+                    try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]?.array.first?["status"]?.string == "succeeded"
+                }
+                let attempts = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]!.array[0]["attempts"]!.array
+                #expect(attempts[0]["error"]?.string?.contains("timed out") == true)
+                #expect(attempts[0]["latency_ms"]!.int! < 1_500)
+                #expect(attempts[1]["status_code"] == 429)
+            }
+        }
+    }
+
+    @Test func deadDeliveriesCanBeRedeliveredAndEventsReplayed() async throws {
+        let server = try await Self.server { $0.webhooks.retrySchedule = [.milliseconds(20)] }
+        let receiver = WebhookReceiver()
+        await receiver.answer([.init(status: .badGateway), .init(status: .badGateway)])
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["agent.created"])])["id"]!.string!
+                let fixtures = Fixtures(client: client, key: key)
+                _ = try await fixtures.agent()
+                let deliveries = "/api/v1/webhooks/\(webhook)/deliveries"
+                try await eventually { try await client.call(.get, deliveries, key: key)["data"]?.array.first?["status"]?.string == "dead" }
+                let dead = try await client.call(.get, deliveries, key: key)["data"]!.array[0]["id"]!.string!
+                #expect(try await client.call(.post, "\(deliveries)/\(dead)/redeliver", key: key).status == .accepted)
+                try await eventually { try await client.call(.get, deliveries, key: key)["data"]?.array.first?["status"]?.string == "succeeded" }
+                #expect(Set(await receiver.received.map(\.id)) == [dead])
+
+                _ = try await fixtures.agent()
+                try await eventually { await receiver.received.count == 4 }
+                let replay = try await client.call(.post, "/api/v1/webhooks/\(webhook)/replay", key: key, json: ["since_seq": 0])
+                #expect(replay["queued"] == 2)
+                try await eventually { await receiver.received.count == 6 }
+                let seqs = await receiver.received.suffix(2).compactMap { $0.json["seq"]?.int }
+                #expect(seqs == [1, 2])
+                #expect(try await client.call(.post, "\(deliveries)/msg_nope/redeliver", key: key).status == .notFound)
+            }
+        }
+    }
+
+    @Test func theBreakerPausesAFailingEndpointAndItIsDisabledInTheEnd() async throws {
+        let server = try await Self.server { configuration in
+            configuration.webhooks.retrySchedule = Array(repeating: .milliseconds(10), count: 50)
+            configuration.webhooks.breakerThreshold = 2
+            configuration.webhooks.breakerCooldown = .milliseconds(300)
+            configuration.webhooks.disableAfter = .seconds(1)
+        }
+        let receiver = WebhookReceiver()
+        await receiver.answer(Array(repeating: .init(status: .internalServerError), count: 100))
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
+                _ = try await Fixtures(client: client, key: key).agent()
+                try await eventually { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["enabled"] == .bool(false) }
+                let disabled = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)
+                #expect(disabled["disabled_reason"]?.string?.contains("every attempt failed") == true)
+                // With a breaker opening after 2 failures for 300 ms, one second holds only a few attempts.
+                let attempts = await receiver.received.count
+                #expect(attempts >= 3 && attempts <= 12, "\(attempts) attempts")
+                let enabled = try await client.call(.put, "/api/v1/webhooks/\(webhook)", key: key, json: ["enabled": .bool(true)])
+                #expect(enabled["disabled_reason"] == .null)
+            }
+        }
+    }
+
+    @Test func urlsThatReachPrivateNetworksAreRefused() async throws {
+        let server = try await TestServer.make { $0.webhooks.allowsHTTP = true }
+        try await server.run { client in
+            for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "http://10.0.0.1/", "http://[::1]:8080/", "http://localhost:9/"] {
+                let refused = try await client.call(.post, "/api/v1/webhooks", key: server.tenantA.key, json: ["url": .string(url), "events": .array(["*"])])
+                #expect(refused.status == .unprocessableContent, "\(url)")
+                #expect(refused["code"]?.string == "url_not_allowed", "\(url)")
+                #expect(refused["field"]?.string == "url")
+            }
+        }
+        let httpsOnly = try await TestServer.make()
+        try await httpsOnly.run { client in
+            let plain = try await client.call(.post, "/api/v1/webhooks", key: httpsOnly.tenantA.key, json: ["url": "http://example.com/", "events": .array(["*"])])
+            #expect(plain["field"]?.string == "url")
+            let noEvents = try await client.call(.post, "/api/v1/webhooks", key: httpsOnly.tenantA.key, json: ["url": "https://example.com/", "events": .array([])])
+            #expect(noEvents["field"]?.string == "events")
+        }
+    }
+
+    @Test func aRotatedSecretSignsBesideTheNewOneAndPingsArrive() async throws {
+        let server = try await Self.server()
+        let receiver = WebhookReceiver()
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let created = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])
+                let webhook = created["id"]!.string!
+                let old = created["secret"]!.string!
+                let rotated = try await client.call(.post, "/api/v1/webhooks/\(webhook)/rotate-secret", key: key)
+                let new = try #require(rotated["secret"]?.string)
+                #expect(try await client.call(.post, "/api/v1/webhooks/\(webhook)/test", key: key).status == .accepted)
+                try await eventually { await receiver.received.count == 1 }
+                let ping = await receiver.received[0]
+                #expect(ping.json["event"]?.string == "webhook.ping")
+                for secret in [old, new] {
+                    #expect(WebhookSignature.verify(header: ping.signature, id: ping.id, timestamp: ping.timestamp, body: ping.body, secret: secret))
+                }
+                #expect(try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: server.tenantB.key).status == .notFound)
+                #expect(try await client.call(.delete, "/api/v1/webhooks/\(webhook)", key: key).status == .noContent)
+            }
+        }
+    }
+}
