@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+import Testing
+
+/// The real `switchboard serve` process, killed with SIGKILL while webhook deliveries are queued.
+@Suite struct WebhookCrashTests {
+    /// A running `switchboard serve` child and the port it listens on.
+    final class ServerProcess: @unchecked Sendable {
+        // @unchecked: the process and its output are touched by one test task at a time.
+        let process = Process()
+        let output = Pipe()
+        let errors = Pipe()
+        var port = 0
+
+        init(environment: [String: String]) throws {
+            process.executableURL = URL(fileURLWithPath: PluginFixtures.switchboardExecutable)
+            process.arguments = ["serve"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            var log = ""
+            let deadline = Date().addingTimeInterval(20)
+            while port == 0, Date() < deadline {
+                log += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+                if let match = log.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/) { port = Int(match.1)! }
+            }
+            guard port != 0 else { throw FixtureError(message: "the server did not start: \(log)") }
+            // Keep draining the log so the server never blocks on a full pipe.
+            errors.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        }
+
+        /// The demo key the first start printed.
+        func demoKey() -> String? {
+            let text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            return text.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) }
+        }
+
+        func kill() {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func aKilledServerDeliversEveryQueuedEventAfterItsRestartInOrder() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-kill-\(UUID().uuidString)").path
+        let environment = [
+            "SWITCHBOARD_SERVER_PORT": "0",
+            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
+            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
+            "SWITCHBOARD_WEBHOOKS_ALLOW_HTTP": "true",
+            "SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
+            "SWITCHBOARD_WEBHOOKS_RETRY_SCHEDULE_MS": Array(repeating: "300", count: 200).joined(separator: ","),
+            "SWITCHBOARD_WEBHOOKS_BREAKER_THRESHOLD": "1000",
+            "SWITCHBOARD_LOG_LEVEL": "info",
+        ]
+        let receiver = WebhookReceiver()
+        // Refuse everything until the restart, so all 1,000 deliveries are still queued at the kill.
+        await receiver.answer(Array(repeating: .init(status: .serviceUnavailable), count: 1_000_000))
+        try await receiver.run { url in
+            let first = try ServerProcess(environment: environment)
+            let key = try #require(first.demoKey())
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            func post(_ path: String, _ body: String, port: Int) async throws -> JSONValue {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1\(path)")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer \(key)")
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+                let response = try await client.execute(request, timeout: .seconds(10))
+                return try JSONDecoder().decode(JSONValue.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+            do {
+                _ = try await post("/webhooks", #"{"url": "\#(url)", "events": ["agent.created"]}"#, port: first.port)
+                for index in 0..<1_000 { _ = try await post("/agents", #"{"name": "Agent \#(index)"}"#, port: first.port) }
+                first.kill()
+
+                await receiver.answer([])
+                let second = try ServerProcess(environment: environment)
+                try await eventually(limit: .seconds(60)) {
+                    Set(await receiver.received.filter { $0.json["seq"]?.int != nil }.compactMap { $0.json["seq"]?.int }).count == 1_000
+                }
+                // None lost, and the endpoint saw them in order: the first call of each seq comes after the previous seq's.
+                let seqs = await receiver.received.compactMap { $0.json["seq"]?.int }
+                var firstSeen: [Int] = []
+                var seen = Set<Int>()
+                for seq in seqs where seen.insert(seq).inserted { firstSeen.append(seq) }
+                #expect(firstSeen == Array(1...1_000))
+                second.kill()
+            } catch {
+                first.kill()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+}
