@@ -8,6 +8,7 @@ extension SQLiteStore: WebhookStore {
         events: [EventPattern],
         description: String?,
         timeoutMilliseconds: Int,
+        maxInFlight: Int,
         isEnabled: Bool,
         secret: String
     ) async throws -> Webhook {
@@ -18,12 +19,12 @@ extension SQLiteStore: WebhookStore {
             let id = ids.make(now: now)
             try db.run(
                 """
-                INSERT INTO webhooks (tenant_id, id, url, events, description, timeout_ms, enabled, secret, created_at, updated_at, version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                INSERT INTO webhooks (tenant_id, id, url, events, description, timeout_ms, max_in_flight, enabled, secret, created_at, updated_at, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                 """,
                 [
                     .text(tenant), .text(id), .text(url), .text(patterns), SQLiteValue(description), .integer(Int64(timeoutMilliseconds)),
-                    .integer(isEnabled ? 1 : 0), .text(secret), SQLiteValue(now), SQLiteValue(now),
+                    .integer(Int64(maxInFlight)), .integer(isEnabled ? 1 : 0), .text(secret), SQLiteValue(now), SQLiteValue(now),
                 ]
             )
             return try Self.webhook(db, id: id, tenant: tenant)!
@@ -49,13 +50,13 @@ extension SQLiteStore: WebhookStore {
         return try await write { db in
             let changed = try db.run(
                 """
-                UPDATE webhooks SET url = ?, events = ?, description = ?, timeout_ms = ?, enabled = ?,
+                UPDATE webhooks SET url = ?, events = ?, description = ?, timeout_ms = ?, max_in_flight = ?, enabled = ?,
                     disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END, updated_at = ?, version = version + 1
                 WHERE tenant_id = ? AND id = ?
                 """,
                 [
                     .text(webhook.url), .text(patterns), SQLiteValue(webhook.description), .integer(Int64(webhook.timeoutMilliseconds)),
-                    .integer(webhook.isEnabled ? 1 : 0), .integer(webhook.isEnabled ? 1 : 0), SQLiteValue(Self.now()), .text(webhook.tenantID),
+                    .integer(Int64(webhook.maxInFlight)), .integer(webhook.isEnabled ? 1 : 0), .integer(webhook.isEnabled ? 1 : 0), SQLiteValue(Self.now()), .text(webhook.tenantID),
                     .text(webhook.id),
                 ]
             )
@@ -142,6 +143,29 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
+    public func dueDeliveries(webhook: String, now: Date, limit: Int, excluding excluded: Set<String>) throws -> [WebhookDelivery] {
+        try read { db in
+            try db.query(
+                """
+                SELECT \(Self.deliveryColumns) FROM webhook_deliveries
+                WHERE webhook_id = ? AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                ORDER BY position LIMIT ?
+                """,
+                [.text(webhook), SQLiteValue(now), .integer(Int64(limit + excluded.count))],
+                Self.deliveryRow
+            )
+        }.filter { !excluded.contains($0.id) }.prefix(limit).map { $0 }
+    }
+
+    public func nextDueDate(webhook: String) throws -> Date? {
+        try read { db in
+            try db.queryFirst(
+                "SELECT min(coalesce(next_attempt_at, 0)) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending'",
+                [.text(webhook)]
+            ) { $0.optionalDate(0) }
+        } ?? nil
+    }
+
     public func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws {
         try await write { db in
             try db.run(
@@ -201,7 +225,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     private static let webhookColumns =
-        "tenant_id, id, url, events, description, timeout_ms, enabled, disabled_reason, created_at, updated_at, version"
+        "tenant_id, id, url, events, description, timeout_ms, enabled, disabled_reason, created_at, updated_at, version, max_in_flight"
 
     private static func webhook(_ db: SQLiteConnection, id: String, tenant: String) throws -> Webhook? {
         try db.queryFirst("SELECT \(webhookColumns) FROM webhooks WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], webhookRow)
@@ -216,6 +240,7 @@ extension SQLiteStore: WebhookStore {
             events: patterns.compactMap(EventPattern.init),
             description: row.optionalText(4),
             timeoutMilliseconds: row.int(5),
+            maxInFlight: row.int(11),
             isEnabled: row.int(6) != 0,
             disabledReason: row.optionalText(7),
             createdAt: row.date(8),

@@ -27,12 +27,19 @@ actor WebhookReceiver {
 
     private(set) var received: [Received] = []
     private var script: [Answer] = []
+    private var inFlight = 0
+    /// The most requests the receiver had open at once.
+    private(set) var mostInFlight = 0
+
+    func finished() { inFlight -= 1 }
 
     /// Answers the next requests with `answers`, then 200.
     func answer(_ answers: [Answer]) { script = answers }
 
     func record(_ request: Received) -> Answer {
         received.append(request)
+        inFlight += 1
+        mostInFlight = max(mostInFlight, inFlight)
         return script.isEmpty ? Answer() : script.removeFirst()
     }
 
@@ -50,6 +57,7 @@ actor WebhookReceiver {
             )
             let answer = await self.record(received)
             if answer.stall > .zero { try await Task.sleep(for: answer.stall) }
+            await self.finished()
             return Response(status: answer.status, headers: answer.headers)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: testLogger)
@@ -188,7 +196,10 @@ actor WebhookReceiver {
                 let key = server.tenantA.key
                 let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
                 _ = try await Fixtures(client: client, key: key).agent()
+                try await eventually { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["breaker"]?["state"]?.string == "open" }
                 try await eventually { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["enabled"] == .bool(false) }
+                let calls = await receiver.received
+                #expect(calls[2].at - calls[1].at >= .milliseconds(250), "the breaker opened after two failures")
                 let disabled = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)
                 #expect(disabled["disabled_reason"]?.string?.contains("every attempt failed") == true)
                 // With a breaker opening after 2 failures for 300 ms, one second holds only a few attempts.
@@ -196,6 +207,29 @@ actor WebhookReceiver {
                 #expect(attempts >= 3 && attempts <= 12, "\(attempts) attempts")
                 let enabled = try await client.call(.put, "/api/v1/webhooks/\(webhook)", key: key, json: ["enabled": .bool(true)])
                 #expect(enabled["disabled_reason"] == .null)
+            }
+        }
+    }
+
+    @Test func anEndpointThatAllowsSeveralInFlightGetsThemConcurrently() async throws {
+        let server = try await Self.server()
+        let receiver = WebhookReceiver()
+        await receiver.answer(Array(repeating: .init(stall: .milliseconds(300)), count: 8))
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let created = try await client.call(
+                    .post,
+                    "/api/v1/webhooks",
+                    key: key,
+                    json: ["url": .string(url), "events": .array(["agent.created"]), "max_in_flight": 8]
+                )
+                #expect(created["max_in_flight"] == 8)
+                let fixtures = Fixtures(client: client, key: key)
+                for _ in 0..<8 { _ = try await fixtures.agent() }
+                try await eventually { await receiver.received.count == 8 }
+                #expect(await receiver.mostInFlight > 1)
+                #expect(Set(await receiver.received.compactMap { $0.json["seq"]?.int }) == Set(1...8))
             }
         }
     }

@@ -3,7 +3,7 @@ import Foundation
 /// Tenants' webhook endpoints, their signing secrets, and the durable delivery queue with its log.
 public protocol WebhookStore: Sendable {
     /// Creates an endpoint; `secret` is stored as given (the caller seals it).
-    func createWebhook(tenant: String, url: String, events: [EventPattern], description: String?, timeoutMilliseconds: Int, isEnabled: Bool, secret: String) async throws -> Webhook
+    func createWebhook(tenant: String, url: String, events: [EventPattern], description: String?, timeoutMilliseconds: Int, maxInFlight: Int, isEnabled: Bool, secret: String) async throws -> Webhook
     func webhooks(tenant: String) throws -> [Webhook]
     /// Every enabled endpoint of every tenant.
     func enabledWebhooks() throws -> [Webhook]
@@ -24,6 +24,11 @@ public protocol WebhookStore: Sendable {
     func enqueueDeliveries(_ deliveries: [WebhookDelivery], replay: Bool) async throws
     /// The oldest pending delivery of an endpoint (deliveries go out in order per endpoint).
     func nextDelivery(webhook: String) throws -> WebhookDelivery?
+    /// Up to `limit` pending deliveries of an endpoint that are due at `now`, oldest first, skipping
+    /// `excluded` (those in flight): the work of an endpoint that allows several in flight.
+    func dueDeliveries(webhook: String, now: Date, limit: Int, excluding excluded: Set<String>) throws -> [WebhookDelivery]
+    /// When the endpoint's earliest pending delivery is due; nil when none is pending.
+    func nextDueDate(webhook: String) throws -> Date?
     /// Appends an attempt and moves the delivery on.
     func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws
     /// An endpoint's deliveries, newest first.

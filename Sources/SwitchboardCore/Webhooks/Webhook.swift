@@ -8,6 +8,8 @@ public struct Webhook: Sendable, Equatable, Encodable {
     public var events: [EventPattern]
     public var description: String?
     public var timeoutMilliseconds: Int
+    /// Deliveries in flight at once: 1 keeps them in event order; more trades order for throughput.
+    public var maxInFlight: Int
     public var isEnabled: Bool
     /// Why the server disabled the endpoint (it kept failing), or nil.
     public var disabledReason: String?
@@ -23,6 +25,7 @@ public struct Webhook: Sendable, Equatable, Encodable {
         events: [EventPattern],
         description: String?,
         timeoutMilliseconds: Int,
+        maxInFlight: Int = 1,
         isEnabled: Bool,
         disabledReason: String?,
         createdAt: Date,
@@ -35,6 +38,7 @@ public struct Webhook: Sendable, Equatable, Encodable {
         self.events = events
         self.description = description
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.maxInFlight = maxInFlight
         self.isEnabled = isEnabled
         self.disabledReason = disabledReason
         self.createdAt = createdAt
@@ -46,6 +50,7 @@ public struct Webhook: Sendable, Equatable, Encodable {
         case id, url, events, description, version
         case tenantID = "tenant_id"
         case timeoutMilliseconds = "timeout_ms"
+        case maxInFlight = "max_in_flight"
         case isEnabled = "enabled"
         case disabledReason = "disabled_reason"
         case createdAt = "created_at"
@@ -60,6 +65,7 @@ public struct Webhook: Sendable, Equatable, Encodable {
         try container.encode(events.map(\.text), forKey: .events)
         try container.encode(description, forKey: .description)
         try container.encode(timeoutMilliseconds, forKey: .timeoutMilliseconds)
+        try container.encode(maxInFlight, forKey: .maxInFlight)
         try container.encode(isEnabled, forKey: .isEnabled)
         try container.encode(disabledReason, forKey: .disabledReason)
         try container.encode(createdAt, forKey: .createdAt)

@@ -31,11 +31,13 @@ struct WebhookController {
         var events: [String]?
         var description: String?
         var timeoutMilliseconds: Int?
+        var maxInFlight: Int?
         var enabled: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case url, events, description, enabled
             case timeoutMilliseconds = "timeout_ms"
+            case maxInFlight = "max_in_flight"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
     }
@@ -53,6 +55,7 @@ struct WebhookController {
         let tenant = try context.requirePrincipal.tenantID
         let patterns = try Self.patterns(events)
         let timeout = try Self.timeout(body.timeoutMilliseconds ?? 10_000)
+        let maxInFlight = try Self.maxInFlight(body.maxInFlight ?? 1)
         let checkedURL = try await check(url: url)
         let secret = WebhookSignature.makeSecret()
         var webhook = try await store.createWebhook(
@@ -61,6 +64,7 @@ struct WebhookController {
             events: patterns,
             description: body.description,
             timeoutMilliseconds: timeout,
+            maxInFlight: maxInFlight,
             isEnabled: body.enabled ?? true,
             secret: "pending"
         )
@@ -81,7 +85,7 @@ struct WebhookController {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let webhook = try requireWebhook(context)
-        return try .json(webhook, version: webhook.version)
+        return try .json(WithBreaker(webhook: webhook, breaker: await dispatcher.breaker(of: webhook.id)), version: webhook.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -93,6 +97,7 @@ struct WebhookController {
         if let events = body.events { webhook.events = try Self.patterns(events) }
         if let description = body.description { webhook.description = description }
         if let timeout = body.timeoutMilliseconds { webhook.timeoutMilliseconds = try Self.timeout(timeout) }
+        if let maxInFlight = body.maxInFlight { webhook.maxInFlight = try Self.maxInFlight(maxInFlight) }
         if let enabled = body.enabled { webhook.isEnabled = enabled }
         let updated = try await store.updateWebhook(webhook)
         await dispatcher.refresh()
@@ -209,9 +214,29 @@ struct WebhookController {
         }
     }
 
+    private static func maxInFlight(_ count: Int) throws -> Int {
+        guard (1...64).contains(count) else { throw SwitchboardError.invalidField("max_in_flight", "'max_in_flight' must be 1 to 64.") }
+        return count
+    }
+
     private static func timeout(_ milliseconds: Int) throws -> Int {
         guard (100...30_000).contains(milliseconds) else { throw SwitchboardError.invalidField("timeout_ms", "'timeout_ms' must be 100 to 30000.") }
         return milliseconds
+    }
+}
+
+/// An endpoint with the state of its circuit breaker (null when no worker runs, e.g. disabled).
+private struct WithBreaker: Encodable {
+    let webhook: Webhook
+    let breaker: CircuitBreaker?
+
+    enum CodingKeys: String, CodingKey { case breaker }
+
+    func encode(to encoder: any Encoder) throws {
+        try webhook.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let state = breaker.map { JSONValue.object(["state": .string($0.state.name), "consecutive_failures": JSONValue(Int64($0.consecutiveFailures))]) }
+        try container.encode(state ?? .null, forKey: .breaker)
     }
 }
 

@@ -7,7 +7,7 @@ import SwitchboardStore
 ///
 /// `enqueue` (fed by an `EventLogConsumer`) stores one delivery per matching enabled endpoint; one worker
 /// per enabled endpoint sends that endpoint's oldest pending delivery, so deliveries go out in order per
-/// endpoint, retries with full-jitter backoff on the configured schedule, and marks a delivery dead after
+/// endpoint (or up to `max_in_flight` due ones at once, when the endpoint allows it), retries with full-jitter backoff on the configured schedule, and marks a delivery dead after
 /// the last retry. A per-endpoint circuit breaker pauses a failing endpoint; one failing for
 /// `disableAfter` is disabled. Everything not yet delivered stays in the store across restarts.
 actor WebhookDispatcher {
@@ -19,6 +19,7 @@ actor WebhookDispatcher {
     /// Wakes the workers after deliveries were queued.
     nonisolated let queued = CommitSignal()
     private var workers: [String: Task<Void, Never>] = [:]
+    private var breakers: [String: CircuitBreaker] = [:]
     private var isStopped = false
 
     init(store: SQLiteStore, sender: WebhookSender, secrets: SecretBox, configuration: SwitchboardConfiguration.Webhooks, logger: Logger) {
@@ -87,48 +88,80 @@ actor WebhookDispatcher {
 
     // MARK: - One endpoint's worker
 
+    /// The circuit breaker of an endpoint with a running worker.
+    func breaker(of webhook: String) -> CircuitBreaker? { breakers[webhook] }
+
     private func work(webhook id: String, tenant: String) async {
-        var breaker = CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown)
+        breakers[id] = CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown)
+        defer { breakers[id] = nil }
         var failingSince: ContinuousClock.Instant?
         while !Task.isCancelled {
             let generation = queued.generation
             guard let webhook = try? store.webhook(id: id, tenant: tenant), webhook.isEnabled else { return }
-            guard let delivery = try? store.nextDelivery(webhook: id) else {
-                await queued.wait(after: generation)
+            // Ordered: the oldest pending delivery goes first, even when it waits for its retry time.
+            let batch: [WebhookDelivery]
+            if webhook.maxInFlight == 1 {
+                batch = (try? store.nextDelivery(webhook: id)).flatMap { $0 }.map { [$0] } ?? []
+                if let next = batch.first?.nextAttemptAt, next > Date() {
+                    await wait(until: .now + .milliseconds(Int64(next.timeIntervalSinceNow * 1_000)), orAfter: generation)
+                    continue
+                }
+            } else {
+                batch = (try? store.dueDeliveries(webhook: id, now: Date(), limit: webhook.maxInFlight, excluding: [])) ?? []
+            }
+            guard !batch.isEmpty else {
+                if let next = try? store.nextDueDate(webhook: id) {
+                    await wait(until: .now + .milliseconds(Int64(max(next.timeIntervalSinceNow, 0) * 1_000)), orAfter: generation)
+                } else {
+                    await queued.wait(after: generation)
+                }
                 continue
             }
-            if let next = delivery.nextAttemptAt, next > Date() {
-                await wait(until: .now + .milliseconds(Int64(next.timeIntervalSinceNow * 1_000)), orAfter: generation)
-                continue
-            }
-            if let reopens = breaker.reopensAt, reopens > .now {
+            if let reopens = breakers[id]?.reopensAt, reopens > .now {
                 await wait(until: reopens, orAfter: nil)
                 continue
             }
-            _ = breaker.admits(at: .now)
+            _ = breakers[id]?.admits(at: .now)
             guard let signing = try? signingSecrets(webhook) else {
                 logger.error("Webhook secret does not open; endpoint paused", metadata: ["sb.webhook": .string(id)])
                 await wait(until: .now + configuration.breakerCooldown, orAfter: nil)
                 continue
             }
-            let outcome = await sender.send(delivery, to: webhook, secrets: signing)
-            let result = result(of: outcome, attemptNumber: delivery.attemptCount + 1)
-            try? await store.recordAttempt(delivery: delivery.id, outcome.attempt, result: result)
-            if outcome.isSuccess || !outcome.isRetryable {
-                breaker.recordSuccess()
-                failingSince = nil
-            } else {
-                breaker.recordFailure(at: .now)
-                let since = failingSince ?? .now
-                failingSince = since
-                if ContinuousClock.now - since >= configuration.disableAfter {
-                    let reason = "every attempt failed for \(configuration.disableAfter); last: \(outcome.attempt.error ?? "HTTP \(outcome.attempt.statusCode ?? 0)")"
-                    try? await store.disableWebhook(id: id, tenant: tenant, reason: reason)
-                    logger.warning("Webhook endpoint disabled", metadata: ["sb.tenant": .string(tenant), "sb.webhook": .string(id), "sb.reason": .string(reason)])
-                    return
+            let outcomes = await send(batch, to: webhook, secrets: signing)
+            for outcome in outcomes {
+                if outcome.isSuccess || !outcome.isRetryable {
+                    breakers[id]?.recordSuccess()
+                    failingSince = nil
+                } else {
+                    breakers[id]?.recordFailure(at: .now)
+                    failingSince = failingSince ?? .now
                 }
             }
+            if let since = failingSince, ContinuousClock.now - since >= configuration.disableAfter {
+                let last = outcomes.last?.attempt
+                let reason = "every attempt failed for \(configuration.disableAfter); last: \(last?.error ?? "HTTP \(last?.statusCode ?? 0)")"
+                try? await store.disableWebhook(id: id, tenant: tenant, reason: reason)
+                logger.warning("Webhook endpoint disabled", metadata: ["sb.tenant": .string(tenant), "sb.webhook": .string(id), "sb.reason": .string(reason)])
+                return
+            }
         }
+    }
+
+    /// Sends a batch at once and records each attempt.
+    private func send(_ batch: [WebhookDelivery], to webhook: Webhook, secrets: [String]) async -> [WebhookSender.Outcome] {
+        let sender = sender
+        let sent = await withTaskGroup(of: (WebhookDelivery, WebhookSender.Outcome).self) { group in
+            for delivery in batch {
+                group.addTask { (delivery, await sender.send(delivery, to: webhook, secrets: secrets)) }
+            }
+            var sent: [(WebhookDelivery, WebhookSender.Outcome)] = []
+            for await result in group { sent.append(result) }
+            return sent
+        }
+        for (delivery, outcome) in sent {
+            try? await store.recordAttempt(delivery: delivery.id, outcome.attempt, result: result(of: outcome, attemptNumber: delivery.attemptCount + 1))
+        }
+        return sent.map(\.1)
     }
 
     /// What an attempt means for its delivery: done, failed for good, dead, or retried after a

@@ -144,6 +144,7 @@ enum Migrations {
                 events TEXT NOT NULL,
                 description TEXT,
                 timeout_ms INTEGER NOT NULL,
+                max_in_flight INTEGER NOT NULL,
                 enabled INTEGER NOT NULL,
                 disabled_reason TEXT,
                 secret TEXT NOT NULL,
