@@ -93,6 +93,8 @@ actor WebhookReceiver {
                 try await eventually { await receiver.received.count == 1 }
                 let call = await receiver.received[0]
                 #expect(WebhookSignature.verify(header: call.signature, id: call.id, timestamp: call.timestamp, body: call.body, secret: secret))
+                #expect(try Self.referenceLibraryVerifies(call, secret: secret))
+                #expect(try !Self.referenceLibraryVerifies(call, secret: WebhookSignature.makeSecret()))
                 #expect(call.id.hasPrefix("msg_"))
                 #expect(call.json["event"]?.string == "agent.created")
                 #expect(call.json["data"]?["agent_id"]?.string == agent)
@@ -101,6 +103,32 @@ actor WebhookReceiver {
                 #expect(call.json["timestamp"]?.int != nil && call.json["version"] == 1 && call.json["id"]?.string != nil)
             }
         }
+    }
+
+    /// Whether the Python `standardwebhooks` package (the specification's reference library) accepts a call.
+    static func referenceLibraryVerifies(_ call: WebhookReceiver.Received, secret: String) throws -> Bool {
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString).json")
+        try Data(call.body).write(to: body)
+        defer { try? FileManager.default.removeItem(at: body) }
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = [
+            "python3", "-c",
+            """
+            import sys
+            from standardwebhooks.webhooks import Webhook
+            headers = {"webhook-id": sys.argv[2], "webhook-timestamp": sys.argv[3], "webhook-signature": sys.argv[4]}
+            try:
+                Webhook(sys.argv[1]).verify(open(sys.argv[5], "rb").read(), headers)
+            except Exception as error:
+                print(error)
+                sys.exit(1)
+            """,
+            secret, call.id, String(call.timestamp), call.signature, body.path,
+        ]
+        try python.run()
+        python.waitUntilExit()
+        return python.terminationStatus == 0
     }
 
     @Test func aFailingReceiverGetsRetriesWithTheSameIDUntilItAccepts() async throws {
