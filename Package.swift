@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
+        // The webhook receiver of scripts/bench.
+        .executable(name: "sb-bench-receiver", targets: ["WebhookReceiver"]),
         // Example plugins: shared libraries the host loads with dlopen (never linked into it).
         .library(name: "echo-c", type: .dynamic, targets: ["EchoC"]),
         .library(name: "echo-swift", type: .dynamic, targets: ["EchoSwift"]),
@@ -92,6 +94,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "WebhookReceiver",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/WebhookReceiver",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -166,26 +166,28 @@ extension SQLiteStore: WebhookStore {
         } ?? nil
     }
 
-    public func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws {
+    public func recordAttempts(_ attempts: [(delivery: String, attempt: WebhookAttempt, result: WebhookAttemptResult)]) async throws {
         try await write { db in
-            try db.run(
-                "INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    .text(delivery), SQLiteValue(attempt.at), SQLiteValue(attempt.statusCode.map(Int64.init)),
-                    .integer(Int64(attempt.latencyMilliseconds)), SQLiteValue(attempt.error), SQLiteValue(attempt.responseBody),
-                ]
-            )
-            let (status, next): (WebhookDelivery.Status, Date?) =
-                switch result {
-                case .succeeded: (.succeeded, nil)
-                case .failed: (.failed, nil)
-                case .dead: (.dead, nil)
-                case .retry(let at): (.pending, at)
-                }
-            try db.run(
-                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE id = ?",
-                [.text(status.name), SQLiteValue(next), .text(delivery)]
-            )
+            for (delivery, attempt, result) in attempts {
+                try db.run(
+                    "INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(delivery), SQLiteValue(attempt.at), SQLiteValue(attempt.statusCode.map(Int64.init)),
+                        .integer(Int64(attempt.latencyMilliseconds)), SQLiteValue(attempt.error), SQLiteValue(attempt.responseBody),
+                    ]
+                )
+                let (status, next): (WebhookDelivery.Status, Date?) =
+                    switch result {
+                    case .succeeded: (.succeeded, nil)
+                    case .failed: (.failed, nil)
+                    case .dead: (.dead, nil)
+                    case .retry(let at): (.pending, at)
+                    }
+                try db.run(
+                    "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE id = ?",
+                    [.text(status.name), SQLiteValue(next), .text(delivery)]
+                )
+            }
         }
     }
 

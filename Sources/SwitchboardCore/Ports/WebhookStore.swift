@@ -29,8 +29,8 @@ public protocol WebhookStore: Sendable {
     func dueDeliveries(webhook: String, now: Date, limit: Int, excluding excluded: Set<String>) throws -> [WebhookDelivery]
     /// When the endpoint's earliest pending delivery is due; nil when none is pending.
     func nextDueDate(webhook: String) throws -> Date?
-    /// Appends an attempt and moves the delivery on.
-    func recordAttempt(delivery: String, _ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws
+    /// Appends attempts and moves their deliveries on, in one transaction.
+    func recordAttempts(_ attempts: [(delivery: String, attempt: WebhookAttempt, result: WebhookAttemptResult)]) async throws
     /// An endpoint's deliveries, newest first.
     func deliveries(webhook: String, tenant: String, limit: Int) throws -> [WebhookDelivery]
     /// Queues a delivery again (any status) for an attempt now.

@@ -158,9 +158,9 @@ actor WebhookDispatcher {
             for await result in group { sent.append(result) }
             return sent
         }
-        for (delivery, outcome) in sent {
-            try? await store.recordAttempt(delivery: delivery.id, outcome.attempt, result: result(of: outcome, attemptNumber: delivery.attemptCount + 1))
-        }
+        try? await store.recordAttempts(sent.map { delivery, outcome in
+            (delivery.id, outcome.attempt, result(of: outcome, attemptNumber: delivery.attemptCount + 1))
+        })
         return sent.map(\.1)
     }
 
