@@ -262,6 +262,24 @@ actor WebhookReceiver {
         }
     }
 
+    @Test func theServerWideBoundCapsRequestsInFlight() async throws {
+        let server = try await Self.server { $0.webhooks.maxConcurrentDeliveries = 2 }
+        let receiver = WebhookReceiver()
+        await receiver.answer(Array(repeating: .init(stall: .milliseconds(150)), count: 6))
+        try await receiver.run { url in
+            try await server.run { client in
+                let key = server.tenantA.key
+                for _ in 0..<2 {
+                    _ = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"]), "max_in_flight": 8])
+                }
+                let fixtures = Fixtures(client: client, key: key)
+                for _ in 0..<3 { _ = try await fixtures.agent() }
+                try await eventually { await receiver.received.count == 6 }
+                #expect(await receiver.mostInFlight == 2)
+            }
+        }
+    }
+
     @Test func urlsThatReachPrivateNetworksAreRefused() async throws {
         let server = try await TestServer.make { $0.webhooks.allowsHTTP = true }
         try await server.run { client in

@@ -94,6 +94,7 @@ extension SwitchboardConfiguration {
         .integer("webhooks.breaker_cooldown_seconds", 1...86_400) { $0.webhooks.breakerCooldown = .seconds($1) },
         .integer("webhooks.disable_after_hours", 1...8_760) { $0.webhooks.disableAfter = .seconds($1 * 3_600) },
         .integer("webhooks.secret_grace_hours", 0...8_760) { $0.webhooks.secretGrace = .seconds($1 * 3_600) },
+        .integer("webhooks.max_concurrent_deliveries", 1...10_000) { $0.webhooks.maxConcurrentDeliveries = $1 },
         .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {

@@ -105,6 +105,8 @@ public struct SwitchboardConfiguration: Sendable {
         public var disableAfter: Duration
         /// How long a rotated-out secret keeps signing beside the new one.
         public var secretGrace: Duration
+        /// Webhook requests in flight at once across every endpoint.
+        public var maxConcurrentDeliveries: Int
 
         /// Creates webhook settings.
         public init(
@@ -114,7 +116,8 @@ public struct SwitchboardConfiguration: Sendable {
             breakerThreshold: Int = 5,
             breakerCooldown: Duration = .seconds(60),
             disableAfter: Duration = .seconds(5 * 86_400),
-            secretGrace: Duration = .seconds(86_400)
+            secretGrace: Duration = .seconds(86_400),
+            maxConcurrentDeliveries: Int = 64
         ) {
             self.allowsPrivateNetworks = allowsPrivateNetworks
             self.allowsHTTP = allowsHTTP
@@ -123,6 +126,7 @@ public struct SwitchboardConfiguration: Sendable {
             self.breakerCooldown = breakerCooldown
             self.disableAfter = disableAfter
             self.secretGrace = secretGrace
+            self.maxConcurrentDeliveries = maxConcurrentDeliveries
         }
     }
 

@@ -20,6 +20,8 @@ actor WebhookDispatcher {
     nonisolated let queued = CommitSignal()
     private var workers: [String: Task<Void, Never>] = [:]
     private var breakers: [String: CircuitBreaker] = [:]
+    /// Requests in flight across every endpoint.
+    private let slots: DeliverySlots
     private var isStopped = false
 
     init(store: SQLiteStore, sender: WebhookSender, secrets: SecretBox, configuration: SwitchboardConfiguration.Webhooks, logger: Logger) {
@@ -28,6 +30,7 @@ actor WebhookDispatcher {
         self.secrets = secrets
         self.configuration = configuration
         self.logger = logger
+        self.slots = DeliverySlots(configuration.maxConcurrentDeliveries)
     }
 
     /// Starts a worker for every enabled endpoint and stops those of endpoints no longer enabled.
@@ -150,9 +153,15 @@ actor WebhookDispatcher {
     /// Sends a batch at once and records each attempt.
     private func send(_ batch: [WebhookDelivery], to webhook: Webhook, secrets: [String]) async -> [WebhookSender.Outcome] {
         let sender = sender
+        let slots = slots
         let sent = await withTaskGroup(of: (WebhookDelivery, WebhookSender.Outcome).self) { group in
             for delivery in batch {
-                group.addTask { (delivery, await sender.send(delivery, to: webhook, secrets: secrets)) }
+                group.addTask {
+                    await slots.acquire()
+                    let outcome = await sender.send(delivery, to: webhook, secrets: secrets)
+                    await slots.release()
+                    return (delivery, outcome)
+                }
             }
             var sent: [(WebhookDelivery, WebhookSender.Outcome)] = []
             for await result in group { sent.append(result) }
