@@ -3,6 +3,7 @@ import SwitchboardCore
 
 extension SQLiteStore: WebhookStore {
     public func createWebhook(
+        id: String,
         tenant: String,
         url: String,
         events: [EventPattern],
@@ -12,11 +13,9 @@ extension SQLiteStore: WebhookStore {
         isEnabled: Bool,
         secret: String
     ) async throws -> Webhook {
-        let ids = self.ids
         let patterns = try SwitchboardJSON.encodeString(events.map(\.text))
         return try await write { db in
             let now = Self.now()
-            let id = ids.make(now: now)
             try db.run(
                 """
                 INSERT INTO webhooks (tenant_id, id, url, events, description, timeout_ms, max_in_flight, enabled, secret, created_at, updated_at, version)

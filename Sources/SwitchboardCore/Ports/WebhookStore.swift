@@ -2,8 +2,8 @@ import Foundation
 
 /// Tenants' webhook endpoints, their signing secrets, and the durable delivery queue with its log.
 public protocol WebhookStore: Sendable {
-    /// Creates an endpoint; `secret` is stored as given (the caller seals it).
-    func createWebhook(tenant: String, url: String, events: [EventPattern], description: String?, timeoutMilliseconds: Int, maxInFlight: Int, isEnabled: Bool, secret: String) async throws -> Webhook
+    /// Creates an endpoint with the given id; `secret` is stored as given (the caller seals it).
+    func createWebhook(id: String, tenant: String, url: String, events: [EventPattern], description: String?, timeoutMilliseconds: Int, maxInFlight: Int, isEnabled: Bool, secret: String) async throws -> Webhook
     func webhooks(tenant: String) throws -> [Webhook]
     /// Every enabled endpoint of every tenant.
     func enabledWebhooks() throws -> [Webhook]

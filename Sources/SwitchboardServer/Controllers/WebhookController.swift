@@ -58,7 +58,9 @@ struct WebhookController {
         let maxInFlight = try Self.maxInFlight(body.maxInFlight ?? 1)
         let checkedURL = try await check(url: url)
         let secret = WebhookSignature.makeSecret()
-        var webhook = try await store.createWebhook(
+        let id = TimeOrderedIDGenerator.shared.make()
+        let webhook = try await store.createWebhook(
+            id: id,
             tenant: tenant,
             url: checkedURL,
             events: patterns,
@@ -66,15 +68,8 @@ struct WebhookController {
             timeoutMilliseconds: timeout,
             maxInFlight: maxInFlight,
             isEnabled: body.enabled ?? true,
-            secret: "pending"
+            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(tenant: tenant, webhook: id))
         )
-        try await store.rotateWebhookSecret(
-            id: webhook.id,
-            tenant: tenant,
-            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(webhook)),
-            previousUntil: Date(timeIntervalSince1970: 0)
-        )
-        webhook = try store.webhook(id: webhook.id, tenant: tenant) ?? webhook
         await dispatcher.refresh()
         return try .json(WithSecret(webhook: webhook, secret: secret), status: .created, version: webhook.version)
     }
@@ -118,7 +113,7 @@ struct WebhookController {
         try await store.rotateWebhookSecret(
             id: webhook.id,
             tenant: webhook.tenantID,
-            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(webhook)),
+            secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(tenant: webhook.tenantID, webhook: webhook.id)),
             previousUntil: previousUntil
         )
         return try .json(JSONValue.object(["secret": .string(secret), "previous_secret_valid_until": .string(previousUntil.ISO8601Format())]))

@@ -187,14 +187,14 @@ actor WebhookDispatcher {
 
     private func signingSecrets(_ webhook: Webhook) throws -> [String] {
         let stored = try store.webhookSecrets(id: webhook.id, tenant: webhook.tenantID)
-        let scope = Self.secretScope(webhook)
+        let scope = Self.secretScope(tenant: webhook.tenantID, webhook: webhook.id)
         var signing = [try secrets.open(text: stored.current, scope: scope)]
         if let previous = stored.previous { signing.append(try secrets.open(text: previous, scope: scope)) }
         return signing
     }
 
     /// The additional data that binds a sealed signing secret to its endpoint.
-    nonisolated static func secretScope(_ webhook: Webhook) -> String { "webhook/\(webhook.tenantID)/\(webhook.id)" }
+    nonisolated static func secretScope(tenant: String, webhook: String) -> String { "webhook/\(tenant)/\(webhook)" }
 
     /// Sleeps until `deadline`, or until deliveries are queued after `generation` when one is given.
     private func wait(until deadline: ContinuousClock.Instant, orAfter generation: UInt64?) async {
