@@ -5,8 +5,9 @@ import NIOHTTP1
 import SwitchboardCore
 import Testing
 
-/// The real `switchboard serve` process, killed with SIGKILL while webhook deliveries are queued.
-@Suite struct WebhookCrashTests {
+/// The real `switchboard serve` process: killed with SIGKILL while webhook deliveries are queued, and
+/// stopped with SIGTERM.
+@Suite struct ServerProcessTests {
     /// A running `switchboard serve` child and the port it listens on.
     final class ServerProcess: @unchecked Sendable {
         // @unchecked: the process and its output are touched by one test task at a time.
@@ -39,8 +40,8 @@ import Testing
             return text.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) }
         }
 
-        func kill() {
-            Foundation.kill(process.processIdentifier, SIGKILL)
+        func kill(_ signal: Int32 = SIGKILL) {
+            Foundation.kill(process.processIdentifier, signal)
             process.waitUntilExit()
         }
     }
@@ -96,5 +97,35 @@ import Testing
             }
             try await client.shutdown()
         }
+    }
+
+    @Test func sigtermStopsTheServerCleanlyAndKeepsWhatWasWritten() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-term-\(UUID().uuidString)").path
+        let environment = [
+            "SWITCHBOARD_SERVER_PORT": "0",
+            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
+            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
+            "SWITCHBOARD_LOG_LEVEL": "info",
+        ]
+        let first = try ServerProcess(environment: environment)
+        let key = try #require(first.demoKey())
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(first.port)/api/v1/agents")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        request.body = .bytes(ByteBuffer(string: #"{"name": "Kept"}"#))
+        #expect(try await client.execute(request, timeout: .seconds(10)).status == .created)
+        first.kill(SIGTERM)
+        #expect(first.process.terminationReason == .exit)
+        #expect(first.process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/db.sqlite-wal"), "the database was closed cleanly")
+
+        let second = try ServerProcess(environment: environment)
+        var list = HTTPClientRequest(url: "http://127.0.0.1:\(second.port)/api/v1/agents")
+        list.headers.add(name: "authorization", value: "Bearer \(key)")
+        let agents = try await client.execute(list, timeout: .seconds(10)).body.collect(upTo: 1 << 20)
+        #expect(String(buffer: agents).contains("Kept"))
+        second.kill(SIGTERM)
+        try await client.shutdown()
     }
 }
