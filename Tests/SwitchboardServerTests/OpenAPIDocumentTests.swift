@@ -32,4 +32,21 @@ import Testing
             #expect(documented == served)
         }
     }
+
+    @Test func headAnswersEveryGetRouteWithoutABody() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let agent = try await Fixtures(client: client, key: server.tenantA.key).agent()
+            let get = try await client.execute(uri: "/api/v1/agents/\(agent)", method: .get, headers: [.authorization: "Bearer \(server.tenantA.key)"], body: nil)
+            let head = try await client.execute(uri: "/api/v1/agents/\(agent)", method: .head, headers: [.authorization: "Bearer \(server.tenantA.key)"], body: nil)
+            #expect(head.status == .ok)
+            #expect(head.body.readableBytes == 0)
+            #expect(head.headers[.contentLength] == String(get.body.readableBytes))
+            #expect(head.headers[.eTag] == get.headers[.eTag])
+            let missing = try await client.execute(uri: "/api/v1/agents/\(agent)", method: .head, headers: [:], body: nil)
+            #expect(missing.status == .unauthorized)
+            #expect(missing.body.readableBytes == 0)
+            #expect(try await client.execute(uri: "/health", method: .head, headers: [:], body: nil).status == .ok)
+        }
+    }
 }

@@ -76,6 +76,7 @@ func buildRouter(
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: HeadMiddleware())
     router.add(middleware: ProblemMiddleware())
 
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry)

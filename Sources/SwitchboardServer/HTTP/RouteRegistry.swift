@@ -28,9 +28,11 @@ struct DocumentedRoutes {
     let basePath: String
     let registry: RouteRegistry
 
-    /// Adds a route; `path` uses `{name}` captures and is relative to the group.
+    /// Adds a route; `path` uses `{name}` captures and is relative to the group. A `GET` route also answers
+    /// `HEAD`, whose body `HeadMiddleware` drops.
     func on(_ method: HTTPRequest.Method, _ path: String, use handler: @escaping Handler) {
         registry.add(method, basePath + path)
         group.on(RouterPath(stringLiteral: path), method: method, use: handler)
+        if method == .get { group.on(RouterPath(stringLiteral: path), method: .head, use: handler) }
     }
 }
