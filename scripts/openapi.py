@@ -338,7 +338,8 @@ paths = {
                 {**query("cursor", {"type": "string"}), "description": "Alias of after; next_cursor is the last seq."},
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
             ],
-            "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON)},
+            "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON),
+                          "410": {"description": "after is before the oldest event kept (events_expired): resync over REST.", "content": PROBLEM}},
         }
     },
     "/api/v1/integrations": {

@@ -22,6 +22,33 @@ extension SQLiteStore: EventLog {
         }
     }
 
+    public func firstRetainedSeq(tenant: String) throws -> Int64 {
+        try read { db in
+            try db.queryFirst(
+                "SELECT coalesce((SELECT min(seq) FROM events WHERE tenant_id = ?1), (SELECT last_seq + 1 FROM tenants WHERE id = ?1), 1)",
+                [.text(tenant)]
+            ) { $0.int64(0) } ?? 1
+        }
+    }
+
+    /// Deletes events older than `cutoff` that every consumer has read: the log's own consumers (by
+    /// position) and each enabled integration (by its tenant's seq). Returns how many went.
+    public func purgeEvents(olderThan cutoff: Date) async throws -> Int {
+        try await write { db in
+            try db.run(
+                """
+                DELETE FROM events
+                WHERE timestamp < ?
+                  AND position <= coalesce((SELECT min(position) FROM consumer_cursors), 0)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM integrations i WHERE i.tenant_id = events.tenant_id AND i.enabled = 1 AND i.cursor_seq < events.seq
+                  )
+                """,
+                [.integer(Int64(cutoff.timeIntervalSince1970))]
+            )
+        }
+    }
+
     public func lastSeq(tenant: String) throws -> Int64 {
         try read { db in try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)]) { $0.int64(0) } ?? 0 }
     }

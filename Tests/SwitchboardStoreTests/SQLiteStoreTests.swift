@@ -108,6 +108,21 @@ import Testing
         #expect(try store.pluginValue(tenant: tenant, plugin: "p", key: "k") == nil)
     }
 
+    @Test func retentionKeepsEventsAnEnabledIntegrationHasNotRead() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T").id
+        for _ in 0..<3 { _ = try await store.appendEvent(tenant: tenant, type: "test.happened", data: .object([:])) }
+        try await store.saveCursor(consumer: "everything", position: try store.lastPosition())
+        _ = try await store.saveIntegration(tenant: tenant, plugin: "p", isEnabled: true, config: .object([:]), initialCursor: 0)
+        let future = Date().addingTimeInterval(60)
+        #expect(try await store.purgeEvents(olderThan: future) == 0)
+        try await store.saveIntegrationCursor(tenant: tenant, plugin: "p", seq: 2)
+        #expect(try await store.purgeEvents(olderThan: future) == 2)
+        #expect(try store.firstRetainedSeq(tenant: tenant) == 3)
+        #expect(try await store.purgeEvents(olderThan: Date().addingTimeInterval(-60)) == 0)
+    }
+
     @Test func anIntegrationKeepsItsCursorAcrossSaves() async throws {
         let store = try Self.makeStore()
         defer { store.close() }

@@ -4,6 +4,9 @@ public protocol EventLog: Sendable {
     func events(tenant: String, after seq: Int64, limit: Int) throws -> [Event]
     /// Events of every tenant after a log position, in commit order.
     func events(afterPosition position: Int64, limit: Int) throws -> [Event]
+    /// The tenant's oldest retained `seq`: events after `seq - 1` can be read; the tenant's next seq when
+    /// retention removed every event.
+    func firstRetainedSeq(tenant: String) throws -> Int64
     /// The tenant's newest `seq`, 0 before its first event.
     func lastSeq(tenant: String) throws -> Int64
     /// The newest position in the log, 0 when empty.

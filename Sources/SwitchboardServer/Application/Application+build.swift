@@ -49,6 +49,7 @@ public func buildApplication(
     let maintenance = MaintenanceService(
         store: store,
         idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
+        eventRetention: configuration.api.eventRetentionDays > 0 ? .seconds(configuration.api.eventRetentionDays * 86_400) : nil,
         logger: logger
     )
     return Application(

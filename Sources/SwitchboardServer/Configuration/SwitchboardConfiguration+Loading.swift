@@ -63,6 +63,7 @@ extension SwitchboardConfiguration {
         .integer("database.readers", 1...256) { $0.database.readers = $1 },
         .boolean("bootstrap.demo_tenant") { $0.bootstrap.createsDemoTenant = $1 },
         .integer("api.idempotency_retention_hours", 1...8_760) { $0.api.idempotencyRetentionHours = $1 },
+        .integer("api.event_retention_days", 0...36_500) { $0.api.eventRetentionDays = $1 },
         .string("plugins.dir") { $0.plugins.directory = $1 },
         .boolean("plugins.allow_private_networks") { $0.plugins.allowsPrivateNetworks = $1 },
         .string("plugins.integrations_file") { $0.plugins.integrationsFile = $1 },

@@ -37,10 +37,14 @@ public struct SwitchboardConfiguration: Sendable {
     public struct API: Sendable {
         /// How long an `Idempotency-Key` is remembered, in hours.
         public var idempotencyRetentionHours: Int
+        /// How long events stay in the log, in days; 0 keeps them forever. Events a consumer has not read
+        /// yet are kept regardless.
+        public var eventRetentionDays: Int
 
         /// Creates API settings.
-        public init(idempotencyRetentionHours: Int = 24) {
+        public init(idempotencyRetentionHours: Int = 24, eventRetentionDays: Int = 30) {
             self.idempotencyRetentionHours = idempotencyRetentionHours
+            self.eventRetentionDays = eventRetentionDays
         }
     }
 

@@ -3,10 +3,13 @@ import Logging
 import ServiceLifecycle
 import SwitchboardStore
 
-/// Periodic housekeeping: forgets idempotency keys past their retention.
+/// Periodic housekeeping: forgets idempotency keys past their retention and events past theirs (once
+/// every consumer has read them).
 struct MaintenanceService: Service {
     let store: SQLiteStore
     let idempotencyRetention: Duration
+    /// How long events are kept; nil keeps them forever.
+    let eventRetention: Duration?
     let logger: Logger
     var interval: Duration = .seconds(3_600)
     var clock: any Clock<Duration> = ContinuousClock()
@@ -18,6 +21,10 @@ struct MaintenanceService: Service {
                     let seconds = Double(idempotencyRetention.components.seconds)
                     let purged = try await store.purgeIdempotencyKeys(olderThan: Date().addingTimeInterval(-seconds))
                     logger.debug("Purged idempotency keys", metadata: ["sb.count": "\(purged)"])
+                    if let eventRetention {
+                        let events = try await store.purgeEvents(olderThan: Date().addingTimeInterval(-(eventRetention / .seconds(1))))
+                        logger.debug("Purged events", metadata: ["sb.count": "\(events)"])
+                    }
                     try await clock.sleep(for: interval, tolerance: nil)
                 } catch is CancellationError {
                     return

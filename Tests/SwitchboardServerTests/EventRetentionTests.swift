@@ -1,0 +1,28 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardServer
+import Testing
+
+@Suite struct EventRetentionTests {
+    @Test func expiredEventsGoOnlyOnceEveryConsumerReadThemAndReadingBeforeThemIs410() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let key = server.tenantA.key
+            let fixtures = Fixtures(client: client, key: key)
+            for _ in 0..<3 { _ = try await fixtures.agent() }
+            // The webhook queue's consumer reads every event; until then nothing may go.
+            try await eventually { try server.store.cursor(consumer: "webhooks") >= 3 }
+            let purged = try await server.store.purgeEvents(olderThan: Date().addingTimeInterval(60))
+            #expect(purged == 3)
+
+            let expired = try await client.call(.get, "/api/v1/events?after=0", key: key)
+            #expect(expired.status == .gone)
+            #expect(expired["code"]?.string == "events_expired")
+            let fresh = try await client.call(.get, "/api/v1/events?after=3", key: key)
+            #expect(fresh.status == .ok)
+            _ = try await fixtures.agent()
+            #expect(try await client.call(.get, "/api/v1/events?after=3", key: key)["data"]!.array.compactMap { $0["seq"]?.int } == [4])
+            #expect(try await client.call(.get, "/api/v1/events?after=0", key: server.tenantB.key).status == .ok)
+        }
+    }
+}
