@@ -29,6 +29,7 @@ public func buildApplication(
         store: store,
         secrets: secrets,
         metrics: PrometheusMetricsFactory(registry: metrics),
+        connectionsPerHost: configuration.webhooks.maxConcurrentDeliveries,
         logger: logger
     )
     let dispatcher = WebhookDispatcher(

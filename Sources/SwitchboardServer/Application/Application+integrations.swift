@@ -7,17 +7,20 @@ import SwitchboardPluginHost
 import SwitchboardStore
 
 /// Loads the plugin folder, starts the stored integrations, then applies the declared ones.
-/// - Returns: the manager and the HTTP client its plugins use (shut down by `PluginService`).
+/// - Parameter connectionsPerHost: how many connections the outgoing HTTP client keeps to one host.
+/// - Returns: the manager and the outgoing HTTP client of plugins and webhooks (shut down by `PluginService`).
 func startIntegrations(
     configuration: SwitchboardConfiguration.Plugins,
     store: SQLiteStore,
     secrets: SecretBox,
     metrics: any MetricsFactory,
+    connectionsPerHost: Int,
     logger: Logger
 ) async throws -> (IntegrationManager, HTTPClient) {    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
     var clientConfiguration = HTTPClient.Configuration()
     // A redirect could lead past the SSRF guard, which checks only the first address.
     clientConfiguration.redirectConfiguration = .disallow
+    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
     let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     let manager = IntegrationManager(
         catalog: PluginCatalog.load(directory: configuration.directory, logger: logger),
