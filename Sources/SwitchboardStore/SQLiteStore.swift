@@ -84,10 +84,11 @@ public final class SQLiteStore: Sendable {
     /// The schema version this build migrates to.
     public static var schemaVersion: Int { Migrations.latestVersion }
 
-    /// Finishes queued writes and closes every connection.
+    /// Finishes queued writes and closes every connection, the writer last: a read-only connection
+    /// cannot checkpoint, so the writer's close is the one that folds the WAL into the database.
     public func close() {
-        writer.stop()
         readers.drain()
+        writer.stop()
     }
 
     /// Runs a read on a pooled connection, mapping SQLite failures to `unavailable`.

@@ -195,8 +195,10 @@ import Testing
         }
         var configuration = server.configuration
         configuration.secrets.key = nil
+        let reopened = try SQLiteStore(configuration: configuration.database, logger: testLogger)
+        defer { reopened.close() }
         await #expect(throws: ConfigurationError.self) {
-            _ = try await buildApplication(configuration: configuration, store: server.store, logger: testLogger)
+            _ = try await buildApplication(configuration: configuration, store: reopened, logger: testLogger)
         }
     }
 

@@ -35,6 +35,7 @@ enum SQLiteValue {
 final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
+    private var isClosed = false
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {
@@ -58,7 +59,16 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     deinit {
+        close()
+    }
+
+    /// Finalizes the cached statements and closes the handle; the last connection to close
+    /// checkpoints the WAL and removes it. Later calls do nothing.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
         for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
         sqlite3_close_v2(handle)
     }
 

@@ -49,7 +49,8 @@ final class SQLiteWriter: @unchecked Sendable {
         }
     }
 
-    /// Finishes every queued job, then stops the thread. Later writes fail with `unavailable`.
+    /// Finishes every queued job, closes the connection, then stops the thread. Later writes fail
+    /// with `unavailable`.
     func stop() {
         condition.lock()
         isStopping = true
@@ -76,6 +77,7 @@ final class SQLiteWriter: @unchecked Sendable {
         while let batch = nextBatch() {
             commit(batch)
         }
+        connection.close()
         stopped.lock()
         hasStopped = true
         stopped.broadcast()
