@@ -186,13 +186,57 @@ def page_of(name):
     )
 
 
-for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery"]:
+SCOPES = ["agents:read", "agents:write", "conversations:read", "conversations:write", "messages:read", "messages:write",
+          "events:read", "webhooks:manage", "integrations:manage", "statistics:read", "statistics:write", "keys:manage", "admin"]
+SCOPE = {"type": "string", "enum": SCOPES}
+CIDR = {"type": "string", "description": "An IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.0/24 or 2001:db8::/32."}
+schemas["APIKey"] = obj(
+    {
+        "id": ID, "tenant_id": ID, "name": {"type": "string"}, "prefix": {"type": "string", "description": "The secret's first characters."},
+        "scopes": {"type": "array", "items": SCOPE}, "expires_at": NULLABLE_TIME, "allowed_ips": {"type": "array", "items": CIDR},
+        "rate_limit": {"type": ["integer", "null"], "description": "Requests per minute; null: security.rate_limit_per_credential."},
+        "created_at": TIME, "last_used_at": NULLABLE_TIME, "revoked_at": NULLABLE_TIME,
+        "secret": {"type": "string", "description": "Only in the answers of create and rotate: the key itself (sb_live_…)."},
+    },
+    ["id", "tenant_id", "name", "prefix", "scopes", "expires_at", "allowed_ips", "rate_limit", "created_at", "last_used_at", "revoked_at"],
+)
+schemas["APIKeyInput"] = obj(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "scopes": {"type": "array", "items": SCOPE, "description": "Only scopes the calling credential holds (admin holds all)."},
+        "expires_at": {**NULLABLE_TIME, "description": "In the future; null on PUT removes the expiry."},
+        "allowed_ips": {"type": "array", "items": CIDR, "description": "Empty: anywhere the tenant allows."},
+        "rate_limit": {"type": ["integer", "null"], "minimum": 1, "description": "Requests per minute; null: the server default."},
+    },
+    description="POST requires name and scopes; PUT changes only the fields present.",
+)
+schemas["TenantSecurity"] = obj(
+    {"allowed_ips": {"type": "array", "items": CIDR, "description": "Every credential of the tenant; empty: anywhere."},
+     "rate_limit": {"type": ["integer", "null"], "minimum": 1, "description": "Requests per minute across the tenant; null: the server default."}},
+)
+schemas["AuditEvent"] = obj(
+    {
+        "id": ID, "tenant_id": {"type": ["string", "null"]}, "occurred_at": TIME,
+        "action": {"type": "string", "description": "auth.failed, access.denied, rate_limit.exceeded, api_key.created|updated|rotated|revoked, "
+                   "tenant.security_updated, integration.updated|disabled, webhook.created|updated|deleted|secret_rotated|auto_disabled."},
+        "actor": {"type": "string", "description": "The principal's subject (an API key id, …), anonymous or system."},
+        "actor_method": {"type": ["string", "null"]}, "target": {"type": ["string", "null"]}, "client_ip": {"type": ["string", "null"]},
+        "success": {"type": "boolean"}, "detail": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Never secrets."},
+    },
+    ["id", "tenant_id", "occurred_at", "action", "actor", "actor_method", "target", "client_ip", "success", "detail"],
+)
+
+for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
 responses = {
     "BadRequest": {"description": "Malformed JSON, body or query parameter (code invalid_json, missing_body, invalid_parameter).", "content": PROBLEM},
-    "Unauthorized": {"description": "Missing, unknown or revoked API key.", "content": PROBLEM},
+    "Unauthorized": {"description": "Missing, unknown, expired or revoked credential.", "content": PROBLEM},
+    "Forbidden": {"description": "missing_scope (required_scope names it), address_not_allowed (IP allow-list of the tenant or "
+                  "key), or scope_not_grantable.", "content": PROBLEM},
+    "TooManyRequests": {"description": "rate_limited or too_many_failed_authentications; Retry-After says when to retry.",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": PROBLEM},
     "NotFound": {"description": "No such resource for this tenant.", "content": PROBLEM},
     "Conflict": {"description": "The change conflicts with the resource's state (e.g. conversation_closed).", "content": PROBLEM},
     "PreconditionFailed": {"description": "If-Match does not match the current ETag.", "content": PROBLEM},
@@ -209,7 +253,7 @@ def err(*names):
     return {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in names}
 
 
-COMMON = [(401, "Unauthorized"), (503, "Unavailable")]
+COMMON = [(401, "Unauthorized"), (403, "Forbidden"), (429, "TooManyRequests"), (503, "Unavailable")]
 BODY_ERRORS = [(400, "BadRequest"), (413, "ContentTooLarge"), (422, "Unprocessable")]
 
 
@@ -412,6 +456,39 @@ paths = {
                  "description": "Queues new deliveries of the tenant's matching events with seq > since_seq.",
                  "responses": {"202": json_response("Queued.", obj({"queued": {"type": "integer"}})), **err(*BODY_ERRORS, (404, "NotFound"), *COMMON)}},
     },
+    "/api/v1/api-keys": {
+        "post": {"operationId": "createAPIKey", "tags": ["security"], "requestBody": body(ref("APIKeyInput")),
+                 "description": "Creates a key; the answer holds its secret, shown only now.",
+                 "responses": {"201": json_response("Created, with secret.", ref("APIKey")), **err(*BODY_ERRORS, *COMMON)}},
+        "get": {"operationId": "listAPIKeys", "tags": ["security"],
+                "responses": {"200": json_response("The tenant's keys, revoked ones included.", ref("APIKeyPage")), **err(*COMMON)}},
+    },
+    "/api/v1/api-keys/{id}": {
+        "parameters": [PARAM_ID],
+        "get": {"operationId": "getAPIKey", "tags": ["security"],
+                "responses": {"200": json_response("The key.", ref("APIKey")), **err((404, "NotFound"), *COMMON)}},
+        "put": {"operationId": "updateAPIKey", "tags": ["security"], "requestBody": body(ref("APIKeyInput")),
+                "responses": {"200": json_response("The changed key.", ref("APIKey")), **err(*BODY_ERRORS, (404, "NotFound"), (409, "Conflict"), *COMMON)}},
+        "delete": {"operationId": "revokeAPIKey", "tags": ["security"], "description": "Revokes the key at once; revoking twice is harmless.",
+                   "responses": {"200": json_response("The revoked key.", ref("APIKey")), **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/api-keys/{id}/rotate": {
+        "parameters": [PARAM_ID],
+        "post": {"operationId": "rotateAPIKey", "tags": ["security"], "description": "A new secret for the same key; the old one stops working at once.",
+                 "responses": {"200": json_response("The key with its new secret.", ref("APIKey")), **err((404, "NotFound"), (409, "Conflict"), *COMMON)}},
+    },
+    "/api/v1/security": {
+        "get": {"operationId": "getTenantSecurity", "tags": ["security"],
+                "responses": {"200": json_response("The tenant's allow-list and rate limit.", ref("TenantSecurity")), **err(*COMMON)}},
+        "put": {"operationId": "updateTenantSecurity", "tags": ["security"], "requestBody": body(ref("TenantSecurity")),
+                "description": "Fields present replace the current ones. An allow-list that excludes the caller locks it out too.",
+                "responses": {"200": json_response("The new settings.", ref("TenantSecurity")), **err(*BODY_ERRORS, *COMMON)}},
+    },
+    "/api/v1/audit-events": {
+        "get": {"operationId": "listAuditEvents", "tags": ["security"], "parameters": [query("action", {"type": "string"}), LIMIT, CURSOR],
+                "description": "Newest first.",
+                "responses": {"200": json_response("One page.", ref("AuditEventPage")), **err((400, "BadRequest"), *COMMON)}},
+    },
 }
 
 document = {
@@ -425,7 +502,8 @@ document = {
         "schemas": schemas,
         "responses": responses,
         "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key (sb_live_…)."},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API key (sb_live_…). Each operation lists the scope it requires (admin holds every scope)."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         },
     },

@@ -25,17 +25,31 @@ extension SQLiteStore: TenantDirectory {
         try read { db in try db.query("SELECT id, name, created_at FROM tenants ORDER BY id", [], Self.tenantRow) }
     }
 
-    public func createAPIKey(tenant: String, name: String) async throws -> (key: APIKey, secret: String) {
-        let name = try name.validatedName()
+    public func createAPIKey(tenant: String, settings: APIKeySettings) async throws -> (key: APIKey, secret: String) {
+        let name = try (settings.name ?? "").validatedName()
         let secret = APIKeySecret.make()
-        let key = APIKey(id: ids.make(), tenantID: tenant, name: name, prefix: APIKeySecret.displayPrefix(secret), createdAt: Self.now())
+        let key = APIKey(
+            id: ids.make(),
+            tenantID: tenant,
+            name: name,
+            prefix: APIKeySecret.displayPrefix(secret),
+            scopes: settings.scopes ?? [],
+            expiresAt: settings.expiresAt ?? nil,
+            allowedIPs: settings.allowedIPs ?? [],
+            rateLimit: settings.rateLimit ?? nil,
+            createdAt: Self.now()
+        )
         try await write { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(tenant)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
             }
             try db.run(
-                "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                """
+                INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at, scopes, expires_at, allowed_ips, rate_limit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
                 [.text(key.id), .text(tenant), .text(name), .text(key.prefix), .text(APIKeySecret.hash(secret)), SQLiteValue(key.createdAt)]
+                    + Self.settingColumns(key)
             )
         }
         return (key, secret)
@@ -47,55 +61,126 @@ extension SQLiteStore: TenantDirectory {
         }
     }
 
+    public func apiKey(id: String, tenant: String) throws -> APIKey? {
+        try read { db in try Self.apiKey(db, id: id, tenant: tenant) }
+    }
+
+    public func updateAPIKey(id: String, tenant: String, settings: APIKeySettings) async throws -> APIKey {
+        let name = try settings.name.map { try $0.validatedName() }
+        return try await write { db in
+            guard var key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
+            guard key.revokedAt == nil else { throw Self.revokedError }
+            if let name { key.name = name }
+            if let scopes = settings.scopes { key.scopes = scopes }
+            if let expiresAt = settings.expiresAt { key.expiresAt = expiresAt }
+            if let allowedIPs = settings.allowedIPs { key.allowedIPs = allowedIPs }
+            if let rateLimit = settings.rateLimit { key.rateLimit = rateLimit }
+            try db.run(
+                "UPDATE api_keys SET scopes = ?, expires_at = ?, allowed_ips = ?, rate_limit = ?, name = ? WHERE tenant_id = ? AND id = ?",
+                Self.settingColumns(key) + [.text(key.name), .text(tenant), .text(id)]
+            )
+            return key
+        }
+    }
+
+    public func rotateAPIKey(id: String, tenant: String) async throws -> (key: APIKey, secret: String) {
+        let secret = APIKeySecret.make()
+        let key = try await write { db in
+            guard var key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
+            guard key.revokedAt == nil else { throw Self.revokedError }
+            key.prefix = APIKeySecret.displayPrefix(secret)
+            try db.run(
+                "UPDATE api_keys SET secret_hash = ?, prefix = ? WHERE tenant_id = ? AND id = ?",
+                [.text(APIKeySecret.hash(secret)), .text(key.prefix), .text(tenant), .text(id)]
+            )
+            return key
+        }
+        return (key, secret)
+    }
+
     public func revokeAPIKey(id: String, tenant: String) async throws -> APIKey {
         try await write { db in
             try db.run(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
                 [SQLiteValue(Self.now()), .text(tenant), .text(id)]
             )
-            guard
-                let key = try db.queryFirst(
-                    "SELECT \(Self.keyColumns) FROM api_keys WHERE tenant_id = ? AND id = ?",
-                    [.text(tenant), .text(id)],
-                    Self.keyRow
-                )
-            else { throw SwitchboardError.notFound("api_key") }
+            guard let key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
             return key
         }
     }
 
-    public func authenticate(secret: String) throws -> Principal? {
+    public func authenticate(secret: String) throws -> APIKey? {
         guard secret.hasPrefix(APIKeySecret.prefix) else { return nil }
         let hash = APIKeySecret.hash(secret)
-        let found = try read { db in
-            try db.queryFirst(
-                "SELECT id, tenant_id, last_used_at FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL",
-                [.text(hash)]
-            ) { row in (principal: Principal(tenantID: row.text(1), keyID: row.text(0)), lastUsed: row.optionalDate(2)) }
-        }
-        guard let found else { return nil }
+        guard
+            let key = try read({ db in
+                try db.queryFirst("SELECT \(Self.keyColumns) FROM api_keys WHERE secret_hash = ?", [.text(hash)], Self.keyRow)
+            })
+        else { return nil }
         let now = Self.now()
-        if found.lastUsed.map({ now.timeIntervalSince($0) > Self.lastUsedResolution }) ?? true {
-            let keyID = found.principal.keyID
+        if key.isLive(at: now), key.lastUsedAt.map({ now.timeIntervalSince($0) > Self.lastUsedResolution }) ?? true {
+            let keyID = key.id
             writer.submit { db in
                 try db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [SQLiteValue(now), .text(keyID)])
             }
         }
-        return found.principal
+        return key
     }
 
-    private static let keyColumns = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at"
+    public func tenantSecurity(tenant: String) throws -> TenantSecurity {
+        let found = try read { db in
+            try db.queryFirst("SELECT allowed_ips, rate_limit FROM tenants WHERE id = ?", [.text(tenant)]) { row in
+                TenantSecurity(allowedIPs: try Self.ranges(row.text(0)), rateLimit: row.isNull(1) ? nil : row.int(1))
+            }
+        }
+        guard let found else { throw SwitchboardError.notFound("tenant") }
+        return found
+    }
 
-    private static func keyRow(_ row: SQLiteRow) -> APIKey {
+    public func setTenantSecurity(_ security: TenantSecurity, tenant: String) async throws {
+        try await write { db in
+            let changed = try db.run(
+                "UPDATE tenants SET allowed_ips = ?, rate_limit = ? WHERE id = ?",
+                [.text(security.allowedIPs.map(\.description).joined(separator: " ")), security.rateLimit.map { .integer(Int64($0)) } ?? .null, .text(tenant)]
+            )
+            guard changed == 1 else { throw SwitchboardError.notFound("tenant") }
+        }
+    }
+
+    static let revokedError = SwitchboardError(kind: .conflict, code: "api_key_revoked", detail: "The key is revoked and can no longer change.")
+
+    private static let keyColumns = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at, scopes, expires_at, allowed_ips, rate_limit"
+
+    private static func apiKey(_ db: SQLiteConnection, id: String, tenant: String) throws -> APIKey? {
+        try db.queryFirst("SELECT \(keyColumns) FROM api_keys WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], keyRow)
+    }
+
+    /// scopes, expires_at, allowed_ips, rate_limit, in that order.
+    private static func settingColumns(_ key: APIKey) -> [SQLiteValue] {
+        [
+            .text(key.scopes.sorted().map(\.name).joined(separator: " ")), SQLiteValue(key.expiresAt),
+            .text(key.allowedIPs.map(\.description).joined(separator: " ")), key.rateLimit.map { .integer(Int64($0)) } ?? .null,
+        ]
+    }
+
+    private static func keyRow(_ row: SQLiteRow) throws -> APIKey {
         APIKey(
             id: row.text(0),
             tenantID: row.text(1),
             name: row.text(2),
             prefix: row.text(3),
+            scopes: try Scope.parseList(row.text(7)),
+            expiresAt: row.optionalDate(8),
+            allowedIPs: try ranges(row.text(9)),
+            rateLimit: row.isNull(10) ? nil : row.int(10),
             createdAt: row.date(4),
             lastUsedAt: row.optionalDate(5),
             revokedAt: row.optionalDate(6)
         )
+    }
+
+    private static func ranges(_ text: String) throws -> [IPAddressRange] {
+        try text.split(separator: " ").map { try IPAddressRange(parsing: String($0)) }
     }
 
     private static func tenantRow(_ row: SQLiteRow) -> Tenant {

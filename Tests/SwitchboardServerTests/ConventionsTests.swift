@@ -96,9 +96,9 @@ import Testing
             let header = try await client.call(.get, "/api/v1/agents", key: nil, headers: [.init("X-API-Key")!: server.tenantA.key])
             #expect(header.status == .ok)
 
-            let (key, secret) = try await server.store.createAPIKey(tenant: server.tenantA.tenantID, name: "temp")
+            let (key, secret) = try await server.store.createAPIKey(tenant: server.tenantA.tenantID, settings: APIKeySettings(name: "temp", scopes: [.admin]))
             #expect(try await client.call(.get, "/api/v1/agents", key: secret).status == .ok)
-            _ = try await server.store.revokeAPIKey(id: key.id, tenant: server.tenantA.tenantID)
+            #expect(try await client.call(.delete, "/api/v1/api-keys/\(key.id)", key: server.tenantA.key).status == .ok)
             #expect(try await client.call(.get, "/api/v1/agents", key: secret).status == .unauthorized)
         }
     }

@@ -13,6 +13,7 @@ import Testing
         let registry = RouteRegistry()
         try await server.run(registry: registry) { client in
             let served = Set(registry.routes.map { "\($0.method) \($0.path)" })
+            let scopes = Dictionary(uniqueKeysWithValues: registry.routes.map { ("\($0.method) \($0.path)", $0.scope?.name) })
             let document = try await client.call(.get, "/api/v1/openapi.json", key: nil)
             #expect(document.status == .ok)
             #expect(document["openapi"]?.string?.hasPrefix("3.1") == true)
@@ -27,6 +28,10 @@ import Testing
                     documented.insert("\(method.uppercased()) \(path)")
                     #expect(operation["responses"] != nil, "\(method) \(path) has no responses")
                     #expect(operation["operationId"]?.string != nil, "\(method) \(path) has no operationId")
+                    // The scope a route declares is the one its operation shows.
+                    let scope = scopes["\(method.uppercased()) \(path)"] ?? nil
+                    #expect(operation["x-required-scope"]?.string == scope, "\(method) \(path)")
+                    if let scope { #expect(operation["security"]?.array.first?["bearer"]?.array == [.string(scope)]) }
                 }
             }
             #expect(documented == served)

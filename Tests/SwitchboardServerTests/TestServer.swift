@@ -29,7 +29,7 @@ struct TestServer {
         var credentials: [Credentials] = []
         for name in ["Tenant A", "Tenant B"] {
             let tenant = try await store.createTenant(name: name)
-            credentials.append(Credentials(tenantID: tenant.id, key: try await store.createAPIKey(tenant: tenant.id, name: "test").secret))
+            credentials.append(Credentials(tenantID: tenant.id, key: try await store.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "test", scopes: [.admin])).secret))
         }
         return TestServer(store: store, configuration: configuration, tenantA: credentials[0], tenantB: credentials[1])
     }
@@ -151,7 +151,8 @@ struct Fixtures {
     }
 }
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral {
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(uniqueKeysWithValues: elements)) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }

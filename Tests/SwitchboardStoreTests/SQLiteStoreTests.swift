@@ -83,7 +83,7 @@ import Testing
         let store = try Self.makeStore(path: path)
         defer { store.close() }
         #expect(try store.tenants().isEmpty)
-        #expect(SQLiteStore.schemaVersion == 3)
+        #expect(SQLiteStore.schemaVersion == 4)
     }
 
     @Test func pluginValuesAreScopedAndCompareAndSet() async throws {
@@ -141,15 +141,34 @@ import Testing
         let store = try Self.makeStore()
         defer { store.close() }
         let tenant = try await store.createTenant(name: "T")
-        let (key, secret) = try await store.createAPIKey(tenant: tenant.id, name: "ci")
+        let allowed = [try IPAddressRange(parsing: "10.0.0.0/8"), try IPAddressRange(parsing: "2001:db8::/32")]
+        let (key, secret) = try await store.createAPIKey(
+            tenant: tenant.id,
+            settings: APIKeySettings(name: "ci", scopes: [.messagesWrite, .agentsRead], allowedIPs: allowed, rateLimit: 60)
+        )
         #expect(secret.hasPrefix("sb_live_"))
         #expect(key.prefix == String(secret.prefix(12)))
-        #expect(try store.authenticate(secret: secret) == Principal(tenantID: tenant.id, keyID: key.id))
+        let found = try #require(try store.authenticate(secret: secret))
+        #expect(found.id == key.id && found.tenantID == tenant.id)
+        #expect(found.scopes == [.messagesWrite, .agentsRead])
+        #expect(found.allowedIPs == allowed && found.rateLimit == 60)
+        #expect(found.principal == Principal(tenantID: tenant.id, subject: key.id, role: .integration, scopes: [.messagesWrite, .agentsRead], method: .apiKey))
         #expect(try store.authenticate(secret: secret + "x") == nil)
+
+        let updated = try await store.updateAPIKey(id: key.id, tenant: tenant.id, settings: APIKeySettings(scopes: [.admin], expiresAt: .some(Date(timeIntervalSinceNow: -1)), rateLimit: .some(nil)))
+        #expect(updated.principal.role == .admin && updated.rateLimit == nil && updated.allowedIPs == allowed)
+        #expect(try store.authenticate(secret: secret)?.isLive(at: Date()) == false)
+
+        let (rotated, newSecret) = try await store.rotateAPIKey(id: key.id, tenant: tenant.id)
+        #expect(rotated.id == key.id && newSecret != secret)
+        #expect(try store.authenticate(secret: secret) == nil)
+        #expect(try store.authenticate(secret: newSecret)?.id == key.id)
+
         let revoked = try await store.revokeAPIKey(id: key.id, tenant: tenant.id)
         #expect(revoked.revokedAt != nil)
-        #expect(try store.authenticate(secret: secret) == nil)
-        await #expect(throws: SwitchboardError.self) { try await store.createAPIKey(tenant: "nope", name: "x") }
+        #expect(try store.authenticate(secret: newSecret)?.isLive(at: Date()) == false)
+        await #expect(throws: SwitchboardError.self) { try await store.rotateAPIKey(id: key.id, tenant: tenant.id) }
+        await #expect(throws: SwitchboardError.self) { try await store.createAPIKey(tenant: "nope", settings: APIKeySettings(name: "x")) }
         await #expect(throws: SwitchboardError.self) { try await store.revokeAPIKey(id: key.id, tenant: "other") }
     }
 

@@ -1,14 +1,25 @@
-/// Tenants and the API keys bound to them.
+/// Tenants, their security settings and the API keys bound to them.
 public protocol TenantDirectory: Sendable {
     func createTenant(name: String) async throws -> Tenant
     func tenant(id: String) throws -> Tenant?
     func tenants() throws -> [Tenant]
-    /// Creates a key and returns it with its secret, which is stored only as a hash.
-    func createAPIKey(tenant: String, name: String) async throws -> (key: APIKey, secret: String)
+    /// Creates a key (`settings.name` required) and returns it with its secret, which is stored only as a hash.
+    func createAPIKey(tenant: String, settings: APIKeySettings) async throws -> (key: APIKey, secret: String)
     func apiKeys(tenant: String) throws -> [APIKey]
+    func apiKey(id: String, tenant: String) throws -> APIKey?
+    /// Changes a live key's settings.
+    /// - Throws: `api_key_not_found`, or `api_key_revoked` for a revoked key.
+    func updateAPIKey(id: String, tenant: String, settings: APIKeySettings) async throws -> APIKey
+    /// Replaces a live key's secret; the old secret stops working at once.
+    /// - Throws: `api_key_not_found`, or `api_key_revoked` for a revoked key.
+    func rotateAPIKey(id: String, tenant: String) async throws -> (key: APIKey, secret: String)
     /// Revokes a key; revoking twice is harmless.
     /// - Throws: `api_key_not_found` when the tenant has no such key.
     func revokeAPIKey(id: String, tenant: String) async throws -> APIKey
-    /// The principal of a live key with this secret, or nil.
-    func authenticate(secret: String) throws -> Principal?
+    /// The key whose secret this is, live or not (the caller checks `isLive`), or nil.
+    func authenticate(secret: String) throws -> APIKey?
+    /// - Throws: `tenant_not_found`.
+    func tenantSecurity(tenant: String) throws -> TenantSecurity
+    /// - Throws: `tenant_not_found`.
+    func setTenantSecurity(_ security: TenantSecurity, tenant: String) async throws
 }

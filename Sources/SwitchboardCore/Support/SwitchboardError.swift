@@ -17,6 +17,8 @@ public struct SwitchboardError: Error, Hashable, Sendable, CustomStringConvertib
         public static let preconditionFailed = Kind(name: "precondition_failed")
         /// The credential is missing, unknown or revoked.
         public static let unauthenticated = Kind(name: "unauthenticated")
+        /// The principal may not do this, whoever it is.
+        public static let forbidden = Kind(name: "forbidden")
         /// The store or another dependency cannot serve the request now; retrying may succeed.
         public static let unavailable = Kind(name: "unavailable")
     }

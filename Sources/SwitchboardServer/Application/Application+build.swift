@@ -43,7 +43,13 @@ public func buildApplication(
         configuration: configuration,
         store: store,
         integrations: manager,
-        webhooks: WebhookController(store: store, dispatcher: dispatcher, secrets: secrets, configuration: configuration.webhooks),
+        webhooks: WebhookController(
+            store: store,
+            dispatcher: dispatcher,
+            secrets: secrets,
+            configuration: configuration.webhooks,
+            audit: AuditRecorder(log: store)
+        ),
         metrics: metrics,
         registry: registry
     )
@@ -81,23 +87,33 @@ func buildRouter(
     router.add(middleware: HeadMiddleware())
     router.add(middleware: ProblemMiddleware())
 
-    let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry)
-    SystemController(log: store).addRoutes(to: root)
-    MetricsController(registry: metrics, token: configuration.metrics.token).addRoutes(to: root)
-
-    let api = DocumentedRoutes(
-        group: router.group("/api/v1").add(middleware: APIKeyAuthenticator(directory: store)),
-        basePath: "/api/v1",
-        registry: registry
+    let audit = AuditRecorder(log: store)
+    let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache())
+    let tenantSecurity = ExpiringCache<String, TenantSecurity>()
+    let security = SecurityMiddleware(
+        verifiers: [keyVerifier],
+        directory: store,
+        tenantSecurity: tenantSecurity,
+        limiter: RateLimiter(),
+        configuration: configuration.security,
+        audit: audit
     )
+    let api = DocumentedRoutes(group: router.group("/api/v1").add(middleware: security), basePath: "/api/v1", registry: registry, audit: audit)
     let responder = CommandResponder(store: store)
     AgentController(store: store, responder: responder).addRoutes(to: api)
     VisitorController(store: store, responder: responder).addRoutes(to: api)
     ConversationController(store: store, responder: responder).addRoutes(to: api)
     MessageController(store: store, responder: responder).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
-    IntegrationController(manager: integrations).addRoutes(to: api)
+    IntegrationController(manager: integrations, audit: audit).addRoutes(to: api)
     webhooks.addRoutes(to: api)
+    APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
+    SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
+
+    // Public routes last, so the OpenAPI document can show every scope declared above.
+    let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
+    SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
+    MetricsController(registry: metrics, token: configuration.metrics.token).addRoutes(to: root)
     return router
 }
 

@@ -15,7 +15,7 @@ public enum Bootstrap {
     public static func prepare(store: SQLiteStore, configuration: SwitchboardConfiguration) async throws -> DemoCredentials? {
         guard configuration.bootstrap.createsDemoTenant, try store.tenants().isEmpty else { return nil }
         let tenant = try await store.createTenant(name: "Demo")
-        let (key, secret) = try await store.createAPIKey(tenant: tenant.id, name: "admin")
+        let (key, secret) = try await store.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "admin", scopes: [.admin]))
         return DemoCredentials(tenant: tenant, apiKey: key, secret: secret)
     }
 }

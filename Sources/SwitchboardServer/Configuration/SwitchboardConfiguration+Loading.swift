@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardCore
 import SwitchboardPluginHost
 import SwitchboardStore
 
@@ -97,6 +98,17 @@ extension SwitchboardConfiguration {
         .integer("webhooks.secret_grace_hours", 0...8_760) { $0.webhooks.secretGrace = .seconds($1 * 3_600) },
         .integer("webhooks.max_concurrent_deliveries", 1...10_000) { $0.webhooks.maxConcurrentDeliveries = $1 },
         .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
+        .string("security.trusted_proxies") { configuration, text in
+            do {
+                configuration.security.trustedProxies = try text.split(whereSeparator: { $0 == "," || $0 == " " }).map { try IPAddressRange(parsing: String($0)) }
+            } catch {
+                throw ConfigurationError(description: "'security.trusted_proxies' must be comma-separated addresses or CIDR ranges, e.g. \"10.0.0.0/8, ::1\".")
+            }
+        },
+        .integer("security.rate_limit_per_credential", 0...10_000_000) { $0.security.credentialRateLimit = $1 },
+        .integer("security.rate_limit_per_tenant", 0...10_000_000) { $0.security.tenantRateLimit = $1 },
+        .integer("security.rate_limit_per_address", 0...10_000_000) { $0.security.addressRateLimit = $1 },
+        .integer("security.failed_auth_per_address", 1...10_000) { $0.security.failedAuthenticationLimit = $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {
                 throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")

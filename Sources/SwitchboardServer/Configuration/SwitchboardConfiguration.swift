@@ -1,4 +1,5 @@
 import Logging
+import SwitchboardCore
 import SwitchboardPluginHost
 import SwitchboardStore
 
@@ -145,6 +146,34 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// Authentication, rate limits and client addresses.
+    public struct Security: Sendable {
+        /// Proxies whose `X-Forwarded-For` is believed; a request from anywhere else is attributed to its peer.
+        public var trustedProxies: [IPAddressRange]
+        /// Requests per minute per credential, per tenant and per client address; 0 turns a limit off.
+        /// Keys and tenants may set their own credential and tenant limits.
+        public var credentialRateLimit: Int
+        public var tenantRateLimit: Int
+        public var addressRateLimit: Int
+        /// Failed authentications per minute per client address before it gets 429.
+        public var failedAuthenticationLimit: Int
+
+        /// Creates security settings.
+        public init(
+            trustedProxies: [IPAddressRange] = [],
+            credentialRateLimit: Int = 6_000,
+            tenantRateLimit: Int = 30_000,
+            addressRateLimit: Int = 12_000,
+            failedAuthenticationLimit: Int = 20
+        ) {
+            self.trustedProxies = trustedProxies
+            self.credentialRateLimit = credentialRateLimit
+            self.tenantRateLimit = tenantRateLimit
+            self.addressRateLimit = addressRateLimit
+            self.failedAuthenticationLimit = failedAuthenticationLimit
+        }
+    }
+
     /// The key that seals stored secrets (plugin config fields, webhook signing secrets).
     public struct Secrets: Sendable {
         /// An AES-256 key, base64 of 32 bytes; nil uses (and on first start creates) `keyFile`.
@@ -167,6 +196,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var secrets: Secrets
     public var webhooks: Webhooks
     public var metrics: Metrics
+    public var security: Security
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -180,6 +210,7 @@ public struct SwitchboardConfiguration: Sendable {
         secrets: Secrets = .init(),
         webhooks: Webhooks = .init(),
         metrics: Metrics = .init(),
+        security: Security = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -190,6 +221,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.secrets = secrets
         self.webhooks = webhooks
         self.metrics = metrics
+        self.security = security
         self.logLevel = logLevel
     }
 }

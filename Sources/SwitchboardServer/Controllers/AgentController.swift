@@ -7,11 +7,11 @@ struct AgentController {
     let responder: CommandResponder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/agents", use: create)
-        routes.on(.get, "/agents", use: list)
-        routes.on(.get, "/agents/{id}", use: get)
-        routes.on(.put, "/agents/{id}", use: update)
-        routes.on(.delete, "/agents/{id}", use: delete)
+        routes.on(.post, "/agents", scope: .agentsWrite, use: create)
+        routes.on(.get, "/agents", scope: .agentsRead, use: list)
+        routes.on(.get, "/agents/{id}", scope: .agentsRead, use: get)
+        routes.on(.put, "/agents/{id}", scope: .agentsWrite, use: update)
+        routes.on(.delete, "/agents/{id}", scope: .agentsWrite, use: delete)
     }
 
     /// The body of POST (where `name` is required) and PUT (where every field is optional).

@@ -7,12 +7,12 @@ struct ConversationController {
     let responder: CommandResponder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/conversations", use: create)
-        routes.on(.get, "/conversations", use: list)
-        routes.on(.get, "/conversations/{id}", use: get)
-        routes.on(.put, "/conversations/{id}", use: update)
-        routes.on(.delete, "/conversations/{id}", use: end)
-        routes.on(.get, "/conversations/{id}/messages", use: messages)
+        routes.on(.post, "/conversations", scope: .conversationsWrite, use: create)
+        routes.on(.get, "/conversations", scope: .conversationsRead, use: list)
+        routes.on(.get, "/conversations/{id}", scope: .conversationsRead, use: get)
+        routes.on(.put, "/conversations/{id}", scope: .conversationsWrite, use: update)
+        routes.on(.delete, "/conversations/{id}", scope: .conversationsWrite, use: end)
+        routes.on(.get, "/conversations/{id}/messages", scope: .messagesRead, use: messages)
     }
 
     /// The body of POST (where `visitor_id` is required) and PUT (where `agent_id: null` unassigns).

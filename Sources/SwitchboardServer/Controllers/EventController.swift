@@ -9,7 +9,7 @@ struct EventController {
     static let maxLimit = 1_000
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.get, "/events", use: list)
+        routes.on(.get, "/events", scope: .eventsRead, use: list)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -7,13 +7,14 @@ import SwitchboardPluginHost
 /// disabling them; and calls into the tenant's instance.
 struct IntegrationController {
     let manager: IntegrationManager
+    let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.get, "/integrations", use: list)
-        routes.on(.get, "/integrations/{plugin}", use: get)
-        routes.on(.put, "/integrations/{plugin}", use: put)
-        routes.on(.delete, "/integrations/{plugin}", use: delete)
-        routes.on(.post, "/integrations/{plugin}/call", use: call)
+        routes.on(.get, "/integrations", scope: .integrationsManage, use: list)
+        routes.on(.get, "/integrations/{plugin}", scope: .integrationsManage, use: get)
+        routes.on(.put, "/integrations/{plugin}", scope: .integrationsManage, use: put)
+        routes.on(.delete, "/integrations/{plugin}", scope: .integrationsManage, use: delete)
+        routes.on(.post, "/integrations/{plugin}/call", scope: .integrationsManage, use: call)
     }
 
     /// The body of PUT: `enabled` defaults to true; an absent `config` keeps the stored one.
@@ -44,17 +45,23 @@ struct IntegrationController {
         if let config = settings.config, case .object = config {} else if settings.config != nil {
             throw SwitchboardError.invalidField("config", "'config' must be a JSON object.")
         }
-        let view = try await manager.configure(
-            tenant: context.requirePrincipal.tenantID,
-            plugin: context.parameters.require("plugin"),
-            isEnabled: settings.enabled ?? true,
-            config: settings.config
+        let plugin = try context.parameters.require("plugin")
+        let isEnabled = settings.enabled ?? true
+        let view = try await manager.configure(tenant: context.requirePrincipal.tenantID, plugin: plugin, isEnabled: isEnabled, config: settings.config)
+        // The config may hold secrets: the entry names what changed, never the values.
+        try await audit.record(
+            .integrationUpdated,
+            context: context,
+            target: "integration:\(plugin)",
+            detail: ["enabled": String(isEnabled), "config_changed": String(settings.config != nil)]
         )
         return try .json(view)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await manager.disable(tenant: context.requirePrincipal.tenantID, plugin: context.parameters.require("plugin"))
+        let plugin = try context.parameters.require("plugin")
+        try await manager.disable(tenant: context.requirePrincipal.tenantID, plugin: plugin)
+        try await audit.record(.integrationDisabled, context: context, target: "integration:\(plugin)")
         return Response(status: .noContent)
     }
 

@@ -7,10 +7,10 @@ struct MessageController {
     let responder: CommandResponder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/messages", use: create)
-        routes.on(.get, "/messages/{id}", use: get)
-        routes.on(.put, "/messages/{id}", use: update)
-        routes.on(.delete, "/messages/{id}", use: delete)
+        routes.on(.post, "/messages", scope: .messagesWrite, use: create)
+        routes.on(.get, "/messages/{id}", scope: .messagesRead, use: get)
+        routes.on(.put, "/messages/{id}", scope: .messagesWrite, use: update)
+        routes.on(.delete, "/messages/{id}", scope: .messagesWrite, use: delete)
     }
 
     struct CreateBody: StrictBody {

@@ -17,7 +17,7 @@ struct MetricsController {
         guard let token else {
             throw Problem(status: .notFound, code: "metrics_disabled", detail: "Set metrics.token to enable /metrics.")
         }
-        let presented = APIKeyAuthenticator.credential(in: request.headers) ?? ""
+        let presented = APIKeyVerifier.bearerToken(in: request.headers) ?? ""
         guard Data(SHA256.hash(data: Array(presented.utf8))) == Data(SHA256.hash(data: Array(token.utf8))) else {
             throw Problem.unauthenticated
         }

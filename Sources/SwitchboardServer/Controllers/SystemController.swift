@@ -5,11 +5,13 @@ import SwitchboardCore
 /// Unauthenticated routes: liveness, readiness and the OpenAPI document.
 struct SystemController {
     let log: any EventLog
+    /// The OpenAPI document as served, from `OpenAPIDocument.render`.
+    let openAPI: [UInt8]
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/health", use: health)
         routes.on(.get, "/ready", use: ready)
-        routes.on(.get, "/api/v1/openapi.json", use: openAPI)
+        routes.on(.get, "/api/v1/openapi.json", use: document)
     }
 
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -22,15 +24,7 @@ struct SystemController {
         return .json(bytes: #"{"status":"ready"}"#.utf8)
     }
 
-    @Sendable func openAPI(_ request: Request, context: AppRequestContext) async throws -> Response {
-        .json(bytes: Self.document)
+    @Sendable func document(_ request: Request, context: AppRequestContext) async throws -> Response {
+        .json(bytes: openAPI)
     }
-
-    /// The OpenAPI 3.1 document shipped as a resource.
-    static let document: [UInt8] = {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url) else {
-            preconditionFailure("openapi.json is missing from the SwitchboardServer resources")
-        }
-        return Array(data)
-    }()
 }

@@ -7,8 +7,8 @@ struct VisitorController {
     let responder: CommandResponder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/visitors", use: create)
-        routes.on(.get, "/visitors/{id}", use: get)
+        routes.on(.post, "/visitors", scope: .conversationsWrite, use: create)
+        routes.on(.get, "/visitors/{id}", scope: .conversationsRead, use: get)
     }
 
     struct Body: StrictBody {

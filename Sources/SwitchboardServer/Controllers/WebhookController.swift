@@ -11,18 +11,19 @@ struct WebhookController {
     let dispatcher: WebhookDispatcher
     let secrets: SecretBox
     let configuration: SwitchboardConfiguration.Webhooks
+    let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/webhooks", use: create)
-        routes.on(.get, "/webhooks", use: list)
-        routes.on(.get, "/webhooks/{id}", use: get)
-        routes.on(.put, "/webhooks/{id}", use: update)
-        routes.on(.delete, "/webhooks/{id}", use: delete)
-        routes.on(.post, "/webhooks/{id}/rotate-secret", use: rotate)
-        routes.on(.post, "/webhooks/{id}/test", use: test)
-        routes.on(.get, "/webhooks/{id}/deliveries", use: deliveries)
-        routes.on(.post, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", use: redeliver)
-        routes.on(.post, "/webhooks/{id}/replay", use: replay)
+        routes.on(.post, "/webhooks", scope: .webhooksManage, use: create)
+        routes.on(.get, "/webhooks", scope: .webhooksManage, use: list)
+        routes.on(.get, "/webhooks/{id}", scope: .webhooksManage, use: get)
+        routes.on(.put, "/webhooks/{id}", scope: .webhooksManage, use: update)
+        routes.on(.delete, "/webhooks/{id}", scope: .webhooksManage, use: delete)
+        routes.on(.post, "/webhooks/{id}/rotate-secret", scope: .webhooksManage, use: rotate)
+        routes.on(.post, "/webhooks/{id}/test", scope: .webhooksManage, use: test)
+        routes.on(.get, "/webhooks/{id}/deliveries", scope: .webhooksManage, use: deliveries)
+        routes.on(.post, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", scope: .webhooksManage, use: redeliver)
+        routes.on(.post, "/webhooks/{id}/replay", scope: .webhooksManage, use: replay)
     }
 
     /// The body of POST (`url` and `events` required) and PUT (every field optional).
@@ -71,7 +72,8 @@ struct WebhookController {
             secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(tenant: tenant, webhook: id))
         )
         await dispatcher.refresh()
-        return try .json(WithSecret(webhook: webhook, secret: secret), status: .created, version: webhook.version)
+        try await audit.record(.webhookCreated, context: context, target: "webhook:\(id)", detail: ["host": URL(string: checkedURL)?.host ?? ""])
+        return try .json(WithSecret(resource: webhook, secret: secret), status: .created, version: webhook.version)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -96,6 +98,7 @@ struct WebhookController {
         if let enabled = body.enabled { webhook.isEnabled = enabled }
         let updated = try await store.updateWebhook(webhook)
         await dispatcher.refresh()
+        try await audit.record(.webhookUpdated, context: context, target: "webhook:\(webhook.id)", detail: ["host": URL(string: updated.url)?.host ?? "", "enabled": String(updated.isEnabled)])
         return try .json(updated, version: updated.version)
     }
 
@@ -103,6 +106,7 @@ struct WebhookController {
         let webhook = try requireWebhook(context)
         try await store.deleteWebhook(id: webhook.id, tenant: webhook.tenantID)
         await dispatcher.refresh()
+        try await audit.record(.webhookDeleted, context: context, target: "webhook:\(webhook.id)")
         return Response(status: .noContent)
     }
 
@@ -116,6 +120,7 @@ struct WebhookController {
             secret: try secrets.seal(text: secret, scope: WebhookDispatcher.secretScope(tenant: webhook.tenantID, webhook: webhook.id)),
             previousUntil: previousUntil
         )
+        try await audit.record(.webhookSecretRotated, context: context, target: "webhook:\(webhook.id)")
         return try .json(JSONValue.object(["secret": .string(secret), "previous_secret_valid_until": .string(previousUntil.ISO8601Format())]))
     }
 
@@ -232,19 +237,5 @@ private struct WithBreaker: Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         let state = breaker.map { JSONValue.object(["state": .string($0.state.name), "consecutive_failures": JSONValue(Int64($0.consecutiveFailures))]) }
         try container.encode(state ?? .null, forKey: .breaker)
-    }
-}
-
-/// An endpoint with its new secret: the only time the secret is shown.
-private struct WithSecret: Encodable {
-    let webhook: Webhook
-    let secret: String
-
-    enum CodingKeys: String, CodingKey { case secret }
-
-    func encode(to encoder: any Encoder) throws {
-        try webhook.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(secret, forKey: .secret)
     }
 }

@@ -14,10 +14,15 @@ struct Problem: Encodable, Error {
     var field: String?
     var instance: String?
     var requestID: String?
+    /// The scope the credential lacks, on 403 `missing_scope`.
+    var requiredScope: String?
+    /// Headers the response carries beside the body (`Retry-After`, `RateLimit`); not part of the body.
+    var headers: HTTPFields = [:]
 
     enum CodingKeys: String, CodingKey {
         case type, title, status, detail, code, field, instance
         case requestID = "request_id"
+        case requiredScope = "required_scope"
     }
 
     /// Creates a problem whose `type` is the code's documentation URI.
@@ -38,6 +43,7 @@ struct Problem: Encodable, Error {
             case .conflict: .conflict
             case .preconditionFailed: .preconditionFailed
             case .unauthenticated: .unauthorized
+            case .forbidden: .forbidden
             case .unavailable: .serviceUnavailable
             default: .unprocessableContent
             }
@@ -45,10 +51,10 @@ struct Problem: Encodable, Error {
     }
 
     /// The response, as `application/problem+json`.
-    func response(headers extra: HTTPFields = [:]) -> Response {
+    func response() -> Response {
         let body = (try? SwitchboardJSON.encode(self)) ?? []
         var headers: HTTPFields = [.contentType: "application/problem+json"]
-        headers.append(contentsOf: extra)
+        headers.append(contentsOf: self.headers)
         return Response(
             status: HTTPResponse.Status(code: status),
             headers: headers,
@@ -71,4 +77,33 @@ extension Problem {
         code: "unauthenticated",
         detail: "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
     )
+
+    /// 401 for a credential that was presented and refused.
+    static func unauthenticated(_ detail: String) -> Problem {
+        Problem(status: .unauthorized, code: "unauthenticated", detail: detail)
+    }
+
+    /// 403 naming the scope the credential lacks.
+    static func missingScope(_ scope: Scope) -> Problem {
+        var problem = Problem(status: .forbidden, code: "missing_scope", detail: "This route needs the scope '\(scope.name)', which the credential does not hold.")
+        problem.requiredScope = scope.name
+        return problem
+    }
+
+    static let addressNotAllowed = Problem(
+        status: .forbidden,
+        code: "address_not_allowed",
+        detail: "The credential may not be used from this client address."
+    )
+
+    /// 429 with `Retry-After`, for a request over a rate limit.
+    static func rateLimited(_ decision: RateLimiter.Decision, code: String = "rate_limited") -> Problem {
+        var problem = Problem(
+            status: .tooManyRequests,
+            code: code,
+            detail: "The '\(decision.policy.name)' limit of \(decision.policy.quota) requests per \(decision.policy.windowSeconds) s is spent; retry in \(decision.retryAfterSeconds) s."
+        )
+        problem.headers[.retryAfter] = String(decision.retryAfterSeconds)
+        return problem
+    }
 }

@@ -63,6 +63,20 @@ enum ETag {
     }
 }
 
+/// A resource with its new secret (an API key, a webhook signing secret): the only time the secret is shown.
+struct WithSecret<Resource: Encodable>: Encodable {
+    let resource: Resource
+    let secret: String
+
+    enum CodingKeys: String, CodingKey { case secret }
+
+    func encode(to encoder: any Encoder) throws {
+        try resource.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(secret, forKey: .secret)
+    }
+}
+
 /// Opaque list cursors: base64url of the last item's id.
 enum Cursor {
     static func encode(_ id: String) -> String {

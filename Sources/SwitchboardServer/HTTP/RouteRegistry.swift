@@ -1,12 +1,14 @@
 import Hummingbird
+import SwitchboardCore
 
 /// The routes an application serves, recorded as they are added so the OpenAPI document can be checked against them.
 public final class RouteRegistry: @unchecked Sendable {
     // @unchecked: written only while the router is built, on one task, and read after the build returned.
-    /// One route: method and OpenAPI-style path (`/api/v1/agents/{id}`).
+    /// One route: method, OpenAPI-style path (`/api/v1/agents/{id}`) and the scope it requires, if any.
     public struct Route: Hashable, Sendable {
         public let method: String
         public let path: String
+        public let scope: Scope?
     }
 
     /// Every route added so far.
@@ -15,24 +17,50 @@ public final class RouteRegistry: @unchecked Sendable {
     /// Creates an empty registry.
     public init() {}
 
-    func add(_ method: HTTPRequest.Method, _ path: String) {
-        routes.append(Route(method: method.rawValue, path: path))
+    func add(_ method: HTTPRequest.Method, _ path: String, scope: Scope?) {
+        routes.append(Route(method: method.rawValue, path: path, scope: scope))
     }
 }
 
-/// A router group that records each route it adds.
+/// A router group that records each route it adds, with the scope it requires.
+///
+/// This is the one place a route's scope is declared: the handler is wrapped in the check, and the
+/// OpenAPI document shows the same scope.
 struct DocumentedRoutes {
     typealias Handler = @Sendable (Request, AppRequestContext) async throws -> Response
 
     let group: RouterGroup<AppRequestContext>
     let basePath: String
     let registry: RouteRegistry
+    /// Records refused scope checks; nil for a group of public routes, which take no scope.
+    let audit: AuditRecorder?
 
     /// Adds a route; `path` uses `{name}` captures and is relative to the group. A `GET` route also answers
     /// `HEAD`, whose body `HeadMiddleware` drops.
-    func on(_ method: HTTPRequest.Method, _ path: String, use handler: @escaping Handler) {
-        registry.add(method, basePath + path)
-        group.on(RouterPath(stringLiteral: path), method: method, use: handler)
-        if method == .get { group.on(RouterPath(stringLiteral: path), method: .head, use: handler) }
+    /// - Parameter scope: what the principal must hold; required exactly on authenticated groups.
+    func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, use handler: @escaping Handler) {
+        precondition((scope != nil) == (audit != nil), "\(method) \(basePath + path): an authenticated route needs a scope, a public one takes none")
+        registry.add(method, basePath + path, scope: scope)
+        let guarded: Handler =
+            if let scope, let audit {
+                { request, context in
+                    let principal = context.requirePrincipal
+                    guard principal.allows(scope) else {
+                        audit.submit(
+                            .accessDenied,
+                            context: context,
+                            tenantID: principal.tenantID,
+                            target: "\(method) \(basePath + path)",
+                            detail: ["reason": "missing_scope", "scope": scope.name]
+                        )
+                        throw Problem.missingScope(scope)
+                    }
+                    return try await handler(request, context)
+                }
+            } else {
+                handler
+            }
+        group.on(RouterPath(stringLiteral: path), method: method, use: guarded)
+        if method == .get { group.on(RouterPath(stringLiteral: path), method: .head, use: guarded) }
     }
 }

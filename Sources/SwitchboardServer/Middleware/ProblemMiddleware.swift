@@ -12,9 +12,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             var problem = Self.problem(for: error, logger: context.logger)
             problem.instance = request.uri.path
             problem.requestID = context.logger[metadataKey: "sb.request_id"]?.description
-            var headers: HTTPFields = [:]
-            if problem.status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="switchboard""# }
-            return problem.response(headers: headers)
+            if problem.status == 401 { problem.headers[.wwwAuthenticate] = #"Bearer realm="switchboard""# }
+            return problem.response()
         }
     }
 

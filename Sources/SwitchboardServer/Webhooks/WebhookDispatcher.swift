@@ -144,6 +144,18 @@ actor WebhookDispatcher {
                 let last = outcomes.last?.attempt
                 let reason = "every attempt failed for \(configuration.disableAfter); last: \(last?.error ?? "HTTP \(last?.statusCode ?? 0)")"
                 try? await store.disableWebhook(id: id, tenant: tenant, reason: reason)
+                store.submit(
+                    AuditEvent(
+                        id: TimeOrderedIDGenerator.shared.make(),
+                        tenantID: tenant,
+                        occurredAt: Date(),
+                        action: .webhookAutoDisabled,
+                        actor: "system",
+                        target: "webhook:\(id)",
+                        isSuccess: true,
+                        detail: ["reason": reason]
+                    )
+                )
                 logger.warning("Webhook endpoint disabled", metadata: ["sb.tenant": .string(tenant), "sb.webhook": .string(id), "sb.reason": .string(reason)])
                 return
             }

@@ -183,6 +183,30 @@ enum Migrations {
             CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery_id);
             """
         ),
+        (
+            4,
+            """
+            ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT 'admin';
+            ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+            ALTER TABLE api_keys ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';
+            ALTER TABLE api_keys ADD COLUMN rate_limit INTEGER;
+            ALTER TABLE tenants ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';
+            ALTER TABLE tenants ADD COLUMN rate_limit INTEGER;
+            CREATE TABLE audit_events (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT,
+                occurred_at INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                actor_method TEXT,
+                target TEXT,
+                client_ip TEXT,
+                success INTEGER NOT NULL,
+                detail TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX audit_events_by_tenant ON audit_events(tenant_id, action, id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+
+/// `/api/v1/api-keys`: the calling tenant's keys. A key can grant only scopes its creator holds.
+struct APIKeyController {
+    let directory: any TenantDirectory
+    let verifier: APIKeyVerifier
+    let audit: AuditRecorder
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.post, "/api-keys", scope: .keysManage, use: create)
+        routes.on(.get, "/api-keys", scope: .keysManage, use: list)
+        routes.on(.get, "/api-keys/{id}", scope: .keysManage, use: get)
+        routes.on(.put, "/api-keys/{id}", scope: .keysManage, use: update)
+        routes.on(.post, "/api-keys/{id}/rotate", scope: .keysManage, use: rotate)
+        routes.on(.delete, "/api-keys/{id}", scope: .keysManage, use: revoke)
+    }
+
+    /// The body of POST (`name` and `scopes` required) and PUT (every field optional; `null` clears
+    /// `expires_at` and `rate_limit`).
+    struct Body: StrictBody {
+        var name: String?
+        var scopes: [String]?
+        var expiresAt: Date??
+        var allowedIPs: [String]?
+        var rateLimit: Int??
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, scopes
+            case expiresAt = "expires_at"
+            case allowedIPs = "allowed_ips"
+            case rateLimit = "rate_limit"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            scopes = try container.decodeIfPresent([String].self, forKey: .scopes)
+            allowedIPs = try container.decodeIfPresent([String].self, forKey: .allowedIPs)
+            if container.contains(.expiresAt) { expiresAt = .some(try container.decodeIfPresent(Date.self, forKey: .expiresAt)) }
+            if container.contains(.rateLimit) { rateLimit = .some(try container.decodeIfPresent(Int.self, forKey: .rateLimit)) }
+        }
+
+        /// The settings, checked: known scopes the principal holds, CIDR ranges, a future expiry, a positive limit.
+        func settings(grantedBy principal: Principal) throws -> APIKeySettings {
+            let scopes = try scopes.map { names in Set(try names.map { try Scope.parse($0) }) }
+            if let scopes, let withheld = scopes.sorted().first(where: { !principal.allows($0) }) {
+                throw SwitchboardError(
+                    kind: .forbidden,
+                    code: "scope_not_grantable",
+                    detail: "A key can grant only scopes its creator holds; you lack '\(withheld.name)'.",
+                    field: "scopes"
+                )
+            }
+            if case .some(.some(let date)) = expiresAt, date <= Date() {
+                throw SwitchboardError.invalidField("expires_at", "The expiry must be in the future.")
+            }
+            if case .some(.some(let limit)) = rateLimit, limit < 1 {
+                throw SwitchboardError.invalidField("rate_limit", "The limit is requests per minute, at least 1.")
+            }
+            return APIKeySettings(
+                name: name,
+                scopes: scopes,
+                expiresAt: expiresAt,
+                allowedIPs: try allowedIPs.map { try $0.map { try IPAddressRange(parsing: $0) } },
+                rateLimit: rateLimit
+            )
+        }
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        guard body.name != nil else { throw SwitchboardError.missingField("name") }
+        guard body.scopes != nil else { throw SwitchboardError.missingField("scopes") }
+        let principal = context.requirePrincipal
+        let (key, secret) = try await directory.createAPIKey(tenant: principal.tenantID, settings: try body.settings(grantedBy: principal))
+        try await audit.record(.apiKeyCreated, context: context, target: "api_key:\(key.id)", detail: ["scopes": Self.names(key.scopes)])
+        return try .json(WithSecret(resource: key, secret: secret), status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try .json(ListBody(data: try directory.apiKeys(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try .json(try requireKey(context))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        let principal = context.requirePrincipal
+        let key = try await directory.updateAPIKey(id: try requireKey(context).id, tenant: principal.tenantID, settings: try body.settings(grantedBy: principal))
+        verifier.invalidate(keyID: key.id)
+        let changed = Body.CodingKeys.allCases.filter { body.isSet($0) }.map(\.stringValue).joined(separator: " ")
+        try await audit.record(.apiKeyUpdated, context: context, target: "api_key:\(key.id)", detail: ["fields": changed, "scopes": Self.names(key.scopes)])
+        return try .json(key)
+    }
+
+    @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (key, secret) = try await directory.rotateAPIKey(id: try requireKey(context).id, tenant: context.requirePrincipal.tenantID)
+        verifier.invalidate(keyID: key.id)
+        try await audit.record(.apiKeyRotated, context: context, target: "api_key:\(key.id)")
+        return try .json(WithSecret(resource: key, secret: secret))
+    }
+
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let key = try await directory.revokeAPIKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID)
+        verifier.invalidate(keyID: key.id)
+        try await audit.record(.apiKeyRevoked, context: context, target: "api_key:\(key.id)")
+        return try .json(key)
+    }
+
+    private func requireKey(_ context: AppRequestContext) throws -> APIKey {
+        guard let key = try directory.apiKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
+            throw SwitchboardError.notFound("api_key")
+        }
+        return key
+    }
+
+    private static func names(_ scopes: Set<Scope>) -> String {
+        scopes.sorted().map(\.name).joined(separator: " ")
+    }
+}
+
+extension APIKeyController.Body {
+    fileprivate func isSet(_ key: CodingKeys) -> Bool {
+        switch key {
+        case .name: name != nil
+        case .scopes: scopes != nil
+        case .expiresAt: expiresAt != nil
+        case .allowedIPs: allowedIPs != nil
+        case .rateLimit: rateLimit != nil
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+
+/// A credential that checked out: who is calling, and the restrictions the credential itself carries.
+struct VerifiedCredential: Sendable {
+    var principal: Principal
+    /// Client networks the credential may be used from; empty means anywhere the tenant allows.
+    var allowedIPs: [IPAddressRange] = []
+    /// Requests per minute for this credential, replacing the server's default.
+    var rateLimit: Int?
+}
+
+/// A credential that was presented and refused.
+struct AuthenticationFailure: Error {
+    /// Why, for the audit log: `unknown_credential`, `revoked`, `expired`, `malformed`, …
+    var reason: String
+    /// A sentence for the client that helps without confirming more than the caller already knows.
+    var detail: String
+    /// The tenant and subject the credential names, when it names one.
+    var tenantID: String?
+    var subject: String?
+}
+
+/// One way of authenticating a request.
+protocol CredentialVerifier: Sendable {
+    /// The credential of this kind the request carries, verified.
+    /// - Returns: nil when the request carries no credential of this kind, so the next verifier may try.
+    /// - Throws: `AuthenticationFailure` for a credential of this kind that does not check out.
+    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential?
+}
+
+/// Bearer API keys: `Authorization: Bearer sb_live_…` or `X-API-Key: sb_live_…`.
+struct APIKeyVerifier: CredentialVerifier {
+    let directory: any TenantDirectory
+    /// Keys by secret hash; the secret itself is never kept.
+    let cache: ExpiringCache<String, APIKey>
+
+    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+        guard let secret = Self.secret(in: request.headers) else { return nil }
+        guard secret.hasPrefix(APIKeySecret.prefix) else {
+            throw AuthenticationFailure(reason: "malformed", detail: "An API key starts with '\(APIKeySecret.prefix)'.")
+        }
+        guard let key = try cache.value(APIKeySecret.hash(secret), load: { try directory.authenticate(secret: secret) }) else {
+            throw AuthenticationFailure(reason: "unknown_credential", detail: "The API key is not valid.")
+        }
+        if key.revokedAt != nil {
+            throw AuthenticationFailure(reason: "revoked", detail: "The API key was revoked.", tenantID: key.tenantID, subject: key.id)
+        }
+        if !key.isLive(at: Date()) {
+            throw AuthenticationFailure(reason: "expired", detail: "The API key has expired.", tenantID: key.tenantID, subject: key.id)
+        }
+        return VerifiedCredential(principal: key.principal, allowedIPs: key.allowedIPs, rateLimit: key.rateLimit)
+    }
+
+    /// Forgets a changed key, so its next use reads it again.
+    func invalidate(keyID: String) {
+        cache.invalidate { $0.id == keyID }
+    }
+
+    /// The API key a request carries: an `sb_live_` bearer token, or the `X-API-Key` header.
+    static func secret(in headers: HTTPFields) -> String? {
+        if let token = bearerToken(in: headers), token.hasPrefix(APIKeySecret.prefix) { return token }
+        return headers[.xAPIKey]
+    }
+
+    /// The token of `Authorization: Bearer <token>`, or nil.
+    static func bearerToken(in headers: HTTPFields) -> String? {
+        guard let authorization = headers[.authorization], let space = authorization.firstIndex(of: " "),
+            authorization[..<space].lowercased() == "bearer"
+        else { return nil }
+        return String(authorization[space...].drop(while: { $0 == " " }))
+    }
+}
