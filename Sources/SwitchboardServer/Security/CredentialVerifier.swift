@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import SwitchboardCore
@@ -33,15 +34,15 @@ protocol CredentialVerifier: Sendable {
 /// Bearer API keys: `Authorization: Bearer sb_live_…` or `X-API-Key: sb_live_…`.
 struct APIKeyVerifier: CredentialVerifier {
     let directory: any TenantDirectory
-    /// Keys by secret hash; the secret itself is never kept.
-    let cache: ExpiringCache<String, APIKey>
+    /// Keys by the SHA-256 of their secret; the secret itself is never kept.
+    let cache: ExpiringCache<SHA256Digest, APIKey>
 
     func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let secret = Self.secret(in: request.headers) else { return nil }
         guard secret.hasPrefix(APIKeySecret.prefix) else {
             throw AuthenticationFailure(reason: "malformed", detail: "An API key starts with '\(APIKeySecret.prefix)'.")
         }
-        guard let key = try cache.value(APIKeySecret.hash(secret), load: { try directory.authenticate(secret: secret) }) else {
+        guard let key = try cache.value(SHA256.hash(data: Array(secret.utf8)), load: { try directory.authenticate(secret: secret) }) else {
             throw AuthenticationFailure(reason: "unknown_credential", detail: "The API key is not valid.")
         }
         if key.revokedAt != nil {
@@ -61,14 +62,16 @@ struct APIKeyVerifier: CredentialVerifier {
     /// The API key a request carries: an `sb_live_` bearer token, or the `X-API-Key` header.
     static func secret(in headers: HTTPFields) -> String? {
         if let token = bearerToken(in: headers), token.hasPrefix(APIKeySecret.prefix) { return token }
-        return headers[.xAPIKey]
+        return headers.first(where: { $0.name == .xAPIKey })?.value
     }
 
-    /// The token of `Authorization: Bearer <token>`, or nil.
+    /// The token of `Authorization: Bearer <token>` (the scheme in any case), or nil.
     static func bearerToken(in headers: HTTPFields) -> String? {
-        guard let authorization = headers[.authorization], let space = authorization.firstIndex(of: " "),
-            authorization[..<space].lowercased() == "bearer"
+        // The first field only: the combining subscript joins every value, which costs more.
+        guard let authorization = headers.first(where: { $0.name == .authorization })?.value else { return nil }
+        let utf8 = authorization.utf8
+        guard utf8.count > 7, zip(utf8.prefix(6), "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }), utf8.dropFirst(6).first == UInt8(ascii: " ")
         else { return nil }
-        return String(authorization[space...].drop(while: { $0 == " " }))
+        return String(Substring(utf8.dropFirst(7).drop(while: { $0 == UInt8(ascii: " ") })))
     }
 }

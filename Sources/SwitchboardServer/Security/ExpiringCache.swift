@@ -23,8 +23,8 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     /// The cached value of `key`, or the one `load` returns, which is cached when not nil.
-    func value(_ key: Key, load: () throws -> Value?) rethrows -> Value? {
-        let now = ProcessInfo.processInfo.systemUptime
+    /// - Parameter now: seconds on the monotonic clock, when the caller has read it already.
+    func value(_ key: Key, now: Double = MonotonicClock.seconds(), load: () throws -> Value?) rethrows -> Value? {
         if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.value }
         guard let value = try load() else { return nil }
         entries.withLock { entries in

@@ -6,19 +6,39 @@ import Synchronization
 ///
 /// - Important: Thread-safe: the state lives behind one mutex, held for a dictionary lookup.
 final class RateLimiter: Sendable {
+    /// What a quota is counted against.
+    enum Key: Hashable, Sendable {
+        /// A client address (4 or 16 bytes; empty when the peer is not an IP socket).
+        case address([UInt8])
+        /// Failed authentications from a client address.
+        case failures([UInt8])
+        /// A credential's subject.
+        case credential(String)
+        case tenant(String)
+    }
+
     /// A quota of requests per window, named for the `RateLimit` headers.
     struct Policy: Hashable, Sendable {
-        var name: String
-        var quota: Int
-        var windowSeconds: Int
+        let name: String
+        let quota: Int
+        let windowSeconds: Int
+        /// The policy as an item of `RateLimit-Policy`.
+        let headerItem: String
+        /// The start of its item in `RateLimit`.
+        let stateItemPrefix: String
+
+        init(name: String, quota: Int, windowSeconds: Int) {
+            self.name = name
+            self.quota = quota
+            self.windowSeconds = windowSeconds
+            self.headerItem = "\"\(name)\";q=\(quota);w=\(windowSeconds)"
+            self.stateItemPrefix = "\"\(name)\";r="
+        }
 
         /// `quota` requests per minute.
         static func perMinute(_ name: String, _ quota: Int) -> Policy {
             Policy(name: name, quota: quota, windowSeconds: 60)
         }
-
-        /// The policy as an item of `RateLimit-Policy`.
-        var headerItem: String { "\"\(name)\";q=\(quota);w=\(windowSeconds)" }
     }
 
     /// The outcome of one request against one policy.
@@ -35,7 +55,7 @@ final class RateLimiter: Sendable {
         var isFirstRefusal: Bool
 
         /// The decision as an item of `RateLimit`.
-        var headerItem: String { "\"\(policy.name)\";r=\(remaining);t=\(resetSeconds)" }
+        var headerItem: String { policy.stateItemPrefix + String(remaining) + ";t=" + String(resetSeconds) }
     }
 
     private struct Cell {
@@ -43,31 +63,26 @@ final class RateLimiter: Sendable {
         var isRefusing: Bool
     }
 
-    private let cells = Mutex<[String: Cell]>([:])
-    private let now: @Sendable () -> Double
+    private let cells = Mutex<[Key: Cell]>([:])
     private let sweepThreshold: Int
 
-    /// Creates a limiter.
-    /// - Parameters:
-    ///   - sweepThreshold: how many keys trigger dropping those whose quota is whole again.
-    ///   - now: seconds on a monotonic clock.
-    init(sweepThreshold: Int = 100_000, now: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime }) {
+    /// Creates a limiter; past `sweepThreshold` keys it drops those whose quota is whole again.
+    init(sweepThreshold: Int = 100_000) {
         self.sweepThreshold = sweepThreshold
-        self.now = now
     }
 
     /// Counts one request of `key` against `policy`, unless refused (a refused request costs nothing).
-    func spend(_ key: String, _ policy: Policy) -> Decision {
-        evaluate(key, policy, spending: true)
+    /// - Parameter now: seconds on the monotonic clock (`MonotonicClock`).
+    func spend(_ key: Key, _ policy: Policy, at now: Double) -> Decision {
+        evaluate(key, policy, spending: true, now: now)
     }
 
     /// What `spend` would decide, without counting a request.
-    func peek(_ key: String, _ policy: Policy) -> Decision {
-        evaluate(key, policy, spending: false)
+    func peek(_ key: Key, _ policy: Policy, at now: Double) -> Decision {
+        evaluate(key, policy, spending: false, now: now)
     }
 
-    private func evaluate(_ key: String, _ policy: Policy, spending: Bool) -> Decision {
-        let now = now()
+    private func evaluate(_ key: Key, _ policy: Policy, spending: Bool, now: Double) -> Decision {
         let interval = Double(policy.windowSeconds) / Double(policy.quota)
         let window = Double(policy.windowSeconds)
         return cells.withLock { cells in

@@ -16,21 +16,54 @@ struct SecurityMiddleware: RouterMiddleware {
     let limiter: RateLimiter
     let configuration: SwitchboardConfiguration.Security
     let audit: AuditRecorder
+    // The server's default policies, made once; a key's or tenant's own limit makes its own.
+    private let addressPolicy: RateLimiter.Policy
+    private let credentialPolicy: RateLimiter.Policy
+    private let tenantPolicy: RateLimiter.Policy
+    private let failurePolicy: RateLimiter.Policy
+    /// `RateLimit-Policy` for the usual case, every default policy applied.
+    private let defaultPolicies: [RateLimiter.Policy]
+    private let defaultPolicyHeader: String
+
+    init(
+        verifiers: [any CredentialVerifier],
+        directory: any TenantDirectory,
+        tenantSecurity: ExpiringCache<String, TenantSecurity>,
+        limiter: RateLimiter,
+        configuration: SwitchboardConfiguration.Security,
+        audit: AuditRecorder
+    ) {
+        self.verifiers = verifiers
+        self.directory = directory
+        self.tenantSecurity = tenantSecurity
+        self.limiter = limiter
+        self.configuration = configuration
+        self.audit = audit
+        self.addressPolicy = .perMinute("address", configuration.addressRateLimit)
+        self.credentialPolicy = .perMinute("credential", configuration.credentialRateLimit)
+        self.tenantPolicy = .perMinute("tenant", configuration.tenantRateLimit)
+        self.failurePolicy = .perMinute("failed_authentication", configuration.failedAuthenticationLimit)
+        self.defaultPolicies = [(addressPolicy, configuration.addressRateLimit), (credentialPolicy, configuration.credentialRateLimit), (tenantPolicy, configuration.tenantRateLimit)]
+            .filter { $0.1 > 0 }.map(\.0)
+        self.defaultPolicyHeader = defaultPolicies.map(\.headerItem).joined(separator: ", ")
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.clientAddress = ClientAddress.resolve(peer: context.remoteAddress, headers: request.headers, trustedProxies: configuration.trustedProxies)
-        let address = context.clientAddress.map(IPAddressRange.format) ?? "unknown"
+        let address = context.clientAddress ?? []
+        let now = MonotonicClock.seconds()
         var decisions: [RateLimiter.Decision] = []
+        decisions.reserveCapacity(3)
         if configuration.addressRateLimit > 0 {
-            decisions.append(limiter.spend("address:" + address, .perMinute("address", configuration.addressRateLimit)))
+            decisions.append(limiter.spend(.address(address), addressPolicy, at: now))
         }
         try refuseIfLimited(decisions, context: context, tenantID: nil)
 
-        let verified = try await authenticate(request, context: context, address: address)
+        let verified = try await authenticate(request, context: context, address: address, now: now)
         context.principal = verified.principal
         context.logger[metadataKey: "sb.tenant"] = .string(verified.principal.tenantID)
-        let tenant = try tenantSecurity.value(verified.principal.tenantID) { try directory.tenantSecurity(tenant: verified.principal.tenantID) }
+        let tenant = try tenantSecurity.value(verified.principal.tenantID, now: now) { try directory.tenantSecurity(tenant: verified.principal.tenantID) }
             ?? TenantSecurity()
 
         for (list, scope) in [(tenant.allowedIPs, "tenant"), (verified.allowedIPs, "credential")] where !list.permits(context.clientAddress) {
@@ -38,37 +71,36 @@ struct SecurityMiddleware: RouterMiddleware {
             throw Problem.addressNotAllowed
         }
 
-        if let limit = verified.rateLimit ?? nonZero(configuration.credentialRateLimit) {
-            decisions.append(limiter.spend("credential:" + verified.principal.subject, .perMinute("credential", limit)))
+        if let policy = verified.rateLimit.map({ .perMinute("credential", $0) }) ?? (configuration.credentialRateLimit > 0 ? credentialPolicy : nil) {
+            decisions.append(limiter.spend(.credential(verified.principal.subject), policy, at: now))
         }
-        if let limit = tenant.rateLimit ?? nonZero(configuration.tenantRateLimit) {
-            decisions.append(limiter.spend("tenant:" + verified.principal.tenantID, .perMinute("tenant", limit)))
+        if let policy = tenant.rateLimit.map({ .perMinute("tenant", $0) }) ?? (configuration.tenantRateLimit > 0 ? tenantPolicy : nil) {
+            decisions.append(limiter.spend(.tenant(verified.principal.tenantID), policy, at: now))
         }
         try refuseIfLimited(decisions, context: context, tenantID: verified.principal.tenantID)
 
         do {
             var response = try await next(request, context)
-            Self.addHeaders(decisions, to: &response.headers)
+            addHeaders(decisions, to: &response.headers)
             return response
         } catch {
             var problem = ProblemMiddleware<Context>.problem(for: error, logger: context.logger)
-            Self.addHeaders(decisions, to: &problem.headers)
+            addHeaders(decisions, to: &problem.headers)
             throw problem
         }
     }
 
     /// The first verifier's answer; a refused credential counts against the address's failure limit,
     /// and an address over that limit is not even checked.
-    private func authenticate(_ request: Request, context: Context, address: String) async throws -> VerifiedCredential {
-        let failures = RateLimiter.Policy.perMinute("failed_authentication", configuration.failedAuthenticationLimit)
-        let standing = limiter.peek("failures:" + address, failures)
+    private func authenticate(_ request: Request, context: Context, address: [UInt8], now: Double) async throws -> VerifiedCredential {
+        let standing = limiter.peek(.failures(address), failurePolicy, at: now)
         guard standing.isAllowed else { throw Problem.rateLimited(standing, code: "too_many_failed_authentications") }
         do {
             for verifier in verifiers {
                 if let verified = try await verifier.verify(request, context: context) { return verified }
             }
         } catch let failure as AuthenticationFailure {
-            _ = limiter.spend("failures:" + address, failures)
+            _ = limiter.spend(.failures(address), failurePolicy, at: now)
             audit.submit(.authFailed, context: context, tenantID: failure.tenantID, actor: failure.subject, detail: ["reason": failure.reason])
             throw Problem.unauthenticated(failure.detail)
         }
@@ -81,19 +113,19 @@ struct SecurityMiddleware: RouterMiddleware {
             audit.submit(.rateLimited, context: context, tenantID: tenantID, detail: ["policy": refused.policy.name, "quota": String(refused.policy.quota)])
         }
         var problem = Problem.rateLimited(refused)
-        Self.addHeaders(decisions, to: &problem.headers)
+        addHeaders(decisions, to: &problem.headers)
         throw problem
     }
 
-    private func nonZero(_ limit: Int) -> Int? {
-        limit > 0 ? limit : nil
-    }
-
     /// `RateLimit-Policy` lists every policy applied; `RateLimit` reports the one with the least left.
-    private static func addHeaders(_ decisions: [RateLimiter.Decision], to headers: inout HTTPFields) {
-        guard let tightest = decisions.min(by: { $0.remaining < $1.remaining }) else { return }
-        headers[.rateLimitPolicy] = decisions.map(\.policy.headerItem).joined(separator: ", ")
-        headers[.rateLimit] = tightest.headerItem
+    private func addHeaders(_ decisions: [RateLimiter.Decision], to headers: inout HTTPFields) {
+        guard var tightest = decisions.first else { return }
+        for decision in decisions.dropFirst() where decision.remaining < tightest.remaining { tightest = decision }
+        let policies =
+            decisions.count == defaultPolicies.count && zip(decisions, defaultPolicies).allSatisfy({ $0.policy == $1 })
+            ? defaultPolicyHeader : decisions.map(\.policy.headerItem).joined(separator: ", ")
+        headers.append(HTTPField(name: .rateLimitPolicy, value: policies))
+        headers.append(HTTPField(name: .rateLimit, value: tightest.headerItem))
     }
 }
 
