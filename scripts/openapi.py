@@ -226,7 +226,21 @@ schemas["AuditEvent"] = obj(
     ["id", "tenant_id", "occurred_at", "action", "actor", "actor_method", "target", "client_ip", "success", "detail"],
 )
 
-for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent"]:
+schemas["OAuthClient"] = obj(
+    {"client_id": ID, "tenant_id": ID, "name": {"type": "string"}, "scopes": {"type": "array", "items": SCOPE}, "created_at": TIME,
+     "revoked_at": NULLABLE_TIME, "client_secret": {"type": "string", "description": "Only in the answer of create (sbcs_…)."}},
+    ["client_id", "tenant_id", "name", "scopes", "created_at", "revoked_at"],
+)
+schemas["OAuthClientInput"] = obj({"name": {"type": "string", "minLength": 1, "maxLength": 200}, "scopes": {"type": "array", "items": SCOPE}},
+                                  ["name", "scopes"])
+schemas["OAuthError"] = obj({"error": {"type": "string"}, "error_description": {"type": "string"}}, ["error"],
+                            description="RFC 6749 section 5.2: the OAuth endpoints answer errors in this form, which OAuth clients parse.")
+FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+OAUTH_ERRORS = {"400": {"description": "invalid_request, unsupported_grant_type, invalid_scope.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "429": {"description": "Too many failed client authentications from this address.", "content": {"application/json": {"schema": ref("OAuthError")}}}}
+
+for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -477,6 +491,40 @@ paths = {
         "post": {"operationId": "rotateAPIKey", "tags": ["security"], "description": "A new secret for the same key; the old one stops working at once.",
                  "responses": {"200": json_response("The key with its new secret.", ref("APIKey")), **err((404, "NotFound"), (409, "Conflict"), *COMMON)}},
     },
+    "/api/v1/oauth-clients": {
+        "post": {"operationId": "createOAuthClient", "tags": ["security"], "requestBody": body(ref("OAuthClientInput")),
+                 "description": "Creates a client of the client-credentials grant; the answer holds client_secret, shown only now.",
+                 "responses": {"201": json_response("Created, with client_secret.", ref("OAuthClient")), **err(*BODY_ERRORS, *COMMON)}},
+        "get": {"operationId": "listOAuthClients", "tags": ["security"],
+                "responses": {"200": json_response("The tenant's clients.", ref("OAuthClientPage")), **err(*COMMON)}},
+    },
+    "/api/v1/oauth-clients/{id}": {
+        "parameters": [PARAM_ID],
+        "delete": {"operationId": "revokeOAuthClient", "tags": ["security"], "description": "Revokes the client and, at once, every token it holds.",
+                   "responses": {"200": json_response("The revoked client.", ref("OAuthClient")), **err((404, "NotFound"), *COMMON)}},
+    },
+    "/oauth/token": {"post": {
+        "operationId": "token", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "description": "RFC 6749 client-credentials grant: grant_type=client_credentials and an optional scope (a subset of the client's); "
+                       "client_secret_basic or client_secret_post. Answers an ES256 JWT access token (RFC 9068).",
+        "responses": {"200": json_response("The token.", obj({"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                                                                "expires_in": {"type": "integer"}, "scope": {"type": "string"}})),
+                      **OAUTH_ERRORS}}},
+    "/oauth/introspect": {"post": {
+        "operationId": "introspect", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "description": "RFC 7662, for an authenticated client: token=…; tokens of other tenants are inactive.",
+        "responses": {"200": json_response("{active, scope, client_id, sub, tenant_id, iss, aud, exp, iat, jti, token_type}.", {"type": "object"}),
+                      **OAUTH_ERRORS}}},
+    "/oauth/revoke": {"post": {
+        "operationId": "revoke", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "description": "RFC 7009, for an authenticated client: token=… (one of its own access tokens).",
+        "responses": {"200": {"description": "Revoked, or nothing to revoke."}, **OAUTH_ERRORS}}},
+    "/.well-known/jwks.json": {"get": {
+        "operationId": "jwks", "tags": ["oauth"], "security": [],
+        "responses": {"200": {"description": "The public keys of the access tokens (RFC 7517).", "content": {"application/jwk-set+json": {}}}}}},
+    "/.well-known/oauth-authorization-server": {"get": {
+        "operationId": "authorizationServerMetadata", "tags": ["oauth"], "security": [],
+        "responses": {"200": json_response("RFC 8414 metadata.", {"type": "object"})}}},
     "/api/v1/security": {
         "get": {"operationId": "getTenantSecurity", "tags": ["security"],
                 "responses": {"200": json_response("The tenant's allow-list and rate limit.", ref("TenantSecurity")), **err(*COMMON)}},
@@ -505,6 +553,8 @@ document = {
             "bearer": {"type": "http", "scheme": "bearer",
                        "description": "An API key (sb_live_…). Each operation lists the scope it requires (admin holds every scope)."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "oauth2": {"type": "oauth2", "description": "Access tokens of the built-in authorization server.",
+                       "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {scope: scope for scope in SCOPES}}}},
         },
     },
 }

@@ -189,7 +189,7 @@ extension SQLiteStore: TenantDirectory {
 }
 
 extension String {
-    fileprivate func validatedName() throws -> String {
+    func validatedName() throws -> String {
         let trimmed = trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 200 else {
             throw SwitchboardError.invalidField("name", "The name must be 1 to 200 characters.")

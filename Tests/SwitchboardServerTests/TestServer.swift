@@ -73,7 +73,7 @@ extension TestClientProtocol {
     ) async throws -> APIResponse {
         var headers = extra
         if let key { headers[.authorization] = "Bearer \(key)" }
-        if body != nil { headers[.contentType] = "application/json" }
+        if body != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let response = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let data = Data(buffer: response.body)
         let json = data.isEmpty ? JSONValue.null : try JSONDecoder().decode(JSONValue.self, from: data)
@@ -149,11 +149,4 @@ struct Fixtures {
             json: ["conversation_id": .string(conversation), "from": .string(sender), "content": .string(content)]
         )
     }
-}
-
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(uniqueKeysWithValues: elements)) }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
 }

@@ -20,6 +20,8 @@ public struct AuditEvent: Hashable, Sendable, Encodable {
         public static let apiKeyUpdated = Action("api_key.updated")
         public static let apiKeyRotated = Action("api_key.rotated")
         public static let apiKeyRevoked = Action("api_key.revoked")
+        public static let oauthClientCreated = Action("oauth_client.created")
+        public static let oauthClientRevoked = Action("oauth_client.revoked")
         public static let tenantSecurityUpdated = Action("tenant.security_updated")
         public static let integrationUpdated = Action("integration.updated")
         public static let integrationDisabled = Action("integration.disabled")

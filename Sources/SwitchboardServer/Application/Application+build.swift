@@ -39,9 +39,21 @@ public func buildApplication(
         configuration: configuration.webhooks,
         logger: logger
     )
+    let authority = AccessTokenAuthority(
+        settings: .init(
+            issuer: configuration.oauth.issuer ?? "http://\(configuration.server.host):\(configuration.server.port)",
+            audience: configuration.oauth.audience,
+            lifetime: .seconds(configuration.oauth.accessTokenLifetimeSeconds),
+            rotation: .seconds(configuration.oauth.keyRotationHours * 3_600)
+        ),
+        store: store,
+        secrets: secrets
+    )
+    try await authority.start()
     let router = buildRouter(
         configuration: configuration,
         store: store,
+        authority: authority,
         integrations: manager,
         webhooks: WebhookController(
             store: store,
@@ -76,6 +88,7 @@ public func buildApplication(
 func buildRouter(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
+    authority: AccessTokenAuthority,
     integrations: IntegrationManager,
     webhooks: WebhookController,
     metrics: PrometheusCollectorRegistry,
@@ -89,12 +102,14 @@ func buildRouter(
 
     let audit = AuditRecorder(log: store)
     let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache())
+    let tokenVerifier = AccessTokenVerifier(authority: authority, store: store, clients: ExpiringCache(), revocations: ExpiringCache())
     let tenantSecurity = ExpiringCache<String, TenantSecurity>()
+    let limiter = RateLimiter()
     let security = SecurityMiddleware(
-        verifiers: [keyVerifier],
+        verifiers: [keyVerifier, tokenVerifier],
         directory: store,
         tenantSecurity: tenantSecurity,
-        limiter: RateLimiter(),
+        limiter: limiter,
         configuration: configuration.security,
         audit: audit
     )
@@ -109,11 +124,20 @@ func buildRouter(
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
+    OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
 
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
     SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
     MetricsController(registry: metrics, token: configuration.metrics.token).addRoutes(to: root)
+    OAuthController(
+        store: store,
+        authority: authority,
+        verifier: tokenVerifier,
+        limiter: limiter,
+        failurePolicy: security.failurePolicy,
+        trustedProxies: configuration.security.trustedProxies
+    ).addRoutes(to: root)
     return router
 }
 

@@ -109,6 +109,10 @@ extension SwitchboardConfiguration {
         .integer("security.rate_limit_per_tenant", 0...10_000_000) { $0.security.tenantRateLimit = $1 },
         .integer("security.rate_limit_per_address", 0...10_000_000) { $0.security.addressRateLimit = $1 },
         .integer("security.failed_auth_per_address", 1...10_000) { $0.security.failedAuthenticationLimit = $1 },
+        .string("oauth.issuer") { $0.oauth.issuer = $1.isEmpty ? nil : $1 },
+        .string("oauth.audience") { $0.oauth.audience = $1 },
+        .integer("oauth.access_token_lifetime_seconds", 60...86_400) { $0.oauth.accessTokenLifetimeSeconds = $1 },
+        .integer("oauth.key_rotation_hours", 1...8_760) { $0.oauth.keyRotationHours = $1 },
         .string("log.level") { configuration, name in
             guard let level = Logger.Level(rawValue: name.lowercased()) else {
                 throw ConfigurationError(description: "'log.level' must be one of trace, debug, info, notice, warning, error, critical.")

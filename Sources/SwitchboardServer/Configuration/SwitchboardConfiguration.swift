@@ -174,6 +174,26 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// The built-in OAuth 2.0 authorization server (client-credentials grant).
+    public struct OAuth: Sendable {
+        /// The `iss` of its tokens and the base of its metadata URLs; nil: `http://<server.host>:<server.port>`.
+        public var issuer: String?
+        /// The `aud` its tokens carry and this server requires.
+        public var audience: String
+        /// How long an access token lives, in seconds.
+        public var accessTokenLifetimeSeconds: Int
+        /// How long one signing key signs before the next takes over, in hours.
+        public var keyRotationHours: Int
+
+        /// Creates OAuth settings.
+        public init(issuer: String? = nil, audience: String = "switchboard", accessTokenLifetimeSeconds: Int = 900, keyRotationHours: Int = 24) {
+            self.issuer = issuer
+            self.audience = audience
+            self.accessTokenLifetimeSeconds = accessTokenLifetimeSeconds
+            self.keyRotationHours = keyRotationHours
+        }
+    }
+
     /// The key that seals stored secrets (plugin config fields, webhook signing secrets).
     public struct Secrets: Sendable {
         /// An AES-256 key, base64 of 32 bytes; nil uses (and on first start creates) `keyFile`.
@@ -197,6 +217,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var webhooks: Webhooks
     public var metrics: Metrics
     public var security: Security
+    public var oauth: OAuth
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -211,6 +232,7 @@ public struct SwitchboardConfiguration: Sendable {
         webhooks: Webhooks = .init(),
         metrics: Metrics = .init(),
         security: Security = .init(),
+        oauth: OAuth = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -222,6 +244,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.webhooks = webhooks
         self.metrics = metrics
         self.security = security
+        self.oauth = oauth
         self.logLevel = logLevel
     }
 }

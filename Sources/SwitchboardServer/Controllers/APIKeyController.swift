@@ -43,17 +43,24 @@ struct APIKeyController {
             if container.contains(.rateLimit) { rateLimit = .some(try container.decodeIfPresent(Int.self, forKey: .rateLimit)) }
         }
 
-        /// The settings, checked: known scopes the principal holds, CIDR ranges, a future expiry, a positive limit.
-        func settings(grantedBy principal: Principal) throws -> APIKeySettings {
-            let scopes = try scopes.map { names in Set(try names.map { try Scope.parse($0) }) }
-            if let scopes, let withheld = scopes.sorted().first(where: { !principal.allows($0) }) {
+        /// Known scope names that `principal` holds, and so may grant.
+        /// - Throws: 422 for an unknown scope, 403 `scope_not_grantable` for one the principal lacks.
+        static func grantable(_ names: [String], by principal: Principal) throws -> Set<Scope> {
+            let scopes = Set(try names.map { try Scope.parse($0) })
+            if let withheld = scopes.sorted().first(where: { !principal.allows($0) }) {
                 throw SwitchboardError(
                     kind: .forbidden,
                     code: "scope_not_grantable",
-                    detail: "A key can grant only scopes its creator holds; you lack '\(withheld.name)'.",
+                    detail: "A credential can grant only scopes its creator holds; you lack '\(withheld.name)'.",
                     field: "scopes"
                 )
             }
+            return scopes
+        }
+
+        /// The settings, checked: known scopes the principal holds, CIDR ranges, a future expiry, a positive limit.
+        func settings(grantedBy principal: Principal) throws -> APIKeySettings {
+            let scopes = try scopes.map { try Self.grantable($0, by: principal) }
             if case .some(.some(let date)) = expiresAt, date <= Date() {
                 throw SwitchboardError.invalidField("expires_at", "The expiry must be in the future.")
             }

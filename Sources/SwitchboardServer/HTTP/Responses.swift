@@ -67,13 +67,20 @@ enum ETag {
 struct WithSecret<Resource: Encodable>: Encodable {
     let resource: Resource
     let secret: String
+    /// The member the secret is sent as.
+    var field = "secret"
 
-    enum CodingKeys: String, CodingKey { case secret }
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     func encode(to encoder: any Encoder) throws {
         try resource.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(secret, forKey: .secret)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(secret, forKey: Key(stringValue: field))
     }
 }
 

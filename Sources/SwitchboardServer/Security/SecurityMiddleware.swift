@@ -20,7 +20,8 @@ struct SecurityMiddleware: RouterMiddleware {
     private let addressPolicy: RateLimiter.Policy
     private let credentialPolicy: RateLimiter.Policy
     private let tenantPolicy: RateLimiter.Policy
-    private let failurePolicy: RateLimiter.Policy
+    /// Failed authentications per address; shared with the OAuth endpoints' client authentication.
+    let failurePolicy: RateLimiter.Policy
     /// `RateLimit-Policy` for the usual case, every default policy applied.
     private let defaultPolicies: [RateLimiter.Policy]
     private let defaultPolicyHeader: String

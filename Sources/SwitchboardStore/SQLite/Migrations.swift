@@ -207,6 +207,30 @@ enum Migrations {
             CREATE INDEX audit_events_by_tenant ON audit_events(tenant_id, action, id);
             """
         ),
+        (
+            5,
+            """
+            CREATE TABLE oauth_clients (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                name TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            ) WITHOUT ROWID;
+            CREATE INDEX oauth_clients_by_tenant ON oauth_clients(tenant_id, id);
+            CREATE TABLE signing_keys (
+                id TEXT PRIMARY KEY,
+                private_key TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE revoked_tokens (
+                id TEXT PRIMARY KEY,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.
