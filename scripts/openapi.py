@@ -235,12 +235,28 @@ schemas["OAuthClientInput"] = obj({"name": {"type": "string", "minLength": 1, "m
                                   ["name", "scopes"])
 schemas["OAuthError"] = obj({"error": {"type": "string"}, "error_description": {"type": "string"}}, ["error"],
                             description="RFC 6749 section 5.2: the OAuth endpoints answer errors in this form, which OAuth clients parse.")
+schemas["TokenIssuer"] = obj(
+    {"id": ID, "tenant_id": ID, "issuer": {"type": "string", "description": "The iss of its tokens; unique across tenants."},
+     "audience": {"type": "string"}, "kind": {"type": "string", "enum": ["hs256", "jwks"]}, "jwks_url": {"type": ["string", "null"]},
+     "algorithms": {"type": "array", "items": {"type": "string", "enum": ["HS256", "RS256", "ES256", "EdDSA"]}},
+     "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"]}, "created_at": TIME,
+     "secret": {"type": "string", "description": "hs256 only, only in the answer of create (sbhs_…): the HMAC key of the tenant's backend."}},
+    ["id", "tenant_id", "issuer", "audience", "kind", "jwks_url", "algorithms", "default_role", "created_at"],
+)
+schemas["TokenIssuerInput"] = obj(
+    {"issuer": {"type": "string", "maxLength": 500}, "audience": {"type": "string", "maxLength": 500},
+     "kind": {"type": "string", "enum": ["hs256", "jwks"]}, "jwks_url": {"type": "string", "format": "uri"},
+     "algorithms": {"type": "array", "items": {"type": "string"}, "description": "hs256: HS256; jwks: a subset of RS256, ES256, EdDSA (default all)."},
+     "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"], "default": "agent"}},
+    ["issuer", "audience", "kind"],
+)
 FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
 OAUTH_ERRORS = {"400": {"description": "invalid_request, unsupported_grant_type, invalid_scope.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "429": {"description": "Too many failed client authentications from this address.", "content": {"application/json": {"schema": ref("OAuthError")}}}}
 
-for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient"]:
+for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient",
+             "TokenIssuer"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -503,6 +519,20 @@ paths = {
         "delete": {"operationId": "revokeOAuthClient", "tags": ["security"], "description": "Revokes the client and, at once, every token it holds.",
                    "responses": {"200": json_response("The revoked client.", ref("OAuthClient")), **err((404, "NotFound"), *COMMON)}},
     },
+    "/api/v1/token-issuers": {
+        "post": {"operationId": "createTokenIssuer", "tags": ["security"], "requestBody": body(ref("TokenIssuerInput")),
+                 "description": "Registers an identity provider whose JWTs the tenant accepts: its backend (hs256, the answer holds the secret, "
+                                "shown only now) or an external provider's JWKS. Tokens need iss, aud, sub and exp; role and scope/scp map "
+                                "to the principal, capped by the role.",
+                 "responses": {"201": json_response("Created.", ref("TokenIssuer")), **err(*BODY_ERRORS, (409, "Conflict"), *COMMON)}},
+        "get": {"operationId": "listTokenIssuers", "tags": ["security"],
+                "responses": {"200": json_response("The tenant's issuers.", ref("TokenIssuerPage")), **err(*COMMON)}},
+    },
+    "/api/v1/token-issuers/{id}": {
+        "parameters": [PARAM_ID],
+        "delete": {"operationId": "deleteTokenIssuer", "tags": ["security"], "description": "Its tokens stop working at once.",
+                   "responses": {"204": {"description": "Deleted."}, **err((404, "NotFound"), *COMMON)}},
+    },
     "/oauth/token": {"post": {
         "operationId": "token", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
         "description": "RFC 6749 client-credentials grant: grant_type=client_credentials and an optional scope (a subset of the client's); "
@@ -551,7 +581,8 @@ document = {
         "responses": responses,
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "An API key (sb_live_…). Each operation lists the scope it requires (admin holds every scope)."},
+                       "description": "An API key (sb_live_…), an access token of /oauth/token, or a JWT of one of the tenant's token "
+                                      "issuers. Each operation lists the scope it requires (admin holds every scope)."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "oauth2": {"type": "oauth2", "description": "Access tokens of the built-in authorization server.",
                        "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {scope: scope for scope in SCOPES}}}},

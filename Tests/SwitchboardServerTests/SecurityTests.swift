@@ -14,8 +14,15 @@ import Testing
         return (try #require(created["id"]?.string), try #require(created["secret"]?.string))
     }
 
-    static func audit(_ client: any TestClientProtocol, admin: String, action: String) async throws -> [JSONValue] {
-        try await client.call(.get, "/api/v1/audit-events?action=\(action)", key: admin)["data"]?.array ?? []
+    /// The tenant's audit entries of one action, once there are at least `count`: refusals are
+    /// audited without holding up the answer, so they may land a moment later.
+    static func audit(_ client: any TestClientProtocol, admin: String, action: String, count: Int = 1, headers: HTTPFields = [:]) async throws -> [JSONValue] {
+        var entries: [JSONValue] = []
+        try await eventually {
+            entries = try await client.call(.get, "/api/v1/audit-events?action=\(action)&limit=200", key: admin, headers: headers)["data"]?.array ?? []
+            return entries.count >= count
+        }
+        return entries
     }
 
     @Test func everyRouteRequiresItsScopeAndHidesEveryOtherTenantsData() async throws {
@@ -67,7 +74,7 @@ import Testing
                     for (kind, id) in ids { #expect(!text.contains(id), "\(uri) lists tenant A's \(kind)") }
                 }
             }
-            let denials = try await Self.audit(client, admin: server.tenantA.key, action: "access.denied")
+            let denials = try await Self.audit(client, admin: server.tenantA.key, action: "access.denied", count: routes.count)
             #expect(denials.count == routes.count)
             #expect(denials.allSatisfy { $0["detail"]?["reason"]?.string == "missing_scope" && $0["client_ip"]?.string == "127.0.0.1" })
         }
@@ -113,9 +120,9 @@ import Testing
             let late = try await client.call(.get, "/api/v1/agents", key: expiredSecret)
             #expect(late.status == .unauthorized && late["detail"]?.string == "The API key has expired.")
 
+            let failures = try await Self.audit(client, admin: admin, action: "auth.failed", count: 2)
             let actions = Set((try await client.call(.get, "/api/v1/audit-events?limit=200", key: admin)["data"]?.array ?? []).compactMap { $0["action"]?.string })
             #expect(actions.isSuperset(of: ["api_key.created", "api_key.rotated", "api_key.revoked", "access.denied", "auth.failed"]))
-            let failures = try await Self.audit(client, admin: admin, action: "auth.failed")
             #expect(failures.contains { $0["actor"]?.string == expired.id && $0["detail"]?["reason"]?.string == "expired" })
             #expect(failures.contains { $0["actor"]?.string == reader.id && $0["detail"]?["reason"]?.string == "revoked" })
             let everything = String(decoding: try JSONEncoder().encode(try await client.call(.get, "/api/v1/audit-events?limit=200", key: admin).json), as: UTF8.self)
@@ -200,8 +207,7 @@ import Testing
             #expect(try await status("2001:db8:1::5", key.secret) == .ok, "inside both lists")
             #expect(try await status("203.0.113.7", key.secret) == .forbidden, "inside the key's list only")
 
-            let denials = try await client.call(.get, "/api/v1/audit-events?action=access.denied", key: admin, headers: [.init("X-Forwarded-For")!: "192.0.2.10"])
-            let entries = denials["data"]?.array ?? []
+            let entries = try await Self.audit(client, admin: admin, action: "access.denied", count: 5, headers: [.init("X-Forwarded-For")!: "192.0.2.10"])
             #expect(entries.count == 5)
             #expect(entries.contains { $0["client_ip"]?.string == "2001:db8:2::1" && $0["detail"]?["allow_list"]?.string == "credential" })
             #expect(entries.contains { $0["client_ip"]?.string == "203.0.113.7" && $0["detail"]?["allow_list"]?.string == "tenant" })

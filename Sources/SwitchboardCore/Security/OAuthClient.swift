@@ -27,7 +27,7 @@ public struct OAuthClient: Hashable, Sendable {
         public static let prefix = "sbcs_"
 
         public static func make() -> String {
-            prefix + APIKeySecret.make().dropFirst(APIKeySecret.prefix.count)
+            prefix + APIKeySecret.randomText(count: 32)
         }
 
         public static func hash(_ secret: String) -> String {

@@ -78,3 +78,24 @@ public struct Role: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 }
+
+extension Role {
+    /// The scopes of a token of this role that claims none.
+    public var defaultScopes: Set<Scope> {
+        switch self {
+        case .admin: [.admin]
+        case .agent: [.agentsRead, .conversationsRead, .conversationsWrite, .messagesRead, .messagesWrite]
+        case .visitor: [.conversationsRead, .messagesRead, .messagesWrite]
+        default: []
+        }
+    }
+
+    /// The most a token of this role holds whatever it claims; nil: no cap beyond the claim.
+    public var maximumScopes: Set<Scope>? {
+        switch self {
+        case .agent: defaultScopes.union([.statisticsRead])
+        case .visitor: defaultScopes.union([.conversationsWrite])
+        default: nil
+        }
+    }
+}

@@ -9,9 +9,14 @@ public enum APIKeySecret {
 
     /// A new random secret.
     public static func make() -> String {
+        prefix + randomText(count: 32)
+    }
+
+    /// `count` random base62 characters (about 5.95 bits each) from the system's secure generator.
+    public static func randomText(count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        let body = (0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
-        return prefix + String(decoding: body, as: UTF8.self)
+        let body = (0..<count).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
+        return String(decoding: body, as: UTF8.self)
     }
 
     /// The stored form of a secret: hex SHA-256. Secrets are random, so no salt or stretching is needed.

@@ -50,10 +50,21 @@ public func buildApplication(
         secrets: secrets
     )
     try await authority.start()
+    let providers = IdentityProviders(
+        store: store,
+        secrets: secrets,
+        httpClient: httpClient,
+        policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.security.allowsPrivateIdentityProviders),
+        jwksLifetime: Double(configuration.security.jwksCacheSeconds),
+        refetchInterval: Double(configuration.security.jwksRefetchSeconds),
+        logger: logger
+    )
     let router = buildRouter(
         configuration: configuration,
         store: store,
         authority: authority,
+        providers: providers,
+        secrets: secrets,
         integrations: manager,
         webhooks: WebhookController(
             store: store,
@@ -89,6 +100,8 @@ func buildRouter(
     configuration: SwitchboardConfiguration,
     store: SQLiteStore,
     authority: AccessTokenAuthority,
+    providers: IdentityProviders,
+    secrets: SecretBox,
     integrations: IntegrationManager,
     webhooks: WebhookController,
     metrics: PrometheusCollectorRegistry,
@@ -106,7 +119,7 @@ func buildRouter(
     let tenantSecurity = ExpiringCache<String, TenantSecurity>()
     let limiter = RateLimiter()
     let security = SecurityMiddleware(
-        verifiers: [keyVerifier, tokenVerifier],
+        verifiers: [keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers)],
         directory: store,
         tenantSecurity: tenantSecurity,
         limiter: limiter,
@@ -125,6 +138,7 @@ func buildRouter(
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
     OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
+    TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
 
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)

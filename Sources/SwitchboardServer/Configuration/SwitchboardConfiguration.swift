@@ -157,6 +157,11 @@ public struct SwitchboardConfiguration: Sendable {
         public var addressRateLimit: Int
         /// Failed authentications per minute per client address before it gets 429.
         public var failedAuthenticationLimit: Int
+        /// Let tenants' token issuers publish their JWKS on loopback and private networks.
+        public var allowsPrivateIdentityProviders: Bool
+        /// Seconds a fetched JWKS is used, and the least seconds between early refetches for an unknown `kid`.
+        public var jwksCacheSeconds: Int
+        public var jwksRefetchSeconds: Int
 
         /// Creates security settings.
         public init(
@@ -164,13 +169,19 @@ public struct SwitchboardConfiguration: Sendable {
             credentialRateLimit: Int = 6_000,
             tenantRateLimit: Int = 30_000,
             addressRateLimit: Int = 12_000,
-            failedAuthenticationLimit: Int = 20
+            failedAuthenticationLimit: Int = 20,
+            allowsPrivateIdentityProviders: Bool = false,
+            jwksCacheSeconds: Int = 600,
+            jwksRefetchSeconds: Int = 30
         ) {
             self.trustedProxies = trustedProxies
             self.credentialRateLimit = credentialRateLimit
             self.tenantRateLimit = tenantRateLimit
             self.addressRateLimit = addressRateLimit
             self.failedAuthenticationLimit = failedAuthenticationLimit
+            self.allowsPrivateIdentityProviders = allowsPrivateIdentityProviders
+            self.jwksCacheSeconds = jwksCacheSeconds
+            self.jwksRefetchSeconds = jwksRefetchSeconds
         }
     }
 

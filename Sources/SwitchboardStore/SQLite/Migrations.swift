@@ -231,6 +231,24 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            6,
+            """
+            CREATE TABLE token_issuers (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                issuer TEXT NOT NULL UNIQUE,
+                audience TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                secret TEXT,
+                jwks_url TEXT,
+                algorithms TEXT NOT NULL,
+                default_role TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX token_issuers_by_tenant ON token_issuers(tenant_id, id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

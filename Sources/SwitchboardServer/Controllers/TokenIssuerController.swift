@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+
+/// `/api/v1/token-issuers`: the identity providers whose JWTs the calling tenant accepts (admin).
+struct TokenIssuerController {
+    let store: any TokenIssuerStore
+    let providers: IdentityProviders
+    let secrets: SecretBox
+    let audit: AuditRecorder
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.post, "/token-issuers", scope: .admin, use: create)
+        routes.on(.get, "/token-issuers", scope: .admin, use: list)
+        routes.on(.delete, "/token-issuers/{id}", scope: .admin, use: delete)
+    }
+
+    struct Body: StrictBody {
+        var issuer: String
+        var audience: String
+        var kind: String
+        var jwksURL: String?
+        var algorithms: [String]?
+        var defaultRole: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case issuer, audience, kind, algorithms
+            case jwksURL = "jwks_url"
+            case defaultRole = "default_role"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+    }
+
+    /// Creates an issuer; for `hs256` the answer holds the generated signing secret, shown only now.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        guard let kind = TokenIssuer.Kind(named: body.kind) else {
+            throw SwitchboardError.invalidField("kind", "The kind must be one of: \(TokenIssuer.Kind.all.map(\.name).joined(separator: ", ")).")
+        }
+        for (field, value) in [("issuer", body.issuer), ("audience", body.audience)] where value.isEmpty || value.utf8.count > 500 {
+            throw SwitchboardError.invalidField(field, "The \(field) must be 1 to 500 bytes.")
+        }
+        let allowed = TokenIssuer.allowedAlgorithms(for: kind)
+        let algorithms = body.algorithms ?? allowed
+        guard !algorithms.isEmpty, algorithms.allSatisfy(allowed.contains) else {
+            throw SwitchboardError.invalidField("algorithms", "A \(kind) issuer allows only \(allowed.joined(separator: ", ")).")
+        }
+        guard let role = Role(named: body.defaultRole ?? "agent") else {
+            throw SwitchboardError.invalidField("default_role", "The role must be one of: \(Role.all.map(\.name).joined(separator: ", ")).")
+        }
+        let jwksURL: String?
+        switch kind {
+        case .jwks:
+            guard let url = body.jwksURL.flatMap(URL.init(string:)), ["https", "http"].contains(url.scheme), url.host != nil else {
+                throw SwitchboardError.invalidField("jwks_url", "A jwks issuer needs an http(s) jwks_url.")
+            }
+            jwksURL = url.absoluteString
+        default:
+            guard body.jwksURL == nil else { throw SwitchboardError.invalidField("jwks_url", "Only a jwks issuer has a jwks_url.") }
+            jwksURL = nil
+        }
+        let principal = context.requirePrincipal
+        let issuer = TokenIssuer(
+            id: TimeOrderedIDGenerator.shared.make(),
+            tenantID: principal.tenantID,
+            issuer: body.issuer,
+            audience: body.audience,
+            kind: kind,
+            jwksURL: jwksURL,
+            algorithms: algorithms,
+            defaultRole: role,
+            createdAt: Date()
+        )
+        let secret = kind == .hs256 ? "sbhs_" + APIKeySecret.randomText(count: 43) : nil
+        let sealed = try secret.map { try secrets.seal(text: $0, scope: IdentityProviders.secretScope(issuer.id)) }
+        try await store.createTokenIssuer(issuer, sealedSecret: sealed)
+        await providers.invalidate()
+        try await audit.record(.tokenIssuerCreated, context: context, target: "token_issuer:\(issuer.id)", detail: ["issuer": issuer.issuer, "kind": kind.name])
+        if let secret { return try .json(WithSecret(resource: issuer, secret: secret), status: .created) }
+        return try .json(issuer, status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try .json(ListBody(data: try store.tokenIssuers(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let issuer = try await store.deleteTokenIssuer(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID)
+        await providers.invalidate()
+        try await audit.record(.tokenIssuerDeleted, context: context, target: "token_issuer:\(issuer.id)", detail: ["issuer": issuer.issuer])
+        return Response(status: .noContent)
+    }
+}

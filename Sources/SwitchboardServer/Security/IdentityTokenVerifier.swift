@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import JWTKit
+import SwitchboardCore
+
+/// Bearer JWTs of a tenant's own token issuers (`/api/v1/token-issuers`): agents' and visitors'
+/// identity tokens signed by the tenant's backend (HS256) or by its identity provider (JWKS).
+///
+/// The token's `iss` names the issuer and so the tenant; its `alg` must be one the issuer allows;
+/// `exp` is required, `nbf` and `iat` are checked with a clock-skew allowance, `aud` must name the
+/// issuer's audience. Claims map to the principal: `sub`, `role` (else the issuer's default role),
+/// and `scope` (space-separated) or `scp` (array), capped by the role.
+struct IdentityTokenVerifier: CredentialVerifier {
+    let providers: IdentityProviders
+
+    struct Claims: JWTPayload {
+        var iss: IssuerClaim
+        var sub: SubjectClaim
+        var aud: AudienceClaim
+        var exp: ExpirationClaim
+        var nbf: NotBeforeClaim?
+        var iat: IssuedAtClaim?
+        var role: String?
+        var scope: String?
+        var scp: [String]?
+
+        /// Times and audience are checked by the verifier, with a clock-skew allowance.
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+        guard let token = APIKeyVerifier.bearerToken(in: request.headers), !token.hasPrefix(APIKeySecret.prefix) else { return nil }
+        let parts = try JWTParts(token)
+        guard let iss = parts.issuer, let (issuer, keys) = try await providers.keys(for: iss, kid: parts.keyID) else {
+            throw AuthenticationFailure(reason: "unknown_issuer", detail: "No tenant accepts tokens of this issuer.")
+        }
+        func failure(_ reason: String, _ detail: String, subject: String? = nil) -> AuthenticationFailure {
+            AuthenticationFailure(reason: reason, detail: detail, tenantID: issuer.tenantID, subject: subject)
+        }
+        guard let algorithm = parts.algorithm, issuer.algorithms.contains(algorithm) else {
+            throw failure("algorithm_not_allowed", "This issuer's tokens must be signed with \(issuer.algorithms.joined(separator: " or ")).")
+        }
+        let claims: Claims
+        do {
+            claims = try await keys.verify(token, as: Claims.self)
+        } catch {
+            throw failure("bad_signature", "The token's signature does not verify, or a required claim (sub, aud, exp) is missing.")
+        }
+        try AccessTokenVerifier.checkTimes(
+            expires: claims.exp.value,
+            notBefore: claims.nbf?.value,
+            issuedAt: claims.iat?.value,
+            tenantID: issuer.tenantID,
+            subject: claims.sub.value
+        )
+        guard claims.aud.value.contains(issuer.audience) else {
+            throw failure("wrong_audience", "The token's audience is not '\(issuer.audience)'.", subject: claims.sub.value)
+        }
+        guard let role = claims.role.map(Role.init(named:)) ?? issuer.defaultRole else {
+            throw failure("unknown_role", "The role claim must be one of admin, agent, visitor, integration.", subject: claims.sub.value)
+        }
+        let claimed = claims.scope.map { $0.split(separator: " ").map(String.init) } ?? claims.scp
+        var scopes = try claimed.map { names in Set(try names.map { try Scope.parse($0, field: "scope") }) } ?? role.defaultScopes
+        if let maximum = role.maximumScopes { scopes.formIntersection(maximum) }
+        return VerifiedCredential(principal: Principal(tenantID: issuer.tenantID, subject: claims.sub.value, role: role, scopes: scopes, method: .jwt))
+    }
+}
