@@ -170,4 +170,65 @@ actor JWKSServer {
             }
         }
     }
+
+    @Test func agentsAndVisitorsSeeOnlyTheirOwnConversations() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let admin = server.tenantA.key
+            let secret = try #require(
+                try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "https://shop.example", "audience": "support", "kind": "hs256"])["secret"]?.string
+            )
+            func post(_ path: String, _ body: JSONValue) async throws -> String {
+                try #require(try await client.call(.post, path, key: admin, json: body)["id"]?.string)
+            }
+            let ada = try await post("/api/v1/agents", ["name": "Ada"])
+            let bo = try await post("/api/v1/agents", ["name": "Bo"])
+            let sue = try await post("/api/v1/agents", ["name": "Sue", "role": "supervisor"])
+            let vera = try await post("/api/v1/visitors", ["name": "Vera", "external_id": "shop-user-1"])
+            let walt = try await post("/api/v1/visitors", ["name": "Walt", "external_id": "shop-user-2"])
+            let adaVera = try await post("/api/v1/conversations", ["visitor_id": .string(vera), "agent_id": .string(ada)])
+            let boWalt = try await post("/api/v1/conversations", ["visitor_id": .string(walt), "agent_id": .string(bo)])
+            let queued = try await post("/api/v1/conversations", ["visitor_id": .string(vera)])
+            let hidden = try await post("/api/v1/messages", ["conversation_id": .string(boWalt), "from": .string(walt), "content": "private"])
+
+            let mint = """
+                import sys, time, jwt
+                secret = sys.argv[1]
+                now = int(time.time())
+                for role, sub in zip(sys.argv[2::2], sys.argv[3::2]):
+                    print(jwt.encode({"iss": "https://shop.example", "aud": "support", "sub": sub, "role": role, "exp": now + 300}, secret, algorithm="HS256"))
+                """
+            let minted = try await PythonScript.run(mint, [secret, "agent", ada, "agent", sue, "visitor", "shop-user-1"])
+            let tokens = minted.output.split(separator: "\n").map(String.init)
+            try #require(tokens.count == 3, "\(minted)")
+            let (adaToken, sueToken, veraToken) = (tokens[0], tokens[1], tokens[2])
+
+            func listed(_ token: String) async throws -> Set<String> {
+                Set((try await client.call(.get, "/api/v1/conversations", key: token)["data"]?.array ?? []).compactMap { $0["id"]?.string })
+            }
+            #expect(try await listed(adaToken) == [adaVera], "an agent sees what is assigned to it")
+            #expect(try await listed(sueToken) == [queued], "a supervisor also sees the unassigned queue")
+            #expect(try await listed(veraToken) == [adaVera, queued], "a visitor sees its own conversations")
+            #expect(try await listed(admin) == [adaVera, boWalt, queued])
+
+            for token in [adaToken, sueToken, veraToken] {
+                for uri in ["/api/v1/conversations/\(boWalt)", "/api/v1/conversations/\(boWalt)/messages", "/api/v1/messages/\(hidden)"] {
+                    #expect(try await client.call(.get, uri, key: token).status == .notFound, "\(uri)")
+                }
+                let into = try await client.call(.post, "/api/v1/messages", key: token, json: ["conversation_id": .string(boWalt), "from": .string(walt), "content": "x"])
+                #expect(into.status == .unprocessableContent && into["code"]?.string == "conversation_not_found")
+                #expect(try await client.call(.put, "/api/v1/messages/\(hidden)", key: token, json: ["content": "x"]).status == .notFound)
+            }
+            #expect(try await client.call(.get, "/api/v1/visitors/\(walt)", key: veraToken).status == .notFound)
+            #expect(try await client.call(.get, "/api/v1/visitors/\(vera)", key: veraToken)["name"]?.string == "Vera")
+
+            // Inside its view a principal sends only as itself.
+            #expect(try await client.call(.post, "/api/v1/messages", key: veraToken, json: ["conversation_id": .string(adaVera), "from": .string(vera), "content": "hi"]).status == .created)
+            let spoofed = try await client.call(.post, "/api/v1/messages", key: veraToken, json: ["conversation_id": .string(adaVera), "from": .string(ada), "content": "hi"])
+            #expect(spoofed.status == .forbidden && spoofed["code"]?.string == "sender_not_principal")
+            #expect(try await client.call(.post, "/api/v1/messages", key: adaToken, json: ["conversation_id": .string(adaVera), "from": .string(ada), "content": "hello"]).status == .created)
+            let messages = try await client.call(.get, "/api/v1/conversations/\(adaVera)/messages", key: veraToken)["data"]?.array ?? []
+            #expect(messages.compactMap { $0["content"]?.string } == ["hi", "hello"])
+        }
+    }
 }

@@ -6,6 +6,8 @@ public protocol ChatStore: Sendable {
     func agent(id: String, tenant: String) throws -> Agent?
     func agents(tenant: String, status: Agent.Status?, page: PageRequest) throws -> Page<Agent>
     func visitor(id: String, tenant: String) throws -> Visitor?
+    /// The first visitor with this external id (the id the tenant's own systems use).
+    func visitor(externalID: String, tenant: String) throws -> Visitor?
     func conversation(id: String, tenant: String) throws -> Conversation?
     func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) throws -> Page<Conversation>
     func message(id: String, tenant: String) throws -> Message?

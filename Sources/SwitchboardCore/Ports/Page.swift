@@ -37,11 +37,14 @@ public struct ConversationFilter: Hashable, Sendable {
     public var status: Conversation.Status?
     public var agentID: String?
     public var visitorID: String?
+    /// What the principal may see at all; the other fields narrow it.
+    public var visibility: Visibility
 
     /// Creates a filter; nil fields match everything.
-    public init(status: Conversation.Status? = nil, agentID: String? = nil, visitorID: String? = nil) {
+    public init(status: Conversation.Status? = nil, agentID: String? = nil, visitorID: String? = nil, visibility: Visibility = .all) {
         self.status = status
         self.agentID = agentID
         self.visitorID = visitorID
+        self.visibility = visibility
     }
 }

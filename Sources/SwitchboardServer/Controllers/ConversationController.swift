@@ -5,6 +5,7 @@ import SwitchboardCore
 struct ConversationController {
     let store: any ChatStore
     let responder: CommandResponder
+    let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/conversations", scope: .conversationsWrite, use: create)
@@ -52,6 +53,10 @@ struct ConversationController {
         let body = try await CollectedBody.collect(request, context: context)
         let input = try body.decode(Body.self)
         guard let visitorID = input.visitorID else { throw SwitchboardError.missingField("visitor_id") }
+        // A visitor opens conversations for itself only.
+        if case .visitor(let own) = try permissions.visibility(of: context.requirePrincipal), own != visitorID {
+            throw SwitchboardError.unknownReference(field: "visitor_id", resource: "visitor")
+        }
         let defaults = NewConversation(visitorID: visitorID)
         let conversation = NewConversation(
             visitorID: visitorID,
@@ -68,7 +73,8 @@ struct ConversationController {
         let filter = ConversationFilter(
             status: try request.enumParameter("status", as: Conversation.Status.self),
             agentID: try request.idParameter("agent_id"),
-            visitorID: try request.idParameter("visitor_id")
+            visitorID: try request.idParameter("visitor_id"),
+            visibility: try permissions.visibility(of: context.requirePrincipal)
         )
         let page = try store.conversations(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())
         return try .json(ListBody(page))
@@ -80,7 +86,7 @@ struct ConversationController {
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try load(context).id
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(Body.self)
         guard input.visitorID == nil, input.channel == nil else {
@@ -92,7 +98,7 @@ struct ConversationController {
     }
 
     @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try load(context).id
         let expected = try ETag.expectedVersion(request)
         return try await responder.respond(.endConversation(id: id, expectedVersion: expected), request: request, context: context)
     }
@@ -104,10 +110,6 @@ struct ConversationController {
     }
 
     private func load(_ context: AppRequestContext) throws -> Conversation {
-        let id = try context.parameters.require("id")
-        guard let conversation = try store.conversation(id: id, tenant: context.requirePrincipal.tenantID) else {
-            throw SwitchboardError.notFound("conversation")
-        }
-        return conversation
+        try permissions.conversation(try context.parameters.require("id"), for: context.requirePrincipal)
     }
 }

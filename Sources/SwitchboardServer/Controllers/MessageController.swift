@@ -5,6 +5,7 @@ import SwitchboardCore
 struct MessageController {
     let store: any ChatStore
     let responder: CommandResponder
+    let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/messages", scope: .messagesWrite, use: create)
@@ -43,6 +44,14 @@ struct MessageController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context)
         let input = try body.decode(CreateBody.self)
+        let principal = context.requirePrincipal
+        // Only into a conversation the principal sees, and only as itself when it is an agent or visitor.
+        guard (try? permissions.conversation(input.conversationID, for: principal)) != nil else {
+            throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
+        }
+        guard try permissions.visibility(of: principal).maySend(as: input.from) else {
+            throw SwitchboardError(kind: .forbidden, code: "sender_not_principal", detail: "Agents and visitors send messages only as themselves.", field: "from")
+        }
         let message = NewMessage(
             conversationID: input.conversationID,
             from: input.from,
@@ -56,15 +65,12 @@ struct MessageController {
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        guard let message = try store.message(id: id, tenant: context.requirePrincipal.tenantID) else {
-            throw SwitchboardError.notFound("message")
-        }
+        let message = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal)
         return try .json(message, version: message.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(UpdateBody.self)
         return try await responder.respond(
@@ -75,7 +81,7 @@ struct MessageController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         return try await responder.respond(.deleteMessage(id: id, expectedVersion: expected), request: request, context: context)
     }

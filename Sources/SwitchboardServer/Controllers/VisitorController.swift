@@ -5,6 +5,7 @@ import SwitchboardCore
 struct VisitorController {
     let store: any ChatStore
     let responder: CommandResponder
+    let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/visitors", scope: .conversationsWrite, use: create)
@@ -31,7 +32,8 @@ struct VisitorController {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let visitor = try store.visitor(id: id, tenant: context.requirePrincipal.tenantID) else {
+        let principal = context.requirePrincipal
+        guard let visitor = try store.visitor(id: id, tenant: principal.tenantID), try permissions.visibility(of: principal).contains(visitor: visitor.id) else {
             throw SwitchboardError.notFound("visitor")
         }
         return try .json(visitor)

@@ -37,6 +37,12 @@ extension SQLiteStore: ChatStore {
         if let status = filter.status { conditions.append(("status = ?", .text(status.rawValue))) }
         if let agentID = filter.agentID { conditions.append(("agent_id = ?", .text(agentID))) }
         if let visitorID = filter.visitorID { conditions.append(("visitor_id = ?", .text(visitorID))) }
+        switch filter.visibility {
+        case .all: break
+        case .agent(let id, let seesQueue): conditions.append((seesQueue ? "(agent_id = ? OR agent_id IS NULL)" : "agent_id = ?", .text(id)))
+        case .visitor(let id): conditions.append(("visitor_id = ?", .text(id)))
+        case .none: return Page(items: [], nextAfter: nil)
+        }
         return try read { db in
             try db.page(
                 table: "conversations",
@@ -46,6 +52,16 @@ extension SQLiteStore: ChatStore {
                 request: page,
                 map: Rows.conversation,
                 id: \.id
+            )
+        }
+    }
+
+    public func visitor(externalID: String, tenant: String) throws -> Visitor? {
+        try read { db in
+            try db.queryFirst(
+                "SELECT \(Rows.visitorColumns) FROM visitors WHERE tenant_id = ? AND external_id = ? ORDER BY id LIMIT 1",
+                [.text(tenant), .text(externalID)],
+                Rows.visitor
             )
         }
     }

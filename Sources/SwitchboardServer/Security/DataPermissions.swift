@@ -1,0 +1,42 @@
+import SwitchboardCore
+
+/// Resolves what data a principal may see: admins and integrations everything of their tenant; an
+/// agent-role principal (`sub` = an agent id) its conversations, plus the unassigned queue when the
+/// agent's role is supervisor or admin; a visitor-role principal (`sub` = a visitor's external id or
+/// id) only its own conversations. Outside its view a resource is answered as not found.
+struct DataPermissions: Sendable {
+    let store: any ChatStore
+
+    func visibility(of principal: Principal) throws -> Visibility {
+        switch principal.role {
+        case .agent:
+            guard let agent = try store.agent(id: principal.subject, tenant: principal.tenantID), agent.deletedAt == nil else { return .none }
+            return .agent(id: agent.id, seesQueue: agent.role.seesQueue)
+        case .visitor:
+            let visitor =
+                try store.visitor(externalID: principal.subject, tenant: principal.tenantID)
+                ?? store.visitor(id: principal.subject, tenant: principal.tenantID)
+            return visitor.map { .visitor(id: $0.id) } ?? .none
+        default:
+            return .all
+        }
+    }
+
+    /// The conversation with `id` when the principal sees it.
+    /// - Throws: `conversation_not_found` when it does not exist or is outside the principal's view.
+    func conversation(_ id: String, for principal: Principal) throws -> Conversation {
+        guard let conversation = try store.conversation(id: id, tenant: principal.tenantID), try visibility(of: principal).contains(conversation) else {
+            throw SwitchboardError.notFound("conversation")
+        }
+        return conversation
+    }
+
+    /// The message with `id` when the principal sees its conversation.
+    /// - Throws: `message_not_found` otherwise.
+    func message(_ id: String, for principal: Principal) throws -> Message {
+        guard let message = try store.message(id: id, tenant: principal.tenantID),
+            (try? conversation(message.conversationID, for: principal)) != nil
+        else { throw SwitchboardError.notFound("message") }
+        return message
+    }
+}
