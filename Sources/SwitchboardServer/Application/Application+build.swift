@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -41,7 +42,8 @@ public func buildApplication(
     )
     let authority = AccessTokenAuthority(
         settings: .init(
-            issuer: configuration.oauth.issuer ?? "http://\(configuration.server.host):\(configuration.server.port)",
+            issuer: configuration.oauth.issuer
+                ?? "\(configuration.tls.isEnabled ? "https" : "http")://\(configuration.server.host):\(configuration.server.port)",
             audience: configuration.oauth.audience,
             lifetime: .seconds(configuration.oauth.accessTokenLifetimeSeconds),
             rotation: .seconds(configuration.oauth.keyRotationHours * 3_600)
@@ -82,15 +84,31 @@ public func buildApplication(
         eventRetention: configuration.api.eventRetentionDays > 0 ? .seconds(configuration.api.eventRetentionDays * 86_400) : nil,
         logger: logger
     )
+    // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
+    // closes), the store last.
+    var services: [any Service] = [
+        StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
+        WebhookService(store: store, dispatcher: dispatcher, logger: logger),
+    ]
+    var server = HTTPServerBuilder.http1()
+    switch (configuration.tls.certificate, configuration.tls.privateKey) {
+    case (let certificate?, let privateKey?):
+        let certificates = try TLSCertificates(certificatePath: certificate, privateKeyPath: privateKey)
+        server = .reloadableTLS(certificates)
+        services.append(CertificateReloadService(certificates: certificates, logger: logger))
+        if let port = configuration.tls.redirectPort {
+            services.append(HTTPSRedirect.application(host: configuration.server.host, port: port, httpsPort: configuration.server.port, logger: logger))
+        }
+    case (nil, nil):
+        break
+    default:
+        throw ConfigurationError(description: "tls.certificate and tls.private_key must be set together.")
+    }
     return Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
-        // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
-        // closes), the store last.
-        services: [
-            StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
-            WebhookService(store: store, dispatcher: dispatcher, logger: logger),
-        ],
+        services: services,
         logger: logger
     )
 }
@@ -109,6 +127,9 @@ func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
+    if configuration.tls.isEnabled, configuration.tls.hstsMaxAgeSeconds > 0 {
+        router.add(middleware: HSTSMiddleware(maxAgeSeconds: configuration.tls.hstsMaxAgeSeconds))
+    }
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: ProblemMiddleware())

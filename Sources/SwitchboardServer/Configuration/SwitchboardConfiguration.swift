@@ -185,6 +185,29 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// HTTPS and WSS served by the server itself.
+    public struct TLS: Sendable {
+        /// PEM certificate chain and private key; with both set the listener speaks TLS 1.2 and 1.3 only.
+        /// SIGHUP reloads them for new connections.
+        public var certificate: String?
+        public var privateKey: String?
+        /// A plain-HTTP port that answers every request with 308 to HTTPS; nil: no plain listener at all.
+        public var redirectPort: Int?
+        /// `Strict-Transport-Security: max-age` on every HTTPS response; 0 sends none.
+        public var hstsMaxAgeSeconds: Int
+
+        /// Creates TLS settings; the default serves plain HTTP.
+        public init(certificate: String? = nil, privateKey: String? = nil, redirectPort: Int? = nil, hstsMaxAgeSeconds: Int = 31_536_000) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.redirectPort = redirectPort
+            self.hstsMaxAgeSeconds = hstsMaxAgeSeconds
+        }
+
+        /// Whether the listener speaks TLS.
+        public var isEnabled: Bool { certificate != nil && privateKey != nil }
+    }
+
     /// The built-in OAuth 2.0 authorization server (client-credentials grant).
     public struct OAuth: Sendable {
         /// The `iss` of its tokens and the base of its metadata URLs; nil: `http://<server.host>:<server.port>`.
@@ -229,6 +252,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var metrics: Metrics
     public var security: Security
     public var oauth: OAuth
+    public var tls: TLS
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -244,6 +268,7 @@ public struct SwitchboardConfiguration: Sendable {
         metrics: Metrics = .init(),
         security: Security = .init(),
         oauth: OAuth = .init(),
+        tls: TLS = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -256,6 +281,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.metrics = metrics
         self.security = security
         self.oauth = oauth
+        self.tls = tls
         self.logLevel = logLevel
     }
 }
