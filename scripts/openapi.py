@@ -250,13 +250,23 @@ schemas["TokenIssuerInput"] = obj(
      "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"], "default": "agent"}},
     ["issuer", "audience", "kind"],
 )
+schemas["SignatureKey"] = obj(
+    {"keyid": ID, "tenant_id": ID, "api_key_id": ID, "algorithm": {"type": "string", "enum": ["hmac-sha256", "ed25519"]}, "created_at": TIME,
+     "secret": {"type": "string", "description": "hmac-sha256 only, only in the answer of create (sbms_…): the HMAC key."}},
+    ["keyid", "tenant_id", "api_key_id", "algorithm", "created_at"],
+)
+schemas["SignatureKeyInput"] = obj(
+    {"algorithm": {"type": "string", "enum": ["hmac-sha256", "ed25519"]},
+     "public_key": {"type": "string", "description": "ed25519 only: base64 of the 32-byte public key, or PEM."}},
+    ["algorithm"],
+)
 FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
 OAUTH_ERRORS = {"400": {"description": "invalid_request, unsupported_grant_type, invalid_scope.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "429": {"description": "Too many failed client authentications from this address.", "content": {"application/json": {"schema": ref("OAuthError")}}}}
 
 for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient",
-             "TokenIssuer"]:
+             "TokenIssuer", "SignatureKey"]:
     schemas[f"{name}Page"] = page_of(name)
 
 PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -519,6 +529,20 @@ paths = {
         "delete": {"operationId": "revokeOAuthClient", "tags": ["security"], "description": "Revokes the client and, at once, every token it holds.",
                    "responses": {"200": json_response("The revoked client.", ref("OAuthClient")), **err((404, "NotFound"), *COMMON)}},
     },
+    "/api/v1/api-keys/{id}/signature-keys": {
+        "parameters": [PARAM_ID],
+        "post": {"operationId": "createSignatureKey", "tags": ["security"], "requestBody": body(ref("SignatureKeyInput")),
+                 "description": "A key that signs requests as this API key with HTTP Message Signatures (RFC 9421); its keyid goes in "
+                                "Signature-Input. hmac-sha256: the answer holds the secret, shown only now; ed25519: register your public key.",
+                 "responses": {"201": json_response("Created.", ref("SignatureKey")), **err(*BODY_ERRORS, (404, "NotFound"), *COMMON)}},
+        "get": {"operationId": "listSignatureKeys", "tags": ["security"],
+                "responses": {"200": json_response("The API key's signing keys.", ref("SignatureKeyPage")), **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/api-keys/{id}/signature-keys/{keyid}": {
+        "parameters": [PARAM_ID, {"name": "keyid", "in": "path", "required": True, "schema": ID}],
+        "delete": {"operationId": "deleteSignatureKey", "tags": ["security"], "description": "Its signatures stop verifying at once.",
+                   "responses": {"204": {"description": "Deleted."}, **err((404, "NotFound"), *COMMON)}},
+    },
     "/api/v1/token-issuers": {
         "post": {"operationId": "createTokenIssuer", "tags": ["security"], "requestBody": body(ref("TokenIssuerInput")),
                  "description": "Registers an identity provider whose JWTs the tenant accepts: its backend (hs256, the answer holds the secret, "
@@ -584,6 +608,10 @@ document = {
                        "description": "An API key (sb_live_…), an access token of /oauth/token, or a JWT of one of the tenant's token "
                                       "issuers. Each operation lists the scope it requires (admin holds every scope)."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "httpSignature": {"type": "apiKey", "in": "header", "name": "Signature",
+                              "description": "HTTP Message Signatures (RFC 9421) by a signing key of an API key: Signature-Input and "
+                                             "Signature covering @method, @target-uri and (with a body) content-digest, with created "
+                                             "(within 300 s) and a fresh nonce."},
             "oauth2": {"type": "oauth2", "description": "Access tokens of the built-in authorization server.",
                        "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {scope: scope for scope in SCOPES}}}},
         },

@@ -41,6 +41,9 @@ import Testing
             )
             let delivery = try #require(try await client.call(.post, "/api/v1/webhooks/\(webhook)/test", key: server.tenantA.key)["delivery_id"]?.string)
             let key = try await Self.key(client, admin: server.tenantA.key, ["name": "reader", "scopes": ["agents:read"]])
+            let signatureKey = try #require(
+                try await client.call(.post, "/api/v1/api-keys/\(key.id)/signature-keys", key: server.tenantA.key, json: ["algorithm": "hmac-sha256"])["keyid"]?.string
+            )
             let ids: [String: String] = [
                 "agents": conversation.agent, "visitors": conversation.visitor, "conversations": conversation.id, "messages": message,
                 "webhooks": webhook, "api-keys": key.id,
@@ -48,14 +51,18 @@ import Testing
             let scopeless = try await Self.key(client, admin: server.tenantA.key, ["name": "none", "scopes": []]).secret
 
             // A valid body where `{}` would fail validation first: what is checked here is who sees what.
-            let bodies = ["PUT /api/v1/messages/{id}": #"{"content": "x"}"#, "POST /api/v1/integrations/{plugin}/call": #"{"op": "echo.ping"}"#]
+            let bodies = [
+                "PUT /api/v1/messages/{id}": #"{"content": "x"}"#, "POST /api/v1/integrations/{plugin}/call": #"{"op": "echo.ping"}"#,
+                "POST /api/v1/api-keys/{id}/signature-keys": #"{"algorithm": "hmac-sha256"}"#,
+            ]
             let routes = registry.routes.filter { $0.scope != nil }
             #expect(routes.count >= 40)
             for route in routes {
-                // The route's own resource id fills {id}; {delivery_id} and {plugin} name tenant A's too.
+                // The route's own resource id fills {id}; {delivery_id}, {plugin} and {keyid} name tenant A's too.
                 let resource = route.path.split(separator: "/")[2]
                 let uri = route.path.replacingOccurrences(of: "{id}", with: ids[String(resource)] ?? "none")
                     .replacingOccurrences(of: "{delivery_id}", with: delivery).replacingOccurrences(of: "{plugin}", with: "echo-c")
+                    .replacingOccurrences(of: "{keyid}", with: signatureKey)
                 let method = HTTPRequest.Method(route.method)!
                 let body: String? = method == .get || method == .delete ? nil : bodies["\(route.method) \(route.path)"] ?? "{}"
 

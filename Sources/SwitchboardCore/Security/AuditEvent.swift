@@ -24,6 +24,8 @@ public struct AuditEvent: Hashable, Sendable, Encodable {
         public static let oauthClientRevoked = Action("oauth_client.revoked")
         public static let tokenIssuerCreated = Action("token_issuer.created")
         public static let tokenIssuerDeleted = Action("token_issuer.deleted")
+        public static let signatureKeyCreated = Action("signature_key.created")
+        public static let signatureKeyDeleted = Action("signature_key.deleted")
         public static let tenantSecurityUpdated = Action("tenant.security_updated")
         public static let integrationUpdated = Action("integration.updated")
         public static let integrationDisabled = Action("integration.disabled")

@@ -140,7 +140,16 @@ func buildRouter(
     let tenantSecurity = ExpiringCache<String, TenantSecurity>()
     let limiter = RateLimiter()
     let security = SecurityMiddleware(
-        verifiers: [keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers)],
+        verifiers: [
+            MessageSignatureVerifier(
+                keys: store,
+                directory: store,
+                secrets: secrets,
+                nonces: NonceCache(),
+                scheme: configuration.tls.isEnabled ? "https" : "http"
+            ),
+            keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers),
+        ],
         directory: store,
         tenantSecurity: tenantSecurity,
         limiter: limiter,
@@ -161,6 +170,7 @@ func buildRouter(
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
     OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
     TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
+    SignatureKeyController(store: store, directory: store, secrets: secrets, audit: audit).addRoutes(to: api)
 
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)

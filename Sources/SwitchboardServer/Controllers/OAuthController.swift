@@ -75,7 +75,8 @@ struct OAuthController {
             var probe = context
             probe.principal = nil
             let inactive = try Response.json(JSONValue.object(["active": .bool(false)]))
-            guard let verified = try? await verifier.verify(Self.bearerRequest(token), context: probe), verified.principal.tenantID == client.tenantID,
+            var bearer = Self.bearerRequest(token)
+            guard let verified = try? await verifier.verify(&bearer, context: probe), verified.principal.tenantID == client.tenantID,
                 let claims = try? await authority.verifySignature(token)
             else { return inactive }
             return try .json(

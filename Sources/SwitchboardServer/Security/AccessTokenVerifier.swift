@@ -15,7 +15,7 @@ struct AccessTokenVerifier: CredentialVerifier {
     /// How far clocks may disagree when checking `exp`, `nbf` and `iat`.
     static let clockSkew: TimeInterval = 60
 
-    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+    func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let token = APIKeyVerifier.bearerToken(in: request.headers), !token.hasPrefix(APIKeySecret.prefix) else { return nil }
         let parts = try JWTParts(token)
         guard parts.issuer == authority.settings.issuer else { return nil }

@@ -12,6 +12,15 @@ struct VerifiedCredential: Sendable {
     var rateLimit: Int?
 }
 
+extension VerifiedCredential {
+    /// A live API key, with its restrictions.
+    init(_ key: APIKey, method: Principal.Method = .apiKey) {
+        var principal = key.principal
+        principal.method = method
+        self.init(principal: principal, allowedIPs: key.allowedIPs, rateLimit: key.rateLimit)
+    }
+}
+
 /// A credential that was presented and refused.
 struct AuthenticationFailure: Error {
     /// Why, for the audit log: `unknown_credential`, `revoked`, `expired`, `malformed`, …
@@ -26,9 +35,10 @@ struct AuthenticationFailure: Error {
 /// One way of authenticating a request.
 protocol CredentialVerifier: Sendable {
     /// The credential of this kind the request carries, verified.
+    /// - Parameter request: the request; a verifier that reads the body puts it back.
     /// - Returns: nil when the request carries no credential of this kind, so the next verifier may try.
     /// - Throws: `AuthenticationFailure` for a credential of this kind that does not check out.
-    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential?
+    func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential?
 }
 
 /// Bearer API keys: `Authorization: Bearer sb_live_…` or `X-API-Key: sb_live_…`.
@@ -37,7 +47,7 @@ struct APIKeyVerifier: CredentialVerifier {
     /// Keys by the SHA-256 of their secret; the secret itself is never kept.
     let cache: ExpiringCache<SHA256Digest, APIKey>
 
-    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+    func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let secret = Self.secret(in: request.headers) else { return nil }
         guard secret.hasPrefix(APIKeySecret.prefix) else {
             throw AuthenticationFailure(reason: "malformed", detail: "An API key starts with '\(APIKeySecret.prefix)'.")
@@ -51,7 +61,7 @@ struct APIKeyVerifier: CredentialVerifier {
         if !key.isLive(at: Date()) {
             throw AuthenticationFailure(reason: "expired", detail: "The API key has expired.", tenantID: key.tenantID, subject: key.id)
         }
-        return VerifiedCredential(principal: key.principal, allowedIPs: key.allowedIPs, rateLimit: key.rateLimit)
+        return VerifiedCredential(key)
     }
 
     /// Forgets a changed key, so its next use reads it again.

@@ -28,7 +28,7 @@ struct IdentityTokenVerifier: CredentialVerifier {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    func verify(_ request: Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+    func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let token = APIKeyVerifier.bearerToken(in: request.headers), !token.hasPrefix(APIKeySecret.prefix) else { return nil }
         let parts = try JWTParts(token)
         guard let iss = parts.issuer, let (issuer, keys) = try await providers.keys(for: iss, kid: parts.keyID) else {

@@ -61,7 +61,8 @@ struct SecurityMiddleware: RouterMiddleware {
         }
         try refuseIfLimited(decisions, context: context, tenantID: nil)
 
-        let verified = try await authenticate(request, context: context, address: address, now: now)
+        var request = request
+        let verified = try await authenticate(&request, context: context, address: address, now: now)
         context.principal = verified.principal
         context.logger[metadataKey: "sb.tenant"] = .string(verified.principal.tenantID)
         let tenant = try tenantSecurity.value(verified.principal.tenantID, now: now) { try directory.tenantSecurity(tenant: verified.principal.tenantID) }
@@ -93,12 +94,12 @@ struct SecurityMiddleware: RouterMiddleware {
 
     /// The first verifier's answer; a refused credential counts against the address's failure limit,
     /// and an address over that limit is not even checked.
-    private func authenticate(_ request: Request, context: Context, address: [UInt8], now: Double) async throws -> VerifiedCredential {
+    private func authenticate(_ request: inout Request, context: Context, address: [UInt8], now: Double) async throws -> VerifiedCredential {
         let standing = limiter.peek(.failures(address), failurePolicy, at: now)
         guard standing.isAllowed else { throw Problem.rateLimited(standing, code: "too_many_failed_authentications") }
         do {
             for verifier in verifiers {
-                if let verified = try await verifier.verify(request, context: context) { return verified }
+                if let verified = try await verifier.verify(&request, context: context) { return verified }
             }
         } catch let failure as AuthenticationFailure {
             _ = limiter.spend(.failures(address), failurePolicy, at: now)

@@ -249,6 +249,20 @@ enum Migrations {
             CREATE INDEX token_issuers_by_tenant ON token_issuers(tenant_id, id);
             """
         ),
+        (
+            7,
+            """
+            CREATE TABLE signature_keys (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                api_key_id TEXT NOT NULL REFERENCES api_keys(id),
+                algorithm TEXT NOT NULL,
+                material TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX signature_keys_by_api_key ON signature_keys(api_key_id, id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.
