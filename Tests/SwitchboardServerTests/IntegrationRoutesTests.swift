@@ -202,6 +202,34 @@ import Testing
         }
     }
 
+    @Test func authProviderPluginsSignAgentsInWithDirectoryCredentials() async throws {
+        let server = try await Self.server(plugins: ["fixture"])
+        try await server.run { client in
+            let admin = server.tenantA.key
+            let agent = try await Fixtures(client: client, key: admin).agent("Ada")
+            func basic(_ user: String, _ password: String) -> HTTPFields {
+                [.authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()]
+            }
+            let ada = "\(server.tenantA.tenantID)/ada"
+            let before = try await client.call(.get, "/api/v1/agents/\(agent)", key: nil, headers: basic(ada, "s3cret"))
+            #expect(before.status == .unauthorized && before["detail"]?.string == "This tenant has no directory sign-in enabled.")
+
+            let enabled = try await client.call(.put, "/api/v1/integrations/fixture", key: admin, json: ["config": ["auth_subject": .string(agent)]])
+            #expect(enabled.status == .ok)
+            #expect(try await client.call(.get, "/api/v1/agents/\(agent)", key: nil, headers: basic(ada, "s3cret"))["name"]?.string == "Ada")
+            // The principal is the agent the directory named, with an agent's scopes.
+            let keys = try await client.call(.get, "/api/v1/api-keys", key: nil, headers: basic(ada, "s3cret"))
+            #expect(keys.status == .forbidden && keys["required_scope"]?.string == "keys:manage")
+            let wrong = try await client.call(.get, "/api/v1/agents", key: nil, headers: basic(ada, "guess"))
+            #expect(wrong.status == .unauthorized && wrong["detail"]?.string == "The directory refused these credentials.")
+            let otherTenant = try await client.call(.get, "/api/v1/agents", key: nil, headers: basic("\(server.tenantB.tenantID)/ada", "s3cret"))
+            #expect(otherTenant.status == .unauthorized, "tenant B has not enabled the plugin")
+            #expect(try await client.call(.get, "/api/v1/agents", key: nil, headers: basic("ada", "s3cret")).status == .unauthorized)
+            let denied = try await SecurityTests.audit(client, admin: admin, action: "auth.failed", count: 2)
+            #expect(Set(denied.compactMap { $0["detail"]?["reason"]?.string }) == ["no_auth_provider", "denied"])
+        }
+    }
+
     @Test func aHangingCallTimesOutWithinItsLimit() async throws {
         let server = try await Self.server(plugins: ["fixture"])
         try await server.run { client in

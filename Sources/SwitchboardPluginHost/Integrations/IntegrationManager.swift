@@ -158,6 +158,13 @@ public actor IntegrationManager {
         return await view(tenant: tenant, library: library, record: try store.integration(tenant: tenant, plugin: plugin))
     }
 
+    /// The plugins whose instances run for `tenant` and declare `capability`, by id.
+    public func runningPlugins(tenant: String, capability: PluginManifest.Capability) -> [String] {
+        plugins.keys.sorted().filter { id in
+            running[Key(tenant: tenant, plugin: id)] != nil && plugins[id]!.manifest.capabilities.contains(capability)
+        }
+    }
+
     // MARK: - Changing
 
     /// Validates, stores and applies `tenant`'s integration with `plugin`.

@@ -149,6 +149,7 @@ func buildRouter(
                 scheme: configuration.tls.isEnabled ? "https" : "http"
             ),
             keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers),
+            PluginAuthVerifier(integrations: integrations, cache: ExpiringCache(lifetime: 60)),
         ],
         directory: store,
         tenantSecurity: tenantSecurity,

@@ -139,7 +139,7 @@ struct OAuthController {
         guard limiter.peek(.failures(address), failurePolicy, at: now).isAllowed else {
             throw OAuthError(status: .tooManyRequests, code: "invalid_client", description: "Too many failed authentications from this address; retry later.")
         }
-        let basic = Self.basicCredentials(request.headers)
+        let basic = BasicCredentials.parse(request.headers).map { (id: $0.user, secret: $0.password) }
         let posted = form["client_id"].map { ($0, form["client_secret"] ?? "") }
         let credentials: (id: String, secret: String)
         switch (basic, posted) {
@@ -155,15 +155,6 @@ struct OAuthController {
         return client
     }
 
-    /// `Authorization: Basic` with the form-urlencoded id and secret of RFC 6749 §2.3.1.
-    private static func basicCredentials(_ headers: HTTPFields) -> (id: String, secret: String)? {
-        guard let value = headers[.authorization], value.lowercased().hasPrefix("basic "),
-            let data = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-            let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
-        else { return nil }
-        return (formDecode(text[..<colon]), formDecode(text[text.index(after: colon)...]))
-    }
-
     /// The `application/x-www-form-urlencoded` body.
     private static func form(_ request: Request, context: AppRequestContext) async throws -> [String: String] {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
@@ -173,15 +164,11 @@ struct OAuthController {
         var form: [String: String] = [:]
         for pair in String(buffer: body).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = formDecode(parts[0])
+            let name = BasicCredentials.formDecode(parts[0])
             guard form[name] == nil else { throw OAuthError(code: "invalid_request", description: "The parameter \(name) appears twice.") }
-            form[name] = parts.count == 2 ? formDecode(parts[1]) : ""
+            form[name] = parts.count == 2 ? BasicCredentials.formDecode(parts[1]) : ""
         }
         return form
-    }
-
-    private static func formDecode(_ text: Substring) -> String {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 
     private static func bearerRequest(_ token: String) -> Request {

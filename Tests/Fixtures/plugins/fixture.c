@@ -12,7 +12,9 @@
  * Calls of "fixture": fixture.hang (never answers), fixture.kv {"n": N} (N kv_get round trips, for
  * benchmarks), fixture.fail {"on": bool} (on_event answers
  * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
- * the host's HTTP service, completed asynchronously: {"status", "code", "body"}).
+ * the host's HTTP service, completed asynchronously: {"status", "code", "body"}), and auth.verify
+ * {"username", "password"}: the password "s3cret" gives {"subject": config "auth_subject", "role": "agent"},
+ * anything else SB_DENIED.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -36,16 +38,17 @@ static const char manifest[] = "{\"id\": \"broken\", \"version\": ";
 static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capabilities\":[\"event_listener\"],"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"strin\"}}}}";
 #else
-static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\"],"
+static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\",\"auth_provider\"],"
                                "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":300,"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
-                               "\"crash_file\":{\"type\":\"string\"}}}}";
+                               "\"crash_file\":{\"type\":\"string\"},\"auth_subject\":{\"type\":\"string\"}}}}";
 #endif
 
 struct sb_instance {
     const sb_host *host;
     int failing;
     char crash_file[256];
+    char auth_subject[128];
     char seen[8192];
 };
 
@@ -56,17 +59,24 @@ static sb_str hand_over(const char *text) {
     return (sb_str){out, len};
 }
 
+/* Copies the string value of "name" in a flat JSON config into out (size bytes, NUL-terminated). */
+static void config_string(sb_str config, const char *name, char *out, size_t size) {
+    char pattern[64];
+    int length = snprintf(pattern, sizeof pattern, "\"%s\":\"", name);
+    const char *value = memmem(config.ptr, config.len, pattern, (size_t)length);
+    if (value == NULL) return;
+    value += length;
+    const char *end = memchr(value, '"', config.len - (size_t)(value - config.ptr));
+    if (end != NULL && (size_t)(end - value) < size) memcpy(out, value, (size_t)(end - value));
+}
+
 static sb_status create(const sb_host *context, sb_str tenant, sb_str config, sb_instance **out, sb_str *error) {
     (void)tenant;
     (void)error;
     struct sb_instance *instance = calloc(1, sizeof *instance);
     instance->host = context;
-    const char *file = memmem(config.ptr, config.len, "\"crash_file\":\"", 14);
-    if (file != NULL) {
-        file += 14;
-        const char *end = memchr(file, '"', config.len - (size_t)(file - config.ptr));
-        if (end != NULL && end - file < (long)sizeof instance->crash_file) memcpy(instance->crash_file, file, (size_t)(end - file));
-    }
+    config_string(config, "crash_file", instance->crash_file, sizeof instance->crash_file);
+    config_string(config, "auth_subject", instance->auth_subject, sizeof instance->auth_subject);
     *out = instance;
     return SB_OK;
 }
@@ -107,6 +117,13 @@ static void fetched(void *user_data, sb_status status, const sb_http_response *r
 static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str args, sb_str *result) {
     if (op.len == 12 && memcmp(op.ptr, "fixture.hang", 12) == 0) {
         sleep(3600);
+        return SB_OK;
+    }
+    if (op.len == 11 && memcmp(op.ptr, "auth.verify", 11) == 0) {
+        if (memmem(args.ptr, args.len, "\"password\":\"s3cret\"", 19) == NULL) return SB_DENIED;
+        char out[256];
+        snprintf(out, sizeof out, "{\"subject\":\"%s\",\"role\":\"agent\"}", instance->auth_subject);
+        *result = hand_over(out);
         return SB_OK;
     }
     if (op.len == 12 && memcmp(op.ptr, "fixture.fail", 12) == 0) {
