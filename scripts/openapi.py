@@ -557,6 +557,13 @@ paths = {
         "delete": {"operationId": "deleteTokenIssuer", "tags": ["security"], "description": "Its tokens stop working at once.",
                    "responses": {"204": {"description": "Deleted."}, **err((404, "NotFound"), *COMMON)}},
     },
+    "/ws": {"get": {
+        "operationId": "webSocket", "tags": ["realtime"],
+        "parameters": [query("token", {"type": "string", "description": "A credential, for clients that cannot set Authorization."}),
+                       query("since", {"type": "integer", "minimum": 0, "description": "Replay every visible event after this seq first."})],
+        "description": "The realtime WebSocket (frames and close codes in the README). Without the Upgrade handshake: 426.",
+        "responses": {"101": {"description": "Switching to the WebSocket protocol."},
+                      "426": {"description": "Not a WebSocket handshake.", "content": PROBLEM}, **err(*COMMON)}}},
     "/oauth/token": {"post": {
         "operationId": "token", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
         "description": "RFC 6749 client-credentials grant: grant_type=client_credentials and an optional scope (a subset of the client's); "

@@ -25,11 +25,14 @@ public struct ChatResult: Hashable, Sendable {
     public var resource: Resource
     /// Whether the command created the resource (a repeated `client_message_id` does not).
     public var isCreated: Bool
+    /// For a sent message: the `seq` of its `message.received` event (the original's on a repeat).
+    public var seq: Int64?
 
     /// Creates a result.
-    public init(resource: Resource, isCreated: Bool) {
+    public init(resource: Resource, isCreated: Bool, seq: Int64? = nil) {
         self.resource = resource
         self.isCreated = isCreated
+        self.seq = seq
     }
 
     /// The resource's JSON body, as every transport renders it.

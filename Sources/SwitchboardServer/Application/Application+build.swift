@@ -61,8 +61,18 @@ public func buildApplication(
         refetchInterval: Double(configuration.security.jwksRefetchSeconds),
         logger: logger
     )
-    let router = buildRouter(
+    let hub = RealtimeHub(store: store, limits: configuration.realtime, logger: logger)
+    let realtime = RealtimeSession(
+        hub: hub,
+        store: store,
+        log: store,
+        permissions: DataPermissions(store: store),
+        presence: PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger),
+        configuration: configuration.realtime
+    )
+    let routers = buildRouters(
         configuration: configuration,
+        realtime: realtime,
         store: store,
         authority: authority,
         providers: providers,
@@ -88,14 +98,14 @@ public func buildApplication(
     // closes), the store last.
     var services: [any Service] = [
         StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
-        WebhookService(store: store, dispatcher: dispatcher, logger: logger),
+        WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
     ]
-    var server = HTTPServerBuilder.http1()
+    var certificates: TLSCertificates?
     switch (configuration.tls.certificate, configuration.tls.privateKey) {
     case (let certificate?, let privateKey?):
-        let certificates = try TLSCertificates(certificatePath: certificate, privateKeyPath: privateKey)
-        server = .reloadableTLS(certificates)
-        services.append(CertificateReloadService(certificates: certificates, logger: logger))
+        let loaded = try TLSCertificates(certificatePath: certificate, privateKeyPath: privateKey)
+        certificates = loaded
+        services.append(CertificateReloadService(certificates: loaded, logger: logger))
         if let port = configuration.tls.redirectPort {
             services.append(HTTPSRedirect.application(host: configuration.server.host, port: port, httpsPort: configuration.server.port, logger: logger))
         }
@@ -104,8 +114,15 @@ public func buildApplication(
     default:
         throw ConfigurationError(description: "tls.certificate and tls.private_key must be set together.")
     }
+    let server = HTTPServerBuilder.switchboard(
+        webSocketRouter: routers.webSocket,
+        maxFrameSize: configuration.realtime.maxFrameBytes,
+        tls: certificates
+    ) { inbound, outbound, context in
+        await realtime.run(inbound: inbound, outbound: outbound, context: context)
+    }
     return Application(
-        router: router,
+        router: routers.http,
         server: server,
         configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
         services: services,
@@ -113,9 +130,11 @@ public func buildApplication(
     )
 }
 
-/// Builds the router with every route of REST v1 and the system routes.
-func buildRouter(
+/// Builds the router with every route of REST v1 and the system routes, and the router of WebSocket
+/// upgrades, which shares its security pipeline.
+func buildRouters(
     configuration: SwitchboardConfiguration,
+    realtime: RealtimeSession,
     store: SQLiteStore,
     authority: AccessTokenAuthority,
     providers: IdentityProviders,
@@ -124,7 +143,7 @@ func buildRouter(
     webhooks: WebhookController,
     metrics: PrometheusCollectorRegistry,
     registry: RouteRegistry
-) -> Router<AppRequestContext> {
+) -> (http: Router<AppRequestContext>, webSocket: Router<AppRequestContext>) {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
     if configuration.tls.isEnabled, configuration.tls.hstsMaxAgeSeconds > 0 {
@@ -173,6 +192,16 @@ func buildRouter(
     TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
     SignatureKeyController(store: store, directory: store, secrets: secrets, audit: audit).addRoutes(to: api)
 
+    // GET /ws: a plain request (426) here; the upgrade handshake on its own router, through the same pipeline.
+    let realtimeController = RealtimeController(session: realtime)
+    let socket = router.group().add(middleware: QueryTokenMiddleware()).add(middleware: security)
+    realtimeController.addRoutes(to: DocumentedRoutes(group: socket, basePath: "", registry: registry, audit: nil))
+    let webSocketRouter = Router(context: AppRequestContext.self)
+    webSocketRouter.add(middleware: RequestContextMiddleware(bodyLimit: configuration.server.bodyLimit))
+    webSocketRouter.add(middleware: QueryTokenMiddleware())
+    webSocketRouter.add(middleware: security)
+    realtimeController.addWebSocketRoute(to: webSocketRouter)
+
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
     SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
@@ -185,7 +214,7 @@ func buildRouter(
         failurePolicy: security.failurePolicy,
         trustedProxies: configuration.security.trustedProxies
     ).addRoutes(to: root)
-    return router
+    return (router, webSocketRouter)
 }
 
 /// Closes the store once graceful shutdown began and the services after it stopped.

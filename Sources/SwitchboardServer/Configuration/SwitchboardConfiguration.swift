@@ -185,6 +185,43 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// The WebSocket at `/ws`.
+    public struct Realtime: Sendable {
+        /// Seconds without a data frame from the client before it is closed (4000); the seed's clients
+        /// send a JSON ping every 30 s.
+        public var idleTimeoutSeconds: Int
+        /// Agents whose last connection closed go offline after this many seconds without a new one.
+        public var presenceGraceSeconds: Int
+        /// Frames waiting to be sent before the connection counts as a slow consumer and is closed (4001).
+        public var sendQueueLimit: Int
+        /// The largest frame in either direction, in bytes (1009 above).
+        public var maxFrameBytes: Int
+        /// Frames per second a client may send, with bursts of twice as many (4002 above).
+        public var framesPerSecond: Int
+        /// Open connections per principal (4003) and per tenant (4004).
+        public var maxConnectionsPerPrincipal: Int
+        public var maxConnectionsPerTenant: Int
+
+        /// Creates realtime settings.
+        public init(
+            idleTimeoutSeconds: Int = 75,
+            presenceGraceSeconds: Int = 30,
+            sendQueueLimit: Int = 1_024,
+            maxFrameBytes: Int = 65_536,
+            framesPerSecond: Int = 20,
+            maxConnectionsPerPrincipal: Int = 20,
+            maxConnectionsPerTenant: Int = 20_000
+        ) {
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.presenceGraceSeconds = presenceGraceSeconds
+            self.sendQueueLimit = sendQueueLimit
+            self.maxFrameBytes = maxFrameBytes
+            self.framesPerSecond = framesPerSecond
+            self.maxConnectionsPerPrincipal = maxConnectionsPerPrincipal
+            self.maxConnectionsPerTenant = maxConnectionsPerTenant
+        }
+    }
+
     /// HTTPS and WSS served by the server itself.
     public struct TLS: Sendable {
         /// PEM certificate chain and private key; with both set the listener speaks TLS 1.2 and 1.3 only.
@@ -253,6 +290,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var security: Security
     public var oauth: OAuth
     public var tls: TLS
+    public var realtime: Realtime
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -269,6 +307,7 @@ public struct SwitchboardConfiguration: Sendable {
         security: Security = .init(),
         oauth: OAuth = .init(),
         tls: TLS = .init(),
+        realtime: Realtime = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -282,6 +321,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.security = security
         self.oauth = oauth
         self.tls = tls
+        self.realtime = realtime
         self.logLevel = logLevel
     }
 }

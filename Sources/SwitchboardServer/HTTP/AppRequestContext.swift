@@ -5,6 +5,8 @@ import SwitchboardCore
 /// The per-request context of every Switchboard route.
 public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// Set on a `/ws` upgrade request: the WebSocket route records the principal here.
+    var webSocketAcceptance: WebSocketAcceptance?
     /// Who is calling; set by `SecurityMiddleware` on authenticated routes.
     public var principal: Principal?
     /// The connection's peer.
@@ -19,6 +21,7 @@ public struct AppRequestContext: RequestContext {
         self.principal = nil
         self.remoteAddress = source.channel.remoteAddress
         self.clientAddress = nil
+        self.webSocketAcceptance = nil
         self.maxUploadSize = SwitchboardConfiguration.Server().bodyLimit
     }
 

@@ -25,10 +25,3 @@ struct ReloadableTLSChannel<BaseChannel: ServerChildChannel>: ServerChildChannel
 extension ReloadableTLSChannel: HTTPChannelHandler where BaseChannel: HTTPChannelHandler {
     var responder: HTTPChannelHandler.Responder { base.responder }
 }
-
-extension HTTPServerBuilder {
-    /// HTTP/1.1 over TLS with certificates `reload()` can replace.
-    static func reloadableTLS(_ certificates: TLSCertificates) -> HTTPServerBuilder {
-        .init { responder in ReloadableTLSChannel(base: HTTP1Channel(responder: responder), certificates: certificates) }
-    }
-}

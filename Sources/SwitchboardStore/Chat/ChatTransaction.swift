@@ -82,12 +82,18 @@ struct ChatTransaction {
                 Rows.message
             )
         {
-            return ChatResult(resource: .message(original), isCreated: false)
+            let seq = try db.queryFirst(
+                "SELECT seq FROM events WHERE tenant_id = ? AND type = 'message.received' AND json_extract(data, '$.message_id') = ?",
+                [.text(tenant), .text(original.id)],
+                { $0.int64(0) }
+            )
+            return ChatResult(resource: .message(original), isCreated: false, seq: seq)
         }
         let (message, events) = try Message.make(input, in: conversation, id: ids.make(now: now), now: now)
         try save(message)
         try append(events)
-        return ChatResult(resource: .message(message), isCreated: true)
+        let seq = try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)], { $0.int64(0) })
+        return ChatResult(resource: .message(message), isCreated: true, seq: seq)
     }
 
     /// Saves and appends only when the rules produced events; an unchanged resource is returned as is.

@@ -1,0 +1,144 @@
+import Logging
+import Synchronization
+import SwitchboardCore
+
+/// The open WebSocket connections by tenant, and the fan-out of the tenants' events to those whose
+/// principal may see them.
+/// - Important: Thread-safe: the registry is behind a mutex; `publish` runs on the tail task.
+final class RealtimeHub: Sendable {
+    /// One open connection.
+    struct Listener: Sendable {
+        let id: UInt64
+        let principal: Principal
+        let visibility: Visibility
+        let mailbox: Mailbox
+        /// Whether events go to it at all (an admin or integration key without events:read gets none).
+        let receivesEvents: Bool
+
+        var principalKey: String { principal.tenantID + " " + principal.subject }
+    }
+
+    /// Why a connection may not register.
+    enum Refusal: Error {
+        case tooManyForPrincipal
+        case tooManyForTenant
+    }
+
+    /// Who may see an event.
+    enum Audience {
+        case conversation(agentID: String?, visitorID: String)
+        /// Agents and admins: agent records and presence.
+        case agents
+        /// Admins and integrations only.
+        case administrators
+    }
+
+    private struct State {
+        var listeners: [String: [Listener]] = [:]
+        var perPrincipal: [String: Int] = [:]
+        var nextID: UInt64 = 0
+        /// The agent and visitor of conversations seen lately, for events that name only the conversation.
+        var conversations: [String: (agentID: String?, visitorID: String)] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let store: any ChatStore
+    private let limits: SwitchboardConfiguration.Realtime
+    private let logger: Logger
+
+    init(store: any ChatStore, limits: SwitchboardConfiguration.Realtime, logger: Logger) {
+        self.store = store
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Adds a connection; its mailbox starts in replay mode.
+    func register(principal: Principal, visibility: Visibility, mailbox: Mailbox, receivesEvents: Bool) throws(Refusal) -> Listener {
+        try state.withLock { state throws(Refusal) in
+            let key = principal.tenantID + " " + principal.subject
+            guard state.perPrincipal[key, default: 0] < limits.maxConnectionsPerPrincipal else { throw .tooManyForPrincipal }
+            guard state.listeners[principal.tenantID, default: []].count < limits.maxConnectionsPerTenant else { throw .tooManyForTenant }
+            state.nextID += 1
+            let listener = Listener(id: state.nextID, principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
+            state.listeners[principal.tenantID, default: []].append(listener)
+            state.perPrincipal[key, default: 0] += 1
+            return listener
+        }
+    }
+
+    /// Removes a connection.
+    /// - Returns: how many connections its principal still has.
+    @discardableResult
+    func unregister(_ listener: Listener) -> Int {
+        state.withLock { state in
+            state.listeners[listener.principal.tenantID]?.removeAll { $0.id == listener.id }
+            if state.listeners[listener.principal.tenantID]?.isEmpty == true { state.listeners[listener.principal.tenantID] = nil }
+            let remaining = max(0, state.perPrincipal[listener.principalKey, default: 1] - 1)
+            state.perPrincipal[listener.principalKey] = remaining == 0 ? nil : remaining
+            return remaining
+        }
+    }
+
+    /// How many connections a principal has open.
+    func connections(of principal: Principal) -> Int {
+        state.withLock { $0.perPrincipal[principal.tenantID + " " + principal.subject, default: 0] }
+    }
+
+    /// Every open connection, for shutdown.
+    func allListeners() -> [Listener] {
+        state.withLock { $0.listeners.values.flatMap { $0 } }
+    }
+
+    /// Hands each event, encoded once, to every connection of its tenant that may see it.
+    func publish(_ events: [Event]) {
+        for event in events {
+            let listeners = state.withLock { $0.listeners[event.tenantID] } ?? []
+            guard !listeners.isEmpty || event.type.name.hasPrefix("conversation.") else { continue }
+            let audience = audience(of: event)
+            guard !listeners.isEmpty else { continue }
+            var frame: String?
+            for listener in listeners where listener.receivesEvents && listener.visibility.sees(audience) {
+                if frame == nil { frame = RealtimeFrame.event(event) }
+                listener.mailbox.deliver(seq: event.seq, frame: frame!)
+            }
+        }
+    }
+
+    /// Who may see an event; conversation events also update the directory message events rely on.
+    func audience(of event: Event) -> Audience {
+        let data = event.data
+        switch event.type.name {
+        case let name where name.hasPrefix("conversation."):
+            guard case .string(let id)? = data["conversation_id"], case .string(let visitor)? = data["visitor_id"] else { return .administrators }
+            let agent: String? = if case .string(let agent)? = data["agent_id"] { agent } else { nil }
+            state.withLock { state in
+                if state.conversations.count > 100_000 { state.conversations.removeAll() }
+                state.conversations[id] = (agent, visitor)
+            }
+            return .conversation(agentID: agent, visitorID: visitor)
+        case let name where name.hasPrefix("message."):
+            guard case .string(let id)? = data["conversation_id"] else { return .administrators }
+            if let known = state.withLock({ $0.conversations[id] }) { return .conversation(agentID: known.agentID, visitorID: known.visitorID) }
+            guard let conversation = try? store.conversation(id: id, tenant: event.tenantID) else { return .administrators }
+            state.withLock { $0.conversations[id] = (conversation.agentID, conversation.visitorID) }
+            return .conversation(agentID: conversation.agentID, visitorID: conversation.visitorID)
+        case let name where name.hasPrefix("agent."):
+            return .agents
+        default:
+            return .administrators
+        }
+    }
+}
+
+extension Visibility {
+    /// Whether a principal with this view receives events of `audience`.
+    func sees(_ audience: RealtimeHub.Audience) -> Bool {
+        switch (self, audience) {
+        case (.all, _): true
+        case (.agent(let id, let seesQueue), .conversation(let agent, _)): agent == id || (seesQueue && agent == nil)
+        case (.agent, .agents): true
+        case (.visitor(let id), .conversation(_, let visitor)): visitor == id
+        default: false
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+
+/// Follows the event log from the server's start and publishes every committed event to the hub.
+///
+/// It keeps no cursor: connections that need earlier events replay them from the durable log.
+struct RealtimeTail: Service {
+    let log: any EventLog
+    let hub: RealtimeHub
+    let logger: Logger
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await follow()
+        } onGracefulShutdown: {
+            // Open sockets would hold the server's shutdown: each gets 1001 and closes.
+            for listener in hub.allListeners() { listener.mailbox.close(.shutdown) }
+        }
+    }
+
+    private func follow() async {
+        await cancelWhenGracefulShutdown {
+            var position = (try? log.lastPosition()) ?? 0
+            while !Task.isCancelled {
+                let generation = log.commits.generation
+                do {
+                    let batch = try log.events(afterPosition: position, limit: 512)
+                    guard let last = batch.last else {
+                        await log.commits.wait(after: generation)
+                        continue
+                    }
+                    hub.publish(batch)
+                    position = last.position
+                } catch {
+                    logger.warning("Realtime tail cannot read the log; retrying", metadata: ["sb.error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import Synchronization
+import SwitchboardCore
+@_spi(WSInternal) import WSCore
+
+/// HTTP/1.1 with the `/ws` upgrade, whose refusals are answered with the security pipeline's problem
+/// rather than a bare 400: a handshake with a bad credential gets the same 401 problem+json as REST.
+///
+/// An upgrade request goes through the WebSocket router (`webSocketResponder`); when that answers 200
+/// and accepted a principal, the connection upgrades and `handler` runs. Otherwise its problem is the
+/// answer and the connection closes (NIO does not hand a declined upgrade request on).
+struct WebSocketUpgradeChannel<WebSocketResponder: HTTPResponder>: ServerChildChannel, HTTPChannelHandler
+where WebSocketResponder.Context == AppRequestContext {
+    typealias Handler = @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, RealtimeContext) async throws -> Void
+
+    enum UpgradeResult: Sendable {
+        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, RealtimeContext)
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Problem)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let webSocketResponder: WebSocketResponder
+    let maxFrameSize: Int
+    let handler: Handler
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let accepted = NIOLockedValueBox<RealtimeContext?>(nil)
+            let refusal = NIOLockedValueBox<Problem?>(nil)
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: maxFrameSize,
+                shouldUpgrade: { channel, head in
+                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                    promise.completeWithTask {
+                        switch await authorize(head, channel: channel, logger: logger) {
+                        case .success(let context):
+                            accepted.withLockedValue { $0 = context }
+                            return HTTPHeaders()
+                        case .failure(let problem):
+                            refusal.withLockedValue { $0 = problem }
+                            return nil
+                        }
+                    }
+                    return promise.futureResult
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
+                        let webSocket = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                        return .webSocket(webSocket, context)
+                    }
+                }
+            )
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                        return refusal.withLockedValue { $0 }.map { .refused(http, $0) } ?? .http(http)
+                    }
+                }
+            )
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgrade)
+            configuration.enablePipelining = false
+            configuration.enableErrorHandling = false
+            configuration.enableResponseHeaderValidation = false
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case .http(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .refused(let http, let problem):
+                try await http.executeThenClose { _, outbound in
+                    let response = problem.response()
+                    var head = HTTPResponse(status: response.status, headerFields: response.headers)
+                    let body = (try? SwitchboardJSON.encode(problem)) ?? []
+                    head.headerFields[.connection] = "close"
+                    head.headerFields[.contentLength] = String(body.count)
+                    try await outbound.write(contentsOf: [.head(head), .body(ByteBuffer(bytes: body)), .end(nil)])
+                }
+            case .webSocket(let webSocket, let context):
+                _ = try await WebSocketHandler.handle(
+                    type: .server,
+                    configuration: .init(extensions: [], autoPing: .disabled, closeTimeout: .seconds(15), validateUTF8: true, maxFrameSize: maxFrameSize),
+                    asyncChannel: webSocket,
+                    context: context,
+                    handler: handler
+                )
+            }
+        } catch {
+            logger.debug("Connection ended with an error", metadata: ["sb.error": "\(error)"])
+        }
+    }
+
+    /// Runs the upgrade request through the WebSocket router: the principal it accepted, or the problem
+    /// to answer with.
+    private func authorize(_ head: HTTPRequestHead, channel: any Channel, logger: Logger) async -> Result<RealtimeContext, Problem> {
+        let request: Request
+        do {
+            request = Request(head: try HTTPRequest(head, secure: false, splitCookie: false), body: .init(buffer: ByteBuffer()))
+        } catch {
+            return .failure(Problem.badRequest(code: "invalid_request", "The upgrade request is not valid HTTP."))
+        }
+        var context = AppRequestContext(source: .init(channel: channel, logger: logger))
+        let acceptance = WebSocketAcceptance()
+        context.webSocketAcceptance = acceptance
+        do {
+            let response = try await webSocketResponder.respond(to: request, context: context)
+            guard response.status == .ok, let principal = acceptance.principal else {
+                return .failure(Problem(status: response.status, code: "upgrade_refused", detail: "The WebSocket upgrade was refused."))
+            }
+            return .success(RealtimeContext(logger: context.logger, request: request, principal: principal))
+        } catch {
+            var problem = ProblemMiddleware<AppRequestContext>.problem(for: error, logger: logger)
+            problem.instance = request.uri.path
+            if problem.status == 401 { problem.headers[.wwwAuthenticate] = #"Bearer realm="switchboard""# }
+            return .failure(problem)
+        }
+    }
+}
+
+/// Where the WebSocket router records the principal it let through, for the channel to upgrade with.
+/// - Important: Thread-safe: set by the route, read by the channel, through a mutex.
+final class WebSocketAcceptance: Sendable {
+    private let accepted = Mutex<Principal?>(nil)
+
+    var principal: Principal? { accepted.withLock { $0 } }
+
+    func accept(_ principal: Principal) {
+        accepted.withLock { $0 = principal }
+    }
+}
+
+/// What a WebSocket connection's handler knows: the upgrade request and the authenticated principal.
+struct RealtimeContext: WebSocketContext {
+    let logger: Logger
+    let request: Request
+    let principal: Principal
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with the `/ws` upgrade, optionally over TLS with reloadable certificates.
+    static func switchboard<WebSocketRouter: HTTPResponderBuilder>(
+        webSocketRouter: WebSocketRouter,
+        maxFrameSize: Int,
+        tls certificates: TLSCertificates?,
+        handler: @escaping WebSocketUpgradeChannel<WebSocketRouter.Responder>.Handler
+    ) -> HTTPServerBuilder where WebSocketRouter.Responder.Context == AppRequestContext {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        return .init { responder in
+            let channel = WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, maxFrameSize: maxFrameSize, handler: handler)
+            guard let certificates else { return channel }
+            return ReloadableTLSChannel(base: channel, certificates: certificates)
+        }
+    }
+}
