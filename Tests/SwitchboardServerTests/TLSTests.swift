@@ -37,7 +37,7 @@ import Glibc
         guard openssl.terminationStatus == 0 else { throw FixtureError(message: "openssl failed") }
     }
 
-    @Test func httpsServesTLS12And13WithHSTSRedirectsPlainHTTPAndReloadsItsCertificateOnSIGHUP() async throws {
+    @Test func httpsAndWSSServeTLS12And13WithHSTSRedirectPlainHTTPAndReloadTheCertificateOnSIGHUP() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for name in ["first", "second"] { try Self.makeCertificate(in: directory, name: name) }
@@ -95,6 +95,12 @@ import Glibc
             except (ConnectionResetError, socket.timeout):
                 reply = b""
             assert not reply.startswith(b"HTTP/1.1 200"), reply
+
+            import asyncio, websockets
+            async def wss():
+                async with websockets.connect("wss://127.0.0.1:%d/ws?token=%s" % (port, key), ssl=context(first)) as socket:
+                    return json.loads(await socket.recv())["type"]
+            assert asyncio.run(wss()) == "ready", "WSS works on the same listener"
 
             moved = http.client.HTTPConnection("127.0.0.1", redirect)
             moved.request("GET", "/api/v1/agents?limit=5")
