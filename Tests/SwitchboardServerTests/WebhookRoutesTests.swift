@@ -230,6 +230,8 @@ actor WebhookReceiver {
                 #expect(calls[2].at - calls[1].at >= .milliseconds(250), "the breaker opened after two failures")
                 let disabled = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)
                 #expect(disabled["disabled_reason"]?.string?.contains("every attempt failed") == true)
+                let audited = try await SecurityTests.audit(client, admin: key, action: "webhook.auto_disabled")
+                #expect(audited.first?["target"]?.string == "webhook:\(webhook)" && audited.first?["actor"]?.string == "system")
                 // With a breaker opening after 2 failures for 300 ms, one second holds only a few attempts.
                 let attempts = await receiver.received.count
                 #expect(attempts >= 3 && attempts <= 12, "\(attempts) attempts")
