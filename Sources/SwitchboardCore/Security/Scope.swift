@@ -50,7 +50,7 @@ public struct Scope: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 /// What kind of party a principal is, which decides its data permissions.
-public struct Role: Hashable, Sendable, CustomStringConvertible {
+public struct Role: NamedOption {
     /// The role's name as it appears in tokens and listings.
     public let name: String
 
@@ -69,14 +69,6 @@ public struct Role: Hashable, Sendable, CustomStringConvertible {
 
     /// Every role.
     public static let all: [Role] = [.admin, .agent, .visitor, .integration]
-
-    /// The role with this name, or nil.
-    public init?(named name: String) {
-        guard let role = Role.all.first(where: { $0.name == name }) else { return nil }
-        self = role
-    }
-
-    public var description: String { name }
 }
 
 extension Role {

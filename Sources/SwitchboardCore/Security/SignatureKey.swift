@@ -4,7 +4,7 @@ import Foundation
 /// HMAC-SHA256 secret, or the public half of a client's Ed25519 key. Its id is the signature's `keyid`.
 public struct SignatureKey: Hashable, Sendable {
     /// The RFC 9421 algorithm.
-    public struct Algorithm: Hashable, Sendable, CustomStringConvertible {
+    public struct Algorithm: NamedOption {
         public let name: String
 
         private init(_ name: String) {
@@ -14,14 +14,6 @@ public struct SignatureKey: Hashable, Sendable {
         public static let hmacSHA256 = Algorithm("hmac-sha256")
         public static let ed25519 = Algorithm("ed25519")
         public static let all: [Algorithm] = [.hmacSHA256, .ed25519]
-
-        /// The algorithm with this registered name, or nil.
-        public init?(named name: String) {
-            guard let algorithm = Algorithm.all.first(where: { $0.name == name }) else { return nil }
-            self = algorithm
-        }
-
-        public var description: String { name }
     }
 
     /// The `keyid`.

@@ -4,7 +4,7 @@ import Foundation
 /// secret, or an external provider publishing its keys as a JWKS (RS256, ES256, EdDSA).
 public struct TokenIssuer: Hashable, Sendable {
     /// How the issuer's signatures are checked.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+    public struct Kind: NamedOption {
         public let name: String
 
         private init(_ name: String) {
@@ -17,14 +17,6 @@ public struct TokenIssuer: Hashable, Sendable {
         public static let jwks = Kind("jwks")
 
         public static let all: [Kind] = [.hs256, .jwks]
-
-        /// The kind with this name, or nil.
-        public init?(named name: String) {
-            guard let kind = Kind.all.first(where: { $0.name == name }) else { return nil }
-            self = kind
-        }
-
-        public var description: String { name }
     }
 
     public var id: String

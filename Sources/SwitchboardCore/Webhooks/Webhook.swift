@@ -77,7 +77,7 @@ public struct Webhook: Sendable, Equatable, Encodable {
 /// One event (or ping) on its way to one endpoint, with every attempt so far.
 public struct WebhookDelivery: Sendable, Equatable, Encodable {
     /// Where a delivery stands.
-    public struct Status: Hashable, Sendable, Encodable {
+    public struct Status: NamedOption, Encodable {
         public let name: String
         /// Waiting for its next attempt.
         public static let pending = Status(name: "pending")
@@ -88,10 +88,7 @@ public struct WebhookDelivery: Sendable, Equatable, Encodable {
         /// Every retry of the schedule failed.
         public static let dead = Status(name: "dead")
 
-        public init?(named name: String) {
-            guard let status = [Status.pending, .succeeded, .failed, .dead].first(where: { $0.name == name }) else { return nil }
-            self = status
-        }
+        public static let all: [Status] = [.pending, .succeeded, .failed, .dead]
 
         private init(name: String) { self.name = name }
 

@@ -69,9 +69,7 @@ struct OAuthController {
     /// RFC 7662: any live client may ask; a token of another tenant is reported inactive.
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
-            let form = try await Self.form(request, context: context)
-            let client = try authenticateClient(request, form: form, context: context)
-            guard let token = form["token"] else { throw OAuthError(code: "invalid_request", description: "The token parameter is required.") }
+            let (client, token) = try await clientAndToken(request, context: context)
             var probe = context
             probe.principal = nil
             let inactive = try Response.json(JSONValue.object(["active": .bool(false)]))
@@ -96,9 +94,7 @@ struct OAuthController {
     /// RFC 7009: a client revokes its own tokens; anything else is answered 200 and ignored.
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
-            let form = try await Self.form(request, context: context)
-            let client = try authenticateClient(request, form: form, context: context)
-            guard let token = form["token"] else { throw OAuthError(code: "invalid_request", description: "The token parameter is required.") }
+            let (client, token) = try await clientAndToken(request, context: context)
             if let claims = try? await authority.verifySignature(token), claims.clientID == client.id {
                 try await store.revokeToken(id: claims.jti.value, expiresAt: claims.exp.value)
                 verifier.revocations.invalidate { _ in true }
@@ -129,6 +125,14 @@ struct OAuthController {
                 "scopes_supported": .array(Scope.all.map { .string($0.name) }),
             ])
         )
+    }
+
+    /// The authenticated client and the `token` parameter of an introspection or revocation request.
+    private func clientAndToken(_ request: Request, context: AppRequestContext) async throws -> (OAuthClient, String) {
+        let form = try await Self.form(request, context: context)
+        let client = try authenticateClient(request, form: form, context: context)
+        guard let token = form["token"] else { throw OAuthError(code: "invalid_request", description: "The token parameter is required.") }
+        return (client, token)
     }
 
     /// The client of `client_secret_basic` or `client_secret_post` (not both); failures count against
