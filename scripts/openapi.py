@@ -237,15 +237,18 @@ schemas["OAuthError"] = obj({"error": {"type": "string"}, "error_description": {
                             description="RFC 6749 section 5.2: the OAuth endpoints answer errors in this form, which OAuth clients parse.")
 schemas["TokenIssuer"] = obj(
     {"id": ID, "tenant_id": ID, "issuer": {"type": "string", "description": "The iss of its tokens; unique across tenants."},
-     "audience": {"type": "string"}, "kind": {"type": "string", "enum": ["hs256", "jwks"]}, "jwks_url": {"type": ["string", "null"]},
+     "audience": {"type": "string"}, "kind": {"type": "string", "enum": ["hs256", "jwks", "introspection"]},
+     "jwks_url": {"type": ["string", "null"]}, "introspection_url": {"type": ["string", "null"]}, "client_id": {"type": ["string", "null"]},
      "algorithms": {"type": "array", "items": {"type": "string", "enum": ["HS256", "RS256", "ES256", "EdDSA"]}},
      "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"]}, "created_at": TIME,
      "secret": {"type": "string", "description": "hs256 only, only in the answer of create (sbhs_…): the HMAC key of the tenant's backend."}},
-    ["id", "tenant_id", "issuer", "audience", "kind", "jwks_url", "algorithms", "default_role", "created_at"],
+    ["id", "tenant_id", "issuer", "audience", "kind", "jwks_url", "introspection_url", "client_id", "algorithms", "default_role", "created_at"],
 )
 schemas["TokenIssuerInput"] = obj(
     {"issuer": {"type": "string", "maxLength": 500}, "audience": {"type": "string", "maxLength": 500},
-     "kind": {"type": "string", "enum": ["hs256", "jwks"]}, "jwks_url": {"type": "string", "format": "uri"},
+     "kind": {"type": "string", "enum": ["hs256", "jwks", "introspection"]}, "jwks_url": {"type": "string", "format": "uri"},
+     "introspection_url": {"type": "string", "format": "uri"}, "client_id": {"type": "string"},
+     "client_secret": {"type": "string", "description": "introspection only: stored sealed, never shown again."},
      "algorithms": {"type": "array", "items": {"type": "string"}, "description": "hs256: HS256; jwks: a subset of RS256, ES256, EdDSA (default all)."},
      "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"], "default": "agent"}},
     ["issuer", "audience", "kind"],
@@ -546,8 +549,8 @@ paths = {
     "/api/v1/token-issuers": {
         "post": {"operationId": "createTokenIssuer", "tags": ["security"], "requestBody": body(ref("TokenIssuerInput")),
                  "description": "Registers an identity provider whose JWTs the tenant accepts: its backend (hs256, the answer holds the secret, "
-                                "shown only now) or an external provider's JWKS. Tokens need iss, aud, sub and exp; role and scope/scp map "
-                                "to the principal, capped by the role.",
+                                "shown only now), an external provider's JWKS, or its RFC 7662 introspection endpoint. Tokens need iss, aud, "
+                                "sub and exp; role and scope/scp map to the principal, capped by the role.",
                  "responses": {"201": json_response("Created.", ref("TokenIssuer")), **err(*BODY_ERRORS, (409, "Conflict"), *COMMON)}},
         "get": {"operationId": "listTokenIssuers", "tags": ["security"],
                 "responses": {"200": json_response("The tenant's issuers.", ref("TokenIssuerPage")), **err(*COMMON)}},

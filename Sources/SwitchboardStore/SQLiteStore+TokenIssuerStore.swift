@@ -12,13 +12,14 @@ extension SQLiteStore: TokenIssuerStore {
             }
             try db.run(
                 """
-                INSERT INTO token_issuers (id, tenant_id, issuer, audience, kind, secret, jwks_url, algorithms, default_role, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO token_issuers (id, tenant_id, issuer, audience, kind, secret, url, algorithms, default_role, created_at, client_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .text(issuer.id), .text(issuer.tenantID), .text(issuer.issuer), .text(issuer.audience), .text(issuer.kind.name),
-                    sealedSecret.map { .text($0) } ?? .null, issuer.jwksURL.map { .text($0) } ?? .null,
+                    sealedSecret.map { .text($0) } ?? .null, issuer.url.map { .text($0) } ?? .null,
                     .text(issuer.algorithms.joined(separator: " ")), .text(issuer.defaultRole.name), SQLiteValue(issuer.createdAt),
+                    issuer.clientID.map { .text($0) } ?? .null,
                 ]
             )
         }
@@ -48,7 +49,7 @@ extension SQLiteStore: TokenIssuerStore {
         }
     }
 
-    private static let issuerColumns = "id, tenant_id, issuer, audience, kind, secret, jwks_url, algorithms, default_role, created_at"
+    private static let issuerColumns = "id, tenant_id, issuer, audience, kind, secret, url, algorithms, default_role, created_at, client_id"
 
     private static func issuerRow(_ row: SQLiteRow) throws -> (issuer: TokenIssuer, sealedSecret: String?) {
         guard let kind = TokenIssuer.Kind(named: row.text(4)), let role = Role(named: row.text(8)) else {
@@ -60,7 +61,8 @@ extension SQLiteStore: TokenIssuerStore {
             issuer: row.text(2),
             audience: row.text(3),
             kind: kind,
-            jwksURL: row.optionalText(6),
+            url: row.optionalText(6),
+            clientID: row.optionalText(10),
             algorithms: row.text(7).split(separator: " ").map(String.init),
             defaultRole: role,
             createdAt: row.date(9)

@@ -231,4 +231,52 @@ actor JWKSServer {
             #expect(messages.compactMap { $0["content"]?.string } == ["hi", "hello"])
         }
     }
+
+    @Test func introspectionIssuersAskTheProviderAboutEachToken() async throws {
+        // The provider is another Switchboard: its built-in authorization server and RFC 7662 endpoint.
+        let provider = try await TestServer.make { $0.oauth.issuer = "https://idp.example" }
+        let server = try await TestServer.make { $0.security.allowsPrivateIdentityProviders = true }
+        try await provider.run { idp in
+            try await server.run { client in
+                let idpPort = try #require(idp.port)
+                func oauthClient(_ scopes: JSONValue) async throws -> (id: String, secret: String) {
+                    let created = try await idp.call(.post, "/api/v1/oauth-clients", key: provider.tenantA.key, json: ["name": "c", "scopes": scopes])
+                    return (try #require(created["client_id"]?.string), try #require(created["client_secret"]?.string))
+                }
+                let crm = try await oauthClient(["agents:read"])
+                let resource = try await oauthClient([])
+                let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                func token() async throws -> String {
+                    let issued = try await idp.call(.post, "/oauth/token", key: nil, body: "grant_type=client_credentials&client_id=\(crm.id)&client_secret=\(crm.secret)", headers: form)
+                    return try #require(issued["access_token"]?.string)
+                }
+                let registered = try await client.call(
+                    .post,
+                    "/api/v1/token-issuers",
+                    key: server.tenantA.key,
+                    json: [
+                        "issuer": "https://idp.example", "audience": "switchboard", "kind": "introspection", "default_role": "integration",
+                        "introspection_url": .string("http://127.0.0.1:\(idpPort)/oauth/introspect"), "client_id": .string(resource.id),
+                        "client_secret": .string(resource.secret),
+                    ]
+                )
+                #expect(registered.status == .created && registered["client_secret"] == nil && registered["secret"] == nil, "\(registered.json)")
+                #expect(registered["introspection_url"]?.string?.hasSuffix("/oauth/introspect") == true)
+
+                let active = try await token()
+                #expect(try await client.call(.get, "/api/v1/agents", key: active).status == .ok)
+                let write = try await client.call(.post, "/api/v1/agents", key: active, json: ["name": "x"])
+                #expect(write.status == .forbidden && write["required_scope"]?.string == "agents:write", "the provider's scope holds")
+
+                // A token the provider revoked before it reached us is refused.
+                let revoked = try await token()
+                #expect(try await idp.call(.post, "/oauth/revoke", key: nil, body: "token=\(revoked)&client_id=\(crm.id)&client_secret=\(crm.secret)", headers: form).status == .ok)
+                let refused = try await client.call(.get, "/api/v1/agents", key: revoked)
+                #expect(refused.status == .unauthorized && refused["detail"]?.string == "The token issuer says this token is not active.")
+
+                let missing = try await client.call(.post, "/api/v1/token-issuers", key: server.tenantA.key, json: ["issuer": "i2", "audience": "a", "kind": "introspection", "introspection_url": "https://idp.example/introspect"])
+                #expect(missing.status == .unprocessableContent && missing["field"]?.string == "client_id")
+            }
+        }
+    }
 }

@@ -240,7 +240,7 @@ import Testing
             let elapsed = ContinuousClock.now - start
             #expect(hung.status == .gatewayTimeout)
             #expect(hung["code"]?.string == "plugin_timeout")
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(4), "the 1 s call timeout holds")
             // The hung hook keeps its thread; the instance still answers other calls.
             #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.nothing"]).status == .notFound)
             #expect(try await client.call(.get, "/health", key: nil).status == .ok)
@@ -343,7 +343,7 @@ import Testing
             let start = ContinuousClock.now
             let hung = try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.hang"])
             #expect(hung.status == .gatewayTimeout)
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(4), "the 1 s call timeout holds")
             try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"]).status == .ok }
         }
     }

@@ -325,14 +325,16 @@ func withSocket(
             try await withSocket(port: port, query: "", headers: [.authorization: "Bearer \(token)"]) { socket in
                 _ = try await socket.next(type: "ready")
                 try await socket.send(["type": "presence", "id": "p1", "data": ["status": "online"]])
-                // The ack and the event race (the event comes from the log after commit): take both.
-                var frames: [String: JSONValue] = [:]
-                while frames.count < 2, let frame = try await socket.next() {
-                    if let type = frame["type"]?.string, ["ack", "event"].contains(type) { frames[type] = frame }
+                // The ack and the events (agent.updated, then status_change) race: take the ack and the change.
+                var ack: JSONValue?
+                var change: JSONValue?
+                while ack == nil || change == nil, let frame = try await socket.next() {
+                    if frame["type"]?.string == "ack" { ack = frame }
+                    if frame["action"]?.string == "status_change" { change = frame }
                 }
-                #expect(frames["ack"]?["data"]?["status"]?.string == "online")
-                let change = try #require(frames["event"])
-                #expect(change["action"]?.string == "status_change" && change["data"]?["status"]?.string == "online" && change["seq"]?.int != nil)
+                #expect(ack?["data"]?["status"]?.string == "online")
+                let changed = try #require(change)
+                #expect(changed["type"]?.string == "event" && changed["data"]?["status"]?.string == "online" && changed["seq"]?.int != nil)
             }
             try await eventually {
                 try await client.call(.get, "/api/v1/agents/\(agent)", key: admin)["status"]?.string == "offline"

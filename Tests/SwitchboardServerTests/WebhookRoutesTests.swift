@@ -224,8 +224,8 @@ actor WebhookReceiver {
                 let key = server.tenantA.key
                 let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
                 _ = try await Fixtures(client: client, key: key).agent()
-                try await eventually { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["breaker"]?["state"]?.string == "open" }
-                try await eventually { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["enabled"] == .bool(false) }
+                try await eventually(limit: .seconds(30)) { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["breaker"]?["state"]?.string == "open" }
+                try await eventually(limit: .seconds(30)) { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["enabled"] == .bool(false) }
                 let calls = await receiver.received
                 #expect(calls[2].at - calls[1].at >= .milliseconds(250), "the breaker opened after two failures")
                 let disabled = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)

@@ -1,6 +1,6 @@
 /// The identity providers tenants accept tokens from.
 public protocol TokenIssuerStore: Sendable {
-    /// Stores an issuer with its sealed HS256 secret (nil for `jwks`).
+    /// Stores an issuer with its sealed secret: the HS256 key, or the introspection client's secret.
     /// - Throws: `tenant_not_found`; `issuer_taken` (409) when any tenant already has this `iss`.
     func createTokenIssuer(_ issuer: TokenIssuer, sealedSecret: String?) async throws
     func tokenIssuers(tenant: String) throws -> [TokenIssuer]

@@ -1,7 +1,8 @@
 import Foundation
 
 /// An identity provider whose JWTs a tenant accepts: its own backend signing with a shared HS256
-/// secret, or an external provider publishing its keys as a JWKS (RS256, ES256, EdDSA).
+/// secret, an external provider publishing its keys as a JWKS (RS256, ES256, EdDSA), or one that
+/// answers for its tokens at an RFC 7662 introspection endpoint.
 public struct TokenIssuer: Hashable, Sendable {
     /// How the issuer's signatures are checked.
     public struct Kind: NamedOption {
@@ -13,10 +14,12 @@ public struct TokenIssuer: Hashable, Sendable {
 
         /// HMAC-SHA256 with a secret the server generates and the tenant's backend holds.
         public static let hs256 = Kind("hs256")
-        /// Public keys fetched from `jwksURL`, cached and refetched when a new `kid` appears.
+        /// Public keys fetched from `url`, cached and refetched when a new `kid` appears.
         public static let jwks = Kind("jwks")
+        /// Each token is checked at the provider's introspection endpoint `url`, as client `clientID`.
+        public static let introspection = Kind("introspection")
 
-        public static let all: [Kind] = [.hs256, .jwks]
+        public static let all: [Kind] = [.hs256, .jwks, .introspection]
     }
 
     public var id: String
@@ -26,8 +29,12 @@ public struct TokenIssuer: Hashable, Sendable {
     /// The `aud` its tokens must carry.
     public var audience: String
     public var kind: Kind
-    public var jwksURL: String?
-    /// The signature algorithms accepted: `HS256` for `hs256`; a subset of RS256, ES256, EdDSA for `jwks`.
+    /// The JWKS URL of a `jwks` issuer, the introspection endpoint of an `introspection` one.
+    public var url: String?
+    /// The client an `introspection` issuer knows this server as (its secret is stored sealed).
+    public var clientID: String?
+    /// The signature algorithms accepted: `HS256` for `hs256`; a subset of RS256, ES256, EdDSA for
+    /// `jwks`; none for `introspection`, whose provider checks its own signatures.
     public var algorithms: [String]
     /// The role of a token without a `role` claim.
     public var defaultRole: Role
@@ -35,7 +42,11 @@ public struct TokenIssuer: Hashable, Sendable {
 
     /// The algorithms a kind may allow; never `none`, never HMAC with published keys.
     public static func allowedAlgorithms(for kind: Kind) -> [String] {
-        kind == .hs256 ? ["HS256"] : ["RS256", "ES256", "EdDSA"]
+        switch kind {
+        case .hs256: ["HS256"]
+        case .jwks: ["RS256", "ES256", "EdDSA"]
+        default: []
+        }
     }
 
     /// Creates an issuer record.
@@ -45,7 +56,8 @@ public struct TokenIssuer: Hashable, Sendable {
         issuer: String,
         audience: String,
         kind: Kind,
-        jwksURL: String?,
+        url: String?,
+        clientID: String? = nil,
         algorithms: [String],
         defaultRole: Role,
         createdAt: Date
@@ -55,7 +67,8 @@ public struct TokenIssuer: Hashable, Sendable {
         self.issuer = issuer
         self.audience = audience
         self.kind = kind
-        self.jwksURL = jwksURL
+        self.url = url
+        self.clientID = clientID
         self.algorithms = algorithms
         self.defaultRole = defaultRole
         self.createdAt = createdAt
@@ -67,6 +80,8 @@ extension TokenIssuer: Encodable {
         case id, issuer, audience, kind, algorithms
         case tenantID = "tenant_id"
         case jwksURL = "jwks_url"
+        case introspectionURL = "introspection_url"
+        case clientID = "client_id"
         case defaultRole = "default_role"
         case createdAt = "created_at"
     }
@@ -78,7 +93,9 @@ extension TokenIssuer: Encodable {
         try container.encode(issuer, forKey: .issuer)
         try container.encode(audience, forKey: .audience)
         try container.encode(kind.name, forKey: .kind)
-        try container.encode(jwksURL, forKey: .jwksURL)
+        try container.encode(kind == .jwks ? url : nil, forKey: .jwksURL)
+        try container.encode(kind == .introspection ? url : nil, forKey: .introspectionURL)
+        try container.encode(clientID, forKey: .clientID)
         try container.encode(algorithms, forKey: .algorithms)
         try container.encode(defaultRole.name, forKey: .defaultRole)
         try container.encode(createdAt, forKey: .createdAt)

@@ -20,18 +20,25 @@ struct TokenIssuerController {
         var audience: String
         var kind: String
         var jwksURL: String?
+        var introspectionURL: String?
+        var clientID: String?
+        var clientSecret: String?
         var algorithms: [String]?
         var defaultRole: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case issuer, audience, kind, algorithms
             case jwksURL = "jwks_url"
+            case introspectionURL = "introspection_url"
+            case clientID = "client_id"
+            case clientSecret = "client_secret"
             case defaultRole = "default_role"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
     }
 
-    /// Creates an issuer; for `hs256` the answer holds the generated signing secret, shown only now.
+    /// Creates an issuer; for `hs256` the answer holds the generated signing secret, shown only now; an
+    /// `introspection` issuer's client secret is stored sealed and never shown again.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         guard let kind = TokenIssuer.Kind(named: body.kind) else {
@@ -42,22 +49,25 @@ struct TokenIssuerController {
         }
         let allowed = TokenIssuer.allowedAlgorithms(for: kind)
         let algorithms = body.algorithms ?? allowed
-        guard !algorithms.isEmpty, algorithms.allSatisfy(allowed.contains) else {
+        guard kind == .introspection ? body.algorithms == nil : !algorithms.isEmpty && algorithms.allSatisfy(allowed.contains) else {
             throw SwitchboardError.invalidField("algorithms", "A \(kind) issuer allows only \(allowed.joined(separator: ", ")).")
         }
         guard let role = Role(named: body.defaultRole ?? "agent") else {
             throw SwitchboardError.invalidField("default_role", "The role must be one of: \(Role.all.map(\.name).joined(separator: ", ")).")
         }
-        let jwksURL: String?
-        switch kind {
-        case .jwks:
-            guard let url = body.jwksURL.flatMap(URL.init(string:)), ["https", "http"].contains(url.scheme), url.host != nil else {
-                throw SwitchboardError.invalidField("jwks_url", "A jwks issuer needs an http(s) jwks_url.")
+        // Each kind takes exactly its own fields.
+        let fields: [(name: String, value: String?, kind: TokenIssuer.Kind)] = [
+            ("jwks_url", body.jwksURL, .jwks), ("introspection_url", body.introspectionURL, .introspection),
+            ("client_id", body.clientID, .introspection), ("client_secret", body.clientSecret, .introspection),
+        ]
+        for field in fields where (field.value != nil) != (field.kind == kind) {
+            throw SwitchboardError.invalidField(field.name, field.kind == kind ? "A \(kind) issuer needs \(field.name)." : "Only a \(field.kind) issuer has \(field.name).")
+        }
+        let url = try (body.jwksURL ?? body.introspectionURL).map { text in
+            guard let url = URL(string: text), ["https", "http"].contains(url.scheme), url.host != nil else {
+                throw SwitchboardError.invalidField(kind == .jwks ? "jwks_url" : "introspection_url", "The URL must be http(s) with a host.")
             }
-            jwksURL = url.absoluteString
-        default:
-            guard body.jwksURL == nil else { throw SwitchboardError.invalidField("jwks_url", "Only a jwks issuer has a jwks_url.") }
-            jwksURL = nil
+            return url.absoluteString
         }
         let principal = context.requirePrincipal
         let issuer = TokenIssuer(
@@ -66,13 +76,14 @@ struct TokenIssuerController {
             issuer: body.issuer,
             audience: body.audience,
             kind: kind,
-            jwksURL: jwksURL,
+            url: url,
+            clientID: body.clientID,
             algorithms: algorithms,
             defaultRole: role,
             createdAt: Date()
         )
         let secret = kind == .hs256 ? "sbhs_" + APIKeySecret.randomText(count: 43) : nil
-        let sealed = try secret.map { try secrets.seal(text: $0, scope: IdentityProviders.secretScope(issuer.id)) }
+        let sealed = try (secret ?? body.clientSecret).map { try secrets.seal(text: $0, scope: IdentityProviders.secretScope(issuer.id)) }
         try await store.createTokenIssuer(issuer, sealedSecret: sealed)
         await providers.invalidate()
         try await audit.record(.tokenIssuerCreated, context: context, target: "token_issuer:\(issuer.id)", detail: ["issuer": issuer.issuer, "kind": kind.name])

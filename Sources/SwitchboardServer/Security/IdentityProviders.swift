@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import JWTKit
 import Logging
@@ -8,15 +9,26 @@ import SwitchboardPluginHost
 
 /// The verifying keys of the tenants' token issuers: the HS256 secret, or the issuer's JWKS fetched
 /// over HTTP (refetched after `jwksLifetime`, or early when a token names a `kid` the cached set lacks,
-/// at most once per `refetchInterval`).
+/// at most once per `refetchInterval`); and the introspection of tokens of `introspection` issuers,
+/// whose answers are kept 30 s at most (never past the token's `exp`).
 /// - Important: An actor; verification of tokens of one issuer shares its cached keys.
 actor IdentityProviders {
     struct Entry {
         var issuer: TokenIssuer
         var keys: JWTKeyCollection
         var kids: Set<String>
+        /// The introspection client's secret.
+        var clientSecret: String?
         var loadedAt: Double
         var fetchedAt: Double
+    }
+
+    /// What an introspection endpoint said of an active token.
+    struct Introspection: Sendable {
+        var subject: String
+        var scope: String?
+        var role: String?
+        var expires: Date?
     }
 
     private let store: any TokenIssuerStore
@@ -25,6 +37,7 @@ actor IdentityProviders {
     private let policy: OutboundAddressPolicy
     private let logger: Logger
     private var entries: [String: Entry] = [:]
+    private var introspections: [SHA256Digest: (answer: Introspection, until: Double)] = [:]
     private let registrationLifetime: Double = 30
     private let jwksLifetime: Double
     private let refetchInterval: Double
@@ -72,19 +85,22 @@ actor IdentityProviders {
         return (current.issuer, current.keys)
     }
 
-    /// Forgets every cached issuer, after a registration changed.
+    /// Forgets every cached issuer and answer, after a registration changed.
     func invalidate() {
         entries.removeAll()
+        introspections.removeAll()
     }
 
     private func load(_ issuer: TokenIssuer, sealedSecret: String?, now: Double) async throws -> Entry {
         let keys = JWTKeyCollection()
         var kids: Set<String> = []
+        let secret = try sealedSecret.map { try secrets.open(text: $0, scope: Self.secretScope(issuer.id)) }
         switch issuer.kind {
         case .hs256:
-            guard let sealedSecret else { preconditionFailure("an hs256 issuer is stored with its secret") }
-            let secret = try secrets.open(text: sealedSecret, scope: Self.secretScope(issuer.id))
+            guard let secret else { preconditionFailure("an hs256 issuer is stored with its secret") }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        case .introspection:
+            break
         default:
             let json = try await fetchJWKS(issuer)
             do {
@@ -94,12 +110,62 @@ actor IdentityProviders {
                 throw AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer's key set is not a valid JWKS.", tenantID: issuer.tenantID)
             }
         }
-        return Entry(issuer: issuer, keys: keys, kids: kids, loadedAt: now, fetchedAt: now)
+        return Entry(issuer: issuer, keys: keys, kids: kids, clientSecret: secret, loadedAt: now, fetchedAt: now)
+    }
+
+    /// Asks an `introspection` issuer about `token` (RFC 7662), as its client.
+    /// - Throws: `AuthenticationFailure`: `revoked` for an inactive token, `wrong_audience`,
+    ///   `issuer_unavailable` when the endpoint cannot answer.
+    func introspect(_ token: String, issuer: TokenIssuer) async throws -> Introspection {
+        let now = MonotonicClock.seconds()
+        let digest = SHA256.hash(data: Array(token.utf8))
+        if let cached = introspections[digest], cached.until > now { return cached.answer }
+        let unavailable = AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer cannot check tokens now.", tenantID: issuer.tenantID)
+        guard let url = issuer.url, let host = URL(string: url)?.host, await policy.check(host: host) == .permitted,
+            let clientID = issuer.clientID, let secret = entries[issuer.issuer]?.clientSecret
+        else { throw unavailable }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(Self.formEncode(clientID)):\(Self.formEncode(secret))".utf8).base64EncodedString())
+        request.body = .bytes(ByteBuffer(string: "token=\(Self.formEncode(token))&token_type_hint=access_token"))
+        let answer: JSONValue
+        do {
+            let response = try await httpClient.execute(request, timeout: .seconds(5))
+            guard response.status == .ok else { throw unavailable }
+            answer = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+        } catch {
+            logger.warning("Token introspection failed", metadata: ["sb.tenant": .string(issuer.tenantID), "sb.error": "\(error)"])
+            throw unavailable
+        }
+        guard case .object(let fields) = answer, fields["active"] == .bool(true), case .string(let subject)? = fields["sub"] else {
+            throw AuthenticationFailure(reason: "revoked", detail: "The token issuer says this token is not active.", tenantID: issuer.tenantID)
+        }
+        let audiences: [String] =
+            switch fields["aud"] {
+            case .string(let audience)?: [audience]
+            case .array(let values)?: values.compactMap { if case .string(let value) = $0 { value } else { nil } }
+            default: []
+            }
+        guard audiences.isEmpty || audiences.contains(issuer.audience) else {
+            throw AuthenticationFailure(reason: "wrong_audience", detail: "The token's audience is not '\(issuer.audience)'.", tenantID: issuer.tenantID, subject: subject)
+        }
+        let expires: Date? = if case .number(let seconds)? = fields["exp"] { Date(timeIntervalSince1970: seconds) } else { nil }
+        let scope: String? = if case .string(let scope)? = fields["scope"] { scope } else { nil }
+        let role: String? = if case .string(let role)? = fields["role"] { role } else { nil }
+        let result = Introspection(subject: subject, scope: scope, role: role, expires: expires)
+        if introspections.count > 10_000 { introspections.removeAll() }
+        introspections[digest] = (result, min(now + 30, now + (expires?.timeIntervalSinceNow ?? 30)))
+        return result
+    }
+
+    private static func formEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
     private func fetchJWKS(_ issuer: TokenIssuer) async throws -> String {
         let failure = AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer's keys cannot be fetched now.", tenantID: issuer.tenantID)
-        guard let url = issuer.jwksURL, let host = URL(string: url)?.host, await policy.check(host: host) == .permitted else {
+        guard let url = issuer.url, let host = URL(string: url)?.host, await policy.check(host: host) == .permitted else {
             logger.warning("JWKS URL refused by the outbound address policy", metadata: ["sb.tenant": .string(issuer.tenantID)])
             throw failure
         }
@@ -113,6 +179,6 @@ actor IdentityProviders {
         }
     }
 
-    /// The `SecretBox` scope of an HS256 issuer's secret.
+    /// The `SecretBox` scope of an issuer's secret (HS256 key or introspection client secret).
     static func secretScope(_ id: String) -> String { "token-issuer:\(id)" }
 }

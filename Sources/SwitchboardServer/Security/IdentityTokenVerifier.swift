@@ -37,6 +37,11 @@ struct IdentityTokenVerifier: CredentialVerifier {
         func failure(_ reason: String, _ detail: String, subject: String? = nil) -> AuthenticationFailure {
             AuthenticationFailure(reason: reason, detail: detail, tenantID: issuer.tenantID, subject: subject)
         }
+        if issuer.kind == .introspection {
+            let answer = try await providers.introspect(token, issuer: issuer)
+            try AccessTokenVerifier.checkTimes(expires: answer.expires, notBefore: nil, issuedAt: nil, tenantID: issuer.tenantID, subject: answer.subject)
+            return try Self.credential(subject: answer.subject, role: answer.role, scopes: answer.scope.map { $0.split(separator: " ").map(String.init) }, issuer: issuer)
+        }
         guard let algorithm = parts.algorithm, issuer.algorithms.contains(algorithm) else {
             throw failure("algorithm_not_allowed", "This issuer's tokens must be signed with \(issuer.algorithms.joined(separator: " or ")).")
         }
@@ -56,12 +61,18 @@ struct IdentityTokenVerifier: CredentialVerifier {
         guard claims.aud.value.contains(issuer.audience) else {
             throw failure("wrong_audience", "The token's audience is not '\(issuer.audience)'.", subject: claims.sub.value)
         }
-        guard let role = claims.role.map(Role.init(named:)) ?? issuer.defaultRole else {
-            throw failure("unknown_role", "The role claim must be one of admin, agent, visitor, integration.", subject: claims.sub.value)
+        return try Self.credential(subject: claims.sub.value, role: claims.role, scopes: claims.scope.map { $0.split(separator: " ").map(String.init) } ?? claims.scp, issuer: issuer)
+    }
+
+    /// The principal of a verified token's claims: its role (else the issuer's default) and scopes
+    /// (else the role's default), capped by the role. Scopes this server does not know (`openid`,
+    /// `profile`, …) are ignored.
+    private static func credential(subject: String, role roleName: String?, scopes claimed: [String]?, issuer: TokenIssuer) throws(AuthenticationFailure) -> VerifiedCredential {
+        guard let role = roleName.map(Role.init(named:)) ?? issuer.defaultRole else {
+            throw AuthenticationFailure(reason: "unknown_role", detail: "The role claim must be one of admin, agent, visitor, integration.", tenantID: issuer.tenantID, subject: subject)
         }
-        let claimed = claims.scope.map { $0.split(separator: " ").map(String.init) } ?? claims.scp
-        var scopes = try claimed.map { names in Set(try names.map { try Scope.parse($0, field: "scope") }) } ?? role.defaultScopes
+        var scopes = claimed.map { names in Set(names.compactMap { try? Scope.parse($0) }) } ?? role.defaultScopes
         if let maximum = role.maximumScopes { scopes.formIntersection(maximum) }
-        return VerifiedCredential(principal: Principal(tenantID: issuer.tenantID, subject: claims.sub.value, role: role, scopes: scopes, method: .jwt))
+        return VerifiedCredential(principal: Principal(tenantID: issuer.tenantID, subject: subject, role: role, scopes: scopes, method: .jwt))
     }
 }

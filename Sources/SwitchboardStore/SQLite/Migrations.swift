@@ -263,6 +263,13 @@ enum Migrations {
             CREATE INDEX signature_keys_by_api_key ON signature_keys(api_key_id, id);
             """
         ),
+        (
+            8,
+            """
+            ALTER TABLE token_issuers RENAME COLUMN jwks_url TO url;
+            ALTER TABLE token_issuers ADD COLUMN client_id TEXT;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

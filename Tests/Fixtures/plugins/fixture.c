@@ -39,7 +39,7 @@ static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capab
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"strin\"}}}}";
 #else
 static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\",\"auth_provider\"],"
-                               "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":300,"
+                               "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":1000,"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
                                "\"crash_file\":{\"type\":\"string\"},\"auth_subject\":{\"type\":\"string\"}}}}";
 #endif
@@ -157,7 +157,7 @@ static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str ar
         struct fetch *fetch = malloc(sizeof *fetch);
         fetch->context = instance->host;
         fetch->call = id;
-        sb_http_request request = {sizeof request, {"GET", 3}, {url, (size_t)(end - url)}, {NULL, 0}, {NULL, 0}, 250};
+        sb_http_request request = {sizeof request, {"GET", 3}, {url, (size_t)(end - url)}, {NULL, 0}, {NULL, 0}, 800};
         sb_status status = host->http_request(instance->host, &request, fetched, fetch);
         if (status != SB_PENDING) {
             free(fetch);
