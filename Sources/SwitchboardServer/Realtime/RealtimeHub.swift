@@ -93,9 +93,9 @@ final class RealtimeHub: Sendable {
     func publish(_ events: [Event]) {
         for event in events {
             let listeners = state.withLock { $0.listeners[event.tenantID] } ?? []
+            // Conversation events keep the directory of assignments current even with nobody listening.
             guard !listeners.isEmpty || event.type.name.hasPrefix("conversation.") else { continue }
             let audience = audience(of: event)
-            guard !listeners.isEmpty else { continue }
             var frame: String?
             for listener in listeners where listener.receivesEvents && listener.visibility.sees(audience) {
                 if frame == nil { frame = RealtimeFrame.event(event) }
