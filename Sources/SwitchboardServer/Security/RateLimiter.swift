@@ -85,18 +85,14 @@ final class RateLimiter: Sendable {
     private func evaluate(_ key: Key, _ policy: Policy, spending: Bool, now: Double) -> Decision {
         let interval = Double(policy.windowSeconds) / Double(policy.quota)
         let window = Double(policy.windowSeconds)
-        return cells.withLock { cells in
-            var cell = cells[key] ?? Cell(theoreticalArrival: now, isRefusing: false)
+        // Decides against a cell and, when spending, updates it in place (one hash lookup).
+        func decide(_ cell: inout Cell) -> Decision {
             let arrival = max(cell.theoreticalArrival, now) + interval
             let isAllowed = arrival - now <= window
             let wasRefusing = cell.isRefusing
             if spending {
                 if isAllowed { cell.theoreticalArrival = arrival }
                 cell.isRefusing = !isAllowed
-                if cells.count >= sweepThreshold, cells[key] == nil {
-                    cells = cells.filter { $0.value.theoreticalArrival > now }
-                }
-                cells[key] = cell
             }
             let occupied = (isAllowed ? arrival : max(cell.theoreticalArrival, now)) - now
             return Decision(
@@ -107,6 +103,17 @@ final class RateLimiter: Sendable {
                 retryAfterSeconds: isAllowed ? 0 : max(1, Int((arrival - window - now).rounded(.up))),
                 isFirstRefusal: !isAllowed && !wasRefusing
             )
+        }
+        return cells.withLock { cells in
+            let fresh = Cell(theoreticalArrival: now, isRefusing: false)
+            guard spending else {
+                var copy = cells[key] ?? fresh
+                return decide(&copy)
+            }
+            if cells.count >= sweepThreshold, cells[key] == nil {
+                cells = cells.filter { $0.value.theoreticalArrival > now }
+            }
+            return decide(&cells[key, default: fresh])
         }
     }
 }
