@@ -159,7 +159,10 @@ schemas = {
          "events": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64},
          "description": {"type": "string"}, "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 30000, "default": 10000},
          "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
-         "enabled": {"type": "boolean", "default": True}},
+         "enabled": {"type": "boolean", "default": True},
+         "verify_ownership": {"type": "boolean", "default": False,
+                              "description": "POST only: the receiver must answer a signed {\"type\":\"url_verification\",\"challenge\"} "
+                                             "with the challenge (as the body or its challenge field), else 422 ownership_not_verified."}},
         description="POST needs url and events; PUT changes the fields it carries.",
     ),
     "WebhookDelivery": obj(

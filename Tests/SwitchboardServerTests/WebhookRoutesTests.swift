@@ -224,8 +224,17 @@ actor WebhookReceiver {
                 let key = server.tenantA.key
                 let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
                 _ = try await Fixtures(client: client, key: key).agent()
-                try await eventually(limit: .seconds(30)) { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["breaker"]?["state"]?.string == "open" }
-                try await eventually(limit: .seconds(30)) { try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)["enabled"] == .bool(false) }
+                var seen: JSONValue = .null
+                try await eventually(limit: .seconds(30)) {
+                    seen = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key).json
+                    return seen["breaker"]?["state"]?.string == "open" || seen["enabled"] == .bool(false)
+                }
+                try await eventually(limit: .seconds(30)) {
+                    seen = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key).json
+                    return seen["enabled"] == .bool(false)
+                }
+                let count = await receiver.received.count
+                #expect(seen["enabled"] == .bool(false), "last seen: \(seen); \(count) calls")
                 let calls = await receiver.received
                 #expect(calls[2].at - calls[1].at >= .milliseconds(250), "the breaker opened after two failures")
                 let disabled = try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: key)
@@ -321,6 +330,35 @@ actor WebhookReceiver {
                 }
                 #expect(try await client.call(.get, "/api/v1/webhooks/\(webhook)", key: server.tenantB.key).status == .notFound)
                 #expect(try await client.call(.delete, "/api/v1/webhooks/\(webhook)", key: key).status == .noContent)
+            }
+        }
+    }
+
+    @Test func anOwnershipChallengeMustBeEchoedBeforeAnEndpointIsCreated() async throws {
+        let server = try await Self.server()
+        // A receiver that echoes the challenge at /echo, verifying the signature first, and one that does not at /silent.
+        let router = Router()
+        router.post("/echo") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            let challenge = try JSONDecoder().decode([String: String].self, from: Data(buffer: body))["challenge"] ?? ""
+            let signed = request.headers[HTTPField.Name("webhook-signature")!]?.hasPrefix("v1,") == true
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: signed ? #"{"challenge":"\#(challenge)"}"# : "{}")))
+        }
+        router.post("/silent") { _, _ in Response(status: .ok) }
+        let receiver = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: testLogger)
+        try await receiver.test(.live) { receiverClient in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let base = "http://127.0.0.1:\(receiverClient.port!)"
+                let verified = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(base + "/echo"), "events": ["*"], "verify_ownership": true])
+                #expect(verified.status == .created, "\(verified.json)")
+                let silent = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(base + "/silent"), "events": ["*"], "verify_ownership": true])
+                #expect(silent.status == .unprocessableContent && silent["code"]?.string == "ownership_not_verified" && silent["field"]?.string == "url")
+                #expect(silent["detail"]?.string?.contains("answered 200 without the challenge") == true)
+                let listed = try await client.call(.get, "/api/v1/webhooks", key: key)["data"]?.array ?? []
+                #expect(listed.count == 1, "the unverified endpoint was not created")
+                let put = try await client.call(.put, "/api/v1/webhooks/\(verified["id"]?.string ?? "")", key: key, json: ["verify_ownership": true])
+                #expect(put.status == .unprocessableContent && put["field"]?.string == "verify_ownership")
             }
         }
     }

@@ -34,11 +34,14 @@ struct WebhookController {
         var timeoutMilliseconds: Int?
         var maxInFlight: Int?
         var enabled: Bool?
+        /// POST only: the receiver must echo a challenge before the endpoint is created.
+        var verifyOwnership: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case url, events, description, enabled
             case timeoutMilliseconds = "timeout_ms"
             case maxInFlight = "max_in_flight"
+            case verifyOwnership = "verify_ownership"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
     }
@@ -59,6 +62,18 @@ struct WebhookController {
         let maxInFlight = try Self.maxInFlight(body.maxInFlight ?? 1)
         let checkedURL = try await check(url: url)
         let secret = WebhookSignature.makeSecret()
+        if body.verifyOwnership == true {
+            let outcome = await dispatcher.sender.verifyOwnership(url: checkedURL, secret: secret, timeoutMilliseconds: timeout)
+            guard outcome.isSuccess else {
+                let answer = outcome.attempt.statusCode.map { "answered \($0) without the challenge" } ?? (outcome.attempt.error ?? "did not answer")
+                throw SwitchboardError(
+                    kind: .invalidInput,
+                    code: "ownership_not_verified",
+                    detail: "The receiver \(answer); it must echo the url_verification challenge.",
+                    field: "url"
+                )
+            }
+        }
         let id = TimeOrderedIDGenerator.shared.make()
         let webhook = try await store.createWebhook(
             id: id,
@@ -90,6 +105,9 @@ struct WebhookController {
         let expected = try ETag.expectedVersion(request)
         if let expected, expected != webhook.version { throw SwitchboardError.versionMismatch(current: webhook.version) }
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
+        guard body.verifyOwnership == nil else {
+            throw SwitchboardError.invalidField("verify_ownership", "The ownership challenge is made when an endpoint is created.")
+        }
         if let url = body.url { webhook.url = try await check(url: url) }
         if let events = body.events { webhook.events = try Self.patterns(events) }
         if let description = body.description { webhook.description = description }

@@ -28,28 +28,45 @@ struct WebhookSender: Sendable {
 
     /// Posts `delivery` to `webhook`, signed with every secret in `secrets`.
     func send(_ delivery: WebhookDelivery, to webhook: Webhook, secrets: [String], now: Date = Date()) async -> Outcome {
+        await post(id: delivery.id, payload: delivery.payload, url: webhook.url, timeoutMilliseconds: webhook.timeoutMilliseconds, secrets: secrets, now: now)
+    }
+
+    /// Whether the receiver at `url` echoes a challenge: `{"type": "url_verification", "challenge"}` is
+    /// posted, signed like every delivery, and the answer must be 2xx with the same challenge, as the
+    /// body or its `challenge` field.
+    func verifyOwnership(url: String, secret: String, timeoutMilliseconds: Int) async -> Outcome {
+        let challenge = APIKeySecret.randomText(count: 32)
+        let payload = Array(#"{"type":"url_verification","challenge":"\#(challenge)"}"#.utf8)
+        var outcome = await post(id: "msg_" + TimeOrderedIDGenerator.shared.make(), payload: payload, url: url, timeoutMilliseconds: timeoutMilliseconds, secrets: [secret])
+        let body = outcome.attempt.responseBody ?? ""
+        let echoed = (try? JSONDecoder().decode([String: String].self, from: Data(body.utf8)))?["challenge"] ?? body.trimmingCharacters(in: .whitespacesAndNewlines)
+        outcome.isSuccess = outcome.isSuccess && echoed == challenge
+        return outcome
+    }
+
+    private func post(id: String, payload: [UInt8], url: String, timeoutMilliseconds: Int, secrets: [String], now: Date = Date()) async -> Outcome {
         let start = ContinuousClock.now
         func failure(_ error: String) -> Outcome {
             Outcome(attempt: attempt(now, start, code: nil, error: error, body: nil), isSuccess: false, isRetryable: true, retryAfter: nil)
         }
-        guard let host = URL(string: webhook.url)?.host else { return failure("the URL has no host") }
+        guard let host = URL(string: url)?.host else { return failure("the URL has no host") }
         switch await policy.check(host: host) {
         case .unresolved: return failure("the host name does not resolve")
         case .refused: return failure("the host resolves to a private or reserved address")
         case .permitted: break
         }
         let timestamp = Int64(now.timeIntervalSince1970)
-        let signatures = secrets.compactMap { WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: delivery.payload, secret: $0) }
-        var request = HTTPClientRequest(url: webhook.url)
+        let signatures = secrets.compactMap { WebhookSignature.sign(id: id, timestamp: timestamp, body: payload, secret: $0) }
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "user-agent", value: "switchboard-webhooks/1")
-        request.headers.add(name: "webhook-id", value: delivery.id)
+        request.headers.add(name: "webhook-id", value: id)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(name: "webhook-signature", value: signatures.joined(separator: " "))
-        request.body = .bytes(ByteBuffer(bytes: delivery.payload))
+        request.body = .bytes(ByteBuffer(bytes: payload))
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(webhook.timeoutMilliseconds)))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutMilliseconds)))
             var body = ByteBuffer()
             for try await var chunk in response.body where body.readableBytes < 1_024 {
                 body.writeBuffer(&chunk)
@@ -64,7 +81,7 @@ struct WebhookSender: Sendable {
                 retryAfter: code == 429 ? retryAfter : nil
             )
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return failure("timed out after \(webhook.timeoutMilliseconds) ms")
+            return failure("timed out after \(timeoutMilliseconds) ms")
         } catch {
             return failure("the request failed: \(error)")
         }
