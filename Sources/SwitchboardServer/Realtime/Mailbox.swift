@@ -1,6 +1,9 @@
+import NIOCore
 import Synchronization
 
-/// The frames waiting to go out on one WebSocket connection, bounded.
+/// The frames waiting to go out on one WebSocket connection, bounded, and when the client last sent one.
+///
+/// Frames are encoded text (`ByteBuffer`), so one event's frame is shared by every connection it goes to.
 ///
 /// Event frames carry their tenant `seq`; the mailbox drops any at or below the last one queued, so
 /// a replay from the durable log and live delivery overlap without duplicates. While the connection
@@ -14,14 +17,17 @@ final class Mailbox: Sendable {
         case closed
         /// The server is shutting down.
         case shutdown
+        /// The client sent no data frame for the idle timeout.
+        case idle
     }
 
     private struct State {
-        var frames: [String] = []
+        var frames: [ByteBuffer] = []
         var head = 0
-        var waiter: CheckedContinuation<String?, Never>?
+        var waiter: CheckedContinuation<ByteBuffer?, Never>?
         var isReplaying = true
-        var held: [(seq: Int64, frame: String)] = []
+        var held: [(seq: Int64, frame: ByteBuffer)] = []
+        var lastActivity = ContinuousClock.now
         var lastSeq: Int64 = 0
         var closing: Closing?
 
@@ -42,15 +48,15 @@ final class Mailbox: Sendable {
     var lastSeq: Int64 { state.withLock { $0.lastSeq } }
 
     /// A waiting writer and what to wake it with (nil: the mailbox closed).
-    private typealias Wake = (waiter: CheckedContinuation<String?, Never>, frame: String?)
+    private typealias Wake = (waiter: CheckedContinuation<ByteBuffer?, Never>, frame: ByteBuffer?)
 
     /// Queues a frame that is not an event (pong, ack, error).
-    func send(_ frame: String) {
+    func send(_ frame: ByteBuffer) {
         wake(state.withLock { state in enqueue(frame, in: &state) })
     }
 
     /// Queues a live event frame, or holds it while replaying; frames at or below the last seq are dropped.
-    func deliver(seq: Int64, frame: String) {
+    func deliver(seq: Int64, frame: ByteBuffer) {
         wake(
             state.withLock { state -> Wake? in
                 guard state.closing == nil else { return nil }
@@ -67,7 +73,7 @@ final class Mailbox: Sendable {
 
     /// Queues a replayed event (the replay runs in seq order); a nil frame only advances the seq, for
     /// events the principal may not see.
-    func replay(seq: Int64, frame: String?) {
+    func replay(seq: Int64, frame: ByteBuffer?) {
         wake(
             state.withLock { state -> Wake? in
                 guard seq > state.lastSeq else { return nil }
@@ -103,9 +109,9 @@ final class Mailbox: Sendable {
     }
 
     /// The next frame to send, waiting for one; nil once the mailbox is closed.
-    func next() async -> String? {
+    func next() async -> ByteBuffer? {
         await withCheckedContinuation { continuation in
-            let frame = state.withLock { state -> String?? in
+            let frame = state.withLock { state -> ByteBuffer?? in
                 if state.head < state.frames.count {
                     let frame = state.frames[state.head]
                     state.head += 1
@@ -121,6 +127,16 @@ final class Mailbox: Sendable {
             }
             if let frame { continuation.resume(returning: frame) }
         }
+    }
+
+    /// Records that the client sent a data frame.
+    func touch() {
+        state.withLock { $0.lastActivity = .now }
+    }
+
+    /// Closes the mailbox as idle when the client sent nothing since `deadline`.
+    func closeIfIdle(since deadline: ContinuousClock.Instant) {
+        wake(state.withLock { state in state.closing == nil && state.lastActivity < deadline ? close(.idle, in: &state) : nil })
     }
 
     /// Stops the mailbox: the writer's `next` answers nil once the queue is empty (at once on overflow).
@@ -140,7 +156,7 @@ final class Mailbox: Sendable {
     }
 
     /// Appends a frame, or hands it straight to a waiting writer.
-    private func enqueue(_ frame: String, in state: inout State) -> Wake? {
+    private func enqueue(_ frame: ByteBuffer, in state: inout State) -> Wake? {
         guard state.closing == nil else { return nil }
         if let waiter = state.waiter {
             state.waiter = nil

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SwitchboardCore
 
 /// The JSON frames the server sends on `/ws`, in the seed's shapes plus the tenant `seq` on events.
@@ -6,7 +7,7 @@ enum RealtimeFrame {
     /// An event as its frame: `{"type", "action", "seq", "event_id", "timestamp", "data"}`. The seed's
     /// events keep their names (`event`/`status_change`, `message`/`receive`); others are
     /// `{"type": <resource>, "action": <verb>}` after the event type.
-    static func event(_ event: Event) -> String {
+    static func event(_ event: Event) -> ByteBuffer {
         let (type, action): (String, String) =
             switch event.type {
             case .agentStatusChanged: ("event", "status_change")
@@ -24,25 +25,25 @@ enum RealtimeFrame {
         ])
     }
 
-    static func pong() -> String {
+    static func pong() -> ByteBuffer {
         encode(["type": "pong", "timestamp": JSONValue(Int64(Date().timeIntervalSince1970))])
     }
 
     /// The answer to a client frame that was carried out; `id` is the client's id for it.
-    static func ack(id: JSONValue, data: JSONValue) -> String {
+    static func ack(id: JSONValue, data: JSONValue) -> ByteBuffer {
         encode(["type": "ack", "id": id, "data": data])
     }
 
-    static func error(id: JSONValue, code: String, message: String) -> String {
+    static func error(id: JSONValue, code: String, message: String) -> ByteBuffer {
         encode(["type": "error", "id": id, "data": ["code": .string(code), "message": .string(message)]])
     }
 
     /// Sent once the connection is live: replayed up to `seq`, live events follow.
-    static func ready(seq: Int64) -> String {
+    static func ready(seq: Int64) -> ByteBuffer {
         encode(["type": "ready", "data": ["seq": JSONValue(seq)]])
     }
 
-    private static func encode(_ object: [String: JSONValue]) -> String {
-        (try? SwitchboardJSON.encodeString(JSONValue.object(object))) ?? #"{"type":"error"}"#
+    private static func encode(_ object: [String: JSONValue]) -> ByteBuffer {
+        ByteBuffer(bytes: (try? SwitchboardJSON.encode(JSONValue.object(object))) ?? Array(#"{"type":"error"}"#.utf8))
     }
 }

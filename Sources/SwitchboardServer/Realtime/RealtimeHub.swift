@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 import SwitchboardCore
 
@@ -84,7 +85,13 @@ final class RealtimeHub: Sendable {
         state.withLock { $0.perPrincipal[principal.tenantID + " " + principal.subject, default: 0] }
     }
 
-    /// Every open connection, for shutdown.
+    /// Closes every connection whose client sent no data frame for the idle timeout.
+    func closeIdle() {
+        let deadline = ContinuousClock.now - .seconds(limits.idleTimeoutSeconds)
+        for listener in allListeners() { listener.mailbox.closeIfIdle(since: deadline) }
+    }
+
+    /// Every open connection, for shutdown and the idle sweep.
     func allListeners() -> [Listener] {
         state.withLock { $0.listeners.values.flatMap { $0 } }
     }
@@ -96,7 +103,7 @@ final class RealtimeHub: Sendable {
             // Conversation events keep the directory of assignments current even with nobody listening.
             guard !listeners.isEmpty || event.type.name.hasPrefix("conversation.") else { continue }
             let audience = audience(of: event)
-            var frame: String?
+            var frame: ByteBuffer?
             for listener in listeners where listener.receivesEvents && listener.visibility.sees(audience) {
                 if frame == nil { frame = RealtimeFrame.event(event) }
                 listener.mailbox.deliver(seq: event.seq, frame: frame!)

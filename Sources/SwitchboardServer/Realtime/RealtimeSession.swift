@@ -1,13 +1,13 @@
 import Foundation
 import Logging
 import NIOWebSocket
-import Synchronization
 import SwitchboardCore
 import WSCore
 
 /// One `/ws` connection after the upgrade: registers with the hub, replays from `since`, then relays
 /// live events, and carries out the client's frames (ping, message send, presence, subscribe).
 ///
+/// Idle connections are closed by the hub's sweep (`RealtimeHub.closeIdle`), through the mailbox.
 /// Close codes (also in the README): 4000 idle, 4001 slow consumer, 4002 too many frames, 4003 too
 /// many connections for the principal, 4004 for the tenant; 1009 (frame too large) and 1001 (server
 /// shutting down) come from the WebSocket layer.
@@ -48,36 +48,22 @@ struct RealtimeSession {
             await Self.close(outbound, Close(code: 1011, reason: "unavailable"))
             return
         }
-        let lastActivity = LastActivity()
         // The connection is over when the reader ends: the peer closed, answered our close, or vanished.
-        // The writer and the watchdog may start a close, but the close frame must get out first.
-        enum Part { case writer, watchdog, reader }
+        // The writer may start a close (slow consumer, idle, shutdown), but the close frame must get out first.
+        enum Part { case writer, reader }
         await withTaskGroup(of: Part.self) { group in
             // Writer: the mailbox's frames, in order; a mailbox that overflowed closes the connection.
             group.addTask {
                 while let frame = await mailbox.next() {
-                    do { try await outbound.write(.text(frame)) } catch { break }
+                    do { try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame))) } catch { break }
                 }
                 switch mailbox.closing {
                 case .overflow: await Self.close(outbound, .slowConsumer)
                 case .shutdown: await Self.close(outbound, Close(code: 1001, reason: "server_shutdown"))
+                case .idle: await Self.close(outbound, .idle)
                 default: break
                 }
                 return .writer
-            }
-            // Watchdog: closes a connection that sent nothing for the idle timeout.
-            group.addTask {
-                let limit = Duration.seconds(configuration.idleTimeoutSeconds)
-                while !Task.isCancelled, mailbox.closing == nil {
-                    let idle = ContinuousClock.now - lastActivity.instant
-                    if idle >= limit {
-                        mailbox.close(.closed)
-                        await Self.close(outbound, .idle)
-                        return .watchdog
-                    }
-                    try? await Task.sleep(for: min(limit - idle, .seconds(1)))
-                }
-                return .watchdog
             }
             // Reader: the client's frames; replay first, from ?since= or the present.
             group.addTask {
@@ -86,7 +72,7 @@ struct RealtimeSession {
                 var bucket = FrameBucket(perSecond: configuration.framesPerSecond)
                 do {
                     for try await message in inbound.messages(maxSize: configuration.maxFrameBytes) {
-                        lastActivity.touch()
+                        mailbox.touch()
                         guard bucket.admit() else {
                             mailbox.close(.closed)
                             await Self.close(outbound, .tooManyFrames)
@@ -252,18 +238,6 @@ struct RealtimeSession {
 
     private static func close(_ outbound: WebSocketOutboundWriter, _ close: Close) async {
         try? await outbound.close(WebSocketErrorCode(codeNumber: close.code), reason: close.reason)
-    }
-}
-
-/// When the client last sent a data frame.
-/// - Important: Thread-safe: the reader touches it, the watchdog reads it, through a mutex.
-final class LastActivity: Sendable {
-    private let value = Mutex(ContinuousClock.now)
-
-    var instant: ContinuousClock.Instant { value.withLock { $0 } }
-
-    func touch() {
-        value.withLock { $0 = .now }
     }
 }
 

@@ -2,7 +2,8 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 
-/// Follows the event log from the server's start and publishes every committed event to the hub.
+/// Follows the event log from the server's start and publishes every committed event to the hub, and
+/// once a second closes the hub's idle connections.
 ///
 /// It keeps no cursor: connections that need earlier events replay them from the durable log.
 struct RealtimeTail: Service {
@@ -12,7 +13,17 @@ struct RealtimeTail: Service {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await follow()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await follow() }
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(1))
+                            hub.closeIdle()
+                        }
+                    }
+                }
+            }
         } onGracefulShutdown: {
             // Open sockets would hold the server's shutdown: each gets 1001 and closes.
             for listener in hub.allListeners() { listener.mailbox.close(.shutdown) }
