@@ -38,9 +38,4 @@ public struct Principal: Hashable, Sendable {
     public func allows(_ scope: Scope) -> Bool {
         scopes.contains(scope) || scopes.contains(.admin)
     }
-
-    /// Whether the principal holds every scope of `scopes`; a principal grants only what it holds.
-    public func allowsAll(_ scopes: some Sequence<Scope>) -> Bool {
-        scopes.allSatisfy(allows)
-    }
 }
