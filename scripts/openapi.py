@@ -31,6 +31,12 @@ AGENT_STATUS = {"type": "string", "enum": ["online", "away", "busy", "offline"]}
 AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
 
+STAT_METRICS = {"type": "object", "additionalProperties": {"type": ["number", "null"]},
+                "description": "Metric name to value; an average with nothing to average is null."}
+STAT_DIMENSION = {"type": "object", "properties": {"date": {"type": "string", "format": "date"},
+                                                   "agent_id": {"type": ["string", "null"]}, "category": {"type": ["string", "null"]},
+                                                   "channel": {"type": ["string", "null"]}}}
+
 schemas = {
     "Problem": obj(
         {
@@ -45,6 +51,26 @@ schemas = {
         },
         ["type", "title", "status", "detail", "code"],
         description="RFC 9457 problem details.",
+    ),
+    "StatisticsEntry": obj(
+        {"type": {"type": "string"}, "metrics": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}, "minProperties": 1},
+         "dimension": {**STAT_DIMENSION, "required": ["date"], "additionalProperties": False}},
+        ["type", "metrics", "dimension"],
+        description="The seed's push body; metrics and dimensions as GET /api/v1/statistics/types lists them.",
+    ),
+    "StatisticsReport": obj(
+        {"type": {"type": "string"}, "start_date": {"type": "string", "format": "date"}, "end_date": {"type": "string", "format": "date"},
+         "granularity": {"type": "string"}, "timezone": {"type": "string"}, "dimensions": {"type": "array", "items": {"type": "string"}},
+         "rows": {"type": "array", "items": obj({"period": {**TIME, "description": "The period's start in timezone."},
+                                                 "dimension": STAT_DIMENSION, "metrics": STAT_METRICS}, ["period", "dimension", "metrics"])},
+         "totals": STAT_METRICS},
+        ["type", "start_date", "end_date", "granularity", "timezone", "dimensions", "rows", "totals"],
+    ),
+    "StatisticsTypes": obj(
+        {"types": {"type": "array", "items": obj({"name": {"type": "string"}, "summary": {"type": "string"}, "computed": {"type": "boolean"},
+                                                  "metrics": {"type": "array", "items": {"type": "object"}}})},
+         "dimensions": {"type": "array", "items": obj({"name": {"type": "string"}, "key": {"type": "string"}})}},
+        ["types", "dimensions"],
     ),
     "Agent": obj(
         {
@@ -431,6 +457,40 @@ paths = {
             "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON),
                           "410": {"description": "after is before the oldest event kept (events_expired): resync over REST.", "content": PROBLEM}},
         }
+    },
+    "/api/v1/statistics/push": {
+        "post": {
+            "operationId": "pushStatistics", "tags": ["statistics"],
+            "description": "Stores figures another system computed. Pushing the same type, dimension.date and dimension values "
+            "again replaces the earlier figures (a retry never counts twice). An average counts with the weight of its "
+            "weight metric when pushed too, else with total, else as one observation. A batch is stored whole or not at all.",
+            "requestBody": body({"oneOf": [ref("StatisticsEntry"), {"type": "array", "items": ref("StatisticsEntry"), "minItems": 1, "maxItems": 1000}]}),
+            "responses": {"200": json_response("Stored.", obj({"accepted": {"type": "integer"}}, ["accepted"])), **err(*BODY_ERRORS, *COMMON)},
+        }
+    },
+    "/api/v1/statistics/report": {
+        "get": {
+            "operationId": "statisticsReport", "tags": ["statistics"],
+            "description": "One row per period and combination of the asked dimensions that has figures; computed rollups and pushed "
+            "figures of the type add up. An agent-role principal sees only its own figures. Rollups are kept per UTC hour: in a zone "
+            "whose offset is not whole hours an hour counts in the period where it begins. Send Accept: text/csv for CSV.",
+            "parameters": [
+                {**query("type", {"type": "string", "enum": ["conversation", "call", "satisfaction"]}), "required": True},
+                {**query("start_date", {"type": "string", "format": "date"}), "required": True, "description": "First day, in timezone."},
+                {**query("end_date", {"type": "string", "format": "date"}), "required": True,
+                 "description": "Last day, inclusive; at most 366 days after start_date."},
+                {**query("dimensions", {"type": "string"}), "description": "Comma-separated: agent, category, channel."},
+                query("granularity", {"type": "string", "enum": ["hour", "day", "week", "month"], "default": "day"}),
+                {**query("timezone", {"type": "string", "default": "UTC"}), "description": "An IANA zone or an offset such as +05:30."},
+            ],
+            "responses": {"200": {"description": "The report.", "content": {"application/json": {"schema": ref("StatisticsReport")},
+                                                                          "text/csv": {"schema": {"type": "string"}}}},
+                          **err((422, "Unprocessable"), *COMMON)},
+        }
+    },
+    "/api/v1/statistics/types": {
+        "get": {"operationId": "statisticsTypes", "tags": ["statistics"],
+                "responses": {"200": json_response("The registry of types, metrics and dimensions.", ref("StatisticsTypes")), **err(*COMMON)}},
     },
     "/api/v1/integrations": {
         "get": {"operationId": "listIntegrations", "tags": ["integrations"],

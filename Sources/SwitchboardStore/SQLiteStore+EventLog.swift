@@ -49,6 +49,19 @@ extension SQLiteStore: EventLog {
         }
     }
 
+    /// Appends events with the commit times they had elsewhere, in the order given: history imported from
+    /// another system, or a dataset for a benchmark. Consumers see them like any other events.
+    /// - Parameter events: each event with its Unix-seconds timestamp.
+    public func importEvents(_ events: [(event: DomainEvent, timestamp: Int64)], tenant: String) async throws {
+        let ids = self.ids
+        try await write { db in
+            for (event, timestamp) in events {
+                let at = Date(timeIntervalSince1970: Double(timestamp))
+                try ChatTransaction(db: db, tenant: tenant, now: at, ids: ids).append([event])
+            }
+        }
+    }
+
     public func lastSeq(tenant: String) throws -> Int64 {
         try read { db in try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)]) { $0.int64(0) } ?? 0 }
     }

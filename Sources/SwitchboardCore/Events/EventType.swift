@@ -31,3 +31,9 @@ public struct EventType: Hashable, Sendable, Codable, CustomStringConvertible, E
         .messageReceived, .messageUpdated, .messageDeleted,
     ]
 }
+
+extension EventType {
+    /// A ticket was created (by the ticketing integration); data carries `ticket_id` and, when tied to one,
+    /// `conversation_id`.
+    public static let ticketCreated: EventType = "ticket.created"
+}

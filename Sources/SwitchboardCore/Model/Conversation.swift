@@ -71,6 +71,11 @@ public struct Conversation: Codable, Hashable, Sendable {
         try container.encode(version, forKey: .version)
     }
 
+    /// The statistics category: `metadata.category` when it is a string.
+    public var category: String? {
+        if case .string(let category) = metadata["category"] { category } else { nil }
+    }
+
     /// Whether `participant` is this conversation's visitor or assigned agent.
     public func isParticipant(_ participant: String) -> Bool {
         participant == visitorID || participant == agentID

@@ -98,6 +98,8 @@ extension Conversation {
             "status": .string(status.rawValue),
             "channel": .string(channel),
             "subject": JSONValue(subject),
+            "category": JSONValue(category),
+            "created_at": JSONValue(Int64(createdAt.timeIntervalSince1970)),
         ]
         if let endedAt {
             data["ended_at"] = JSONValue(Int64(endedAt.timeIntervalSince1970))

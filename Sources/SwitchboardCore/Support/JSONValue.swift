@@ -52,6 +52,24 @@ extension JSONValue {
     public init(_ number: Int64) {
         self = .number(Double(number))
     }
+
+    /// The value of a key of an object, or nil.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let object) = self else { return nil }
+        return object[key]
+    }
+
+    /// The text of a string value, or nil.
+    public var stringValue: String? {
+        guard case .string(let text) = self else { return nil }
+        return text
+    }
+
+    /// The number of a number value, or nil.
+    public var numberValue: Double? {
+        guard case .number(let number) = self else { return nil }
+        return number
+    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral,

@@ -70,6 +70,7 @@ public func buildApplication(
         presence: PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger),
         configuration: configuration.realtime
     )
+    let statistics = StatisticsIndex(store: store)
     let routers = buildRouters(
         configuration: configuration,
         realtime: realtime,
@@ -86,6 +87,7 @@ public func buildApplication(
             audit: AuditRecorder(log: store)
         ),
         metrics: metrics,
+        statistics: statistics,
         registry: registry
     )
     let maintenance = MaintenanceService(
@@ -99,6 +101,7 @@ public func buildApplication(
     var services: [any Service] = [
         StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
         WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
+        StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
     ]
     var certificates: TLSCertificates?
     switch (configuration.tls.certificate, configuration.tls.privateKey) {
@@ -142,6 +145,7 @@ func buildRouters(
     integrations: IntegrationManager,
     webhooks: WebhookController,
     metrics: PrometheusCollectorRegistry,
+    statistics: StatisticsIndex,
     registry: RouteRegistry
 ) -> (http: Router<AppRequestContext>, webSocket: Router<AppRequestContext>) {
     let router = Router(context: AppRequestContext.self)
@@ -191,6 +195,7 @@ func buildRouters(
     OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
     TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
     SignatureKeyController(store: store, directory: store, secrets: secrets, audit: audit).addRoutes(to: api)
+    StatisticsController(store: store, index: statistics).addRoutes(to: api)
 
     // GET /ws: a plain request (426) here; the upgrade handshake on its own router, through the same pipeline.
     let realtimeController = RealtimeController(session: realtime)

@@ -119,6 +119,8 @@ extension SwitchboardConfiguration {
         .integer("realtime.frames_per_second", 1...10_000) { $0.realtime.framesPerSecond = $1 },
         .integer("realtime.max_connections_per_principal", 1...100_000) { $0.realtime.maxConnectionsPerPrincipal = $1 },
         .integer("realtime.max_connections_per_tenant", 1...10_000_000) { $0.realtime.maxConnectionsPerTenant = $1 },
+        .integer("statistics.batch_size", 1...100_000) { $0.statistics.batchSize = $1 },
+        .integer("statistics.sink_interval_seconds", 1...86_400) { $0.statistics.sinkIntervalSeconds = $1 },
         .string("tls.certificate") { $0.tls.certificate = $1.isEmpty ? nil : $1 },
         .string("tls.private_key") { $0.tls.privateKey = $1.isEmpty ? nil : $1 },
         .integer("tls.redirect_port", 0...65_535) { $0.tls.redirectPort = $1 == 0 ? nil : $1 },

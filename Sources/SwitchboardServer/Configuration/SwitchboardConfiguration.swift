@@ -222,6 +222,20 @@ public struct SwitchboardConfiguration: Sendable {
         }
     }
 
+    /// Statistics rollups and their sinks.
+    public struct Statistics: Sendable {
+        /// Events the aggregator rolls up per transaction.
+        public var batchSize: Int
+        /// Seconds between deliveries of changed rollups to each statistics-sink integration.
+        public var sinkIntervalSeconds: Int
+
+        /// Creates statistics settings.
+        public init(batchSize: Int = 1_024, sinkIntervalSeconds: Int = 15) {
+            self.batchSize = batchSize
+            self.sinkIntervalSeconds = sinkIntervalSeconds
+        }
+    }
+
     /// HTTPS and WSS served by the server itself.
     public struct TLS: Sendable {
         /// PEM certificate chain and private key; with both set the listener speaks TLS 1.2 and 1.3 only.
@@ -291,6 +305,7 @@ public struct SwitchboardConfiguration: Sendable {
     public var oauth: OAuth
     public var tls: TLS
     public var realtime: Realtime
+    public var statistics: Statistics
     /// The lowest level the executable prints.
     public var logLevel: Logger.Level
 
@@ -308,6 +323,7 @@ public struct SwitchboardConfiguration: Sendable {
         oauth: OAuth = .init(),
         tls: TLS = .init(),
         realtime: Realtime = .init(),
+        statistics: Statistics = .init(),
         logLevel: Logger.Level = .info
     ) {
         self.server = server
@@ -322,6 +338,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.oauth = oauth
         self.tls = tls
         self.realtime = realtime
+        self.statistics = statistics
         self.logLevel = logLevel
     }
 }

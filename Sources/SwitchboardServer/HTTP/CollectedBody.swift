@@ -78,17 +78,10 @@ private struct Strict<Body: StrictBody>: Decodable {
     let value: Body
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
         if let unknown = container.allKeys.first(where: { !Body.fields.contains($0.stringValue) }) {
             throw UnknownField(path: unknown.stringValue)
         }
         value = try Body(from: decoder)
     }
-}
-
-private struct AnyKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }

@@ -70,17 +70,10 @@ struct WithSecret<Resource: Encodable>: Encodable {
     /// The member the secret is sent as.
     var field = "secret"
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: any Encoder) throws {
         try resource.encode(to: encoder)
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(secret, forKey: Key(stringValue: field))
+        var container = encoder.container(keyedBy: AnyCodingKey.self)
+        try container.encode(secret, forKey: AnyCodingKey(field))
     }
 }
 

@@ -87,17 +87,3 @@ struct JWTParts {
         return try? JSONDecoder().decode(JSONValue.self, from: data)
     }
 }
-
-extension JSONValue {
-    /// The value of a key of an object, or nil.
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let object) = self else { return nil }
-        return object[key]
-    }
-
-    /// The text of a string value, or nil.
-    var stringValue: String? {
-        guard case .string(let text) = self else { return nil }
-        return text
-    }
-}

@@ -270,6 +270,47 @@ enum Migrations {
             ALTER TABLE token_issuers ADD COLUMN client_id TEXT;
             """
         ),
+        (
+            9,
+            """
+            CREATE TABLE stats_hourly (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                type TEXT NOT NULL,
+                hour INTEGER NOT NULL,
+                agent TEXT NOT NULL,
+                category TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                slots BLOB NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, type, hour, agent, category, channel)
+            ) WITHOUT ROWID;
+            CREATE INDEX stats_hourly_by_position ON stats_hourly(tenant_id, type, position);
+            CREATE TABLE stats_conversations (
+                tenant_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                visitor_id TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                category TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                responded_at INTEGER,
+                ended_at INTEGER,
+                has_ticket INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, conversation_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE stats_pushed (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                type TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                agent TEXT NOT NULL,
+                category TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                metrics TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, type, day, agent, category, channel)
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

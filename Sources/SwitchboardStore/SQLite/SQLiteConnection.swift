@@ -24,6 +24,8 @@ enum SQLiteValue {
 
     init(_ text: String?) { self = text.map(SQLiteValue.text) ?? .null }
     init(_ integer: Int64?) { self = integer.map(SQLiteValue.integer) ?? .null }
+    /// Native-endian `Double`s as a blob.
+    init(doubles: [Double]) { self = .blob(doubles.withUnsafeBytes { Array($0) }) }
     init(_ date: Date?) { self = date.map { .integer(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .null }
 }
 
@@ -169,6 +171,13 @@ struct SQLiteRow {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+    /// A blob of native-endian `Double`s, as `SQLiteValue(doubles:)` stores them.
+    func doubles(_ column: Int32) -> [Double] {
+        let count = Int(sqlite3_column_bytes(statement, column)) / MemoryLayout<Double>.size
+        guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: count * MemoryLayout<Double>.size)
+        return (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Double>.size, as: Double.self) }
     }
     func date(_ column: Int32) -> Date { Date(timeIntervalSince1970: Double(int64(column)) / 1000) }
     func optionalDate(_ column: Int32) -> Date? { isNull(column) ? nil : date(column) }

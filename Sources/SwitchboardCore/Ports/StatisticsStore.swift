@@ -1,0 +1,33 @@
+/// Hourly rollups, the facts the rollup keeps per conversation, and pushed figures.
+public protocol StatisticsStore: Sendable {
+    /// The stored facts of these conversations; absent keys have none.
+    func conversationFacts(_ keys: Set<ConversationKey>) throws -> [ConversationKey: ConversationFacts]
+    /// Adds a rollup's cells, saves its changed facts and moves `consumer`'s cursor to `position`, in one
+    /// transaction; does nothing when the cursor already is at or past `position`.
+    /// - Returns: whether the rollup was applied.
+    func applyRollup(_ rollup: ConversationRollup, consumer: String, position: Int64) async throws -> Bool
+    /// Every hourly cell of a tenant's computed type, with the position of `consumer` they reflect.
+    func rollupTable(tenant: String, type: StatisticType, consumer: String) throws -> RollupTable
+    /// Hourly cells of a tenant changed after `position` (in their last change's log position), oldest
+    /// change first: what a statistics sink has not yet seen.
+    func changedCells(tenant: String, type: StatisticType, after position: Int64, limit: Int) throws -> [RollupCell]
+    /// Stores pushed figures, each replacing what was pushed before for its type, date and dimensions.
+    func savePushed(_ entries: [PushedStatistic], tenant: String) async throws
+    /// Pushed figures of a type dated within a range, inclusive.
+    func pushedStatistics(tenant: String, type: StatisticType, from start: LocalDate, through end: LocalDate) throws -> [PushedStatistic]
+}
+
+/// One stored hourly cell with its current accumulator slots.
+public struct RollupCell: Hashable, Sendable {
+    public var key: RollupKey
+    public var slots: [Double]
+    /// The log position of the cell's last change.
+    public var position: Int64
+
+    /// Creates a cell.
+    public init(key: RollupKey, slots: [Double], position: Int64) {
+        self.key = key
+        self.slots = slots
+        self.position = position
+    }
+}

@@ -1,0 +1,32 @@
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+
+/// The event-log consumer that keeps the hourly statistics: it rolls up each batch, commits the cells,
+/// the conversations' facts and its cursor in one transaction (so a batch counts exactly once, whatever
+/// crashes), then updates the in-memory index.
+struct StatisticsAggregator: Service {
+    let log: any EventLog
+    let store: any StatisticsStore
+    let index: StatisticsIndex
+    let batchSize: Int
+    let logger: Logger
+
+    func run() async throws {
+        let consumer = EventLogConsumer(name: StatisticsIndex.consumer, log: log, batchSize: batchSize, logger: logger) { events in
+            try await ingest(events)
+        }
+        try await consumer.run()
+    }
+
+    /// Rolls up one batch of events in log order and commits it.
+    func ingest(_ events: [Event]) async throws {
+        guard let last = events.last else { return }
+        let keys = Set(events.compactMap(ConversationRollup.conversation(of:)))
+        var rollup = ConversationRollup(facts: try store.conversationFacts(keys))
+        for event in events { rollup.apply(event) }
+        if try await store.applyRollup(rollup, consumer: StatisticsIndex.consumer, position: last.position) {
+            index.apply(rollup, position: last.position)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import SwitchboardCore
+
+extension SQLiteStore: StatisticsStore {
+    public func conversationFacts(_ keys: Set<ConversationKey>) throws -> [ConversationKey: ConversationFacts] {
+        guard !keys.isEmpty else { return [:] }
+        return try read { db in
+            var facts: [ConversationKey: ConversationFacts] = [:]
+            for key in keys {
+                let found = try db.queryFirst(
+                    """
+                    SELECT visitor_id, agent, category, channel, created_at, responded_at, ended_at, has_ticket
+                    FROM stats_conversations WHERE tenant_id = ? AND conversation_id = ?
+                    """,
+                    [.text(key.tenantID), .text(key.conversationID)]
+                ) { row in
+                    ConversationFacts(
+                        visitorID: row.text(0),
+                        dimensions: [row.text(1), row.text(2), row.text(3)],
+                        createdAt: row.int64(4),
+                        respondedAt: row.isNull(5) ? nil : row.int64(5),
+                        endedAt: row.isNull(6) ? nil : row.int64(6),
+                        hasTicket: row.int64(7) != 0
+                    )
+                }
+                facts[key] = found
+            }
+            return facts
+        }
+    }
+
+    public func applyRollup(_ rollup: ConversationRollup, consumer: String, position: Int64) async throws -> Bool {
+        let type = StatisticType.conversation.name
+        return try await write { db in
+            let cursor = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
+            guard cursor < position else { return false }
+            for (key, amounts) in rollup.cells {
+                let bindings: [SQLiteValue] = [.text(key.tenantID), .text(type), .integer(key.hour)] + key.dimensions.map(SQLiteValue.text)
+                var slots = try db.queryFirst(
+                    "SELECT slots FROM stats_hourly WHERE tenant_id = ? AND type = ? AND hour = ? AND agent = ? AND category = ? AND channel = ?",
+                    bindings
+                ) { $0.doubles(0) } ?? Array(repeating: 0, count: amounts.count)
+                for index in amounts.indices { slots[index] += amounts[index] }
+                try db.run(
+                    "INSERT OR REPLACE INTO stats_hourly (tenant_id, type, hour, agent, category, channel, slots, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    bindings + [SQLiteValue(doubles: slots), .integer(position)]
+                )
+            }
+            for key in rollup.changed {
+                guard let facts = rollup.facts[key] else { continue }
+                try db.run(
+                    """
+                    INSERT OR REPLACE INTO stats_conversations
+                        (tenant_id, conversation_id, visitor_id, agent, category, channel, created_at, responded_at, ended_at, has_ticket)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [.text(key.tenantID), .text(key.conversationID), .text(facts.visitorID)] + facts.dimensions.map(SQLiteValue.text)
+                        + [.integer(facts.createdAt), SQLiteValue(facts.respondedAt), SQLiteValue(facts.endedAt), .integer(facts.hasTicket ? 1 : 0)]
+                )
+            }
+            try db.run(
+                """
+                INSERT INTO consumer_cursors (consumer, position, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+                """,
+                [.text(consumer), .integer(position), SQLiteValue(Date())]
+            )
+            return true
+        }
+    }
+
+    public func rollupTable(tenant: String, type: StatisticType, consumer: String) throws -> RollupTable {
+        try read { db in
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            let position = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
+            var table = RollupTable(slotCount: type.slotCount, position: position)
+            _ = try db.query(
+                "SELECT hour, agent, category, channel, slots FROM stats_hourly WHERE tenant_id = ? AND type = ?",
+                [.text(tenant), .text(type.name)]
+            ) { row in
+                table.add(hour: row.int64(0), dimensions: [row.text(1), row.text(2), row.text(3)], amounts: row.doubles(4))
+            }
+            return table
+        }
+    }
+
+    public func changedCells(tenant: String, type: StatisticType, after position: Int64, limit: Int) throws -> [RollupCell] {
+        try read { db in
+            try db.query(
+                """
+                SELECT hour, agent, category, channel, slots, position FROM stats_hourly
+                WHERE tenant_id = ? AND type = ? AND position > ? ORDER BY position LIMIT ?
+                """,
+                [.text(tenant), .text(type.name), .integer(position), .integer(Int64(limit))]
+            ) { row in
+                RollupCell(
+                    key: RollupKey(tenantID: tenant, hour: row.int64(0), dimensions: [row.text(1), row.text(2), row.text(3)]),
+                    slots: row.doubles(4),
+                    position: row.int64(5)
+                )
+            }
+        }
+    }
+
+    public func savePushed(_ entries: [PushedStatistic], tenant: String) async throws {
+        let now = SQLiteValue(Date())
+        let rows: [[SQLiteValue]] = try entries.map { entry in
+            let metrics = String(decoding: try JSONEncoder().encode(entry.metrics), as: UTF8.self)
+            return [.text(tenant), .text(entry.type.name), .integer(entry.date.dayNumber)] + entry.dimensions.map(SQLiteValue.text) + [.text(metrics), now]
+        }
+        try await write { db in
+            for row in rows {
+                try db.run(
+                    "INSERT OR REPLACE INTO stats_pushed (tenant_id, type, day, agent, category, channel, metrics, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row
+                )
+            }
+        }
+    }
+
+    public func pushedStatistics(tenant: String, type: StatisticType, from start: LocalDate, through end: LocalDate) throws -> [PushedStatistic] {
+        let decoder = JSONDecoder()
+        return try read { db in
+            try db.query(
+                "SELECT day, agent, category, channel, metrics FROM stats_pushed WHERE tenant_id = ? AND type = ? AND day BETWEEN ? AND ?",
+                [.text(tenant), .text(type.name), .integer(start.dayNumber), .integer(end.dayNumber)]
+            ) { row in
+                PushedStatistic(
+                    type: type,
+                    date: LocalDate(dayNumber: row.int64(0)),
+                    dimensions: [row.text(1), row.text(2), row.text(3)],
+                    metrics: (try? decoder.decode([String: Double].self, from: Data(row.text(4).utf8))) ?? [:]
+                )
+            }
+        }
+    }
+}
