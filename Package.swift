@@ -15,6 +15,9 @@ let package = Package(
         // Example plugins: shared libraries the host loads with dlopen (never linked into it).
         .library(name: "echo-c", type: .dynamic, targets: ["EchoC"]),
         .library(name: "echo-swift", type: .dynamic, targets: ["EchoSwift"]),
+        // Statistics sinks.
+        .library(name: "stats-prometheus", type: .dynamic, targets: ["StatsPrometheus"]),
+        .library(name: "stats-file", type: .dynamic, targets: ["StatsFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -38,6 +41,14 @@ let package = Package(
         .target(name: "CSwitchboardPlugin"),
         .target(name: "EchoC", dependencies: ["CSwitchboardPlugin"], path: "Plugins/echo-c"),
         .target(name: "EchoSwift", dependencies: ["CSwitchboardPlugin"], path: "Plugins/echo-swift", swiftSettings: swiftSettings),
+        .target(
+            name: "StatsPrometheus",
+            dependencies: ["CSwitchboardPlugin"],
+            path: "Plugins/stats-prometheus",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "StatsFile", dependencies: ["CSwitchboardPlugin"], path: "Plugins/stats-file", exclude: ["README.md"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "SwitchboardCore",

@@ -90,9 +90,13 @@ extension SQLiteStore: StatisticsStore {
             try db.query(
                 """
                 SELECT hour, agent, category, channel, slots, position FROM stats_hourly
-                WHERE tenant_id = ? AND type = ? AND position > ? ORDER BY position LIMIT ?
+                WHERE tenant_id = ?1 AND type = ?2 AND position > ?3 AND position <= coalesce(
+                    (SELECT position FROM stats_hourly WHERE tenant_id = ?1 AND type = ?2 AND position > ?3 ORDER BY position LIMIT 1 OFFSET ?4),
+                    9223372036854775807
+                )
+                ORDER BY position
                 """,
-                [.text(tenant), .text(type.name), .integer(position), .integer(Int64(limit))]
+                [.text(tenant), .text(type.name), .integer(position), .integer(Int64(max(limit, 1) - 1))]
             ) { row in
                 RollupCell(
                     key: RollupKey(tenantID: tenant, hour: row.int64(0), dimensions: [row.text(1), row.text(2), row.text(3)]),
@@ -100,6 +104,24 @@ extension SQLiteStore: StatisticsStore {
                     position: row.int64(5)
                 )
             }
+        }
+    }
+
+    public func sinkCursor(tenant: String, plugin: String) throws -> Int64 {
+        try read { db in
+            try db.queryFirst(
+                "SELECT position FROM stats_sink_cursors WHERE tenant_id = ? AND plugin_id = ?",
+                [.text(tenant), .text(plugin)]
+            ) { $0.int64(0) } ?? 0
+        }
+    }
+
+    public func saveSinkCursor(tenant: String, plugin: String, position: Int64) async throws {
+        try await write { db in
+            try db.run(
+                "INSERT OR REPLACE INTO stats_sink_cursors (tenant_id, plugin_id, position) VALUES (?, ?, ?)",
+                [.text(tenant), .text(plugin), .integer(position)]
+            )
         }
     }
 

@@ -6,8 +6,9 @@ enum PluginFixtures {
     /// Built fixture libraries by name.
     static let built: [String: String] = build()
 
-    /// A new folder holding links to the named plugin files (`echo-c`, `echo-swift`, `fixture`, `crash`,
-    /// `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`) and, with `notELF`, a text file named `.so`.
+    /// A new folder holding links to the named plugin files (`echo-c`, `echo-swift`, `stats-file`,
+    /// `stats-prometheus`, `fixture`, `crash`, `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`)
+    /// and, with `notELF`, a text file named `.so`.
     static func directory(_ names: [String], notELF: Bool = false) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-plugins-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -38,6 +39,8 @@ enum PluginFixtures {
         var files = [
             "echo-c": productsDirectory.appendingPathComponent("libecho-c.so").path,
             "echo-swift": productsDirectory.appendingPathComponent("libecho-swift.so").path,
+            "stats-file": productsDirectory.appendingPathComponent("libstats-file.so").path,
+            "stats-prometheus": productsDirectory.appendingPathComponent("libstats-prometheus.so").path,
         ]
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-fixtures-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

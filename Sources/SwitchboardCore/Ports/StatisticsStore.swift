@@ -9,8 +9,13 @@ public protocol StatisticsStore: Sendable {
     /// Every hourly cell of a tenant's computed type, with the position of `consumer` they reflect.
     func rollupTable(tenant: String, type: StatisticType, consumer: String) throws -> RollupTable
     /// Hourly cells of a tenant changed after `position` (in their last change's log position), oldest
-    /// change first: what a statistics sink has not yet seen.
+    /// change first: what a statistics sink has not yet seen. About `limit` cells: every cell of the last
+    /// position taken is included, so a sink may move its cursor to the last cell's position.
     func changedCells(tenant: String, type: StatisticType, after position: Int64, limit: Int) throws -> [RollupCell]
+    /// The position up to which a tenant's statistics sink plugin has taken the changed cells; 0 at first.
+    func sinkCursor(tenant: String, plugin: String) throws -> Int64
+    /// Saves a statistics sink's position.
+    func saveSinkCursor(tenant: String, plugin: String, position: Int64) async throws
     /// Stores pushed figures, each replacing what was pushed before for its type, date and dimensions.
     func savePushed(_ entries: [PushedStatistic], tenant: String) async throws
     /// Pushed figures of a type dated within a range, inclusive.

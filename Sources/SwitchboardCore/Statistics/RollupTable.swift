@@ -51,6 +51,24 @@ public struct RollupTable: Sendable {
         }
     }
 
+    /// Slots summed over every hour, per combination of dimension values, in first-seen order.
+    public func totalsByDimensions() -> [(dimensions: [String], slots: [Double])] {
+        var order: [[UInt32]: Int] = [:]
+        var totals: [(dimensions: [String], slots: [Double])] = []
+        for cell in 0..<hours.count {
+            let ids = Array(dimensionIDs[cell * Self.dimensionCount..<(cell + 1) * Self.dimensionCount])
+            let index =
+                order[ids]
+                ?? {
+                    totals.append((ids.map { values[Int($0)] }, Array(repeating: 0, count: slotCount)))
+                    order[ids] = totals.count - 1
+                    return totals.count - 1
+                }()
+            for slot in 0..<slotCount { totals[index].slots[slot] += slots[cell * slotCount + slot] }
+        }
+        return totals
+    }
+
     /// The id of a dimension value, or nil when no cell has it.
     func id(of value: String) -> UInt32? { valueIDs[value] }
 

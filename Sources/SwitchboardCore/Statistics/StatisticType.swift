@@ -35,6 +35,19 @@ public struct StatisticType: NamedOption {
         return (metrics[index], slotOffsets[index])
     }
 
+    /// Metric name to value for accumulator slots: counts as they are, averages as the weighted mean
+    /// rounded to milliseconds, or nil when nothing was averaged.
+    public func values(of slots: [Double]) -> [(name: String, value: Double?)] {
+        zip(metrics, slotOffsets).map { metric, offset in
+            switch metric.kind {
+            case .count:
+                (metric.name, slots[offset])
+            case .average:
+                (metric.name, slots[offset + 1] > 0 ? (slots[offset] / slots[offset + 1] * 1_000).rounded() / 1_000 : nil)
+            }
+        }
+    }
+
     /// Conversations, computed from the event log per hour, agent, category and channel.
     ///
     /// The slot layout is what `ConversationRollup` fills; keep the two in step.

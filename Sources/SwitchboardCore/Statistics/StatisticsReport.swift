@@ -108,19 +108,6 @@ public struct StatisticsReport: Sendable {
         self.totals = totals
     }
 
-    /// Metric name to value for a row's or the totals' slots: counts as they are, averages as the
-    /// weighted mean rounded to milliseconds, or nil when nothing was averaged.
-    public func metrics(of slots: [Double]) -> [(name: String, value: Double?)] {
-        zip(query.type.metrics, query.type.slotOffsets).map { metric, offset in
-            switch metric.kind {
-            case .count:
-                (metric.name, slots[offset])
-            case .average:
-                (metric.name, slots[offset + 1] > 0 ? (slots[offset] / slots[offset + 1] * 1_000).rounded() / 1_000 : nil)
-            }
-        }
-    }
-
     /// A period and up to three dimension ids; unused positions hold `UInt32.max`.
     private struct GroupKey: Hashable {
         var period: Int32

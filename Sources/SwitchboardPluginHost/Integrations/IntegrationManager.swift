@@ -165,6 +165,14 @@ public actor IntegrationManager {
         }
     }
 
+    /// Every running instance that declares `capability`, as tenant and plugin id.
+    public func runningIntegrations(capability: PluginManifest.Capability) -> [(tenant: String, plugin: String)] {
+        running.keys
+            .filter { plugins[$0.plugin]?.manifest.capabilities.contains(capability) == true }
+            .sorted { ($0.tenant, $0.plugin) < ($1.tenant, $1.plugin) }
+            .map { ($0.tenant, $0.plugin) }
+    }
+
     // MARK: - Changing
 
     /// Validates, stores and applies `tenant`'s integration with `plugin`.

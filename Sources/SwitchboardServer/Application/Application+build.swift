@@ -102,6 +102,13 @@ public func buildApplication(
         StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
         WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
         StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
+        StatisticsSinkService(
+            integrations: manager,
+            store: store,
+            index: statistics,
+            interval: .seconds(configuration.statistics.sinkIntervalSeconds),
+            logger: logger
+        ),
     ]
     var certificates: TLSCertificates?
     switch (configuration.tls.certificate, configuration.tls.privateKey) {

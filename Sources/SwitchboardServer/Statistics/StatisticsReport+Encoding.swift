@@ -23,7 +23,7 @@ struct ReportBody: Encodable {
         try container.encode(query.timeZone.identifier, forKey: .timezone)
         try container.encode(query.dimensions.map(\.name), forKey: .dimensions)
         try container.encode(report.rows.map { RowBody(row: $0, report: report) }, forKey: .rows)
-        try container.encode(MetricsBody(metrics: report.metrics(of: report.totals)), forKey: .totals)
+        try container.encode(MetricsBody(metrics: report.query.type.values(of: report.totals)), forKey: .totals)
     }
 
     struct RowBody: Encodable {
@@ -42,7 +42,7 @@ struct ReportBody: Encodable {
             for (asked, value) in zip(report.query.dimensions, row.dimensions) {
                 try dimension.encode(value, forKey: AnyCodingKey(asked.key))
             }
-            try container.encode(MetricsBody(metrics: report.metrics(of: row.slots)), forKey: .metrics)
+            try container.encode(MetricsBody(metrics: report.query.type.values(of: row.slots)), forKey: .metrics)
         }
     }
 
@@ -110,9 +110,9 @@ extension StatisticsReport {
             }
         }
         for row in rows {
-            lines.append([row.period, row.date.description] + row.dimensions.map { $0 ?? "" } + cells(metrics(of: row.slots)))
+            lines.append([row.period, row.date.description] + row.dimensions.map { $0 ?? "" } + cells(query.type.values(of: row.slots)))
         }
-        lines.append(["total", ""] + query.dimensions.map { _ in "" } + cells(metrics(of: totals)))
+        lines.append(["total", ""] + query.dimensions.map { _ in "" } + cells(query.type.values(of: totals)))
         return lines.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 

@@ -311,6 +311,17 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            10,
+            """
+            CREATE TABLE stats_sink_cursors (
+                tenant_id TEXT NOT NULL,
+                plugin_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, plugin_id)
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.
