@@ -76,6 +76,12 @@ extension SQLiteStore: EventLog {
         }
     }
 
+    public func cursors() throws -> [String: Int64] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try db.query("SELECT consumer, position FROM consumer_cursors") { ($0.text(0), $0.int64(1)) })
+        }
+    }
+
     public func saveCursor(consumer: String, position: Int64) async throws {
         try await write { db in
             try db.run(

@@ -348,7 +348,7 @@ import Testing
         }
     }
 
-    @Test func pluginCountersAreExportedToPrometheus() async throws {
+    @Test func serverAndPluginMetricsAreExportedToPrometheus() async throws {
         let server = try await Self.server(plugins: ["echo-c"]) { $0.metrics.token = "scrape-me" }
         try await server.run { client in
             let key = server.tenantA.key
@@ -359,6 +359,12 @@ import Testing
             #expect(scraped.status == .ok)
             let text = String(buffer: scraped.body)
             #expect(text.contains(#"sb_plugin_echo_events_total{plugin="echo-c",tenant="\#(server.tenantA.tenantID)"} 1"#))
+            #expect(text.contains(#"sb_plugin_calls_total{plugin="echo-c",op="echo.state",status="ok"} 1"#))
+            #expect(text.contains(#"sb_http_requests_total{method="POST",route="/api/v1/agents",status="201"} 1"#))
+            #expect(text.contains(#"sb_http_request_duration_seconds_count{method="POST",route="/api/v1/agents",status="201"} 1"#))
+            #expect(text.contains("sb_websocket_connections 0"))
+            #expect(text.contains("sb_event_log_position 1"))
+            #expect(text.contains(#"sb_event_consumer_lag{consumer="webhooks"}"#))
             #expect(try await client.call(.get, "/metrics", key: key).status == .unauthorized)
         }
         let closed = try await TestServer.make()

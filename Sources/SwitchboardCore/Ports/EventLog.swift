@@ -13,6 +13,8 @@ public protocol EventLog: Sendable {
     func lastPosition() throws -> Int64
     /// The persisted position of a consumer, 0 when it never saved one.
     func cursor(consumer: String) throws -> Int64
+    /// Every consumer's persisted position, by name.
+    func cursors() throws -> [String: Int64]
     /// Persists a consumer's position.
     func saveCursor(consumer: String, position: Int64) async throws
     /// Signalled after every commit that may have appended events.

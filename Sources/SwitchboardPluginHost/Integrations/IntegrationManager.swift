@@ -76,6 +76,8 @@ public actor IntegrationManager {
     private let log: any EventLog
     private let secrets: SecretBox
     private let environment: PluginEnvironment
+    /// Makes `sb_plugin_calls_total{plugin, op, status}`; nil counts nothing.
+    private let metrics: (any MetricsFactory)?
     private let configuration: Configuration
     private let logger: Logger
     private var running: [Key: Running] = [:]
@@ -110,6 +112,7 @@ public actor IntegrationManager {
         self.log = log
         self.secrets = secrets
         self.environment = .local(store: store, http: http, metrics: metrics, logger: logger)
+        self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
     }
@@ -231,6 +234,9 @@ public actor IntegrationManager {
         }
         let outcome = await running.instance.call(op: op, args: try SwitchboardJSON.encode(args))
         running.breaker.record(outcome.status)
+        if let metrics {
+            Counter(label: "sb_plugin_calls_total", dimensions: [("plugin", plugin), ("op", op), ("status", outcome.status.name)], factory: metrics).increment()
+        }
         return outcome
     }
 

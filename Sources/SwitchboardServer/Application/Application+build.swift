@@ -24,12 +24,13 @@ public func buildApplication(
     registry: RouteRegistry = RouteRegistry()
 ) async throws -> some ApplicationProtocol {
     let metrics = PrometheusCollectorRegistry()
+    let metricsFactory = PrometheusMetricsFactory(registry: metrics)
     let secrets = try configuration.secrets.makeBox(databasePath: configuration.database.path)
     let (manager, httpClient) = try await startIntegrations(
         configuration: configuration.plugins,
         store: store,
         secrets: secrets,
-        metrics: PrometheusMetricsFactory(registry: metrics),
+        metrics: metricsFactory,
         connectionsPerHost: configuration.webhooks.maxConcurrentDeliveries,
         logger: logger
     )
@@ -38,6 +39,7 @@ public func buildApplication(
         sender: WebhookSender(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.webhooks.allowsPrivateNetworks)),
         secrets: secrets,
         configuration: configuration.webhooks,
+        metrics: metricsFactory,
         logger: logger
     )
     let authority = AccessTokenAuthority(
@@ -87,6 +89,7 @@ public func buildApplication(
             audit: AuditRecorder(log: store)
         ),
         metrics: metrics,
+        hub: hub,
         statistics: statistics,
         registry: registry
     )
@@ -152,6 +155,7 @@ func buildRouters(
     integrations: IntegrationManager,
     webhooks: WebhookController,
     metrics: PrometheusCollectorRegistry,
+    hub: RealtimeHub,
     statistics: StatisticsIndex,
     registry: RouteRegistry
 ) -> (http: Router<AppRequestContext>, webSocket: Router<AppRequestContext>) {
@@ -162,6 +166,7 @@ func buildRouters(
     }
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: HeadMiddleware())
+    router.add(middleware: HTTPMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
     router.add(middleware: ProblemMiddleware())
 
     let audit = AuditRecorder(log: store)
@@ -217,7 +222,7 @@ func buildRouters(
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
     SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
-    MetricsController(registry: metrics, token: configuration.metrics.token).addRoutes(to: root)
+    MetricsController(registry: metrics, token: configuration.metrics.token, log: store, hub: hub).addRoutes(to: root)
     OAuthController(
         store: store,
         authority: authority,

@@ -85,6 +85,11 @@ final class RealtimeHub: Sendable {
         state.withLock { $0.perPrincipal[principal.tenantID + " " + principal.subject, default: 0] }
     }
 
+    /// How many connections are open across every tenant.
+    var connectionCount: Int {
+        state.withLock { $0.listeners.values.reduce(0) { $0 + $1.count } }
+    }
+
     /// Closes every connection whose client sent no data frame for the idle timeout.
     func closeIdle() {
         let deadline = ContinuousClock.now - .seconds(limits.idleTimeoutSeconds)

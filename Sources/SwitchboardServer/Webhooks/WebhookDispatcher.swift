@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SwitchboardCore
@@ -16,6 +17,8 @@ actor WebhookDispatcher {
     let secrets: SecretBox
     let configuration: SwitchboardConfiguration.Webhooks
     let logger: Logger
+    /// Makes `sb_webhook_attempts_total{result}` (succeeded, failed, retry, dead).
+    let metrics: any MetricsFactory
     /// Wakes the workers after deliveries were queued.
     nonisolated let queued = CommitSignal()
     private var workers: [String: Task<Void, Never>] = [:]
@@ -24,8 +27,16 @@ actor WebhookDispatcher {
     private let slots: DeliverySlots
     private var isStopped = false
 
-    init(store: SQLiteStore, sender: WebhookSender, secrets: SecretBox, configuration: SwitchboardConfiguration.Webhooks, logger: Logger) {
+    init(
+        store: SQLiteStore,
+        sender: WebhookSender,
+        secrets: SecretBox,
+        configuration: SwitchboardConfiguration.Webhooks,
+        metrics: any MetricsFactory,
+        logger: Logger
+    ) {
         self.store = store
+        self.metrics = metrics
         self.sender = sender
         self.secrets = secrets
         self.configuration = configuration
@@ -179,9 +190,20 @@ actor WebhookDispatcher {
             for await result in group { sent.append(result) }
             return sent
         }
-        try? await store.recordAttempts(sent.map { delivery, outcome in
+        let attempts = sent.map { delivery, outcome in
             (delivery.id, outcome.attempt, result(of: outcome, attemptNumber: delivery.attemptCount + 1))
-        })
+        }
+        for (_, _, result) in attempts {
+            let name =
+                switch result {
+                case .succeeded: "succeeded"
+                case .failed: "failed"
+                case .retry: "retry"
+                case .dead: "dead"
+                }
+            Counter(label: "sb_webhook_attempts_total", dimensions: [("result", name)], factory: metrics).increment()
+        }
+        try? await store.recordAttempts(attempts)
         return sent.map(\.1)
     }
 
