@@ -472,7 +472,7 @@ paths = {
         "get": {
             "operationId": "statisticsReport", "tags": ["statistics"],
             "description": "One row per period and combination of the asked dimensions that has figures; computed rollups and pushed "
-            "figures of the type add up. An agent-role principal sees only its own figures. Rollups are kept per UTC hour: in a zone "
+            "figures of the type add up. An agent-role principal sees only its own figures (supervisors and admin agents: all). Rollups are kept per UTC hour: in a zone "
             "whose offset is not whole hours an hour counts in the period where it begins. Send Accept: text/csv for CSV.",
             "parameters": [
                 {**query("type", {"type": "string", "enum": ["conversation", "call", "satisfaction"]}), "required": True},

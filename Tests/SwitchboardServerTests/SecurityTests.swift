@@ -55,6 +55,8 @@ import Testing
                 "PUT /api/v1/messages/{id}": #"{"content": "x"}"#, "POST /api/v1/integrations/{plugin}/call": #"{"op": "echo.ping"}"#,
                 "POST /api/v1/api-keys/{id}/signature-keys": #"{"algorithm": "hmac-sha256"}"#,
             ]
+            // Query parameters a route requires.
+            let queries = ["/api/v1/statistics/report": "?type=conversation&start_date=2026-01-01&end_date=2026-12-31"]
             let routes = registry.routes.filter { $0.scope != nil }
             #expect(routes.count >= 40)
             for route in routes {
@@ -62,7 +64,7 @@ import Testing
                 let resource = route.path.split(separator: "/")[2]
                 let uri = route.path.replacingOccurrences(of: "{id}", with: ids[String(resource)] ?? "none")
                     .replacingOccurrences(of: "{delivery_id}", with: delivery).replacingOccurrences(of: "{plugin}", with: "echo-c")
-                    .replacingOccurrences(of: "{keyid}", with: signatureKey)
+                    .replacingOccurrences(of: "{keyid}", with: signatureKey) + (queries[route.path] ?? "")
                 let method = HTTPRequest.Method(route.method)!
                 let body: String? = method == .get || method == .delete ? nil : bodies["\(route.method) \(route.path)"] ?? "{}"
 

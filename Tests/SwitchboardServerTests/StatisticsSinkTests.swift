@@ -65,7 +65,8 @@ import Testing
             #expect(line?["metrics"]?["total"] == .number(1))
             #expect(line?["metrics"]?["messages"] == .number(2))
             #expect(line?["metrics"]?["responded"] == .number(1))
-            #expect(try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == server.store.lastPosition())
+            // The cursor moves once the plugin answered, just after the write.
+            #expect(try await Self.waitUntil { try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == server.store.lastPosition() })
 
             // Tenant B's file sink sees only tenant B.
             #expect(!FileManager.default.fileExists(atPath: "\(root)/\(server.tenantB.tenantID)"))
@@ -119,7 +120,7 @@ import Testing
             #expect(total?["labels"]?["agent_id"]?.stringValue == agent)
             #expect(total?["labels"]?["channel"]?.stringValue == "web")
             #expect(total?["value"]?.stringValue.flatMap(Double.init) == 1)
-            #expect(try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == server.store.lastPosition())
+            #expect(try await Self.waitUntil { try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == server.store.lastPosition() })
         }
     }
 }

@@ -390,6 +390,43 @@ import Testing
         }
     }
 
+    @Test func agentsSeeTheirOwnFiguresAndSupervisorsTheTenants() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let admin = server.tenantA.key
+            let secret = try #require(
+                try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "https://shop.example", "audience": "support", "kind": "hs256"])["secret"]?.string
+            )
+            let ada = try #require(try await client.call(.post, "/api/v1/agents", key: admin, json: ["name": "Ada"])["id"]?.string)
+            let sue = try #require(try await client.call(.post, "/api/v1/agents", key: admin, json: ["name": "Sue", "role": "supervisor"])["id"]?.string)
+            let entries: JSONValue = .array(
+                [ada, "someone-else"].map { agent in
+                    ["type": "call", "metrics": ["total": 5], "dimension": ["date": "2026-06-01", "agent_id": .string(agent)]]
+                }
+            )
+            #expect(try await client.call(.post, "/api/v1/statistics/push", key: admin, json: entries)["accepted"]?.int == 2)
+            let mint = """
+                import sys, time, jwt
+                secret = sys.argv[1]
+                now = int(time.time())
+                for role, sub in zip(sys.argv[2::2], sys.argv[3::2]):
+                    print(jwt.encode({"iss": "https://shop.example", "aud": "support", "sub": sub, "role": role, "scope": "statistics:read",
+                                      "exp": now + 300}, secret, algorithm="HS256"))
+                """
+            let minted = try await PythonScript.run(mint, [secret, "agent", ada, "agent", sue, "visitor", "shop-user-1"])
+            let tokens = minted.output.split(separator: "\n").map(String.init)
+            try #require(tokens.count == 3, "\(minted)")
+            let uri = "/api/v1/statistics/report?type=call&start_date=2026-06-01&end_date=2026-06-30&dimensions=agent"
+            func agents(_ token: String) async throws -> [String] {
+                try await client.call(.get, uri, key: token)["rows"]!.array.compactMap { $0["dimension"]?["agent_id"]?.string }
+            }
+            #expect(try await agents(tokens[0]) == [ada])
+            #expect(try await agents(tokens[1]).sorted() == [ada, "someone-else"].sorted())
+            #expect(try await client.call(.get, uri, key: tokens[2]).status == .forbidden)
+            #expect(try await client.call(.post, "/api/v1/statistics/push", key: tokens[0], json: entries).status == .forbidden)
+        }
+    }
+
     @Test func aBatchCountsOnceEvenWhenHandedOverAgain() async throws {
         let server = try await TestServer.make()
         defer { server.store.close() }

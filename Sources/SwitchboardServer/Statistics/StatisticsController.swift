@@ -3,10 +3,11 @@ import Hummingbird
 import SwitchboardCore
 
 /// `/api/v1/statistics`: figures pushed by other systems, reports over them and the computed rollups,
-/// and the registry of types.
+/// and the registry of types. An agent sees only its own figures, a supervisor or admin agent the tenant's.
 struct StatisticsController {
     let store: any StatisticsStore
     let index: StatisticsIndex
+    let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/statistics/push", scope: .statisticsWrite, use: push)
@@ -40,7 +41,13 @@ struct StatisticsController {
         let parameters = request.uri.queryParameters
         let query = try ReportQuery { parameters[Substring($0)].map(String.init) }
         let principal = context.requirePrincipal
-        let report = try index.report(query, tenant: principal.tenantID, agent: principal.role == .agent ? principal.subject : nil)
+        let agent: String?
+        switch try permissions.visibility(of: principal) {
+        case .all, .agent(_, seesQueue: true): agent = nil
+        case .agent(let id, seesQueue: false): agent = id
+        case .visitor, .none: throw SwitchboardError(kind: .forbidden, code: "statistics_forbidden", detail: "Only agents and integrations read statistics.")
+        }
+        let report = try index.report(query, tenant: principal.tenantID, agent: agent)
         if request.headers[.accept]?.contains("text/csv") == true {
             return Response(
                 status: .ok,
