@@ -1,5 +1,5 @@
-/// One tenant's hourly statistics of one computed type, held in memory column by column so a report
-/// over a year of hours reads them without touching the database.
+/// One tenant's hourly statistics of one computed type, held in memory column by column and sorted by
+/// hour, so a report over a year of hours is one pass over contiguous arrays.
 ///
 /// Dimension values are interned: id 0 is "" (none).
 public struct RollupTable: Sendable {
@@ -7,10 +7,12 @@ public struct RollupTable: Sendable {
     public let slotCount: Int
     /// The log position the table reflects: batches at or before it are already in.
     public var position: Int64
+    /// Each cell's hour (since the epoch, UTC), ascending.
     private(set) var hours: [Int32] = []
+    /// Each cell's dimension ids, `dimensionCount` per cell.
     private(set) var dimensionIDs: [UInt32] = []
+    /// Each cell's accumulator slots, `slotCount` per cell.
     private(set) var slots: [Double] = []
-    private var cellsByHour: [Int32: [Int32]] = [:]
     private(set) var values: [String] = [""]
     private var valueIDs: [String: UInt32] = ["": 0]
 
@@ -26,29 +28,32 @@ public struct RollupTable: Sendable {
     /// How many hourly cells the table holds.
     public var count: Int { hours.count }
 
-    /// Adds `amounts` to the cell of an hour and dimension values, creating it when new.
+    /// Adds `amounts` to the cell of an hour and dimension values, creating it when new. Adding in hour
+    /// order (as loading and live rollups do) appends; an earlier hour is inserted in place.
     public mutating func add(hour: Int64, dimensions: [String], amounts: [Double]) {
         precondition(dimensions.count == Self.dimensionCount && amounts.count == slotCount, "cell shape")
         let hourKey = Int32(clamping: hour)
         var ids: [UInt32] = []
         for value in dimensions { ids.append(intern(value)) }
+        let sameHour = cells(from: Int64(hourKey), to: Int64(hourKey) + 1)
         let cell: Int
-        if let existing = cellsByHour[hourKey]?.first(where: { cell in
-            let base = Int(cell) * Self.dimensionCount
-            return (0..<Self.dimensionCount).allSatisfy { dimensionIDs[base + $0] == ids[$0] }
-        }) {
-            cell = Int(existing)
+        if let existing = sameHour.first(where: { cell in (0..<Self.dimensionCount).allSatisfy { dimensionIDs[cell * Self.dimensionCount + $0] == ids[$0] } }) {
+            cell = existing
         } else {
-            cell = hours.count
-            hours.append(hourKey)
-            dimensionIDs.append(contentsOf: ids)
-            slots.append(contentsOf: repeatElement(0, count: slotCount))
-            cellsByHour[hourKey, default: []].append(Int32(cell))
+            cell = sameHour.upperBound
+            hours.insert(hourKey, at: cell)
+            dimensionIDs.insert(contentsOf: ids, at: cell * Self.dimensionCount)
+            slots.insert(contentsOf: repeatElement(0, count: slotCount), at: cell * slotCount)
         }
         let base = cell * slotCount
         for index in 0..<slotCount {
             slots[base + index] += amounts[index]
         }
+    }
+
+    /// The cells whose hour lies in `start..<end`.
+    func cells(from start: Int64, to end: Int64) -> Range<Int> {
+        firstCell(atOrAfter: start)..<firstCell(atOrAfter: end)
     }
 
     /// Slots summed over every hour, per combination of dimension values, in first-seen order.
@@ -72,10 +77,15 @@ public struct RollupTable: Sendable {
     /// The id of a dimension value, or nil when no cell has it.
     func id(of value: String) -> UInt32? { valueIDs[value] }
 
-    /// Calls `body` with each cell of an hour: its dimension ids and its first slot index.
-    func forEachCell(inHour hour: Int64, _ body: (_ cell: Int) -> Void) {
-        guard let cells = cellsByHour[Int32(clamping: hour)] else { return }
-        for cell in cells { body(Int(cell)) }
+    private func firstCell(atOrAfter hour: Int64) -> Int {
+        let key = Int32(clamping: hour)
+        var low = 0
+        var high = hours.count
+        while low < high {
+            let middle = (low + high) / 2
+            if hours[middle] < key { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private mutating func intern(_ value: String) -> UInt32 {

@@ -36,76 +36,108 @@ public struct StatisticsReport: Sendable {
         let periods = ReportPeriods(query: query)
         let slotCount = query.type.slotCount
         let selected = query.dimensions.map(\.index)
-        var groups: [GroupKey: Int] = [:]
-        var rows: [Row] = []
+        var groups = Groups(slotCount: slotCount, periods: periods.starts.count, isByPeriodOnly: selected.isEmpty)
+        let tableValues = computed?.values ?? [""]
         var extraIDs: [String: UInt32] = [:]
         var extraValues: [String] = []
-        let tableValues = computed?.values ?? [""]
-
-        func value(of id: UInt32) -> String {
-            Int(id) < tableValues.count ? tableValues[Int(id)] : extraValues[Int(id) - tableValues.count]
-        }
-        func id(of value: String) -> UInt32 {
-            if let id = computed?.id(of: value) ?? extraIDs[value] { return id }
-            let id = UInt32(tableValues.count + extraValues.count)
-            extraValues.append(value)
-            extraIDs[value] = id
-            return id
-        }
-        func row(period: Int, dimensionID: (Int) -> UInt32) -> Int {
-            var key = GroupKey(period: Int32(period))
-            for (position, index) in selected.enumerated() { key.set(position, dimensionID(index)) }
-            if let existing = groups[key] { return existing }
-            let start = periods.starts[period]
-            rows.append(
-                Row(
-                    periodStart: start,
-                    period: periods.labels[period],
-                    date: periods.dates[period],
-                    dimensions: selected.map { index in
-                        let text = value(of: dimensionID(index))
-                        return text.isEmpty ? nil : text
-                    },
-                    slots: Array(repeating: 0, count: slotCount)
-                )
-            )
-            groups[key] = rows.count - 1
-            return rows.count - 1
-        }
 
         if let computed {
             let agentIndex = StatisticDimension.agent.index
-            let agentID: UInt32? = agent.map { computed.id(of: $0) ?? UInt32.max }
-            computed.dimensionIDs.withUnsafeBufferPointer { ids in
-                computed.slots.withUnsafeBufferPointer { slots in
-                    for hour in periods.hours {
-                        guard let period = periods.period(ofHour: hour) else { continue }
-                        computed.forEachCell(inHour: hour) { cell in
-                            let base = cell * RollupTable.dimensionCount
-                            if let agentID, ids[base + agentIndex] != agentID { return }
-                            let target = row(period: period) { ids[base + $0] }
-                            let slotBase = cell * slotCount
-                            for slot in 0..<slotCount { rows[target].slots[slot] += slots[slotBase + slot] }
+            let agentID: UInt32? = agent.map { computed.id(of: $0) ?? .max }
+            let width = RollupTable.dimensionCount
+            let firstHour = periods.hours.lowerBound
+            computed.hours.withUnsafeBufferPointer { hours in
+                computed.dimensionIDs.withUnsafeBufferPointer { ids in
+                    computed.slots.withUnsafeBufferPointer { slots in
+                        for cell in computed.cells(from: periods.hours.lowerBound, to: periods.hours.upperBound) {
+                            let base = cell * width
+                            if let agentID, ids[base + agentIndex] != agentID { continue }
+                            var key = GroupKey(period: periods.hourPeriods[Int(Int64(hours[cell]) - firstHour)])
+                            for position in selected.indices { key.set(position, ids[base + selected[position]]) }
+                            groups.add(slots, at: cell * slotCount, to: key)
                         }
                     }
                 }
             }
         }
         for entry in pushed where agent == nil || entry.dimensions[StatisticDimension.agent.index] == agent {
-            let period = periods.period(ofInstant: query.midnight(of: entry.date, in: periods.calendar))
-            let target = row(period: period) { id(of: entry.dimensions[$0]) }
-            for (slot, amount) in entry.slots.enumerated() { rows[target].slots[slot] += amount }
+            var key = GroupKey(period: Int32(periods.period(ofInstant: query.midnight(of: entry.date, in: periods.calendar))))
+            for position in selected.indices {
+                let value = entry.dimensions[selected[position]]
+                let id =
+                    computed?.id(of: value) ?? extraIDs[value]
+                    ?? {
+                        extraValues.append(value)
+                        extraIDs[value] = UInt32(tableValues.count + extraValues.count - 1)
+                        return UInt32(tableValues.count + extraValues.count - 1)
+                    }()
+                key.set(position, id)
+            }
+            entry.slots.withUnsafeBufferPointer { groups.add($0, at: 0, to: key) }
+        }
+
+        func text(of id: UInt32) -> String? {
+            let value = Int(id) < tableValues.count ? tableValues[Int(id)] : extraValues[Int(id) - tableValues.count]
+            return value.isEmpty ? nil : value
+        }
+        var rows: [Row] = []
+        rows.reserveCapacity(groups.keys.count)
+        var totals = Array(repeating: 0.0, count: slotCount)
+        for (index, key) in groups.keys.enumerated() {
+            let period = Int(key.period)
+            let sums = Array(groups.sums[index * slotCount..<(index + 1) * slotCount])
+            for slot in 0..<slotCount { totals[slot] += sums[slot] }
+            rows.append(
+                Row(
+                    periodStart: periods.starts[period],
+                    period: periods.labels[period],
+                    date: periods.dates[period],
+                    dimensions: selected.indices.map { text(of: key.id(at: $0)) },
+                    slots: sums
+                )
+            )
         }
         rows.sort { lhs, rhs in
             if lhs.periodStart != rhs.periodStart { return lhs.periodStart < rhs.periodStart }
             return lhs.dimensions.lexicographicallyPrecedes(rhs.dimensions) { ($0 ?? "") < ($1 ?? "") }
         }
-        var totals = Array(repeating: 0.0, count: slotCount)
-        for row in rows {
-            for slot in 0..<slotCount { totals[slot] += row.slots[slot] }
-        }
         self.rows = rows
         self.totals = totals
+    }
+
+    /// The rows being summed: their keys in first-seen order and their slots, `slotCount` per row.
+    private struct Groups {
+        let slotCount: Int
+        let isByPeriodOnly: Bool
+        var keys: [GroupKey] = []
+        var sums: [Double] = []
+        private var indexByKey: [GroupKey: Int] = [:]
+        /// Without dimensions a period is the whole key: its row by period, -1 for none yet.
+        private var indexByPeriod: [Int]
+
+        init(slotCount: Int, periods: Int, isByPeriodOnly: Bool) {
+            self.slotCount = slotCount
+            self.isByPeriodOnly = isByPeriodOnly
+            self.indexByPeriod = Array(repeating: -1, count: isByPeriodOnly ? periods : 0)
+        }
+
+        mutating func add(_ amounts: UnsafeBufferPointer<Double>, at offset: Int, to key: GroupKey) {
+            let index: Int
+            if isByPeriodOnly, indexByPeriod[Int(key.period)] >= 0 {
+                index = indexByPeriod[Int(key.period)]
+            } else if !isByPeriodOnly, let existing = indexByKey[key] {
+                index = existing
+            } else {
+                index = keys.count
+                keys.append(key)
+                sums.append(contentsOf: repeatElement(0, count: slotCount))
+                if isByPeriodOnly { indexByPeriod[Int(key.period)] = index } else { indexByKey[key] = index }
+            }
+            let base = index * slotCount
+            sums.withUnsafeMutableBufferPointer { sums in
+                for slot in 0..<slotCount { sums[base + slot] += amounts[offset + slot] }
+            }
+        }
     }
 
     /// A period and up to three dimension ids; unused positions hold `UInt32.max`.
@@ -120,6 +152,14 @@ public struct StatisticsReport: Sendable {
             case 0: first = id
             case 1: second = id
             default: third = id
+            }
+        }
+
+        func id(at position: Int) -> UInt32 {
+            switch position {
+            case 0: first
+            case 1: second
+            default: third
             }
         }
     }
@@ -137,7 +177,8 @@ struct ReportPeriods {
     let dates: [LocalDate]
     /// The UTC hours (since the epoch) whose start lies in the range.
     let hours: Range<Int64>
-    private let hourPeriods: [Int32]
+    /// The period of each hour of `hours`, by its offset from the first.
+    let hourPeriods: [Int32]
 
     init(query: ReportQuery) {
         let calendar = query.calendar

@@ -52,10 +52,10 @@ struct StatisticsController {
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/csv; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: report.csv))
+                body: .init(byteBuffer: ByteBuffer(bytes: report.csv))
             )
         }
-        return try .json(ReportBody(report: report))
+        return .json(bytes: report.json)
     }
 
     @Sendable func types(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -1,67 +1,5 @@
 import SwitchboardCore
 
-/// The JSON of a report: the query echoed, then `rows` of `{period, dimension, metrics}` and `totals`.
-///
-/// `dimension` has the seed's push shape: `date` (the period's local start date) and the asked
-/// dimensions by their push keys (`agent_id`, `category`, `channel`), null for none.
-struct ReportBody: Encodable {
-    let report: StatisticsReport
-
-    enum CodingKeys: String, CodingKey {
-        case type, granularity, timezone, dimensions, rows, totals
-        case startDate = "start_date"
-        case endDate = "end_date"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        let query = report.query
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(query.type.name, forKey: .type)
-        try container.encode(query.startDate.description, forKey: .startDate)
-        try container.encode(query.endDate.description, forKey: .endDate)
-        try container.encode(query.granularity.name, forKey: .granularity)
-        try container.encode(query.timeZone.identifier, forKey: .timezone)
-        try container.encode(query.dimensions.map(\.name), forKey: .dimensions)
-        try container.encode(report.rows.map { RowBody(row: $0, report: report) }, forKey: .rows)
-        try container.encode(MetricsBody(metrics: report.query.type.values(of: report.totals)), forKey: .totals)
-    }
-
-    struct RowBody: Encodable {
-        let row: StatisticsReport.Row
-        let report: StatisticsReport
-
-        enum CodingKeys: String, CodingKey {
-            case period, dimension, metrics
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(row.period, forKey: .period)
-            var dimension = container.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .dimension)
-            try dimension.encode(row.date.description, forKey: AnyCodingKey("date"))
-            for (asked, value) in zip(report.query.dimensions, row.dimensions) {
-                try dimension.encode(value, forKey: AnyCodingKey(asked.key))
-            }
-            try container.encode(MetricsBody(metrics: report.query.type.values(of: row.slots)), forKey: .metrics)
-        }
-    }
-
-    struct MetricsBody: Encodable {
-        let metrics: [(name: String, value: Double?)]
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: AnyCodingKey.self)
-            for (name, value) in metrics {
-                if let value, value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-                    try container.encode(Int64(value), forKey: AnyCodingKey(name))
-                } else {
-                    try container.encode(value, forKey: AnyCodingKey(name))
-                }
-            }
-        }
-    }
-}
-
 /// The statistics registry as `GET /statistics/types` shows it.
 struct TypesBody: Encodable {
     enum CodingKeys: String, CodingKey {
@@ -100,24 +38,143 @@ struct TypesBody: Encodable {
 }
 
 extension StatisticsReport {
-    /// The report as CSV (RFC 4180): a header, then one line per row and a last `total` line.
-    var csv: String {
-        var lines: [[String]] = [["period", "date"] + query.dimensions.map(\.key) + query.type.metrics.map(\.name)]
-        func cells(_ metrics: [(name: String, value: Double?)]) -> [String] {
-            metrics.map { metric in
-                guard let value = metric.value else { return "" }
-                return value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? String(Int64(value)) : String(value)
+    /// The report as JSON: the query echoed, then `rows` of `{period, dimension, metrics}` and `totals`.
+    ///
+    /// `dimension` has the seed's push shape: `date` (the period's local start date) and the asked
+    /// dimensions by their push keys (`agent_id`, `category`, `channel`), null for none. Written byte by
+    /// byte: a year of hourly rows is too many for an `Encodable` tree within a report's budget.
+    var json: [UInt8] {
+        var out = ReportWriter()
+        out.raw("{\"type\":")
+        out.string(query.type.name)
+        out.raw(",\"start_date\":")
+        out.string(query.startDate.description)
+        out.raw(",\"end_date\":")
+        out.string(query.endDate.description)
+        out.raw(",\"granularity\":")
+        out.string(query.granularity.name)
+        out.raw(",\"timezone\":")
+        out.string(query.timeZone.identifier)
+        out.raw(",\"dimensions\":[")
+        for (index, dimension) in query.dimensions.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.string(dimension.name)
+        }
+        out.raw("],\"rows\":[")
+        let metricNames = query.type.metrics.map { "\"\($0.name)\":" }
+        let dimensionKeys = query.dimensions.map { ",\"\($0.key)\":" }
+        func metrics(_ slots: [Double]) {
+            out.raw("{")
+            for (index, metric) in query.type.values(of: slots).enumerated() {
+                if index > 0 { out.raw(",") }
+                out.raw(metricNames[index])
+                out.number(metric.value)
             }
+            out.raw("}")
         }
-        for row in rows {
-            lines.append([row.period, row.date.description] + row.dimensions.map { $0 ?? "" } + cells(query.type.values(of: row.slots)))
+        for (index, row) in rows.enumerated() {
+            out.raw(index > 0 ? ",{\"period\":" : "{\"period\":")
+            out.string(row.period)
+            out.raw(",\"dimension\":{\"date\":")
+            out.string(row.date.description)
+            for (key, value) in zip(dimensionKeys, row.dimensions) {
+                out.raw(key)
+                if let value { out.string(value) } else { out.raw("null") }
+            }
+            out.raw("},\"metrics\":")
+            metrics(row.slots)
+            out.raw("}")
         }
-        lines.append(["total", ""] + query.dimensions.map { _ in "" } + cells(query.type.values(of: totals)))
-        return lines.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+        out.raw("],\"totals\":")
+        metrics(totals)
+        out.raw("}")
+        return out.bytes
     }
 
-    private static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    /// The report as CSV (RFC 4180): a header, then one line per row and a last `total` line.
+    var csv: [UInt8] {
+        var out = ReportWriter()
+        func field(_ text: String) {
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return out.raw(text) }
+            out.raw("\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
+        }
+        func line(_ leading: [String], _ slots: [Double]) {
+            for (index, text) in leading.enumerated() {
+                if index > 0 { out.raw(",") }
+                field(text)
+            }
+            for metric in query.type.values(of: slots) {
+                out.raw(",")
+                if let value = metric.value { out.number(value) }
+            }
+            out.raw("\r\n")
+        }
+        let header = ["period", "date"] + query.dimensions.map(\.key) + query.type.metrics.map(\.name)
+        out.raw(header.joined(separator: ",") + "\r\n")
+        for row in rows {
+            line([row.period, row.date.description] + row.dimensions.map { $0 ?? "" }, row.slots)
+        }
+        line(["total", ""] + query.dimensions.map { _ in "" }, totals)
+        return out.bytes
     }
+}
+
+/// Appends JSON and CSV text to a byte buffer.
+struct ReportWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func raw(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// A JSON string: quoted, with quotes, backslashes and control characters escaped.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0..<0x20:
+                bytes.append(contentsOf: "\\u00".utf8)
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0xF)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A number with at most three decimals (figures are rounded to milliseconds), or `null`.
+    mutating func number(_ value: Double?) {
+        guard let value, value.isFinite else { return raw("null") }
+        let thousandths = (value * 1_000).rounded()
+        guard abs(thousandths) < 9e15 else { return raw(String(value)) }
+        var scaled = Int64(thousandths)
+        if scaled < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            scaled = -scaled
+        }
+        integer(scaled / 1_000)
+        var fraction = scaled % 1_000
+        guard fraction > 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var digits = 3
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        let text = String(fraction)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits - text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    private mutating func integer(_ value: Int64) {
+        guard value >= 10 else { return bytes.append(UInt8(ascii: "0") + UInt8(value)) }
+        integer(value / 10)
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
