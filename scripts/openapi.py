@@ -492,6 +492,18 @@ paths = {
         "get": {"operationId": "statisticsTypes", "tags": ["statistics"],
                 "responses": {"200": json_response("The registry of types, metrics and dimensions.", ref("StatisticsTypes")), **err(*COMMON)}},
     },
+    "/api/v1/auth/token": {
+        "post": {"operationId": "signIn", "tags": ["security"],
+                 "description": "Directory sign-in: with Authorization: Basic '<tenant id>/<username>:<password>' accepted by an auth_provider "
+                                "plugin, answers a bearer access token (ES256, oauth.access_token_lifetime_seconds) carrying the subject and "
+                                "the role the directory mapped. Other credentials: 422 directory_credentials_required. Wrong password and "
+                                "unknown user both answer 401 (the audit log tells which); a directory that cannot answer, 503.",
+                 "responses": {"200": json_response("The token.", obj({"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                                                                     "expires_in": {"type": "integer"}, "scope": {"type": "string"},
+                                                                     "subject": {"type": "string"}, "role": {"type": "string"},
+                                                                     "tenant_id": {"type": "string"}})),
+                               **err((422, "Unprocessable"), *COMMON)}},
+    },
     "/api/v1/integrations": {
         "get": {"operationId": "listIntegrations", "tags": ["integrations"],
                 "description": "Every loaded plugin as the calling tenant sees it (one page).",
@@ -681,6 +693,9 @@ document = {
                        "description": "An API key (sb_live_…), an access token of /oauth/token, or a JWT of one of the tenant's token "
                                       "issuers. Each operation lists the scope it requires (admin holds every scope)."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "directory": {"type": "http", "scheme": "basic",
+                          "description": "Directory credentials checked by the tenant's auth_provider plugins (e.g. auth-ldap): user id "
+                                         "'<tenant id>/<username>'. POST /api/v1/auth/token trades them for a bearer token."},
             "httpSignature": {"type": "apiKey", "in": "header", "name": "Signature",
                               "description": "HTTP Message Signatures (RFC 9421) by a signing key of an API key: Signature-Input and "
                                              "Signature covering @method, @target-uri and (with a body) content-digest, with created "

@@ -7,13 +7,13 @@ enum PluginFixtures {
     static let built: [String: String] = build()
 
     /// A new folder holding links to the named plugin files (`echo-c`, `echo-swift`, `stats-file`,
-    /// `stats-prometheus`, `fixture`, `crash`, `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`)
+    /// `stats-prometheus`, `auth-ldap`, `fixture`, `crash`, `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`)
     /// and, with `notELF`, a text file named `.so`.
     static func directory(_ names: [String], notELF: Bool = false) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-plugins-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for name in names {
-            guard let path = built[name] else { throw FixtureError(message: "no plugin file named \(name)") }
+            guard let path = built[name] else { throw FixtureError(message: "no plugin file named \(name) (did it build? auth-ldap needs libldap-dev)") }
             try FileManager.default.createSymbolicLink(atPath: "\(directory)/\(name).so", withDestinationPath: path)
         }
         if notELF { try "not a library\n".write(toFile: "\(directory)/notes.so", atomically: true, encoding: .utf8) }
@@ -57,6 +57,13 @@ enum PluginFixtures {
             compiler.waitUntilExit()
             if compiler.terminationStatus == 0 { files[name] = library }
         }
+        // auth-ldap links libldap (libldap-dev), so it is built here rather than by the package.
+        let ldap = Process()
+        ldap.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        ldap.arguments = ["-s", "-C", packageRoot.appendingPathComponent("Plugins/auth-ldap").path, "OUT=\(output)/auth-ldap.so"]
+        try? ldap.run()
+        ldap.waitUntilExit()
+        if ldap.terminationStatus == 0 { files["auth-ldap"] = "\(output)/auth-ldap.so" }
         return files
     }
 }

@@ -208,6 +208,7 @@ func buildRouters(
     TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
     SignatureKeyController(store: store, directory: store, secrets: secrets, audit: audit).addRoutes(to: api)
     StatisticsController(store: store, index: statistics, permissions: permissions).addRoutes(to: api)
+    SignInController(authority: authority).addRoutes(to: api)
 
     // GET /ws: a plain request (426) here; the upgrade handshake on its own router, through the same pipeline.
     let realtimeController = RealtimeController(session: realtime)

@@ -77,15 +77,16 @@ struct OAuthController {
             guard let verified = try? await verifier.verify(&bearer, context: probe), verified.principal.tenantID == client.tenantID,
                 let claims = try? await authority.verifySignature(token)
             else { return inactive }
-            return try .json(
-                JSONValue.object([
-                    "active": .bool(true), "scope": .string(verified.principal.scopes.sorted().map(\.name).joined(separator: " ")),
-                    "client_id": .string(claims.clientID), "sub": .string(claims.sub.value), "tenant_id": .string(claims.tenantID),
-                    "iss": .string(claims.iss.value), "aud": .array(claims.aud.value.map { .string($0) }), "jti": .string(claims.jti.value),
-                    "exp": JSONValue(Int64(claims.exp.value.timeIntervalSince1970)), "iat": JSONValue(Int64(claims.iat.value.timeIntervalSince1970)),
-                    "token_type": "Bearer",
-                ])
-            )
+            var fields: [String: JSONValue] = [
+                "active": .bool(true), "scope": .string(verified.principal.scopes.sorted().map(\.name).joined(separator: " ")),
+                "sub": .string(claims.sub.value), "tenant_id": .string(claims.tenantID),
+                "iss": .string(claims.iss.value), "aud": .array(claims.aud.value.map { .string($0) }), "jti": .string(claims.jti.value),
+                "exp": JSONValue(Int64(claims.exp.value.timeIntervalSince1970)), "iat": JSONValue(Int64(claims.iat.value.timeIntervalSince1970)),
+                "token_type": "Bearer",
+            ]
+            fields["client_id"] = claims.clientID.map(JSONValue.string)
+            fields["role"] = claims.role.map(JSONValue.string)
+            return try .json(JSONValue.object(fields))
         } catch let error as OAuthError {
             return error.response
         }

@@ -14,7 +14,7 @@ enum OpenAPIDocument {
                 case .object(var operation) = item[route.method.lowercased()]
             else { continue }
             let requirement = JSONValue.array([.string(scope.name)])
-            operation["security"] = .array(["bearer", "apiKey", "oauth2", "httpSignature"].map { .object([$0: requirement]) })
+            operation["security"] = .array(["bearer", "apiKey", "oauth2", "httpSignature", "directory"].map { .object([$0: requirement]) })
             operation["x-required-scope"] = .string(scope.name)
             item[route.method.lowercased()] = .object(operation)
             paths[route.path] = .object(item)

@@ -27,12 +27,15 @@ actor AccessTokenAuthority {
         var exp: ExpirationClaim
         var iat: IssuedAtClaim
         var jti: IDClaim
-        var clientID: String
+        /// The OAuth client the token was issued to; nil for a sign-in token.
+        var clientID: String?
         var tenantID: String
         var scope: String
+        /// A sign-in token's role (`POST /api/v1/auth/token`); nil for a client's token.
+        var role: String?
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, exp, iat, jti, scope
+            case iss, sub, aud, exp, iat, jti, scope, role
             case clientID = "client_id"
             case tenantID = "tenant_id"
         }
@@ -65,19 +68,29 @@ actor AccessTokenAuthority {
 
     /// A signed access token for `client` holding `scopes`, and its lifetime in seconds.
     func issue(client: OAuthClient, scopes: Set<Scope>) async throws -> (token: String, expiresIn: Int) {
+        try await issue(subject: client.id, tenantID: client.tenantID, clientID: client.id, role: nil, scopes: scopes)
+    }
+
+    /// A signed sign-in token for a principal that proved itself with directory credentials.
+    func issue(signedIn principal: Principal) async throws -> (token: String, expiresIn: Int) {
+        try await issue(subject: principal.subject, tenantID: principal.tenantID, clientID: nil, role: principal.role, scopes: principal.scopes)
+    }
+
+    private func issue(subject: String, tenantID: String, clientID: String?, role: Role?, scopes: Set<Scope>) async throws -> (token: String, expiresIn: Int) {
         try await rotateIfDue()
         guard let current = published.last else { preconditionFailure("the authority has no key after rotation") }
         let now = Date()
         let claims = Claims(
             iss: IssuerClaim(value: settings.issuer),
-            sub: SubjectClaim(value: client.id),
+            sub: SubjectClaim(value: subject),
             aud: AudienceClaim(value: [settings.audience]),
             exp: ExpirationClaim(value: now.addingTimeInterval(settings.lifetime / .seconds(1))),
             iat: IssuedAtClaim(value: now),
             jti: IDClaim(value: TimeOrderedIDGenerator.shared.make()),
-            clientID: client.id,
-            tenantID: client.tenantID,
-            scope: scopes.sorted().map(\.name).joined(separator: " ")
+            clientID: clientID,
+            tenantID: tenantID,
+            scope: scopes.sorted().map(\.name).joined(separator: " "),
+            role: role?.name
         )
         var header = JWTHeader()
         header.typ = "at+jwt"

@@ -32,18 +32,29 @@ struct AccessTokenVerifier: CredentialVerifier {
         guard claims.aud.value.contains(authority.settings.audience) else {
             throw AuthenticationFailure(reason: "wrong_audience", detail: "The access token is not meant for this server.", tenantID: claims.tenantID, subject: claims.sub.value)
         }
-        let client = try clients.value(claims.clientID) { try store.oauthClient(id: claims.clientID) }
-        guard let client, client.revokedAt == nil, client.tenantID == claims.tenantID else {
-            throw AuthenticationFailure(reason: "revoked", detail: "The access token's client was revoked.", tenantID: claims.tenantID, subject: claims.sub.value)
-        }
         if try revocations.value(claims.jti.value, load: { try store.isTokenRevoked(id: claims.jti.value) }) == true {
             throw AuthenticationFailure(reason: "revoked", detail: "The access token was revoked.", tenantID: claims.tenantID, subject: claims.sub.value)
+        }
+        guard let clientID = claims.clientID else { return try Self.signedIn(claims) }
+        let client = try clients.value(clientID) { try store.oauthClient(id: clientID) }
+        guard let client, client.revokedAt == nil, client.tenantID == claims.tenantID else {
+            throw AuthenticationFailure(reason: "revoked", detail: "The access token's client was revoked.", tenantID: claims.tenantID, subject: claims.sub.value)
         }
         // A token holds at most what its client holds now.
         let scopes = try Scope.parseList(claims.scope).intersection(client.scopes)
         return VerifiedCredential(
             principal: Principal(tenantID: claims.tenantID, subject: client.id, role: scopes.contains(.admin) ? .admin : .integration, scopes: scopes, method: .accessToken)
         )
+    }
+
+    /// The principal of a sign-in token: its subject and role, its scopes capped by the role.
+    private static func signedIn(_ claims: AccessTokenAuthority.Claims) throws -> VerifiedCredential {
+        guard let role = claims.role.flatMap(Role.init(named:)) else {
+            throw AuthenticationFailure(reason: "malformed", detail: "The access token names neither a client nor a role.", tenantID: claims.tenantID, subject: claims.sub.value)
+        }
+        var scopes = try Scope.parseList(claims.scope)
+        if let maximum = role.maximumScopes { scopes.formIntersection(maximum) }
+        return VerifiedCredential(principal: Principal(tenantID: claims.tenantID, subject: claims.sub.value, role: role, scopes: scopes, method: .accessToken))
     }
 
     /// Refuses a token outside its validity window, allowing `clockSkew` either way.

@@ -35,6 +35,7 @@ struct PluginAuthVerifier: CredentialVerifier {
         let address = context.clientAddress.map(IPAddressRange.format) ?? ""
         let args: JSONValue = ["username": .string(username), "password": .string(password), "client_ip": .string(address)]
         var unavailable = false
+        var unknownEverywhere = true
         for plugin in plugins {
             guard let outcome = try? await integrations.call(tenant: tenant, plugin: plugin, op: "auth.verify", args: args) else {
                 unavailable = true
@@ -45,8 +46,10 @@ struct PluginAuthVerifier: CredentialVerifier {
                 let verified = try Self.credential(outcome.body, tenant: tenant, plugin: plugin)
                 _ = cache.value(digest) { verified }
                 return verified
-            case .denied, .notFound:
+            case .notFound:
                 continue
+            case .denied:
+                unknownEverywhere = false
             default:
                 unavailable = true
             }
@@ -54,7 +57,13 @@ struct PluginAuthVerifier: CredentialVerifier {
         if unavailable {
             throw SwitchboardError(kind: .unavailable, code: "auth_provider_unavailable", detail: "The directory cannot check credentials now; retry.")
         }
-        throw AuthenticationFailure(reason: "denied", detail: "The directory refused these credentials.", tenantID: tenant, subject: username)
+        // The client is not told whether the user exists; the audit log is.
+        throw AuthenticationFailure(
+            reason: unknownEverywhere ? "unknown_user" : "denied",
+            detail: "The directory refused these credentials.",
+            tenantID: tenant,
+            subject: username
+        )
     }
 
     /// The principal a plugin's answer describes, capped by its role.
