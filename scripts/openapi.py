@@ -30,6 +30,9 @@ def obj(properties, required=(), additional=False, description=None):
 AGENT_STATUS = {"type": "string", "enum": ["online", "away", "busy", "offline"]}
 AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
+TICKET_STATUS = {"type": "string", "enum": ["new", "open", "pending", "resolved", "closed"]}
+TICKET_PRIORITY = {"type": "string", "enum": ["low", "normal", "high", "urgent"], "default": "normal"}
+KEY = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$", "description": "An id chosen by the tenant's own systems."}
 
 STAT_METRICS = {"type": "object", "additionalProperties": {"type": ["number", "null"]},
                 "description": "Metric name to value; an average with nothing to average is null."}
@@ -203,6 +206,67 @@ schemas = {
         },
         ["id", "webhook_id", "event", "seq", "status", "next_attempt_at", "created_at", "attempt_count", "attempts"],
     ),
+    "Customer": obj(
+        {
+            "customer_id": KEY, "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+            "email": {"type": ["string", "null"]}, "level": {"type": ["string", "null"]}, "tags": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": "string", "description": "api, or the CRM plugin that last synced the record."},
+            "external_id": {"type": ["string", "null"]}, "visitor_ids": {"type": "array", "items": ID},
+            "created_at": TIME, "updated_at": TIME, "version": {"type": "integer"},
+        },
+        ["customer_id", "name", "phone", "email", "level", "tags", "source", "external_id", "visitor_ids", "created_at", "updated_at", "version"],
+    ),
+    "CustomerInput": obj(
+        {
+            "customer_id": KEY, "name": {"type": "string", "maxLength": 200},
+            "phone": {"type": "string", "maxLength": 32, "description": "Digits, spaces and +-(); searched by its digits."},
+            "email": {"type": "string", "format": "email"}, "level": {"type": ["string", "integer"], "maxLength": 64},
+            "tags": {"type": "array", "maxItems": 32, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+            "source": KEY, "external_id": {"type": "string", "maxLength": 255},
+            "visitor_ids": {"type": "array", "maxItems": 32, "items": ID},
+        },
+        description="POST requires customer_id and creates the customer or changes the fields present (201 or 200); "
+                    "PUT changes the fields present of an existing customer.",
+    ),
+    "Order": obj(
+        {
+            "order_id": KEY, "customer_id": KEY, "amount": {"type": "number"}, "currency": {"type": ["string", "null"]},
+            "status": {"type": "string"}, "create_time": {"type": "integer", "description": "Unix seconds."},
+            "source": {"type": "string"}, "created_at": TIME, "updated_at": TIME, "version": {"type": "integer"},
+        },
+        ["order_id", "customer_id", "amount", "currency", "status", "create_time", "source", "created_at", "updated_at", "version"],
+    ),
+    "OrderInput": obj(
+        {
+            "order_id": KEY, "customer_id": KEY, "amount": {"type": "number", "minimum": 0},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"type": "string", "minLength": 1, "maxLength": 64},
+            "create_time": {"type": "integer", "description": "Unix seconds; default now."}, "source": KEY,
+        },
+        ["order_id", "customer_id", "amount", "status"],
+        description="Creates the order or replaces it (201 or 200); the customer must exist.",
+    ),
+    "Ticket": obj(
+        {
+            "ticket_id": ID, "title": {"type": "string"}, "content": {"type": "string"}, "priority": TICKET_PRIORITY,
+            "category": {"type": ["string", "null"]}, "status": TICKET_STATUS, "handler": {"type": ["string", "null"]},
+            "conversation_id": {"type": ["string", "null"], "format": "uuid"}, "customer_id": {"type": ["string", "null"]},
+            "external": {"type": ["object", "null"], "description": "The ticket in an external system: {system, id, url}."},
+            "created_at": TIME, "update_time": {"type": "integer", "description": "Unix seconds of the last change."},
+            "version": {"type": "integer"},
+        },
+        ["ticket_id", "title", "content", "priority", "category", "status", "handler", "conversation_id", "customer_id", "external",
+         "created_at", "update_time", "version"],
+    ),
+    "TicketInput": obj(
+        {
+            "title": {"type": "string", "minLength": 1, "maxLength": 500}, "content": {"type": "string", "minLength": 1},
+            "priority": TICKET_PRIORITY, "category": {"type": "string", "maxLength": 64}, "handler": {"type": "string", "maxLength": 200},
+            "conversation_id": ID, "customer_id": KEY,
+        },
+        ["title", "content"],
+        description="A ticket for a closed conversation is 409 conversation_closed.",
+    ),
+    "TicketChanges": obj({"status": TICKET_STATUS, "handler": {"type": "string", "maxLength": 200}, "priority": TICKET_PRIORITY}),
     "IntegrationCall": obj({"op": {"type": "string", "minLength": 1, "maxLength": 128, "examples": ["crm.lookup_customer"]},
                             "args": {"type": "object"}}, ["op"]),
 }
@@ -216,7 +280,7 @@ def page_of(name):
 
 
 SCOPES = ["agents:read", "agents:write", "conversations:read", "conversations:write", "messages:read", "messages:write",
-          "events:read", "webhooks:manage", "integrations:manage", "statistics:read", "statistics:write", "keys:manage", "admin"]
+          "events:read", "customers:read", "customers:write", "tickets:read", "tickets:write", "webhooks:manage", "integrations:manage", "statistics:read", "statistics:write", "keys:manage", "admin"]
 SCOPE = {"type": "string", "enum": SCOPES}
 CIDR = {"type": "string", "description": "An IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.0/24 or 2001:db8::/32."}
 schemas["APIKey"] = obj(
@@ -297,7 +361,7 @@ OAUTH_ERRORS = {"400": {"description": "invalid_request, unsupported_grant_type,
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "429": {"description": "Too many failed client authentications from this address.", "content": {"application/json": {"schema": ref("OAuthError")}}}}
 
-for name in ["Agent", "Conversation", "Message", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient",
+for name in ["Agent", "Conversation", "Message", "Customer", "Order", "Ticket", "Event", "Integration", "Webhook", "WebhookDelivery", "APIKey", "AuditEvent", "OAuthClient",
              "TokenIssuer", "SignatureKey"]:
     schemas[f"{name}Page"] = page_of(name)
 
@@ -346,6 +410,7 @@ def body(schema):
 
 
 PARAM_ID = {"name": "id", "in": "path", "required": True, "schema": ID}
+PARAM_KEY = {"name": "id", "in": "path", "required": True, "schema": KEY}
 PARAM_PLUGIN = {"name": "plugin", "in": "path", "required": True, "schema": {"type": "string"}, "description": "A plugin id."}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
@@ -416,6 +481,44 @@ paths = {
         "get": get("getAgent", "agents", "Agent"),
         "put": update("updateAgent", "agents", "AgentInput", "Agent"),
         "delete": delete("deleteAgent", "agents", "Agent", "Leaves a tombstone (deleted_at set, still readable) and an agent.deleted event."),
+    },
+    "/api/v1/customers": {
+        "post": {**create("upsertCustomer", "crm", "CustomerInput", "Customer"),
+                 "responses": {"200": json_response("Changed.", ref("Customer"), etag=True),
+                               "201": json_response("Created.", ref("Customer"), etag=True, location=True), **err(*BODY_ERRORS, *COMMON)}},
+        "get": listing("listCustomers", "crm", "CustomerPage",
+                       [query("phone", {"type": "string"}), query("tag", {"type": "string"}), query("level", {"type": "string"}),
+                        query("visitor_id", ID)]),
+    },
+    "/api/v1/customers/{id}": {
+        "parameters": [PARAM_KEY],
+        "get": get("getCustomer", "crm", "Customer"),
+        "put": update("updateCustomer", "crm", "CustomerInput", "Customer"),
+        "delete": {"operationId": "deleteCustomer", "tags": ["crm"], "parameters": [IF_MATCH],
+                   "description": "Removes the customer and its orders; a customer.deleted event records it.",
+                   "responses": {"204": {"description": "Removed."}, **err((404, "NotFound"), (412, "PreconditionFailed"), *COMMON)}},
+    },
+    "/api/v1/customers/{id}/orders": {
+        "parameters": [PARAM_KEY],
+        "get": {**listing("listCustomerOrders", "crm", "OrderPage"),
+                "responses": {"200": json_response("One page, in order_id order.", ref("OrderPage")),
+                              **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/orders": {
+        "post": {**create("upsertOrder", "crm", "OrderInput", "Order"),
+                 "responses": {"200": json_response("Replaced.", ref("Order"), etag=True),
+                               "201": json_response("Created.", ref("Order"), etag=True, location=True), **err(*BODY_ERRORS, *COMMON)}},
+    },
+    "/api/v1/orders/{id}": {"parameters": [PARAM_KEY], "get": get("getOrder", "crm", "Order")},
+    "/api/v1/tickets": {
+        "post": create("createTicket", "tickets", "TicketInput", "Ticket", [(409, "Conflict")]),
+        "get": listing("listTickets", "tickets", "TicketPage",
+                       [query("status", TICKET_STATUS), query("conversation_id", ID), query("customer_id", {"type": "string"})]),
+    },
+    "/api/v1/tickets/{id}": {
+        "parameters": [PARAM_ID],
+        "get": get("getTicket", "tickets", "Ticket"),
+        "put": update("updateTicket", "tickets", "TicketChanges", "Ticket"),
     },
     "/api/v1/visitors": {"post": create("createVisitor", "visitors", "VisitorInput", "Visitor", [(409, "Conflict")])},
     "/api/v1/visitors/{id}": {"parameters": [PARAM_ID], "get": get("getVisitor", "visitors", "Visitor")},

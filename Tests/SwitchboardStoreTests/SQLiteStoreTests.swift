@@ -83,7 +83,7 @@ import Testing
         let store = try Self.makeStore(path: path)
         defer { store.close() }
         #expect(try store.tenants().isEmpty)
-        #expect(SQLiteStore.schemaVersion == 10)
+        #expect(SQLiteStore.schemaVersion == 11)
     }
 
     @Test func pluginValuesAreScopedAndCompareAndSet() async throws {

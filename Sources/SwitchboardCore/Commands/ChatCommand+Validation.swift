@@ -10,7 +10,12 @@ extension ChatCommand {
             .updateConversation(id: id, try changes.validated(), expectedVersion: expected)
         case .sendMessage(let input): .sendMessage(try input.validated())
         case .editMessage(let id, let changes, let expected): .editMessage(id: id, try changes.validated(), expectedVersion: expected)
-        case .deleteAgent, .endConversation, .deleteMessage: self
+        case .upsertCustomer(let id, let changes, let mustExist, let expected):
+            .upsertCustomer(customerID: try Validation.key(id, field: "customer_id"), try changes.validated(), mustExist: mustExist, expectedVersion: expected)
+        case .upsertOrder(let input): .upsertOrder(try input.validated())
+        case .createTicket(let input): .createTicket(try input.validated())
+        case .updateTicket(let id, let changes, let expected): .updateTicket(id: id, try changes.validated(), expectedVersion: expected)
+        case .deleteAgent, .endConversation, .deleteMessage, .deleteCustomer: self
         }
     }
 }

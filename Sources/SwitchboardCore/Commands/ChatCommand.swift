@@ -1,4 +1,5 @@
-/// A change to the chat core, carried out by a `ChatStore` in one transaction with its events.
+/// A change to the core (chat, CRM records, tickets), carried out by a `ChatStore` in one transaction
+/// with its events.
 public enum ChatCommand: Hashable, Sendable {
     case createAgent(NewAgent)
     case updateAgent(id: String, AgentChanges, expectedVersion: Int64?)
@@ -10,6 +11,13 @@ public enum ChatCommand: Hashable, Sendable {
     case sendMessage(NewMessage)
     case editMessage(id: String, MessageChanges, expectedVersion: Int64?)
     case deleteMessage(id: String, expectedVersion: Int64?)
+    /// Creates or changes a customer; with `mustExist` (PUT) an unknown customer is 404.
+    case upsertCustomer(customerID: String, CustomerChanges, mustExist: Bool, expectedVersion: Int64?)
+    /// Removes a customer and its orders.
+    case deleteCustomer(customerID: String, expectedVersion: Int64?)
+    case upsertOrder(OrderInput)
+    case createTicket(NewTicket)
+    case updateTicket(id: String, TicketChanges, expectedVersion: Int64?)
 }
 
 /// What a command produced.
@@ -20,6 +28,11 @@ public struct ChatResult: Hashable, Sendable {
         case visitor(Visitor)
         case conversation(Conversation)
         case message(Message)
+        case customer(Customer)
+        case order(Order)
+        case ticket(Ticket)
+        /// A removed resource: the answer is 204 without a body.
+        case removed
     }
 
     public var resource: Resource
@@ -42,6 +55,10 @@ public struct ChatResult: Hashable, Sendable {
         case .visitor(let visitor): try SwitchboardJSON.encode(visitor)
         case .conversation(let conversation): try SwitchboardJSON.encode(conversation)
         case .message(let message): try SwitchboardJSON.encode(message)
+        case .customer(let customer): try SwitchboardJSON.encode(customer)
+        case .order(let order): try SwitchboardJSON.encode(order)
+        case .ticket(let ticket): try SwitchboardJSON.encode(ticket)
+        case .removed: []
         }
     }
 
@@ -49,7 +66,10 @@ public struct ChatResult: Hashable, Sendable {
     public var version: Int64? {
         switch resource {
         case .agent(let agent): agent.version
-        case .visitor: nil
+        case .customer(let customer): customer.version
+        case .order(let order): order.version
+        case .ticket(let ticket): ticket.version
+        case .visitor, .removed: nil
         case .conversation(let conversation): conversation.version
         case .message(let message): message.version
         }

@@ -23,17 +23,19 @@ public struct EventType: Hashable, Sendable, Codable, CustomStringConvertible, E
     public static let messageReceived: EventType = "message.received"
     public static let messageUpdated: EventType = "message.updated"
     public static let messageDeleted: EventType = "message.deleted"
+    public static let customerSynced: EventType = "customer.synced"
+    public static let customerDeleted: EventType = "customer.deleted"
+    public static let orderLinked: EventType = "order.linked"
+    public static let ticketCreated: EventType = "ticket.created"
+    public static let ticketUpdated: EventType = "ticket.updated"
+    public static let ticketStatusChanged: EventType = "ticket.status_changed"
 
     /// Every type the core emits, in documentation order.
     public static let core: [EventType] = [
         .agentCreated, .agentUpdated, .agentDeleted, .agentStatusChanged,
         .conversationCreated, .conversationUpdated, .conversationEnded,
         .messageReceived, .messageUpdated, .messageDeleted,
+        .customerSynced, .customerDeleted, .orderLinked,
+        .ticketCreated, .ticketUpdated, .ticketStatusChanged,
     ]
-}
-
-extension EventType {
-    /// A ticket was created (by the ticketing integration); data carries `ticket_id` and, when tied to one,
-    /// `conversation_id`.
-    public static let ticketCreated: EventType = "ticket.created"
 }

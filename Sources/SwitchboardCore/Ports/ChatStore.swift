@@ -12,6 +12,13 @@ public protocol ChatStore: Sendable {
     func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) throws -> Page<Conversation>
     func message(id: String, tenant: String) throws -> Message?
     func messages(conversationID: String, tenant: String, page: PageRequest) throws -> Page<Message>
+    func customer(id: String, tenant: String) throws -> Customer?
+    func customers(tenant: String, filter: CustomerFilter, page: PageRequest) throws -> Page<Customer>
+    func order(id: String, tenant: String) throws -> Order?
+    /// A customer's orders in `order_id` order.
+    func orders(customerID: String, tenant: String, page: PageRequest) throws -> Page<Order>
+    func ticket(id: String, tenant: String) throws -> Ticket?
+    func tickets(tenant: String, filter: TicketFilter, page: PageRequest) throws -> Page<Ticket>
 
     /// Runs `command` for `tenant` in one transaction that also appends its events to the log.
     ///

@@ -18,6 +18,10 @@ public struct Scope: Hashable, Sendable, Comparable, CustomStringConvertible {
     public static let eventsRead = Scope("events:read")
     public static let webhooksManage = Scope("webhooks:manage")
     public static let integrationsManage = Scope("integrations:manage")
+    public static let customersRead = Scope("customers:read")
+    public static let customersWrite = Scope("customers:write")
+    public static let ticketsRead = Scope("tickets:read")
+    public static let ticketsWrite = Scope("tickets:write")
     public static let statisticsRead = Scope("statistics:read")
     public static let statisticsWrite = Scope("statistics:write")
     public static let keysManage = Scope("keys:manage")
@@ -26,6 +30,7 @@ public struct Scope: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Every scope, in documentation order.
     public static let all: [Scope] = [
         .agentsRead, .agentsWrite, .conversationsRead, .conversationsWrite, .messagesRead, .messagesWrite, .eventsRead,
+        .customersRead, .customersWrite, .ticketsRead, .ticketsWrite,
         .webhooksManage, .integrationsManage, .statisticsRead, .statisticsWrite, .keysManage, .admin,
     ]
 
@@ -76,7 +81,7 @@ extension Role {
     public var defaultScopes: Set<Scope> {
         switch self {
         case .admin: [.admin]
-        case .agent: [.agentsRead, .conversationsRead, .conversationsWrite, .messagesRead, .messagesWrite]
+        case .agent: [.agentsRead, .conversationsRead, .conversationsWrite, .messagesRead, .messagesWrite, .customersRead, .ticketsRead, .ticketsWrite]
         case .visitor: [.conversationsRead, .messagesRead, .messagesWrite]
         default: []
         }

@@ -200,6 +200,8 @@ func buildRouters(
     ConversationController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     MessageController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
+    CustomerController(store: store, responder: responder).addRoutes(to: api)
+    TicketController(store: store, responder: responder).addRoutes(to: api)
     IntegrationController(manager: integrations, audit: audit).addRoutes(to: api)
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)

@@ -12,6 +12,7 @@ struct CommandResponder: Sendable {
         let idempotency = try body.flatMap { try idempotencyKey(request, body: $0) }
         switch try await store.execute(command, tenant: context.requirePrincipal.tenantID, idempotency: idempotency) {
         case .applied(let result):
+            if case .removed = result.resource { return Response(status: .noContent) }
             var response = Response.json(bytes: try result.encodedBody(), status: result.isCreated ? .created : .ok, version: result.version)
             if result.isCreated { response.headers[.location] = result.location }
             return response
@@ -43,6 +44,10 @@ extension ChatResult {
         case .visitor(let visitor): "/api/v1/visitors/\(visitor.id)"
         case .conversation(let conversation): "/api/v1/conversations/\(conversation.id)"
         case .message(let message): "/api/v1/messages/\(message.id)"
+        case .customer(let customer): "/api/v1/customers/\(customer.customerID)"
+        case .order(let order): "/api/v1/orders/\(order.orderID)"
+        case .ticket(let ticket): "/api/v1/tickets/\(ticket.ticketID)"
+        case .removed: ""
         }
     }
 }

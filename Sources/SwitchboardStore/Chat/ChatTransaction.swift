@@ -64,6 +64,69 @@ struct ChatTransaction {
             var message = try load(message: id, expected: expected)
             let events = message.delete(now: now)
             return try saveChanged(.message(message), events: events) { try save(message) }
+        case .upsertCustomer(let id, let changes, let mustExist, let expected):
+            let existing = try db.queryFirst(
+                "SELECT \(Rows.customerColumns) FROM customers WHERE tenant_id = ? AND id = ?",
+                [.text(tenant), .text(id)],
+                Rows.customer
+            )
+            if mustExist || expected != nil { _ = try load("customer", id: id, expected: expected, version: \.version) { existing } }
+            for visitorID in changes.visitorIDs ?? [] where try !exists(table: "visitors", id: visitorID) {
+                throw SwitchboardError.unknownReference(field: "visitor_ids", resource: "visitor")
+            }
+            let (customer, events) = Customer.upsert(existing, customerID: id, changes, now: now)
+            try save(customer)
+            try append(events)
+            return ChatResult(resource: .customer(customer), isCreated: existing == nil)
+        case .deleteCustomer(let id, let expected):
+            let customer = try load("customer", id: id, expected: expected, version: \.version) {
+                try db.queryFirst("SELECT \(Rows.customerColumns) FROM customers WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.customer)
+            }
+            for table in ["customers WHERE tenant_id = ? AND id = ?", "orders WHERE tenant_id = ? AND customer_id = ?",
+                "customer_tags WHERE tenant_id = ? AND customer_id = ?", "customer_visitors WHERE tenant_id = ? AND customer_id = ?"]
+            {
+                try db.run("DELETE FROM \(table)", [.text(tenant), .text(id)])
+            }
+            try append([customer.deletionEvent])
+            return ChatResult(resource: .removed, isCreated: false)
+        case .upsertOrder(let input):
+            guard try exists(table: "customers", id: input.customerID) else {
+                throw SwitchboardError.unknownReference(field: "customer_id", resource: "customer")
+            }
+            let existing = try db.queryFirst(
+                "SELECT \(Rows.orderColumns) FROM orders WHERE tenant_id = ? AND id = ?",
+                [.text(tenant), .text(input.orderID)],
+                Rows.order
+            )
+            let (order, events) = Order.upsert(existing, input, now: now)
+            if !events.isEmpty {
+                try save(order)
+                try append(events)
+            }
+            return ChatResult(resource: .order(order), isCreated: existing == nil)
+        case .createTicket(let input):
+            var conversation: Conversation?
+            if let conversationID = input.conversationID {
+                conversation = try db.queryFirst(
+                    "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
+                    [.text(tenant), .text(conversationID)],
+                    Rows.conversation
+                )
+                guard conversation != nil else { throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation") }
+            }
+            if let customerID = input.customerID, try !exists(table: "customers", id: customerID) {
+                throw SwitchboardError.unknownReference(field: "customer_id", resource: "customer")
+            }
+            let (ticket, events) = try Ticket.make(input, conversation: conversation, id: ids.make(now: now), now: now)
+            try save(ticket)
+            try append(events)
+            return ChatResult(resource: .ticket(ticket), isCreated: true)
+        case .updateTicket(let id, let changes, let expected):
+            var ticket = try load("ticket", id: id, expected: expected, version: \.version) {
+                try db.queryFirst("SELECT \(Rows.ticketColumns) FROM tickets WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.ticket)
+            }
+            let events = ticket.apply(changes, now: now)
+            return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
         }
     }
 
@@ -213,6 +276,69 @@ struct ChatTransaction {
                 .text(conversation.status.rawValue), .text(conversation.channel), SQLiteValue(conversation.subject), .text(metadata),
                 SQLiteValue(conversation.createdAt), SQLiteValue(conversation.updatedAt), SQLiteValue(conversation.endedAt),
                 .integer(conversation.version),
+            ]
+        )
+    }
+
+    private func save(_ customer: Customer) throws {
+        try db.run(
+            """
+            INSERT INTO customers (tenant_id, id, name, phone, phone_key, email, level, tags, source, external_id, visitor_ids,
+                created_at, updated_at, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, phone = excluded.phone, phone_key = excluded.phone_key,
+                email = excluded.email, level = excluded.level, tags = excluded.tags, source = excluded.source,
+                external_id = excluded.external_id, visitor_ids = excluded.visitor_ids, updated_at = excluded.updated_at,
+                version = excluded.version
+            """,
+            [
+                .text(tenant), .text(customer.customerID), SQLiteValue(customer.name), SQLiteValue(customer.phone),
+                SQLiteValue(customer.phone.map(CustomerFilter.phoneKey)), SQLiteValue(customer.email), SQLiteValue(customer.level),
+                .text(try SwitchboardJSON.encodeString(customer.tags)), .text(customer.source), SQLiteValue(customer.externalID),
+                .text(try SwitchboardJSON.encodeString(customer.visitorIDs)), SQLiteValue(customer.createdAt),
+                SQLiteValue(customer.updatedAt), .integer(customer.version),
+            ]
+        )
+        // The tag and visitor indexes hold exactly the record's current lists.
+        for (table, column, values) in [("customer_tags", "tag", customer.tags), ("customer_visitors", "visitor_id", customer.visitorIDs)] {
+            try db.run("DELETE FROM \(table) WHERE tenant_id = ? AND customer_id = ?", [.text(tenant), .text(customer.customerID)])
+            for value in values {
+                try db.run("INSERT INTO \(table) (tenant_id, \(column), customer_id) VALUES (?, ?, ?)", [.text(tenant), .text(value), .text(customer.customerID)])
+            }
+        }
+    }
+
+    private func save(_ order: Order) throws {
+        try db.run(
+            """
+            INSERT INTO orders (tenant_id, id, customer_id, amount, currency, status, create_time, source, created_at, updated_at, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET customer_id = excluded.customer_id, amount = excluded.amount,
+                currency = excluded.currency, status = excluded.status, create_time = excluded.create_time, source = excluded.source,
+                updated_at = excluded.updated_at, version = excluded.version
+            """,
+            [
+                .text(tenant), .text(order.orderID), .text(order.customerID), .real(order.amount), SQLiteValue(order.currency),
+                .text(order.status), .integer(order.createTime), .text(order.source), SQLiteValue(order.createdAt),
+                SQLiteValue(order.updatedAt), .integer(order.version),
+            ]
+        )
+    }
+
+    private func save(_ ticket: Ticket) throws {
+        try db.run(
+            """
+            INSERT INTO tickets (tenant_id, id, title, content, priority, category, status, handler, conversation_id, customer_id,
+                external, created_at, update_time, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET priority = excluded.priority, status = excluded.status,
+                handler = excluded.handler, external = excluded.external, update_time = excluded.update_time, version = excluded.version
+            """,
+            [
+                .text(tenant), .text(ticket.ticketID), .text(ticket.title), .text(ticket.content), .text(ticket.priority.rawValue),
+                SQLiteValue(ticket.category), .text(ticket.status.rawValue), SQLiteValue(ticket.handler), SQLiteValue(ticket.conversationID),
+                SQLiteValue(ticket.customerID), SQLiteValue(try ticket.external.map { try SwitchboardJSON.encodeString($0) }),
+                SQLiteValue(ticket.createdAt), .integer(ticket.updateTime), .integer(ticket.version),
             ]
         )
     }

@@ -63,6 +63,62 @@ enum Rows {
         )
     }
 
+    static let customerColumns = "id, name, phone, email, level, tags, source, external_id, visitor_ids, created_at, updated_at, version"
+    static let orderColumns = "id, customer_id, amount, currency, status, create_time, source, created_at, updated_at, version"
+    static let ticketColumns =
+        "id, title, content, priority, category, status, handler, conversation_id, customer_id, external, created_at, update_time, version"
+
+    static func customer(_ row: SQLiteRow) throws -> Customer {
+        let decoder = SwitchboardJSON.makeDecoder()
+        return Customer(
+            customerID: row.text(0),
+            name: row.optionalText(1),
+            phone: row.optionalText(2),
+            email: row.optionalText(3),
+            level: row.optionalText(4),
+            tags: try decoder.decode([String].self, from: Data(row.text(5).utf8)),
+            source: row.text(6),
+            externalID: row.optionalText(7),
+            visitorIDs: try decoder.decode([String].self, from: Data(row.text(8).utf8)),
+            createdAt: row.date(9),
+            updatedAt: row.date(10),
+            version: row.int64(11)
+        )
+    }
+
+    static func order(_ row: SQLiteRow) -> Order {
+        Order(
+            orderID: row.text(0),
+            customerID: row.text(1),
+            amount: row.double(2),
+            currency: row.optionalText(3),
+            status: row.text(4),
+            createTime: row.int64(5),
+            source: row.text(6),
+            createdAt: row.date(7),
+            updatedAt: row.date(8),
+            version: row.int64(9)
+        )
+    }
+
+    static func ticket(_ row: SQLiteRow) throws -> Ticket {
+        Ticket(
+            ticketID: row.text(0),
+            title: row.text(1),
+            content: row.text(2),
+            priority: try value(Ticket.Priority.self, row.text(3)),
+            category: row.optionalText(4),
+            status: try value(Ticket.Status.self, row.text(5)),
+            handler: row.optionalText(6),
+            conversationID: row.optionalText(7),
+            customerID: row.optionalText(8),
+            external: try row.optionalText(9).map { try SwitchboardJSON.makeDecoder().decode(Ticket.ExternalReference.self, from: Data($0.utf8)) },
+            createdAt: row.date(10),
+            updateTime: row.int64(11),
+            version: row.int64(12)
+        )
+    }
+
     static func event(_ row: SQLiteRow) throws -> Event {
         Event(
             id: row.text(3),

@@ -86,6 +86,65 @@ extension SQLiteStore: ChatStore {
         }
     }
 
+    public func customer(id: String, tenant: String) throws -> Customer? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.customerColumns) FROM customers WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.customer)
+        }
+    }
+
+    public func customers(tenant: String, filter: CustomerFilter, page: PageRequest) throws -> Page<Customer> {
+        var conditions: [(sql: String, value: SQLiteValue)] = []
+        if let phone = filter.phone { conditions.append(("phone_key = ?", .text(CustomerFilter.phoneKey(phone)))) }
+        if let level = filter.level { conditions.append(("level = ?", .text(level))) }
+        if let tag = filter.tag {
+            conditions.append(("id IN (SELECT customer_id FROM customer_tags WHERE tenant_id = customers.tenant_id AND tag = ?)", .text(tag)))
+        }
+        if let visitorID = filter.visitorID {
+            conditions.append(
+                ("id IN (SELECT customer_id FROM customer_visitors WHERE tenant_id = customers.tenant_id AND visitor_id = ?)", .text(visitorID))
+            )
+        }
+        return try read { db in
+            try db.page(table: "customers", columns: Rows.customerColumns, tenant: tenant, conditions: conditions, request: page, map: Rows.customer, id: \.customerID)
+        }
+    }
+
+    public func order(id: String, tenant: String) throws -> Order? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.orderColumns) FROM orders WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.order)
+        }
+    }
+
+    public func orders(customerID: String, tenant: String, page: PageRequest) throws -> Page<Order> {
+        try read { db in
+            try db.page(
+                table: "orders",
+                columns: Rows.orderColumns,
+                tenant: tenant,
+                conditions: [("customer_id = ?", .text(customerID))],
+                request: page,
+                map: Rows.order,
+                id: \.orderID
+            )
+        }
+    }
+
+    public func ticket(id: String, tenant: String) throws -> Ticket? {
+        try read { db in
+            try db.queryFirst("SELECT \(Rows.ticketColumns) FROM tickets WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.ticket)
+        }
+    }
+
+    public func tickets(tenant: String, filter: TicketFilter, page: PageRequest) throws -> Page<Ticket> {
+        var conditions: [(sql: String, value: SQLiteValue)] = []
+        if let status = filter.status { conditions.append(("status = ?", .text(status.rawValue))) }
+        if let conversationID = filter.conversationID { conditions.append(("conversation_id = ?", .text(conversationID))) }
+        if let customerID = filter.customerID { conditions.append(("customer_id = ?", .text(customerID))) }
+        return try read { db in
+            try db.page(table: "tickets", columns: Rows.ticketColumns, tenant: tenant, conditions: conditions, request: page, map: Rows.ticket, id: \.ticketID)
+        }
+    }
+
     public func execute(_ command: ChatCommand, tenant: String, idempotency: IdempotencyKey?) async throws -> CommandOutcome {
         let command = try command.validated()
         let ids = self.ids

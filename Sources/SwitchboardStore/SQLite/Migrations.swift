@@ -322,6 +322,77 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            11,
+            """
+            CREATE TABLE customers (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                name TEXT,
+                phone TEXT,
+                phone_key TEXT,
+                email TEXT,
+                level TEXT,
+                tags TEXT NOT NULL,
+                source TEXT NOT NULL,
+                external_id TEXT,
+                visitor_ids TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX customers_by_phone ON customers(tenant_id, phone_key, id);
+            CREATE INDEX customers_by_level ON customers(tenant_id, level, id);
+            CREATE TABLE customer_tags (
+                tenant_id TEXT NOT NULL,
+                tag TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, tag, customer_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE customer_visitors (
+                tenant_id TEXT NOT NULL,
+                visitor_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, visitor_id, customer_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE orders (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                amount REAL NOT NULL,
+                currency TEXT,
+                status TEXT NOT NULL,
+                create_time INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX orders_by_customer ON orders(tenant_id, customer_id, id);
+            CREATE TABLE tickets (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                content TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                category TEXT,
+                status TEXT NOT NULL,
+                handler TEXT,
+                conversation_id TEXT,
+                customer_id TEXT,
+                external TEXT,
+                created_at INTEGER NOT NULL,
+                update_time INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX tickets_by_status ON tickets(tenant_id, status, id);
+            CREATE INDEX tickets_by_conversation ON tickets(tenant_id, conversation_id, id);
+            CREATE INDEX tickets_by_customer ON tickets(tenant_id, customer_id, id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

@@ -1,0 +1,163 @@
+import Foundation
+
+/// A support ticket with the seed's fields, optionally tied to a conversation and mirrored in an
+/// external ticketing system.
+public struct Ticket: Codable, Hashable, Sendable {
+    public enum Priority: String, Codable, Hashable, Sendable, CaseIterable {
+        case low, normal, high, urgent
+    }
+
+    /// The lifecycle; ticketing plugins map their system's statuses onto it.
+    public enum Status: String, Codable, Hashable, Sendable, CaseIterable {
+        case new, open, pending, resolved, closed
+    }
+
+    /// The ticket in an external system, once a ticketing plugin created it there.
+    public struct ExternalReference: Codable, Hashable, Sendable {
+        /// The plugin that holds it, e.g. `ticketing-rt`.
+        public var system: String
+        public var id: String
+        public var url: String?
+
+        /// Creates a reference.
+        public init(system: String, id: String, url: String? = nil) {
+            self.system = system
+            self.id = id
+            self.url = url
+        }
+    }
+
+    public var ticketID: String
+    public var title: String
+    public var content: String
+    public var priority: Priority
+    public var category: String?
+    public var status: Status
+    /// Who works on it (an agent id or the external system's owner name).
+    public var handler: String?
+    public var conversationID: String?
+    public var customerID: String?
+    public var external: ExternalReference?
+    public var createdAt: Date
+    /// Unix seconds of the last change (the seed's `update_time`).
+    public var updateTime: Int64
+    public var version: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case title, content, priority, category, status, handler, external, version
+        case ticketID = "ticket_id"
+        case conversationID = "conversation_id"
+        case customerID = "customer_id"
+        case createdAt = "created_at"
+        case updateTime = "update_time"
+    }
+
+    /// Creates a ticket record.
+    public init(
+        ticketID: String,
+        title: String,
+        content: String,
+        priority: Priority,
+        category: String?,
+        status: Status,
+        handler: String?,
+        conversationID: String?,
+        customerID: String?,
+        external: ExternalReference?,
+        createdAt: Date,
+        updateTime: Int64,
+        version: Int64 = 1
+    ) {
+        self.ticketID = ticketID
+        self.title = title
+        self.content = content
+        self.priority = priority
+        self.category = category
+        self.status = status
+        self.handler = handler
+        self.conversationID = conversationID
+        self.customerID = customerID
+        self.external = external
+        self.createdAt = createdAt
+        self.updateTime = updateTime
+        self.version = version
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(ticketID, forKey: .ticketID)
+        try container.encode(title, forKey: .title)
+        try container.encode(content, forKey: .content)
+        try container.encode(priority, forKey: .priority)
+        try container.encode(category, forKey: .category)
+        try container.encode(status, forKey: .status)
+        try container.encode(handler, forKey: .handler)
+        try container.encode(conversationID, forKey: .conversationID)
+        try container.encode(customerID, forKey: .customerID)
+        try container.encode(external, forKey: .external)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updateTime, forKey: .updateTime)
+        try container.encode(version, forKey: .version)
+    }
+}
+
+/// The fields of a new ticket.
+public struct NewTicket: Hashable, Sendable {
+    public var title: String
+    public var content: String
+    public var priority: Ticket.Priority
+    public var category: String?
+    public var handler: String?
+    public var conversationID: String?
+    public var customerID: String?
+
+    /// Creates the input.
+    public init(
+        title: String,
+        content: String,
+        priority: Ticket.Priority = .normal,
+        category: String? = nil,
+        handler: String? = nil,
+        conversationID: String? = nil,
+        customerID: String? = nil
+    ) {
+        self.title = title
+        self.content = content
+        self.priority = priority
+        self.category = category
+        self.handler = handler
+        self.conversationID = conversationID
+        self.customerID = customerID
+    }
+}
+
+/// A change to a ticket: nil fields stay as they are.
+public struct TicketChanges: Hashable, Sendable {
+    public var status: Ticket.Status?
+    public var handler: String?
+    public var priority: Ticket.Priority?
+    /// Set by the ticketing integration once the external system holds the ticket.
+    public var external: Ticket.ExternalReference?
+
+    /// Creates a change set.
+    public init(status: Ticket.Status? = nil, handler: String? = nil, priority: Ticket.Priority? = nil, external: Ticket.ExternalReference? = nil) {
+        self.status = status
+        self.handler = handler
+        self.priority = priority
+        self.external = external
+    }
+}
+
+/// Filters of the ticket list; nil fields match everything.
+public struct TicketFilter: Hashable, Sendable {
+    public var status: Ticket.Status?
+    public var conversationID: String?
+    public var customerID: String?
+
+    /// Creates a filter.
+    public init(status: Ticket.Status? = nil, conversationID: String? = nil, customerID: String? = nil) {
+        self.status = status
+        self.conversationID = conversationID
+        self.customerID = customerID
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+extension NewTicket {
+    /// Returns the input with text trimmed, or throws the first invalid field.
+    public func validated() throws -> NewTicket {
+        var input = self
+        input.title = try Validation.requiredText(title, field: "title", maxLength: Validation.maxSubjectLength)
+        input.content = try Validation.requiredText(content, field: "content", maxLength: Validation.maxContentBytes)
+        guard input.content.utf8.count <= Validation.maxContentBytes else {
+            throw SwitchboardError.invalidField("content", "The field 'content' is larger than \(Validation.maxContentBytes) bytes.")
+        }
+        input.category = try Validation.optionalText(category, field: "category", maxLength: 64)
+        input.handler = try Validation.optionalText(handler, field: "handler", maxLength: Validation.maxNameLength)
+        input.conversationID = try conversationID.map { try Validation.id($0, field: "conversation_id") }
+        input.customerID = try customerID.map { try Validation.key($0, field: "customer_id") }
+        return input
+    }
+}
+
+extension TicketChanges {
+    /// Returns the changes with text trimmed, or throws the first invalid field.
+    public func validated() throws -> TicketChanges {
+        var changes = self
+        changes.handler = try Validation.optionalText(handler, field: "handler", maxLength: Validation.maxNameLength)
+        if let external {
+            changes.external = Ticket.ExternalReference(
+                system: try Validation.key(external.system, field: "external.system"),
+                id: try Validation.requiredText(external.id, field: "external.id", maxLength: Validation.maxExternalIDLength),
+                url: try Validation.optionalText(external.url, field: "external.url", maxLength: 2048)
+            )
+        }
+        return changes
+    }
+}
+
+extension Ticket {
+    /// A new ticket from validated input, with its `ticket.created` event.
+    /// - Throws: `conversation_closed` when `conversation` has ended: a ticket is opened while the
+    ///   conversation is still being worked on.
+    public static func make(_ input: NewTicket, conversation: Conversation?, id: String, now: Date) throws -> (Ticket, [DomainEvent]) {
+        if let conversation, conversation.status == .closed { throw SwitchboardError.conversationClosed }
+        let ticket = Ticket(
+            ticketID: id,
+            title: input.title,
+            content: input.content,
+            priority: input.priority,
+            category: input.category,
+            status: .new,
+            handler: input.handler,
+            conversationID: input.conversationID,
+            customerID: input.customerID,
+            external: nil,
+            createdAt: now,
+            updateTime: Int64(now.timeIntervalSince1970)
+        )
+        let data: JSONValue = [
+            "ticket_id": .string(ticket.ticketID), "title": .string(ticket.title), "priority": .string(ticket.priority.rawValue),
+            "category": JSONValue(ticket.category), "status": .string(ticket.status.rawValue), "handler": JSONValue(ticket.handler),
+            "conversation_id": JSONValue(ticket.conversationID), "customer_id": JSONValue(ticket.customerID),
+        ]
+        return (ticket, [DomainEvent(type: .ticketCreated, data: data)])
+    }
+
+    /// Applies validated changes: `ticket.status_changed` when the status moved, `ticket.updated` for
+    /// any other change; nothing when nothing changed.
+    public mutating func apply(_ changes: TicketChanges, now: Date) -> [DomainEvent] {
+        let before = self
+        status = changes.status ?? status
+        handler = changes.handler ?? handler
+        priority = changes.priority ?? priority
+        external = changes.external ?? external
+        guard self != before else { return [] }
+        updateTime = Int64(now.timeIntervalSince1970)
+        version += 1
+        var data: JSONValue = [
+            "ticket_id": .string(ticketID), "status": .string(status.rawValue), "handler": JSONValue(handler),
+            "priority": .string(priority.rawValue), "update_time": JSONValue(updateTime), "conversation_id": JSONValue(conversationID),
+            "external": external.map { ["system": .string($0.system), "id": .string($0.id), "url": JSONValue($0.url)] } ?? .null,
+        ]
+        guard status != before.status else { return [DomainEvent(type: .ticketUpdated, data: data)] }
+        if case .object(var fields) = data {
+            fields["previous_status"] = .string(before.status.rawValue)
+            data = .object(fields)
+        }
+        return [DomainEvent(type: .ticketStatusChanged, data: data)]
+    }
+}

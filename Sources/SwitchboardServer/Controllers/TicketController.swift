@@ -1,0 +1,78 @@
+import Hummingbird
+import SwitchboardCore
+
+/// `/api/v1/tickets`: support tickets, optionally tied to a conversation and a customer.
+struct TicketController {
+    let store: any ChatStore
+    let responder: CommandResponder
+
+    func addRoutes(to routes: DocumentedRoutes) {
+        routes.on(.post, "/tickets", scope: .ticketsWrite, use: create)
+        routes.on(.get, "/tickets", scope: .ticketsRead, use: list)
+        routes.on(.get, "/tickets/{id}", scope: .ticketsRead, use: get)
+        routes.on(.put, "/tickets/{id}", scope: .ticketsWrite, use: update)
+    }
+
+    struct Body: StrictBody {
+        var title: String?
+        var content: String?
+        var priority: Ticket.Priority?
+        var category: String?
+        var handler: String?
+        var conversationID: String?
+        var customerID: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case title, content, priority, category, handler
+            case conversationID = "conversation_id"
+            case customerID = "customer_id"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+    }
+
+    struct ChangesBody: StrictBody {
+        var status: Ticket.Status?
+        var handler: String?
+        var priority: Ticket.Priority?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case status, handler, priority
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await CollectedBody.collect(request, context: context)
+        let input = try body.decode(Body.self)
+        guard let title = input.title else { throw SwitchboardError.missingField("title") }
+        guard let content = input.content else { throw SwitchboardError.missingField("content") }
+        let ticket = NewTicket(
+            title: title, content: content, priority: input.priority ?? .normal, category: input.category, handler: input.handler,
+            conversationID: input.conversationID, customerID: input.customerID
+        )
+        return try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let filter = TicketFilter(
+            status: try request.enumParameter("status", as: Ticket.Status.self),
+            conversationID: try request.idParameter("conversation_id"),
+            customerID: request.uri.queryParameters["customer_id"].map(String.init)
+        )
+        return try .json(ListBody(try store.tickets(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let ticket = try store.ticket(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("ticket") }
+        return try .json(ticket, version: ticket.version)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let expected = try ETag.expectedVersion(request)
+        let input = try await CollectedBody.collect(request, context: context).decode(ChangesBody.self)
+        let changes = TicketChanges(status: input.status, handler: input.handler, priority: input.priority)
+        return try await responder.respond(.updateTicket(id: id, changes, expectedVersion: expected), request: request, context: context)
+    }
+}
