@@ -18,6 +18,7 @@ let package = Package(
         // Statistics sinks.
         .library(name: "stats-prometheus", type: .dynamic, targets: ["StatsPrometheus"]),
         .library(name: "stats-file", type: .dynamic, targets: ["StatsFile"]),
+        .library(name: "ticketing-rt", type: .dynamic, targets: ["TicketingRT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -49,6 +50,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "StatsFile", dependencies: ["CSwitchboardPlugin"], path: "Plugins/stats-file", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "TicketingRT", dependencies: ["CSwitchboardPlugin"], path: "Plugins/ticketing-rt", exclude: ["README.md"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "SwitchboardCore",

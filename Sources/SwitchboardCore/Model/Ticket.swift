@@ -18,12 +18,16 @@ public struct Ticket: Codable, Hashable, Sendable {
         public var system: String
         public var id: String
         public var url: String?
+        /// The external system's own status at the last sync; a change of it is what moves `status`,
+        /// so a status set here is not undone by a sync that saw nothing new there.
+        public var status: String?
 
         /// Creates a reference.
-        public init(system: String, id: String, url: String? = nil) {
+        public init(system: String, id: String, url: String? = nil, status: String? = nil) {
             self.system = system
             self.id = id
             self.url = url
+            self.status = status
         }
     }
 
@@ -150,14 +154,33 @@ public struct TicketChanges: Hashable, Sendable {
 
 /// Filters of the ticket list; nil fields match everything.
 public struct TicketFilter: Hashable, Sendable {
+    /// Which external reference a ticket has.
+    public enum External: Hashable, Sendable {
+        /// None yet: the ticketing integration still has to create it.
+        case missing
+        /// One held by this system (a plugin id).
+        case heldBy(String)
+    }
+
     public var status: Ticket.Status?
     public var conversationID: String?
     public var customerID: String?
+    public var external: External?
+    /// Leaves out closed tickets.
+    public var excludesClosed: Bool
 
     /// Creates a filter.
-    public init(status: Ticket.Status? = nil, conversationID: String? = nil, customerID: String? = nil) {
+    public init(
+        status: Ticket.Status? = nil,
+        conversationID: String? = nil,
+        customerID: String? = nil,
+        external: External? = nil,
+        excludesClosed: Bool = false
+    ) {
         self.status = status
         self.conversationID = conversationID
         self.customerID = customerID
+        self.external = external
+        self.excludesClosed = excludesClosed
     }
 }

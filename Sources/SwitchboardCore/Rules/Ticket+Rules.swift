@@ -26,7 +26,8 @@ extension TicketChanges {
             changes.external = Ticket.ExternalReference(
                 system: try Validation.key(external.system, field: "external.system"),
                 id: try Validation.requiredText(external.id, field: "external.id", maxLength: Validation.maxExternalIDLength),
-                url: try Validation.optionalText(external.url, field: "external.url", maxLength: 2048)
+                url: try Validation.optionalText(external.url, field: "external.url", maxLength: 2048),
+                status: try Validation.optionalText(external.status, field: "external.status", maxLength: 64)
             )
         }
         return changes
@@ -75,7 +76,7 @@ extension Ticket {
         var data: JSONValue = [
             "ticket_id": .string(ticketID), "status": .string(status.rawValue), "handler": JSONValue(handler),
             "priority": .string(priority.rawValue), "update_time": JSONValue(updateTime), "conversation_id": JSONValue(conversationID),
-            "external": external.map { ["system": .string($0.system), "id": .string($0.id), "url": JSONValue($0.url)] } ?? .null,
+            "external": external.map { ["system": .string($0.system), "id": .string($0.id), "url": JSONValue($0.url), "status": JSONValue($0.status)] } ?? .null,
         ]
         guard status != before.status else { return [DomainEvent(type: .ticketUpdated, data: data)] }
         if case .object(var fields) = data {

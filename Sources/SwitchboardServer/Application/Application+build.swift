@@ -73,9 +73,11 @@ public func buildApplication(
         configuration: configuration.realtime
     )
     let statistics = StatisticsIndex(store: store)
+    let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
     let routers = buildRouters(
         configuration: configuration,
         realtime: realtime,
+        ticketing: ticketing,
         store: store,
         authority: authority,
         providers: providers,
@@ -112,6 +114,7 @@ public func buildApplication(
             interval: .seconds(configuration.statistics.sinkIntervalSeconds),
             logger: logger
         ),
+        ticketing,
     ]
     var certificates: TLSCertificates?
     switch (configuration.tls.certificate, configuration.tls.privateKey) {
@@ -148,6 +151,7 @@ public func buildApplication(
 func buildRouters(
     configuration: SwitchboardConfiguration,
     realtime: RealtimeSession,
+    ticketing: TicketingService,
     store: SQLiteStore,
     authority: AccessTokenAuthority,
     providers: IdentityProviders,
@@ -201,7 +205,7 @@ func buildRouters(
     MessageController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
     CustomerController(store: store, responder: responder).addRoutes(to: api)
-    TicketController(store: store, responder: responder).addRoutes(to: api)
+    TicketController(store: store, responder: responder, ticketing: ticketing).addRoutes(to: api)
     IntegrationController(manager: integrations, audit: audit).addRoutes(to: api)
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)

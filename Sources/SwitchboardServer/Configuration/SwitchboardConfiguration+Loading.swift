@@ -81,6 +81,7 @@ extension SwitchboardConfiguration {
             configuration.plugins.subprocessPlugins = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         },
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
+        .integer("plugins.ticketing_sync_seconds", 1...86_400) { $0.plugins.ticketingSyncSeconds = $1 },
         .string("secrets.key") { $0.secrets.key = $1.isEmpty ? nil : $1 },
         .string("secrets.key_file") { $0.secrets.keyFile = $1.isEmpty ? nil : $1 },
         .boolean("webhooks.allow_private_networks") { $0.webhooks.allowsPrivateNetworks = $1 },

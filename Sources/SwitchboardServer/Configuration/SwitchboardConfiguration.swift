@@ -69,6 +69,8 @@ public struct SwitchboardConfiguration: Sendable {
         public var subprocessPlugins: Set<String>
         /// The `switchboard` executable that runs `plugin-host`; nil: this process's own executable.
         public var hostExecutable: String?
+        /// Seconds between rounds of the ticketing sync: pending tickets created externally, statuses pulled.
+        public var ticketingSyncSeconds: Int
 
         /// Creates plugin settings.
         public init(
@@ -80,7 +82,8 @@ public struct SwitchboardConfiguration: Sendable {
             breakerCooldownSeconds: Int = 30,
             isolation: IntegrationManager.Isolation = .inProcess,
             subprocessPlugins: Set<String> = [],
-            hostExecutable: String? = nil
+            hostExecutable: String? = nil,
+            ticketingSyncSeconds: Int = 10
         ) {
             self.directory = directory
             self.allowsPrivateNetworks = allowsPrivateNetworks
@@ -91,6 +94,7 @@ public struct SwitchboardConfiguration: Sendable {
             self.isolation = isolation
             self.subprocessPlugins = subprocessPlugins
             self.hostExecutable = hostExecutable
+            self.ticketingSyncSeconds = ticketingSyncSeconds
         }
     }
 

@@ -1,10 +1,12 @@
 import Hummingbird
 import SwitchboardCore
 
-/// `/api/v1/tickets`: support tickets, optionally tied to a conversation and a customer.
+/// `/api/v1/tickets`: support tickets, optionally tied to a conversation and a customer. A new ticket
+/// is handed to the tenant's ticketing integration at once, after its 201 (see `TicketingService`).
 struct TicketController {
     let store: any ChatStore
     let responder: CommandResponder
+    let ticketing: TicketingService
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/tickets", scope: .ticketsWrite, use: create)
@@ -50,7 +52,12 @@ struct TicketController {
             title: title, content: content, priority: input.priority ?? .normal, category: input.category, handler: input.handler,
             conversationID: input.conversationID, customerID: input.customerID
         )
-        return try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
+        let response = try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
+        if response.status == .created {
+            let tenant = context.requirePrincipal.tenantID
+            Task { await ticketing.nudge(tenant: tenant) }
+        }
+        return response
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {

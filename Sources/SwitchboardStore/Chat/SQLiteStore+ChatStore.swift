@@ -140,6 +140,12 @@ extension SQLiteStore: ChatStore {
         if let status = filter.status { conditions.append(("status = ?", .text(status.rawValue))) }
         if let conversationID = filter.conversationID { conditions.append(("conversation_id = ?", .text(conversationID))) }
         if let customerID = filter.customerID { conditions.append(("customer_id = ?", .text(customerID))) }
+        switch filter.external {
+        case .missing: conditions.append(("external IS ?", .null))
+        case .heldBy(let system): conditions.append(("json_extract(external, '$.system') = ?", .text(system)))
+        case nil: break
+        }
+        if filter.excludesClosed { conditions.append(("status <> ?", .text(Ticket.Status.closed.rawValue))) }
         return try read { db in
             try db.page(table: "tickets", columns: Rows.ticketColumns, tenant: tenant, conditions: conditions, request: page, map: Rows.ticket, id: \.ticketID)
         }

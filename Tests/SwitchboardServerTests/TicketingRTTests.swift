@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+import SwitchboardServer
+import Testing
+
+/// A real Request Tracker 5 (Debian's request-tracker5 with rt5-db-sqlite and rt5-standalone) on
+/// loopback, on a copy of the database the package set up (user root, password "password").
+final class RequestTracker: @unchecked Sendable {
+    // @unchecked: one test owns it; its state is set in init and by start/stop from that test.
+    static let template = "/var/lib/dbconfig-common/sqlite3/request-tracker5/rtdb"
+    let port: Int
+    let directory: String
+    private let process = Process()
+
+    init() throws {
+        port = try TLSTests.freePort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-rt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: "\(directory)/site.d", withIntermediateDirectories: true)
+        guard FileManager.default.fileExists(atPath: Self.template) else {
+            throw FixtureError(message: "no RT database at \(Self.template): install request-tracker5 rt5-db-sqlite rt5-standalone")
+        }
+        try FileManager.default.copyItem(atPath: Self.template, toPath: "\(directory)/rtdb")
+        let config = """
+            Set($rtname, 'switchboard-test');
+            Set($Organization, 'switchboard-test');
+            Set($DatabaseType, 'SQLite');
+            Set($DatabaseName, '\(directory)/rtdb');
+            Set($WebPath, '');
+            Set($WebDomain, '127.0.0.1');
+            Set($WebPort, \(port));
+            Set($WebBaseURL, 'http://127.0.0.1:\(port)');
+            Set($LogToSTDERR, 'error');
+            Set($LogToSyslog, undef);
+            1;
+
+            """
+        try config.write(toFile: "\(directory)/site.pm", atomically: true, encoding: .utf8)
+    }
+
+    /// Starts `rt-server` and waits (at most 60 s) until REST2 answers.
+    ///
+    /// The test runner blocks signals in its threads and children inherit that mask; rt-server's
+    /// prefork master needs SIGCHLD and SIGTERM, so a one-line Perl wrapper unblocks them and execs it.
+    func start() async throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        process.arguments = [
+            "-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die",
+            "/usr/share/request-tracker5/libexec/rt-server", "--port", "\(port)",
+        ]
+        process.environment = ["RT_SITE_CONFIG": "\(directory)/site.pm", "RT_SITE_CONFIG_DIR": "\(directory)/site.d", "PATH": "/usr/bin:/bin"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<600 {
+            if (try? await call(.GET, "/REST/2.0/queues/all"))?.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw FixtureError(message: "rt-server did not answer on 127.0.0.1:\(port)")
+    }
+
+    /// Stops rt-server and its workers.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A REST2 request as root.
+    func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil) async throws -> (status: HTTPResponseStatus, json: JSONValue) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Basic " + Data("root:password".utf8).base64EncodedString())
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(json)))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (response.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))) ?? .null)
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Tickets through the ticketing-rt plugin (Swift, loaded with dlopen) against a real RT 5.
+@Suite struct TicketingRTTests {
+    @Test func ticketsReachRTOnceItIsUpAndStatusChangesThereComeBack() async throws {
+        let server = try await TestServer.make {
+            $0.plugins.directory = try! PluginFixtures.directory(["ticketing-rt"])
+            $0.plugins.allowsPrivateNetworks = true
+            $0.plugins.ticketingSyncSeconds = 1
+            $0.webhooks.allowsPrivateNetworks = true
+            $0.webhooks.allowsHTTP = true
+        }
+        let rt = try RequestTracker()
+        let receiver = WebhookReceiver()
+        try await receiver.run { hook in
+            try await server.run { client in
+                let key = server.tenantA.key
+                let port = try #require(client.port)
+                let noCredentials = try await client.call(
+                    .put, "/api/v1/integrations/ticketing-rt", key: key, json: ["enabled": true, "config": ["url": .string("http://127.0.0.1:\(rt.port)")]]
+                )
+                #expect(noCredentials.status == .unprocessableContent)
+                #expect(noCredentials["code"]?.string == "plugin_refused_config")
+                let config: JSONValue = ["url": .string("http://127.0.0.1:\(rt.port)"), "username": "root", "password": "password", "queue": "General"]
+                #expect(try await client.call(.put, "/api/v1/integrations/ticketing-rt", key: key, json: ["enabled": true, "config": config]).status == .ok)
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(hook), "events": ["ticket.*"]])
+                #expect(webhook.status == .created)
+
+                // RT is down: the ticket is accepted here and waits for it.
+                let (conversation, _, _) = try await Fixtures(client: client, key: key).conversation()
+                let created = try await client.call(
+                    .post, "/api/v1/tickets", key: key,
+                    json: ["title": "Printer on fire", "content": "Since this morning.", "priority": "urgent", "conversation_id": .string(conversation)]
+                )
+                #expect(created.status == .created)
+                let ticket = try #require(created["ticket_id"]?.string)
+                // The host's client keeps trying to connect until the plugin's 10 s HTTP deadline.
+                try await eventually(limit: .seconds(30)) {
+                    try await client.call(.get, "/api/v1/integrations/ticketing-rt", key: key)["health"]?["status"]?.string == "unavailable"
+                }
+                #expect(try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)["external"] == .null)
+                #expect(try await client.call(.get, "/api/v1/conversations/\(conversation)", key: key).status == .ok, "chat goes on")
+
+                // RT comes up: the queued ticket is created there once.
+                try await rt.start()
+                var external: JSONValue = .null
+                try await eventually(limit: .seconds(60)) {
+                    external = try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)["external"] ?? .null
+                    return external != .null
+                }
+                #expect(external["system"]?.string == "ticketing-rt")
+                let rtID = try #require(external["id"]?.string)
+                let inRT = try await rt.call(.GET, "/REST/2.0/ticket/\(rtID)")
+                #expect(inRT.json["Subject"]?.string == "Printer on fire")
+                #expect(inRT.json["Priority"]?.string == "100")
+                #expect(inRT.json["Status"]?.string == "new")
+                #expect(try await rt.call(.GET, "/REST/2.0/tickets?query=id>0").json["total"]?.int == 1, "created once")
+
+                // Resolved in RT → ticket.status_changed on the socket and the webhook.
+                try await withSocket(port: port, query: "token=\(key)") { socket in
+                    #expect(try await socket.next(type: "ready") != nil)
+                    #expect(try await rt.call(.PUT, "/REST/2.0/ticket/\(rtID)", json: ["Status": "resolved"]).status == .ok)
+                    var frame: JSONValue?
+                    repeat {
+                        frame = try await socket.next(type: "event")
+                    } while frame != nil && frame?["action"]?.string != "ticket.status_changed"
+                    #expect(frame?["data"]?["ticket_id"]?.string == ticket)
+                    #expect(frame?["data"]?["status"]?.string == "resolved")
+                    #expect(frame?["data"]?["previous_status"]?.string == "new")
+                    #expect(frame?["seq"]?.int != nil)
+                }
+                try await eventually(limit: .seconds(20)) {
+                    await receiver.received.contains { $0.json["event"]?.string == "ticket.status_changed" }
+                }
+                let delivered = await receiver.received.first { $0.json["event"]?.string == "ticket.status_changed" }
+                #expect(delivered?.json["data"]?["status"]?.string == "resolved")
+
+                // A status set here is not undone by syncs that see nothing new in RT.
+                #expect(try await client.call(.put, "/api/v1/tickets/\(ticket)", key: key, json: ["status": "open"]).status == .ok)
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)["status"]?.string == "open")
+                // A ticket for a closed conversation is refused before anything reaches RT.
+                _ = try await client.call(.delete, "/api/v1/conversations/\(conversation)", key: key)
+                let late = try await client.call(.post, "/api/v1/tickets", key: key, json: ["title": "Late", "content": "x", "conversation_id": .string(conversation)])
+                #expect(late.status == .conflict)
+            }
+        }
+    }
+}
