@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "stats-prometheus", type: .dynamic, targets: ["StatsPrometheus"]),
         .library(name: "stats-file", type: .dynamic, targets: ["StatsFile"]),
         .library(name: "ticketing-rt", type: .dynamic, targets: ["TicketingRT"]),
+        .library(name: "crm-tryton", type: .dynamic, targets: ["CRMTryton"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -51,6 +52,7 @@ let package = Package(
         ),
         .target(name: "StatsFile", dependencies: ["CSwitchboardPlugin"], path: "Plugins/stats-file", exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "TicketingRT", dependencies: ["CSwitchboardPlugin"], path: "Plugins/ticketing-rt", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "CRMTryton", dependencies: ["CSwitchboardPlugin"], path: "Plugins/crm-tryton", exclude: ["README.md"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "SwitchboardCore",

@@ -267,6 +267,15 @@ schemas = {
         description="A ticket for a closed conversation is 409 conversation_closed.",
     ),
     "TicketChanges": obj({"status": TICKET_STATUS, "handler": {"type": "string", "maxLength": 200}, "priority": TICKET_PRIORITY}),
+    "ConversationCustomer": obj(
+        {
+            "conversation_id": ID, "customer": {"oneOf": [ref("Customer"), {"type": "null"}]}, "orders": {"type": "array", "items": ref("Order")},
+            "stale": {"type": "boolean", "description": "The CRM could not be asked just now; this is the stored record."},
+            "source": {"type": ["string", "null"], "description": "The crm integration, if the tenant has one."},
+            "checked_at": NULLABLE_TIME, "detail": {"type": ["string", "null"]},
+        },
+        ["conversation_id", "customer", "orders", "stale", "source", "checked_at", "detail"],
+    ),
     "IntegrationCall": obj({"op": {"type": "string", "minLength": 1, "maxLength": 128, "examples": ["crm.lookup_customer"]},
                             "args": {"type": "object"}}, ["op"]),
 }
@@ -502,6 +511,16 @@ paths = {
         "parameters": [PARAM_KEY],
         "get": {**listing("listCustomerOrders", "crm", "OrderPage"),
                 "responses": {"200": json_response("One page, in order_id order.", ref("OrderPage")),
+                              **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/conversations/{id}/customer": {
+        "parameters": [PARAM_ID],
+        "get": {"operationId": "getConversationCustomer", "tags": ["crm"],
+                "parameters": [query("refresh", {"type": "boolean", "default": False})],
+                "description": "The CRM record of the conversation's visitor and their newest orders. With a crm integration the CRM is asked "
+                               "when the conversation opens and again after plugins.crm_cache_seconds (or with refresh=true); when it "
+                               "fails, the stored record is answered with stale: true.",
+                "responses": {"200": json_response("The customer, or null.", ref("ConversationCustomer")),
                               **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
     },
     "/api/v1/orders": {

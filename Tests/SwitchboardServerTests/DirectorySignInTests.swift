@@ -9,7 +9,7 @@ import Testing
 final class Slapd {
     let port: Int
     let directory: String
-    private let process = Process()
+    private var process: Process?
 
     init(entries: String) throws {
         port = try TLSTests.freePort()
@@ -34,45 +34,18 @@ final class Slapd {
             """
         try config.write(toFile: "\(directory)/slapd.conf", atomically: true, encoding: .utf8)
         try entries.write(toFile: "\(directory)/data.ldif", atomically: true, encoding: .utf8)
-        try Self.run("/usr/sbin/slapadd", ["-q", "-f", "\(directory)/slapd.conf", "-l", "\(directory)/data.ldif"])
-    }
-
-    private static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw FixtureError(message: "\(tool) failed: \(text)")
-        }
+        try runTool("/usr/sbin/slapadd", ["-q", "-f", "\(directory)/slapd.conf", "-l", "\(directory)/data.ldif"])
     }
 
     /// Starts slapd in the foreground and waits (at most 20 s) until it accepts connections.
     func start() async throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/slapd")
-        process.arguments = ["-d", "0", "-f", "\(directory)/slapd.conf", "-h", "ldap://127.0.0.1:\(port)/"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if Self.accepts(port: port) { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw FixtureError(message: "slapd did not start on 127.0.0.1:\(port)")
+        process = try startDaemon("/usr/sbin/slapd", ["-d", "0", "-f", "\(directory)/slapd.conf", "-h", "ldap://127.0.0.1:\(port)/"])
+        try await waitForDaemon("slapd", seconds: 20) { Self.accepts(port: port) }
     }
 
-    /// Kills slapd: it inherits the test runner's blocked signals, so SIGTERM would wait forever.
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func stop() { stopDaemon(process) }
 
-    private static func accepts(port: Int) -> Bool {
+    static func accepts(port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()

@@ -7,7 +7,7 @@ enum PluginFixtures {
     static let built: [String: String] = build()
 
     /// A new folder holding links to the named plugin files (`echo-c`, `echo-swift`, `stats-file`,
-    /// `stats-prometheus`, `ticketing-rt`, `auth-ldap`, `fixture`, `crash`, `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`)
+    /// `stats-prometheus`, `ticketing-rt`, `crm-tryton`, `auth-ldap`, `fixture`, `crash`, `wrong-abi`, `bad-manifest`, `bad-schema`, `missing-init`)
     /// and, with `notELF`, a text file named `.so`.
     static func directory(_ names: [String], notELF: Bool = false) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-plugins-\(UUID().uuidString)").path
@@ -42,6 +42,7 @@ enum PluginFixtures {
             "stats-file": productsDirectory.appendingPathComponent("libstats-file.so").path,
             "stats-prometheus": productsDirectory.appendingPathComponent("libstats-prometheus.so").path,
             "ticketing-rt": productsDirectory.appendingPathComponent("libticketing-rt.so").path,
+            "crm-tryton": productsDirectory.appendingPathComponent("libcrm-tryton.so").path,
         ]
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-fixtures-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

@@ -15,7 +15,7 @@ final class RequestTracker: @unchecked Sendable {
     static let template = "/var/lib/dbconfig-common/sqlite3/request-tracker5/rtdb"
     let port: Int
     let directory: String
-    private let process = Process()
+    private var process: Process?
 
     init() throws {
         port = try TLSTests.freePort()
@@ -43,33 +43,16 @@ final class RequestTracker: @unchecked Sendable {
     }
 
     /// Starts `rt-server` and waits (at most 60 s) until REST2 answers.
-    ///
-    /// The test runner blocks signals in its threads and children inherit that mask; rt-server's
-    /// prefork master needs SIGCHLD and SIGTERM, so a one-line Perl wrapper unblocks them and execs it.
     func start() async throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        process.arguments = [
-            "-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die",
-            "/usr/share/request-tracker5/libexec/rt-server", "--port", "\(port)",
-        ]
-        process.environment = ["RT_SITE_CONFIG": "\(directory)/site.pm", "RT_SITE_CONFIG_DIR": "\(directory)/site.d", "PATH": "/usr/bin:/bin"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<600 {
-            if (try? await call(.GET, "/REST/2.0/queues/all"))?.status == .ok { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw FixtureError(message: "rt-server did not answer on 127.0.0.1:\(port)")
+        process = try startDaemon(
+            "/usr/share/request-tracker5/libexec/rt-server", ["--port", "\(port)"],
+            environment: ["RT_SITE_CONFIG": "\(directory)/site.pm", "RT_SITE_CONFIG_DIR": "\(directory)/site.d", "PATH": "/usr/bin:/bin"],
+            directory: directory
+        )
+        try await waitForDaemon("rt-server", seconds: 60) { (try? await call(.GET, "/REST/2.0/queues/all"))?.status == .ok }
     }
 
-    /// Stops rt-server and its workers.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
+    func stop() { stopDaemon(process) }
 
     /// A REST2 request as root.
     func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil) async throws -> (status: HTTPResponseStatus, json: JSONValue) {

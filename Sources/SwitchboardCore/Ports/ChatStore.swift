@@ -17,6 +17,8 @@ public protocol ChatStore: Sendable {
     func order(id: String, tenant: String) throws -> Order?
     /// A customer's orders in `order_id` order.
     func orders(customerID: String, tenant: String, page: PageRequest) throws -> Page<Order>
+    /// A customer's `limit` newest orders by `create_time`.
+    func recentOrders(customerID: String, tenant: String, limit: Int) throws -> [Order]
     func ticket(id: String, tenant: String) throws -> Ticket?
     func tickets(tenant: String, filter: TicketFilter, page: PageRequest) throws -> Page<Ticket>
 

@@ -74,10 +74,12 @@ public func buildApplication(
     )
     let statistics = StatisticsIndex(store: store)
     let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
+    let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
     let routers = buildRouters(
         configuration: configuration,
         realtime: realtime,
         ticketing: ticketing,
+        customerLookup: customerLookup,
         store: store,
         authority: authority,
         providers: providers,
@@ -115,6 +117,7 @@ public func buildApplication(
             logger: logger
         ),
         ticketing,
+        customerLookup.consumer(log: store, logger: logger),
     ]
     var certificates: TLSCertificates?
     switch (configuration.tls.certificate, configuration.tls.privateKey) {
@@ -152,6 +155,7 @@ func buildRouters(
     configuration: SwitchboardConfiguration,
     realtime: RealtimeSession,
     ticketing: TicketingService,
+    customerLookup: CustomerLookup,
     store: SQLiteStore,
     authority: AccessTokenAuthority,
     providers: IdentityProviders,
@@ -204,7 +208,7 @@ func buildRouters(
     ConversationController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     MessageController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
-    CustomerController(store: store, responder: responder).addRoutes(to: api)
+    CustomerController(store: store, responder: responder, permissions: permissions, lookup: customerLookup).addRoutes(to: api)
     TicketController(store: store, responder: responder, ticketing: ticketing).addRoutes(to: api)
     IntegrationController(manager: integrations, audit: audit).addRoutes(to: api)
     webhooks.addRoutes(to: api)

@@ -82,6 +82,7 @@ extension SwitchboardConfiguration {
         },
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
         .integer("plugins.ticketing_sync_seconds", 1...86_400) { $0.plugins.ticketingSyncSeconds = $1 },
+        .integer("plugins.crm_cache_seconds", 0...86_400) { $0.plugins.crmCacheSeconds = $1 },
         .string("secrets.key") { $0.secrets.key = $1.isEmpty ? nil : $1 },
         .string("secrets.key_file") { $0.secrets.keyFile = $1.isEmpty ? nil : $1 },
         .boolean("webhooks.allow_private_networks") { $0.webhooks.allowsPrivateNetworks = $1 },

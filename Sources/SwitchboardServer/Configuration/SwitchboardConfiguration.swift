@@ -71,6 +71,8 @@ public struct SwitchboardConfiguration: Sendable {
         public var hostExecutable: String?
         /// Seconds between rounds of the ticketing sync: pending tickets created externally, statuses pulled.
         public var ticketingSyncSeconds: Int
+        /// Seconds a visitor's CRM record is served without asking the CRM again.
+        public var crmCacheSeconds: Int
 
         /// Creates plugin settings.
         public init(
@@ -83,7 +85,8 @@ public struct SwitchboardConfiguration: Sendable {
             isolation: IntegrationManager.Isolation = .inProcess,
             subprocessPlugins: Set<String> = [],
             hostExecutable: String? = nil,
-            ticketingSyncSeconds: Int = 10
+            ticketingSyncSeconds: Int = 10,
+            crmCacheSeconds: Int = 300
         ) {
             self.directory = directory
             self.allowsPrivateNetworks = allowsPrivateNetworks
@@ -95,6 +98,7 @@ public struct SwitchboardConfiguration: Sendable {
             self.subprocessPlugins = subprocessPlugins
             self.hostExecutable = hostExecutable
             self.ticketingSyncSeconds = ticketingSyncSeconds
+            self.crmCacheSeconds = crmCacheSeconds
         }
     }
 

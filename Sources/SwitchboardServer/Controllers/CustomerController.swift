@@ -6,6 +6,8 @@ import SwitchboardCore
 struct CustomerController {
     let store: any ChatStore
     let responder: CommandResponder
+    let permissions: DataPermissions
+    let lookup: CustomerLookup
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/customers", scope: .customersWrite, use: upsert)
@@ -16,6 +18,7 @@ struct CustomerController {
         routes.on(.get, "/customers/{id}/orders", scope: .customersRead, use: orders)
         routes.on(.post, "/orders", scope: .customersWrite, use: upsertOrder)
         routes.on(.get, "/orders/{id}", scope: .customersRead, use: order)
+        routes.on(.get, "/conversations/{id}/customer", scope: .customersRead, use: conversationCustomer)
     }
 
     /// A customer's fields; `customer_id` is required on POST and, on PUT, must match the path when present.
@@ -131,6 +134,22 @@ struct CustomerController {
         let id = try context.parameters.require("id")
         guard let order = try store.order(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("order") }
         return try .json(order, version: order.version)
+    }
+
+    /// The CRM record of the conversation's visitor and their recent orders; `?refresh=true` asks the CRM now.
+    @Sendable func conversationCustomer(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let principal = context.requirePrincipal
+        guard let conversation = try store.conversation(id: id, tenant: principal.tenantID), try permissions.visibility(of: principal).contains(conversation) else {
+            throw SwitchboardError.notFound("conversation")
+        }
+        let refresh: Bool
+        switch request.uri.queryParameters["refresh"] {
+        case nil, "false": refresh = false
+        case "true": refresh = true
+        default: throw Problem.invalidParameter("refresh", "'refresh' must be true or false.")
+        }
+        return try .json(try await lookup.lookup(tenant: principal.tenantID, conversation: conversation, refresh: refresh))
     }
 
     private func requireCustomer(_ context: AppRequestContext) throws -> Customer {

@@ -129,6 +129,16 @@ extension SQLiteStore: ChatStore {
         }
     }
 
+    public func recentOrders(customerID: String, tenant: String, limit: Int) throws -> [Order] {
+        try read { db in
+            try db.query(
+                "SELECT \(Rows.orderColumns) FROM orders WHERE tenant_id = ? AND customer_id = ? ORDER BY create_time DESC, id DESC LIMIT ?",
+                [.text(tenant), .text(customerID), .integer(Int64(limit))],
+                Rows.order
+            )
+        }
+    }
+
     public func ticket(id: String, tenant: String) throws -> Ticket? {
         try read { db in
             try db.queryFirst("SELECT \(Rows.ticketColumns) FROM tickets WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.ticket)

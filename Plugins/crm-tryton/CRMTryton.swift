@@ -1,0 +1,313 @@
+// crm-tryton: customers and orders from a Tryton ERP (party and sale modules) over its JSON-RPC API.
+//
+// `crm.lookup_customer` finds the party whose code is the visitor's external id (or the customer id
+// stored before, or a contact mechanism equal to the known phone or email), and answers it with its
+// newest sales. Parties are customers (customer_id = the party's code), sales are orders. All HTTP goes
+// through the host's client.
+import CSwitchboardPlugin
+import Foundation
+import Synchronization
+
+nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
+
+private let manifest: StaticString = """
+    {"id":"crm-tryton","version":"1.0.0","name":"Tryton CRM",
+    "description":"Looks customers (parties) and their orders (sales) up in Tryton over JSON-RPC.",
+    "capabilities":["crm"],"services":["log","http"],
+    "call_timeout_ms":20000,"http_timeout_ms":8000,
+    "config_schema":{"type":"object","additionalProperties":false,"required":["url","database","username","password"],
+      "properties":{
+        "url":{"type":"string","pattern":"^https?://[^/?#]+(/[^?#]*[^/?#])?/?$","description":"Tryton's base URL, e.g. http://erp:8000"},
+        "database":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},
+        "username":{"type":"string","minLength":1,"maxLength":200},
+        "password":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true},
+        "order_limit":{"type":"integer","minimum":1,"maximum":50,"default":10,"description":"Newest sales answered per customer."}}}}
+    """
+
+/// One tenant's instance: where Tryton is, its session, and how the last request went.
+private final class Instance: @unchecked Sendable {
+    // @unchecked: `context` is immutable and the ABI lets host services use it from any thread; the
+    // rest is behind mutexes.
+    struct Settings {
+        var endpoint: String
+        var username: String
+        var password: String
+        var orderLimit: Int
+    }
+
+    let context: OpaquePointer
+    let settings: Mutex<Settings>
+    /// `Authorization: Session …` of the current login.
+    let session = Mutex<String?>(nil)
+    let lastOutcome = Mutex<(ok: Bool, detail: String)>((true, "no request yet"))
+
+    init(context: OpaquePointer, settings: Settings) {
+        self.context = context
+        self.settings = Mutex(settings)
+    }
+
+    static func settings(_ config: [String: Any]) -> Settings {
+        let url = (config["url"] as? String ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return Settings(
+            endpoint: "\(url)/\(config["database"] as? String ?? "")/",
+            username: config["username"] as? String ?? "",
+            password: config["password"] as? String ?? "",
+            orderLimit: config["order_limit"] as? Int ?? 10
+        )
+    }
+}
+
+private func text(_ value: sb_str) -> String {
+    guard let pointer = value.ptr else { return "" }
+    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: value.len), as: UTF8.self)
+}
+
+private func borrowed<Result>(_ string: String, _ body: (sb_str) -> Result) -> Result {
+    var string = string
+    return string.withUTF8 { buffer in
+        body(sb_str(ptr: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), len: buffer.count))
+    }
+}
+
+private func handOver(_ string: String) -> sb_str {
+    let bytes = Array(string.utf8)
+    let memory = host.pointee.alloc(max(bytes.count, 1))!
+    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    return sb_str(ptr: memory.assumingMemoryBound(to: CChar.self), len: bytes.count)
+}
+
+private func object(_ value: sb_str) -> [String: Any]? {
+    guard let pointer = value.ptr else { return nil }
+    return (try? JSONSerialization.jsonObject(with: Data(bytes: pointer, count: value.len))) as? [String: Any]
+}
+
+private func json(_ value: Any) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+}
+
+private func instance(_ pointer: OpaquePointer?) -> Instance {
+    Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).takeUnretainedValue()
+}
+
+/// Why a JSON-RPC call did not give a result.
+private enum RPCFailure: Error {
+    /// Tryton could not be reached or answered HTTP 5xx: retry later.
+    case unavailable(String)
+    /// The session expired or was refused.
+    case notLoggedIn
+    /// Tryton answered an error for this call.
+    case refused(String)
+
+    var message: String {
+        switch self {
+        case .unavailable(let message), .refused(let message): message
+        case .notLoggedIn: "Tryton refused the session"
+        }
+    }
+}
+
+/// One JSON-RPC call (`params` as JSON text) through the host's HTTP client; `done` runs once with the
+/// result or the failure.
+private func rpc(_ current: Instance, _ method: String, _ params: String, done: @escaping @Sendable (Result<Any, RPCFailure>) -> Void) {
+    final class Box: Sendable {
+        let method: String
+        let done: @Sendable (Result<Any, RPCFailure>) -> Void
+        init(_ method: String, _ done: @escaping @Sendable (Result<Any, RPCFailure>) -> Void) {
+            self.method = method
+            self.done = done
+        }
+    }
+    let settings = current.settings.withLock { $0 }
+    var headers = ["Content-Type": "application/json"]
+    if let session = current.session.withLock({ $0 }) { headers["Authorization"] = session }
+    let box = Unmanaged.passRetained(Box(method, done)).toOpaque()
+    let body = "{\"id\":1,\"method\":\(json([method]).dropFirst().dropLast()),\"params\":\(params)}"
+    let status = borrowed("POST") { method_ in
+        borrowed(settings.endpoint) { url in
+            borrowed(json(headers)) { headers in
+                borrowed(body) { body in
+                    var request = sb_http_request(
+                        struct_size: UInt32(MemoryLayout<sb_http_request>.size), method: method_, url: url, headers_json: headers, body: body, timeout_ms: 0
+                    )
+                    return host.pointee.http_request(current.context, &request, { userData, status, response in
+                        let box = Unmanaged<Box>.fromOpaque(userData!).takeRetainedValue()
+                        guard status == SB_OK, let response else {
+                            box.done(.failure(.unavailable("no answer from Tryton (host status \(status.rawValue))")))
+                            return
+                        }
+                        let code = Int(response.pointee.status_code)
+                        let body = response.pointee.body.ptr.map { Data(bytes: $0, count: response.pointee.body.len) } ?? Data()
+                        if code == 401 || code == 403 { return box.done(.failure(.notLoggedIn)) }
+                        guard (200..<300).contains(code), let answer = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+                            return box.done(.failure(.unavailable("Tryton answered HTTP \(code)")))
+                        }
+                        if let error = answer["error"] {
+                            return box.done(.failure(.refused("Tryton refused \(box.method): \(String(describing: error).prefix(300))")))
+                        }
+                        box.done(.success(answer["result"] ?? NSNull()))
+                    }, box)
+                }
+            }
+        }
+    }
+    if status != SB_PENDING {
+        Unmanaged<Box>.fromOpaque(box).release()
+        done(.failure(.unavailable("cannot start a request to Tryton (host status \(status.rawValue))")))
+    }
+}
+
+/// `rpc` with a session: logs in first when there is none, and once more when Tryton refused it.
+private func authenticated(_ current: Instance, _ method: String, _ params: String, retried: Bool = false, done: @escaping @Sendable (Result<Any, RPCFailure>) -> Void) {
+    guard current.session.withLock({ $0 }) != nil else {
+        let settings = current.settings.withLock { $0 }
+        rpc(current, "common.db.login", json([settings.username, ["password": settings.password], "en"])) { result in
+            switch result {
+            case .success(let value):
+                guard let pair = value as? [Any], pair.count == 2, let user = pair[0] as? Int, let key = pair[1] as? String else {
+                    return done(.failure(.refused("Tryton's login answer is not [user, session]")))
+                }
+                let token = Data("\(settings.username):\(user):\(key)".utf8).base64EncodedString()
+                current.session.withLock { $0 = "Session \(token)" }
+                authenticated(current, method, params, retried: true, done: done)
+            case .failure(.refused(let message)):
+                done(.failure(.refused("Tryton refused the login: \(message)")))
+            case .failure(let failure):
+                done(.failure(failure))
+            }
+        }
+        return
+    }
+    rpc(current, method, params) { result in
+        if case .failure(.notLoggedIn) = result, !retried {
+            current.session.withLock { $0 = nil }
+            return authenticated(current, method, params, retried: true, done: done)
+        }
+        done(result)
+    }
+}
+
+/// A Tryton `Decimal`, `date` or plain number as a Swift value.
+private func decimal(_ value: Any?) -> Double? {
+    if let number = value as? NSNumber { return number.doubleValue }
+    guard let tagged = value as? [String: Any], tagged["__class__"] as? String == "Decimal" else { return nil }
+    return (tagged["decimal"] as? String).flatMap(Double.init)
+}
+
+private func unixTime(_ value: Any?) -> Int? {
+    guard let date = value as? [String: Any], let year = date["year"] as? Int, let month = date["month"] as? Int, let day = date["day"] as? Int else {
+        return nil
+    }
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "UTC")!
+    return calendar.date(from: DateComponents(year: year, month: month, day: day)).map { Int($0.timeIntervalSince1970) }
+}
+
+private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: Any]) -> sb_status {
+    var domain: [Any] = []
+    if let external = args["external_id"] as? String, !external.isEmpty {
+        domain = [["code", "=", external]]
+    } else if let known = args["customer_id"] as? String, !known.isEmpty {
+        domain = [["code", "=", known]]
+    } else {
+        let contacts = [args["phone"], args["email"]].compactMap { $0 as? String }.filter { !$0.isEmpty }
+        guard !contacts.isEmpty else {
+            complete(current, callID, SB_NOT_FOUND, "nothing to look the visitor up by")
+            return SB_PENDING
+        }
+        domain = [["contact_mechanisms.value", "in", contacts]]
+    }
+    let limit = current.settings.withLock { $0.orderLimit }
+    let partyFields = ["id", "code", "name", "phone", "email", "categories"]
+    authenticated(current, "model.party.party.search_read", json([domain, 0, 1, NSNull(), partyFields, [String: Any]()])) { result in
+        guard case .success(let value) = result else { return fail(current, callID, result) }
+        guard let party = (value as? [[String: Any]])?.first, let partyID = party["id"] as? Int else {
+            return complete(current, callID, SB_NOT_FOUND, "no Tryton party matches")
+        }
+        let categories = party["categories"] as? [Int] ?? []
+        var fields: [String: String] = ["customer_id": (party["code"] as? String) ?? "tryton-party-\(partyID)", "external_id": String(partyID)]
+        for field in ["name", "phone", "email"] { fields[field] = party[field] as? String }
+        let customer = fields
+        let saleFields = ["id", "number", "state", "total_amount", "sale_date", "currency.code"]
+        let order: [Any] = [["sale_date", "DESC"], ["id", "DESC"]]
+        authenticated(current, "model.sale.sale.search_read", json([[["party", "=", partyID]], 0, limit, order, saleFields, [String: Any]()])) { result in
+            guard case .success(let value) = result else { return fail(current, callID, result) }
+            let orders: [[String: Any]] = (value as? [[String: Any]] ?? []).compactMap { sale in
+                guard let id = sale["id"] as? Int, let amount = decimal(sale["total_amount"]) else { return nil }
+                var order: [String: Any] = [
+                    "order_id": (sale["number"] as? String) ?? "tryton-sale-\(id)", "amount": amount, "status": sale["state"] as? String ?? "draft",
+                ]
+                order["currency"] = (sale["currency."] as? [String: Any])?["code"] as? String
+                order["create_time"] = unixTime(sale["sale_date"])
+                return order
+            }
+            let ordersJSON = json(orders)
+            let finish: @Sendable ([String]) -> Void = { tags in
+                let customerJSON = json((customer as [String: Any]).merging(["tags": tags]) { $1 })
+                current.lastOutcome.withLock { $0 = (true, "Tryton answered") }
+                complete(current, callID, SB_OK, "{\"customer\":\(customerJSON),\"orders\":\(ordersJSON)}")
+            }
+            guard !categories.isEmpty else { return finish([]) }
+            authenticated(current, "model.party.category.read", json([categories, ["name"], [String: Any]()])) { result in
+                guard case .success(let value) = result else { return fail(current, callID, result) }
+                finish((value as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+            }
+        }
+    }
+    return SB_PENDING
+}
+
+private func fail(_ current: Instance, _ callID: sb_call_id, _ result: Result<Any, RPCFailure>) {
+    guard case .failure(let failure) = result else { return }
+    current.lastOutcome.withLock { $0 = (false, failure.message) }
+    complete(current, callID, SB_UNAVAILABLE, failure.message)
+}
+
+private func complete(_ current: Instance, _ callID: sb_call_id, _ status: sb_status, _ result: String) {
+    if status != SB_OK && status != SB_NOT_FOUND { borrowed(result) { host.pointee.log(current.context, SB_LOG_WARNING, $0) } }
+    borrowed(result) { host.pointee.complete(current.context, callID, status, $0) }
+}
+
+@_cdecl("sb_plugin_manifest_v1")
+public func manifestEntry() -> sb_str {
+    sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
+}
+
+@_cdecl("sb_plugin_init_v1")
+public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMutablePointer<sb_plugin_api>) -> sb_status {
+    guard Int(hostAPI.pointee.abi_major) == Int(SB_ABI_VERSION_MAJOR) else { return SB_UNSUPPORTED }
+    host = hostAPI
+    var api = sb_plugin_api()
+    api.struct_size = UInt32(MemoryLayout<sb_plugin_api>.size)
+    api.abi_major = UInt16(SB_ABI_VERSION_MAJOR)
+    api.abi_minor = UInt16(SB_ABI_VERSION_MINOR)
+    api.create = { context, _, config, out, _ in
+        out!.pointee = OpaquePointer(Unmanaged.passRetained(Instance(context: context!, settings: Instance.settings(object(config) ?? [:]))).toOpaque())
+        return SB_OK
+    }
+    api.reconfigure = { pointer, config, _ in
+        let current = instance(pointer)
+        current.settings.withLock { $0 = Instance.settings(object(config) ?? [:]) }
+        current.session.withLock { $0 = nil }
+        return SB_OK
+    }
+    api.destroy = { pointer in
+        Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
+    }
+    api.call = { pointer, callID, op, args, result in
+        guard text(op) == "crm.lookup_customer" else { return SB_NOT_FOUND }
+        guard let arguments = object(args) else {
+            result!.pointee = handOver("arguments must be a JSON object")
+            return SB_INVALID
+        }
+        return lookup(instance(pointer), callID, arguments)
+    }
+    api.health = { pointer, detail in
+        let outcome = instance(pointer).lastOutcome.withLock { $0 }
+        detail!.pointee = handOver(outcome.detail)
+        return outcome.ok ? SB_OK : SB_UNAVAILABLE
+    }
+    let size = min(Int(plugin.pointee.struct_size), MemoryLayout<sb_plugin_api>.size)
+    withUnsafeBytes(of: &api) { UnsafeMutableRawPointer(plugin).copyMemory(from: $0.baseAddress!, byteCount: size) }
+    plugin.pointee.struct_size = api.struct_size
+    return SB_OK
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Starts a server program for a test with an empty signal mask.
+///
+/// The test runner blocks signals in its threads and a child inherits that mask, so a server that
+/// relies on signals (a prefork master's SIGCHLD, a graceful SIGTERM) would hang or ignore them. A
+/// one-line Python wrapper unblocks every signal and execs the program.
+func startDaemon(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [
+        "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])", executable,
+    ] + arguments
+    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+/// Waits until `ready` holds, polling every 100 ms for at most `seconds`.
+func waitForDaemon(_ name: String, seconds: Int, _ ready: () async -> Bool) async throws {
+    for _ in 0..<(seconds * 10) {
+        if await ready() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw FixtureError(message: "\(name) did not come up within \(seconds) s")
+}
+
+/// Stops a daemon started by `startDaemon` with SIGTERM and waits for it.
+func stopDaemon(_ process: Process?) {
+    guard let process, process.isRunning else { return }
+    process.terminate()
+    process.waitUntilExit()
+}
+
+/// Runs a setup tool to its end.
+/// - Throws: `FixtureError` with what it printed on standard error when it fails.
+func runTool(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw FixtureError(message: "\(tool) failed: \(text.suffix(2_000))") }
+}
