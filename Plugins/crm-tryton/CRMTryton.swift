@@ -2,8 +2,10 @@
 //
 // `crm.lookup_customer` finds the party whose code is the visitor's external id (or the customer id
 // stored before, or a contact mechanism equal to the known phone or email), and answers it with its
-// newest sales. Parties are customers (customer_id = the party's code), sales are orders. All HTTP goes
-// through the host's client.
+// newest sales. `crm.push_customer` creates or updates the party whose code is the customer id; every
+// `customer.synced` event of a customer written over Switchboard's API (source "api") is pushed that
+// way, durably: the host redelivers the event until the push succeeded. Parties are customers
+// (customer_id = the party's code), sales are orders. All HTTP goes through the host's client.
 import CSwitchboardPlugin
 import Foundation
 import Synchronization
@@ -13,7 +15,7 @@ nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
 private let manifest: StaticString = """
     {"id":"crm-tryton","version":"1.0.0","name":"Tryton CRM",
     "description":"Looks customers (parties) and their orders (sales) up in Tryton over JSON-RPC.",
-    "capabilities":["crm"],"services":["log","http"],
+    "capabilities":["crm","event_listener"],"events":["customer.synced"],"services":["log","http"],
     "call_timeout_ms":20000,"http_timeout_ms":8000,
     "config_schema":{"type":"object","additionalProperties":false,"required":["url","database","username","password"],
       "properties":{
@@ -97,10 +99,12 @@ private enum RPCFailure: Error {
     case notLoggedIn
     /// Tryton answered an error for this call.
     case refused(String)
+    /// Tryton's validation refused the data (a `UserError`): sending it again fails again.
+    case invalid(String)
 
     var message: String {
         switch self {
-        case .unavailable(let message), .refused(let message): message
+        case .unavailable(let message), .refused(let message), .invalid(let message): message
         case .notLoggedIn: "Tryton refused the session"
         }
     }
@@ -142,7 +146,9 @@ private func rpc(_ current: Instance, _ method: String, _ params: String, done: 
                             return box.done(.failure(.unavailable("Tryton answered HTTP \(code)")))
                         }
                         if let error = answer["error"] {
-                            return box.done(.failure(.refused("Tryton refused \(box.method): \(String(describing: error).prefix(300))")))
+                            let message = "Tryton refused \(box.method): \(String(describing: error).prefix(300))"
+                            let validation = (error as? [Any])?.first as? String == "UserError"
+                            return box.done(.failure(validation ? .invalid(message) : .refused(message)))
                         }
                         box.done(.success(answer["result"] ?? NSNull()))
                     }, box)
@@ -256,6 +262,41 @@ private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: 
     return SB_PENDING
 }
 
+/// Creates the party whose code is `customer_id`, or renames it and adds the phone and email it lacks.
+private func push(_ current: Instance, _ customer: [String: Any], done: @escaping @Sendable (Result<String, RPCFailure>) -> Void) {
+    guard let code = customer["customer_id"] as? String, !code.isEmpty else { return done(.failure(.refused("push needs customer_id"))) }
+    let name = customer["name"] as? String
+    let contacts = [("phone", customer["phone"] as? String), ("email", customer["email"] as? String)].compactMap { type, value in
+        value.map { [type, $0] }
+    }
+    authenticated(current, "model.party.party.search_read", json([[["code", "=", code]], 0, 1, NSNull(), ["id", "name", "phone", "email"], [String: Any]()])) {
+        result in
+        guard case .success(let value) = result else {
+            if case .failure(let failure) = result { done(.failure(failure)) }
+            return
+        }
+        guard let party = (value as? [[String: Any]])?.first, let id = party["id"] as? Int else {
+            let mechanisms = contacts.map { ["type": $0[0], "value": $0[1]] }
+            let created = json([[["name": name ?? code, "code": code, "contact_mechanisms": [["create", mechanisms]]]], [String: Any]()])
+            return authenticated(current, "model.party.party.create", created) { result in
+                done(result.map { "{\"external_id\":\"\((($0 as? [Int])?.first).map(String.init) ?? "")\",\"created\":true}" })
+            }
+        }
+        let missing = contacts.filter { party[$0[0]] as? String != $0[1] }.map { ["party": id, "type": $0[0], "value": $0[1]] as [String: Any] }
+        let missingJSON = missing.isEmpty ? nil : json([missing, [String: Any]()])
+        let answer = "{\"external_id\":\"\(id)\",\"created\":false}"
+        let addContacts: @Sendable () -> Void = {
+            guard let missingJSON else { return done(.success(answer)) }
+            authenticated(current, "model.party.contact_mechanism.create", missingJSON) { result in done(result.map { _ in answer }) }
+        }
+        guard let name, name != party["name"] as? String else { return addContacts() }
+        authenticated(current, "model.party.party.write", json([[id], ["name": name], [String: Any]()])) { result in
+            guard case .failure(let failure) = result else { return addContacts() }
+            done(.failure(failure))
+        }
+    }
+}
+
 private func fail(_ current: Instance, _ callID: sb_call_id, _ result: Result<Any, RPCFailure>) {
     guard case .failure(let failure) = result else { return }
     current.lastOutcome.withLock { $0 = (false, failure.message) }
@@ -294,12 +335,54 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
     }
     api.call = { pointer, callID, op, args, result in
-        guard text(op) == "crm.lookup_customer" else { return SB_NOT_FOUND }
         guard let arguments = object(args) else {
             result!.pointee = handOver("arguments must be a JSON object")
             return SB_INVALID
         }
-        return lookup(instance(pointer), callID, arguments)
+        let current = instance(pointer)
+        switch text(op) {
+        case "crm.lookup_customer":
+            return lookup(current, callID, arguments)
+        case "crm.push_customer":
+            push(current, arguments) { outcome in
+                switch outcome {
+                case .success(let answer): complete(current, callID, SB_OK, answer)
+                case .failure(let failure): fail(current, callID, .failure(failure))
+                }
+            }
+            return SB_PENDING
+        default:
+            return SB_NOT_FOUND
+        }
+    }
+    // Pushes customers written over the API; waits for Tryton (bounded by the host's call timeout),
+    // and a failure makes the host deliver the event again with backoff.
+    api.on_event = { pointer, event in
+        guard let envelope = object(event), envelope["event"] as? String == "customer.synced",
+            let data = envelope["data"] as? [String: Any], data["source"] as? String == "api"
+        else { return SB_OK }
+        let current = instance(pointer)
+        let customerID = data["customer_id"] as? String ?? "?"
+        let finished = DispatchSemaphore(value: 0)
+        let outcome = Mutex<sb_status>(SB_TIMEOUT)
+        push(current, data) { result in
+            if case .failure(let failure) = result {
+                current.lastOutcome.withLock { $0 = (false, failure.message) }
+                borrowed("push of \(customerID) failed: \(failure.message)") { host.pointee.log(current.context, SB_LOG_WARNING, $0) }
+            }
+            // A record Tryton's validation refuses is dropped (logged, and shown by health) rather than
+            // holding up every later event; anything else is retried.
+            outcome.withLock {
+                switch result {
+                case .success: $0 = SB_OK
+                case .failure(.invalid): $0 = SB_INVALID
+                case .failure: $0 = SB_UNAVAILABLE
+                }
+            }
+            finished.signal()
+        }
+        finished.wait()
+        return outcome.withLock { $0 }
     }
     api.health = { pointer, detail in
         let outcome = instance(pointer).lastOutcome.withLock { $0 }

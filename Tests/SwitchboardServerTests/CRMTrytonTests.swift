@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import NIOCore
 import HummingbirdTesting
 import SwitchboardCore
 import Testing
@@ -42,6 +44,31 @@ final class Tryton: @unchecked Sendable {
     }
 
     func stop() { stopDaemon(process) }
+
+    /// The parties whose code is `code`, read over JSON-RPC as admin: `[{id, name, phone, email}]`.
+    func parties(code: String) async throws -> [JSONValue] {
+        let login = try await rpc("common.db.login", ["admin", ["password": "admin"], "en"], session: nil)
+        guard case .array(let pair) = login, pair.count == 2, let user = pair[0].int, let key = pair[1].string else {
+            throw FixtureError(message: "Tryton login answered \(login)")
+        }
+        let session = "Session " + Data("admin:\(user):\(key)".utf8).base64EncodedString()
+        let found = try await rpc(
+            "model.party.party.search_read", [[["code", "=", .string(code)]], 0, 10, .null, ["id", "name", "phone", "email"], [:]], session: session
+        )
+        return found.array
+    }
+
+    private func rpc(_ method: String, _ params: JSONValue, session: String?) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: "\(url)/\(Self.database)/")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let session { request.headers.add(name: "Authorization", value: session) }
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(JSONValue.object(["id": 1, "method": .string(method), "params": params]))))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let answer = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+        guard let result = answer["result"] else { throw FixtureError(message: "Tryton answered \(answer)") }
+        return result
+    }
 
     deinit {
         stop()
@@ -100,6 +127,18 @@ final class Tryton: @unchecked Sendable {
             #expect(unknown["stale"] == .bool(false))
             #expect(try await client.call(.get, "/api/v1/conversations/\(other)/customer?refresh=maybe", key: key).status == .badRequest)
 
+            // Customers written over the API go to Tryton; records that came from Tryton do not go back. One
+            // whose phone Tryton's validation refuses is dropped with a warning and holds nothing up.
+            #expect(try await client.call(.post, "/api/v1/customers", key: key, json: ["customer_id": "C-2001", "name": "Bad Phone", "phone": "+1 555 0100"]).status == .created)
+            #expect(try await client.call(.post, "/api/v1/customers", key: key, json: ["customer_id": "C-2002", "name": "Grace Hopper", "phone": "+44 20 7946 0002"]).status == .created)
+            #expect(try await client.call(.put, "/api/v1/customers/C-1001", key: key, json: ["name": "Ada King"]).status == .ok)
+            try await eventually(limit: .seconds(20)) {
+                let grace = try await tryton.parties(code: "C-2002").first
+                let ada = try await tryton.parties(code: "C-1001").first
+                return grace?["name"]?.string == "Grace Hopper" && grace?["phone"]?.string == "+44 20 7946 0002" && ada?["name"]?.string == "Ada King"
+            }
+            #expect(try await tryton.parties(code: "C-2001").isEmpty)
+
             // The CRM goes down: the stored record comes back marked stale, and chat goes on.
             tryton.stop()
             let stale = try await client.call(.get, "/api/v1/conversations/\(conversation)/customer?refresh=true", key: key)
@@ -113,6 +152,13 @@ final class Tryton: @unchecked Sendable {
             let health = try await client.call(.get, "/api/v1/integrations/crm-tryton", key: key)["health"]
             #expect(health?["status"]?.string == "unavailable")
             #expect(try await client.call(.get, "/api/v1/conversations/\(conversation)/customer", key: server.tenantB.key).status == .notFound)
+
+            // A customer written while Tryton is down reaches it once it is back.
+            #expect(try await client.call(.post, "/api/v1/customers", key: key, json: ["customer_id": "C-3003", "name": "Katherine Johnson"]).status == .created)
+            try await Task.sleep(for: .seconds(2))
+            try await tryton.start()
+            try await eventually(limit: .seconds(60)) { try await tryton.parties(code: "C-3003").first?["name"]?.string == "Katherine Johnson" }
+            #expect(try await tryton.parties(code: "C-1001").count == 1, "Tryton's own records are not pushed back as new parties")
         }
     }
 }

@@ -41,9 +41,11 @@ struct CustomerController {
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
 
+        /// The changes; a write over the API names `api` as the source unless it names another.
         var changes: CustomerChanges {
             CustomerChanges(
-                name: name, phone: phone, email: email, level: level?.text, tags: tags, source: source, externalID: externalID, visitorIDs: visitorIDs
+                name: name, phone: phone, email: email, level: level?.text, tags: tags, source: source ?? "api", externalID: externalID,
+                visitorIDs: visitorIDs
             )
         }
     }
