@@ -626,6 +626,20 @@ paths = {
                                                                      "tenant_id": {"type": "string"}})),
                                **err((422, "Unprocessable"), *COMMON)}},
     },
+    "/api/v1/integrations/{plugin}/inbound/{tenant}": {
+        "post": {"operationId": "integrationInbound", "tags": ["integrations"], "security": [],
+                 "parameters": [PARAM_PLUGIN, {"name": "tenant", "in": "path", "required": True, "schema": ID}],
+                 "requestBody": {"required": False, "content": {"*/*": {}}},
+                 "description": "Requests an external system sends to a tenant's integration (e.g. a ticketing system's status change). "
+                                "No Switchboard credential: the plugin verifies the request itself (inbound.receive). Ticket status reports "
+                                "in its answer are applied like the ticketing sync's.",
+                 "responses": {"200": json_response("What the plugin answers the sender; {\"accepted\": true} by default.", {"type": "object"}),
+                               "401": {"description": "The plugin did not verify the request.", "content": PROBLEM},
+                               "404": {"description": "No running integration of that tenant takes inbound requests.", "content": PROBLEM},
+                               "413": {"description": "Over the body limit.", "content": PROBLEM},
+                               "422": {"description": "The plugin refused the payload.", "content": PROBLEM},
+                               "503": {"description": "The plugin cannot take it now; retry.", "content": PROBLEM}}},
+    },
     "/api/v1/integrations": {
         "get": {"operationId": "listIntegrations", "tags": ["integrations"],
                 "description": "Every loaded plugin as the calling tenant sees it (one page).",

@@ -2,7 +2,9 @@
 //
 // `ticketing.create_ticket` creates the ticket in the configured queue and answers its RT id;
 // `ticketing.sync` reads the status and owner of the tickets the host names and answers them with the
-// Switchboard status they map to. All HTTP goes through the host's client (timeouts, SSRF guard).
+// Switchboard status they map to; `inbound.receive` takes a status change an RT scrip posts to the
+// host's inbound route, verified by a shared token. All HTTP goes through the host's client (timeouts,
+// SSRF guard).
 import CSwitchboardPlugin
 import Foundation
 import Synchronization
@@ -20,7 +22,8 @@ private let manifest: StaticString = """
         "queue":{"type":"string","minLength":1,"maxLength":200,"default":"General","description":"The queue new tickets go to."},
         "username":{"type":"string","minLength":1,"maxLength":200,"description":"An RT user, with password (HTTP Basic)."},
         "password":{"type":"string","maxLength":1024,"writeOnly":true},
-        "token":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"An RT auth token, instead of username and password."}}}}
+        "token":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"An RT auth token, instead of username and password."},
+        "inbound_token":{"type":"string","minLength":16,"maxLength":256,"writeOnly":true,"description":"Bearer token RT scrips send to the inbound route; absent: no inbound requests."}}}}
     """
 
 /// RT's statuses of the default lifecycle, mapped onto Switchboard's; other (custom) statuses count as open.
@@ -35,6 +38,7 @@ private final class Instance: @unchecked Sendable {
         var url: String
         var queue: String
         var authorization: String
+        var inboundToken: String?
     }
 
     let context: OpaquePointer
@@ -49,13 +53,15 @@ private final class Instance: @unchecked Sendable {
     static func settings(_ config: [String: Any]) -> Result<Settings, ConfigError> {
         let url = (config["url"] as? String ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let queue = config["queue"] as? String ?? "General"
+        let inbound = config["inbound_token"] as? String
         if let token = config["token"] as? String {
-            return .success(Settings(url: url, queue: queue, authorization: "token \(token)"))
+            return .success(Settings(url: url, queue: queue, authorization: "token \(token)", inboundToken: inbound))
         }
         guard let username = config["username"] as? String, let password = config["password"] as? String else {
             return .failure(ConfigError(message: "configure either token, or username and password"))
         }
-        return .success(Settings(url: url, queue: queue, authorization: "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()))
+        let basic = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+        return .success(Settings(url: url, queue: queue, authorization: basic, inboundToken: inbound))
     }
 }
 
@@ -216,6 +222,38 @@ private func sync(_ current: Instance, _ callID: sb_call_id, _ args: [String: An
     return SB_PENDING
 }
 
+/// Equal strings, compared in time that does not depend on where they differ.
+private func same(_ left: String, _ right: String) -> Bool {
+    let a = Array(left.utf8)
+    let b = Array(right.utf8)
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+}
+
+/// A status change an RT scrip posted: `Authorization: Bearer <inbound_token>` and
+/// `{"ticket": <RT id>, "status": "<RT status>", "owner": "<name>"?}`.
+private func inbound(_ current: Instance, _ args: [String: Any], _ result: UnsafeMutablePointer<sb_str>) -> sb_status {
+    guard let expected = current.settings.withLock({ $0.inboundToken }) else {
+        result.pointee = handOver("inbound requests are off: set inbound_token")
+        return SB_NOT_FOUND
+    }
+    let presented = (args["headers"] as? [String: Any])?["authorization"] as? String ?? ""
+    guard same(presented, "Bearer \(expected)") else {
+        result.pointee = handOver("wrong or missing bearer token")
+        return SB_DENIED
+    }
+    let body = (args["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+    let ticket = body?["ticket"].map { "\($0)" } ?? ""
+    guard !ticket.isEmpty, ticket.allSatisfy(\.isNumber), let status = body?["status"] as? String, !status.isEmpty else {
+        result.pointee = handOver("the body must be {\"ticket\": <RT id>, \"status\": \"<RT status>\", \"owner\"?: \"<name>\"}")
+        return SB_INVALID
+    }
+    var report = ["external_id": ticket, "external_status": status, "status": statusMap[status] ?? "open"]
+    if let owner = body?["owner"] as? String, owner != "Nobody" { report["handler"] = owner }
+    result.pointee = handOver(json(["tickets": [report], "body": ["accepted": true]]))
+    return SB_OK
+}
+
 @_cdecl("sb_plugin_manifest_v1")
 public func manifestEntry() -> sb_str {
     sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
@@ -260,6 +298,7 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         switch text(op) {
         case "ticketing.create_ticket": return createTicket(instance(pointer), callID, arguments)
         case "ticketing.sync": return sync(instance(pointer), callID, arguments)
+        case "inbound.receive": return inbound(instance(pointer), arguments, result!)
         default: return SB_NOT_FOUND
         }
     }

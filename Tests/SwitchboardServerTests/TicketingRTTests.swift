@@ -153,6 +153,34 @@ final class RequestTracker: @unchecked Sendable {
                 #expect(try await client.call(.put, "/api/v1/tickets/\(ticket)", key: key, json: ["status": "open"]).status == .ok)
                 try await Task.sleep(for: .seconds(3))
                 #expect(try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)["status"]?.string == "open")
+                // An RT scrip may post a change to the inbound route instead; the plugin checks its token.
+                let token = "inbound-secret-0123456789"
+                var withInbound = config
+                if case .object(var fields) = withInbound {
+                    fields["inbound_token"] = .string(token)
+                    fields["password"] = "********"
+                    withInbound = .object(fields)
+                }
+                let inbound = "/api/v1/integrations/ticketing-rt/inbound/\(server.tenantA.tenantID)"
+                let change = #"{"ticket": \#(rtID), "status": "stalled", "owner": "root"}"#
+                #expect(try await client.call(.post, inbound, key: nil, body: change).status == .notFound, "inbound is off without a token")
+                #expect(try await client.call(.put, "/api/v1/integrations/ticketing-rt", key: key, json: ["enabled": true, "config": withInbound]).status == .ok)
+                #expect(try await client.call(.post, inbound, key: nil, body: change).status == .unauthorized)
+                #expect(try await client.call(.post, inbound, key: nil, body: change, headers: [.authorization: "Bearer wrong-token-000000000"]).status == .unauthorized)
+                let malformed = try await client.call(.post, inbound, key: nil, body: #"{"ticket": "x"}"#, headers: [.authorization: "Bearer \(token)"])
+                #expect(malformed.status == .unprocessableContent)
+                #expect(malformed["code"]?.string == "inbound_invalid")
+                let elsewhere = "/api/v1/integrations/ticketing-rt/inbound/\(server.tenantB.tenantID)"
+                #expect(try await client.call(.post, elsewhere, key: nil, body: change, headers: [.authorization: "Bearer \(token)"]).status == .notFound)
+                #expect(try await rt.call(.PUT, "/REST/2.0/ticket/\(rtID)", json: ["Status": "stalled"]).status == .ok)
+                let accepted = try await client.call(.post, inbound, key: nil, body: change, headers: [.authorization: "Bearer \(token)"])
+                #expect(accepted.status == .ok)
+                #expect(accepted["accepted"] == .bool(true))
+                let stalled = try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)
+                #expect(stalled["status"]?.string == "pending")
+                #expect(stalled["handler"]?.string == "root")
+                #expect(stalled["external"]?["status"]?.string == "stalled")
+
                 // A ticket for a closed conversation is refused before anything reaches RT.
                 _ = try await client.call(.delete, "/api/v1/conversations/\(conversation)", key: key)
                 let late = try await client.call(.post, "/api/v1/tickets", key: key, json: ["title": "Late", "content": "x", "conversation_id": .string(conversation)])

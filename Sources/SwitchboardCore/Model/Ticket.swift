@@ -160,6 +160,8 @@ public struct TicketFilter: Hashable, Sendable {
         case missing
         /// One held by this system (a plugin id).
         case heldBy(String)
+        /// This system's ticket `id`.
+        case reference(system: String, id: String)
     }
 
     public var status: Ticket.Status?

@@ -234,6 +234,7 @@ func buildRouters(
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
     SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
     MetricsController(registry: metrics, token: configuration.metrics.token, log: store, hub: hub).addRoutes(to: root)
+    InboundController(integrations: integrations, ticketing: ticketing).addRoutes(to: root)
     OAuthController(
         store: store,
         authority: authority,

@@ -19,7 +19,8 @@ import SwitchboardPluginHost
 ///    whose external status moved takes the mapped status (`ticket.status_changed`). A status set here
 ///    meanwhile is not undone: only a change over there moves it.
 ///
-/// `nudge(tenant:)` runs a round for one tenant at once, so a new ticket does not wait for the timer.
+/// `nudge(tenant:)` runs a round for one tenant at once, so a new ticket does not wait for the timer;
+/// `apply` takes status reports a plugin verified on its inbound route.
 actor TicketingService: Service {
     let integrations: IntegrationManager
     let store: any ChatStore
@@ -110,24 +111,43 @@ actor TicketingService: Service {
             )
             after = page.nextAfter
             guard !page.items.isEmpty else { return }
-            let byID = Dictionary(uniqueKeysWithValues: page.items.map { ($0.ticketID, $0) })
             let tickets: [JSONValue] = page.items.compactMap { ticket in
                 ticket.external.map { ["ticket_id": .string(ticket.ticketID), "external_id": .string($0.id), "external_status": JSONValue($0.status)] }
             }
             let answer = try await call(tenant: tenant, plugin: plugin, op: "ticketing.sync", args: ["tickets": .array(tickets)])
-            guard case .array(let reports) = answer["tickets"] ?? .null else { continue }
-            for report in reports {
-                guard let id = report["ticket_id"]?.stringValue, let ticket = byID[id], var reference = ticket.external,
-                    let externalStatus = report["external_status"]?.stringValue, externalStatus != reference.status
-                else { continue }
-                guard let status = report["status"]?.stringValue.flatMap(Ticket.Status.init(rawValue:)) else {
-                    logger.warning("Ticketing reported an unknown status", metadata: ["sb.tenant": "\(tenant)", "sb.plugin": "\(plugin)", "sb.ticket": "\(id)"])
-                    continue
-                }
-                reference.status = externalStatus
-                try await update(id, tenant: tenant, TicketChanges(status: status, handler: report["handler"]?.stringValue, external: reference))
+            if case .array(let reports) = answer["tickets"] ?? .null {
+                try await apply(reports, tenant: tenant, plugin: plugin)
             }
         } while after != nil
+    }
+
+    /// Applies status reports of `plugin`'s system, `{ticket_id or external_id, external_status, status,
+    /// handler?}`: a ticket whose external status moved takes the reported status.
+    /// - Returns: how many tickets changed.
+    @discardableResult
+    func apply(_ reports: [JSONValue], tenant: String, plugin: String) async throws -> Int {
+        var changed = 0
+        for report in reports {
+            let ticket: Ticket? =
+                if let id = report["ticket_id"]?.stringValue {
+                    try store.ticket(id: id, tenant: tenant)
+                } else if let external = report["external_id"]?.stringValue {
+                    try store.tickets(tenant: tenant, filter: TicketFilter(external: .reference(system: plugin, id: external)), page: PageRequest(limit: 1)).items.first
+                } else {
+                    nil
+                }
+            guard let ticket, var reference = ticket.external, reference.system == plugin,
+                let externalStatus = report["external_status"]?.stringValue, externalStatus != reference.status
+            else { continue }
+            guard let status = report["status"]?.stringValue.flatMap(Ticket.Status.init(rawValue:)) else {
+                logger.warning("Ticketing reported an unknown status", metadata: ["sb.tenant": "\(tenant)", "sb.plugin": "\(plugin)", "sb.ticket": "\(ticket.ticketID)"])
+                continue
+            }
+            reference.status = externalStatus
+            try await update(ticket.ticketID, tenant: tenant, TicketChanges(status: status, handler: report["handler"]?.stringValue, external: reference))
+            changed += 1
+        }
+        return changed
     }
 
     private func call(tenant: String, plugin: String, op: String, args: JSONValue) async throws -> JSONValue {

@@ -153,6 +153,9 @@ extension SQLiteStore: ChatStore {
         switch filter.external {
         case .missing: conditions.append(("external IS ?", .null))
         case .heldBy(let system): conditions.append(("json_extract(external, '$.system') = ?", .text(system)))
+        case .reference(let system, let id):
+            conditions.append(("json_extract(external, '$.system') = ?", .text(system)))
+            conditions.append(("json_extract(external, '$.id') = ?", .text(id)))
         case nil: break
         }
         if filter.excludesClosed { conditions.append(("status <> ?", .text(Ticket.Status.closed.rawValue))) }
