@@ -41,18 +41,19 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSwitchboardPlugin"),
+        .target(name: "PluginKit", dependencies: ["CSwitchboardPlugin"], path: "Plugins/plugin-kit", swiftSettings: swiftSettings),
         .target(name: "EchoC", dependencies: ["CSwitchboardPlugin"], path: "Plugins/echo-c"),
         .target(name: "EchoSwift", dependencies: ["CSwitchboardPlugin"], path: "Plugins/echo-swift", swiftSettings: swiftSettings),
         .target(
             name: "StatsPrometheus",
-            dependencies: ["CSwitchboardPlugin"],
+            dependencies: ["CSwitchboardPlugin", "PluginKit"],
             path: "Plugins/stats-prometheus",
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "StatsFile", dependencies: ["CSwitchboardPlugin"], path: "Plugins/stats-file", exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "TicketingRT", dependencies: ["CSwitchboardPlugin"], path: "Plugins/ticketing-rt", exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "CRMTryton", dependencies: ["CSwitchboardPlugin"], path: "Plugins/crm-tryton", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "StatsFile", dependencies: ["CSwitchboardPlugin", "PluginKit"], path: "Plugins/stats-file", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "TicketingRT", dependencies: ["CSwitchboardPlugin", "PluginKit"], path: "Plugins/ticketing-rt", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "CRMTryton", dependencies: ["CSwitchboardPlugin", "PluginKit"], path: "Plugins/crm-tryton", exclude: ["README.md"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "SwitchboardCore",

@@ -8,9 +8,8 @@
 // (customer_id = the party's code), sales are orders. All HTTP goes through the host's client.
 import CSwitchboardPlugin
 import Foundation
+import PluginKit
 import Synchronization
-
-nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
 
 private let manifest: StaticString = """
     {"id":"crm-tryton","version":"1.0.0","name":"Tryton CRM",
@@ -59,38 +58,6 @@ private final class Instance: @unchecked Sendable {
     }
 }
 
-private func text(_ value: sb_str) -> String {
-    guard let pointer = value.ptr else { return "" }
-    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: value.len), as: UTF8.self)
-}
-
-private func borrowed<Result>(_ string: String, _ body: (sb_str) -> Result) -> Result {
-    var string = string
-    return string.withUTF8 { buffer in
-        body(sb_str(ptr: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), len: buffer.count))
-    }
-}
-
-private func handOver(_ string: String) -> sb_str {
-    let bytes = Array(string.utf8)
-    let memory = host.pointee.alloc(max(bytes.count, 1))!
-    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-    return sb_str(ptr: memory.assumingMemoryBound(to: CChar.self), len: bytes.count)
-}
-
-private func object(_ value: sb_str) -> [String: Any]? {
-    guard let pointer = value.ptr else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(bytes: pointer, count: value.len))) as? [String: Any]
-}
-
-private func json(_ value: Any) -> String {
-    String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
-}
-
-private func instance(_ pointer: OpaquePointer?) -> Instance {
-    Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).takeUnretainedValue()
-}
-
 /// Why a JSON-RPC call did not give a result.
 private enum RPCFailure: Error {
     /// Tryton could not be reached or answered HTTP 5xx: retry later.
@@ -113,53 +80,24 @@ private enum RPCFailure: Error {
 /// One JSON-RPC call (`params` as JSON text) through the host's HTTP client; `done` runs once with the
 /// result or the failure.
 private func rpc(_ current: Instance, _ method: String, _ params: String, done: @escaping @Sendable (Result<Any, RPCFailure>) -> Void) {
-    final class Box: Sendable {
-        let method: String
-        let done: @Sendable (Result<Any, RPCFailure>) -> Void
-        init(_ method: String, _ done: @escaping @Sendable (Result<Any, RPCFailure>) -> Void) {
-            self.method = method
-            self.done = done
-        }
-    }
     let settings = current.settings.withLock { $0 }
     var headers = ["Content-Type": "application/json"]
     if let session = current.session.withLock({ $0 }) { headers["Authorization"] = session }
-    let box = Unmanaged.passRetained(Box(method, done)).toOpaque()
     let body = "{\"id\":1,\"method\":\(json([method]).dropFirst().dropLast()),\"params\":\(params)}"
-    let status = borrowed("POST") { method_ in
-        borrowed(settings.endpoint) { url in
-            borrowed(json(headers)) { headers in
-                borrowed(body) { body in
-                    var request = sb_http_request(
-                        struct_size: UInt32(MemoryLayout<sb_http_request>.size), method: method_, url: url, headers_json: headers, body: body, timeout_ms: 0
-                    )
-                    return host.pointee.http_request(current.context, &request, { userData, status, response in
-                        let box = Unmanaged<Box>.fromOpaque(userData!).takeRetainedValue()
-                        guard status == SB_OK, let response else {
-                            box.done(.failure(.unavailable("no answer from Tryton (host status \(status.rawValue))")))
-                            return
-                        }
-                        let code = Int(response.pointee.status_code)
-                        let body = response.pointee.body.ptr.map { Data(bytes: $0, count: response.pointee.body.len) } ?? Data()
-                        if code == 401 || code == 403 { return box.done(.failure(.notLoggedIn)) }
-                        guard (200..<300).contains(code), let answer = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
-                            return box.done(.failure(.unavailable("Tryton answered HTTP \(code)")))
-                        }
-                        if let error = answer["error"] {
-                            let message = "Tryton refused \(box.method): \(String(describing: error).prefix(300))"
-                            let validation = (error as? [Any])?.first as? String == "UserError"
-                            return box.done(.failure(validation ? .invalid(message) : .refused(message)))
-                        }
-                        box.done(.success(answer["result"] ?? NSNull()))
-                    }, box)
-                }
-            }
+    let started = httpRequest(current.context, method: "POST", url: settings.endpoint, headers: headers, body: body) { answer in
+        if let failure = answer.failure { return done(.failure(.unavailable("Tryton: \(failure)"))) }
+        if answer.code == 401 || answer.code == 403 { return done(.failure(.notLoggedIn)) }
+        guard (200..<300).contains(answer.code), let reply = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any] else {
+            return done(.failure(.unavailable("Tryton answered HTTP \(answer.code)")))
         }
+        if let error = reply["error"] {
+            let message = "Tryton refused \(method): \(String(describing: error).prefix(300))"
+            let validation = (error as? [Any])?.first as? String == "UserError"
+            return done(.failure(validation ? .invalid(message) : .refused(message)))
+        }
+        done(.success(reply["result"] ?? NSNull()))
     }
-    if status != SB_PENDING {
-        Unmanaged<Box>.fromOpaque(box).release()
-        done(.failure(.unavailable("cannot start a request to Tryton (host status \(status.rawValue))")))
-    }
+    if !started { done(.failure(.unavailable("cannot start a request to Tryton"))) }
 }
 
 /// `rpc` with a session: logs in first when there is none, and once more when Tryton refused it.
@@ -217,7 +155,7 @@ private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: 
     } else {
         let contacts = [args["phone"], args["email"]].compactMap { $0 as? String }.filter { !$0.isEmpty }
         guard !contacts.isEmpty else {
-            complete(current, callID, SB_NOT_FOUND, "nothing to look the visitor up by")
+            complete(current.context, callID, SB_NOT_FOUND, "nothing to look the visitor up by")
             return SB_PENDING
         }
         domain = [["contact_mechanisms.value", "in", contacts]]
@@ -227,7 +165,7 @@ private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: 
     authenticated(current, "model.party.party.search_read", json([domain, 0, 1, NSNull(), partyFields, [String: Any]()])) { result in
         guard case .success(let value) = result else { return fail(current, callID, result) }
         guard let party = (value as? [[String: Any]])?.first, let partyID = party["id"] as? Int else {
-            return complete(current, callID, SB_NOT_FOUND, "no Tryton party matches")
+            return complete(current.context, callID, SB_NOT_FOUND, "no Tryton party matches")
         }
         let categories = party["categories"] as? [Int] ?? []
         var fields: [String: String] = ["customer_id": (party["code"] as? String) ?? "tryton-party-\(partyID)", "external_id": String(partyID)]
@@ -250,7 +188,7 @@ private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: 
             let finish: @Sendable ([String]) -> Void = { tags in
                 let customerJSON = json((customer as [String: Any]).merging(["tags": tags]) { $1 })
                 current.lastOutcome.withLock { $0 = (true, "Tryton answered") }
-                complete(current, callID, SB_OK, "{\"customer\":\(customerJSON),\"orders\":\(ordersJSON)}")
+                complete(current.context, callID, SB_OK, "{\"customer\":\(customerJSON),\"orders\":\(ordersJSON)}")
             }
             guard !categories.isEmpty else { return finish([]) }
             authenticated(current, "model.party.category.read", json([categories, ["name"], [String: Any]()])) { result in
@@ -300,53 +238,39 @@ private func push(_ current: Instance, _ customer: [String: Any], done: @escapin
 private func fail(_ current: Instance, _ callID: sb_call_id, _ result: Result<Any, RPCFailure>) {
     guard case .failure(let failure) = result else { return }
     current.lastOutcome.withLock { $0 = (false, failure.message) }
-    complete(current, callID, SB_UNAVAILABLE, failure.message)
-}
-
-private func complete(_ current: Instance, _ callID: sb_call_id, _ status: sb_status, _ result: String) {
-    if status != SB_OK && status != SB_NOT_FOUND { borrowed(result) { host.pointee.log(current.context, SB_LOG_WARNING, $0) } }
-    borrowed(result) { host.pointee.complete(current.context, callID, status, $0) }
+    complete(current.context, callID, SB_UNAVAILABLE, failure.message)
 }
 
 @_cdecl("sb_plugin_manifest_v1")
-public func manifestEntry() -> sb_str {
-    sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
-}
+public func manifestEntry() -> sb_str { PluginKit.manifest(manifest) }
 
 @_cdecl("sb_plugin_init_v1")
 public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMutablePointer<sb_plugin_api>) -> sb_status {
-    guard Int(hostAPI.pointee.abi_major) == Int(SB_ABI_VERSION_MAJOR) else { return SB_UNSUPPORTED }
-    host = hostAPI
     var api = sb_plugin_api()
-    api.struct_size = UInt32(MemoryLayout<sb_plugin_api>.size)
-    api.abi_major = UInt16(SB_ABI_VERSION_MAJOR)
-    api.abi_minor = UInt16(SB_ABI_VERSION_MINOR)
     api.create = { context, _, config, out, _ in
-        out!.pointee = OpaquePointer(Unmanaged.passRetained(Instance(context: context!, settings: Instance.settings(object(config) ?? [:]))).toOpaque())
+        out!.pointee = PluginKit.retained(Instance(context: context!, settings: Instance.settings(object(config) ?? [:])))
         return SB_OK
     }
     api.reconfigure = { pointer, config, _ in
-        let current = instance(pointer)
+        let current = PluginKit.instance(pointer, as: Instance.self)
         current.settings.withLock { $0 = Instance.settings(object(config) ?? [:]) }
         current.session.withLock { $0 = nil }
         return SB_OK
     }
-    api.destroy = { pointer in
-        Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
-    }
+    api.destroy = { PluginKit.release($0) }
     api.call = { pointer, callID, op, args, result in
         guard let arguments = object(args) else {
             result!.pointee = handOver("arguments must be a JSON object")
             return SB_INVALID
         }
-        let current = instance(pointer)
+        let current = PluginKit.instance(pointer, as: Instance.self)
         switch text(op) {
         case "crm.lookup_customer":
             return lookup(current, callID, arguments)
         case "crm.push_customer":
             push(current, arguments) { outcome in
                 switch outcome {
-                case .success(let answer): complete(current, callID, SB_OK, answer)
+                case .success(let answer): complete(current.context, callID, SB_OK, answer)
                 case .failure(let failure): fail(current, callID, .failure(failure))
                 }
             }
@@ -361,14 +285,14 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         guard let envelope = object(event), envelope["event"] as? String == "customer.synced",
             let data = envelope["data"] as? [String: Any], data["source"] as? String == "api"
         else { return SB_OK }
-        let current = instance(pointer)
+        let current = PluginKit.instance(pointer, as: Instance.self)
         let customerID = data["customer_id"] as? String ?? "?"
         let finished = DispatchSemaphore(value: 0)
         let outcome = Mutex<sb_status>(SB_TIMEOUT)
         push(current, data) { result in
             if case .failure(let failure) = result {
                 current.lastOutcome.withLock { $0 = (false, failure.message) }
-                borrowed("push of \(customerID) failed: \(failure.message)") { host.pointee.log(current.context, SB_LOG_WARNING, $0) }
+                log(current.context, SB_LOG_WARNING, "push of \(customerID) failed: \(failure.message)")
             }
             // A record Tryton's validation refuses is dropped (logged, and shown by health) rather than
             // holding up every later event; anything else is retried.
@@ -385,12 +309,9 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         return outcome.withLock { $0 }
     }
     api.health = { pointer, detail in
-        let outcome = instance(pointer).lastOutcome.withLock { $0 }
+        let outcome = PluginKit.instance(pointer, as: Instance.self).lastOutcome.withLock { $0 }
         detail!.pointee = handOver(outcome.detail)
         return outcome.ok ? SB_OK : SB_UNAVAILABLE
     }
-    let size = min(Int(plugin.pointee.struct_size), MemoryLayout<sb_plugin_api>.size)
-    withUnsafeBytes(of: &api) { UnsafeMutableRawPointer(plugin).copyMemory(from: $0.baseAddress!, byteCount: size) }
-    plugin.pointee.struct_size = api.struct_size
-    return SB_OK
+    return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }

@@ -9,8 +9,7 @@
 // the same cells again next round.
 import CSwitchboardPlugin
 import Foundation
-
-nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
+import PluginKit
 
 private let manifest: StaticString = """
     {"id":"stats-file","version":"1.0.0","name":"Statistics file",
@@ -38,34 +37,6 @@ private final class Instance {
     }
 }
 
-private func text(_ value: sb_str) -> String {
-    guard let pointer = value.ptr else { return "" }
-    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: value.len), as: UTF8.self)
-}
-
-private func borrowed<Result>(_ string: String, _ body: (sb_str) -> Result) -> Result {
-    var string = string
-    return string.withUTF8 { buffer in
-        body(sb_str(ptr: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), len: buffer.count))
-    }
-}
-
-private func handOver(_ string: String) -> sb_str {
-    let bytes = Array(string.utf8)
-    let memory = host.pointee.alloc(max(bytes.count, 1))!
-    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-    return sb_str(ptr: memory.assumingMemoryBound(to: CChar.self), len: bytes.count)
-}
-
-private func object(_ value: sb_str) -> [String: Any]? {
-    guard let pointer = value.ptr else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(bytes: pointer, count: value.len))) as? [String: Any]
-}
-
-private func instance(_ pointer: OpaquePointer?) -> Instance {
-    Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).takeUnretainedValue()
-}
-
 /// Appends one line per row and fsyncs; throws on any I/O failure.
 private func append(_ payload: [String: Any], to path: String) throws -> Int {
     guard let rows = payload["rows"] as? [[String: Any]] else { throw CocoaError(.coderInvalidValue) }
@@ -88,33 +59,24 @@ private func append(_ payload: [String: Any], to path: String) throws -> Int {
 }
 
 @_cdecl("sb_plugin_manifest_v1")
-public func manifestEntry() -> sb_str {
-    sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
-}
+public func manifestEntry() -> sb_str { PluginKit.manifest(manifest) }
 
 @_cdecl("sb_plugin_init_v1")
 public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMutablePointer<sb_plugin_api>) -> sb_status {
-    guard Int(hostAPI.pointee.abi_major) == Int(SB_ABI_VERSION_MAJOR) else { return SB_UNSUPPORTED }
-    host = hostAPI
     var api = sb_plugin_api()
-    api.struct_size = UInt32(MemoryLayout<sb_plugin_api>.size)
-    api.abi_major = UInt16(SB_ABI_VERSION_MAJOR)
-    api.abi_minor = UInt16(SB_ABI_VERSION_MINOR)
     api.create = { context, tenant, config, out, _ in
         let created = Instance(context: context!, tenant: text(tenant), config: object(config) ?? [:])
-        out!.pointee = OpaquePointer(Unmanaged.passRetained(created).toOpaque())
+        out!.pointee = PluginKit.retained(created)
         return SB_OK
     }
     api.reconfigure = { pointer, config, _ in
-        instance(pointer).apply(object(config) ?? [:])
+        PluginKit.instance(pointer, as: Instance.self).apply(object(config) ?? [:])
         return SB_OK
     }
-    api.destroy = { pointer in
-        Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
-    }
+    api.destroy = { PluginKit.release($0) }
     api.call = { pointer, _, op, args, result in
         guard text(op) == "stats.push" else { return SB_NOT_FOUND }
-        let current = instance(pointer)
+        let current = PluginKit.instance(pointer, as: Instance.self)
         guard let payload = object(args), payload["tenant_id"] as? String == current.tenant else {
             result!.pointee = handOver("stats.push needs the instance's tenant's payload")
             return SB_INVALID
@@ -125,13 +87,10 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
             return SB_OK
         } catch {
             let message = "Cannot append to \(current.path): \(error)"
-            borrowed(message) { host.pointee.log(current.context, SB_LOG_WARNING, $0) }
+            log(current.context, SB_LOG_WARNING, message)
             result!.pointee = handOver(message)
             return SB_UNAVAILABLE
         }
     }
-    let size = min(Int(plugin.pointee.struct_size), MemoryLayout<sb_plugin_api>.size)
-    withUnsafeBytes(of: &api) { UnsafeMutableRawPointer(plugin).copyMemory(from: $0.baseAddress!, byteCount: size) }
-    plugin.pointee.struct_size = api.struct_size
-    return SB_OK
+    return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }

@@ -6,8 +6,7 @@
 // SB_UNAVAILABLE; the host keeps its cursor and pushes again next round.
 import CSwitchboardPlugin
 import Foundation
-
-nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
+import PluginKit
 
 private let manifest: StaticString = """
     {"id":"stats-prometheus","version":"1.0.0","name":"Prometheus Pushgateway",
@@ -22,7 +21,9 @@ private let manifest: StaticString = """
     """
 
 /// One tenant's instance: where to push.
-private final class Instance {
+private final class Instance: @unchecked Sendable {
+    // @unchecked: the HTTP callback reads only the immutable `context`, which host services accept
+    // from any thread.
     let context: OpaquePointer
     let tenant: String
     var url = ""
@@ -40,41 +41,6 @@ private final class Instance {
         job = config["job"] as? String ?? "switchboard"
         authorization = config["authorization"] as? String
     }
-}
-
-/// What the HTTP callback needs to finish the call; retained across the request.
-private final class PendingPush {
-    let context: OpaquePointer
-    let callID: sb_call_id
-
-    init(context: OpaquePointer, callID: sb_call_id) {
-        self.context = context
-        self.callID = callID
-    }
-}
-
-private func text(_ value: sb_str) -> String {
-    guard let pointer = value.ptr else { return "" }
-    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: value.len), as: UTF8.self)
-}
-
-private func borrowed<Result>(_ string: String, _ body: (sb_str) -> Result) -> Result {
-    var string = string
-    return string.withUTF8 { buffer in
-        body(sb_str(ptr: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), len: buffer.count))
-    }
-}
-
-private func handOver(_ string: String) -> sb_str {
-    let bytes = Array(string.utf8)
-    let memory = host.pointee.alloc(max(bytes.count, 1))!
-    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-    return sb_str(ptr: memory.assumingMemoryBound(to: CChar.self), len: bytes.count)
-}
-
-private func object(_ value: sb_str) -> [String: Any]? {
-    guard let pointer = value.ptr else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(bytes: pointer, count: value.len))) as? [String: Any]
 }
 
 /// A label value escaped for the text exposition format.
@@ -102,79 +68,45 @@ private func exposition(_ payload: [String: Any]) -> String? {
     return text
 }
 
-private func instance(_ pointer: OpaquePointer?) -> Instance {
-    Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).takeUnretainedValue()
-}
-
 private func push(_ current: Instance, callID: sb_call_id, payload: [String: Any]) -> sb_status {
     guard let body = exposition(payload), let tenant = payload["tenant_id"] as? String, tenant == current.tenant else { return SB_INVALID }
     let path = tenant.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? tenant
     let url = "\(current.url)/metrics/job/\(current.job)/tenant/\(path)"
     var headers = ["Content-Type": "text/plain; version=0.0.4"]
     if let authorization = current.authorization { headers["Authorization"] = authorization }
-    let headerJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: headers)) ?? Data("{}".utf8), as: UTF8.self)
-    let pending = Unmanaged.passRetained(PendingPush(context: current.context, callID: callID)).toOpaque()
-    let status = borrowed("PUT") { method in
-        borrowed(url) { url in
-            borrowed(headerJSON) { headers in
-                borrowed(body) { body in
-                    var request = sb_http_request(
-                        struct_size: UInt32(MemoryLayout<sb_http_request>.size), method: method, url: url, headers_json: headers, body: body, timeout_ms: 0
-                    )
-                    return host.pointee.http_request(current.context, &request, { userData, status, response in
-                        let pending = Unmanaged<PendingPush>.fromOpaque(userData!).takeRetainedValue()
-                        let code = response?.pointee.status_code ?? 0
-                        if status == SB_OK, (200..<300).contains(code) {
-                            borrowed("{\"pushed\":true}") { host.pointee.complete(pending.context, pending.callID, SB_OK, $0) }
-                        } else {
-                            let message = "Pushgateway answered \(code) (host status \(status.rawValue))"
-                            borrowed(message) { host.pointee.log(pending.context, SB_LOG_WARNING, $0) }
-                            borrowed(message) { host.pointee.complete(pending.context, pending.callID, SB_UNAVAILABLE, $0) }
-                        }
-                    }, pending)
-                }
-            }
+    let started = httpRequest(current.context, method: "PUT", url: url, headers: headers, body: body) { answer in
+        if (200..<300).contains(answer.code) {
+            complete(current.context, callID, SB_OK, "{\"pushed\":true}")
+        } else {
+            complete(current.context, callID, SB_UNAVAILABLE, "Pushgateway answered \(answer.code)\(answer.failure.map { " (\($0))" } ?? "")")
         }
     }
-    if status != SB_PENDING { Unmanaged<PendingPush>.fromOpaque(pending).release() }
-    return status == SB_PENDING ? SB_PENDING : SB_UNAVAILABLE
+    return started ? SB_PENDING : SB_UNAVAILABLE
 }
 
 @_cdecl("sb_plugin_manifest_v1")
-public func manifestEntry() -> sb_str {
-    sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
-}
+public func manifestEntry() -> sb_str { PluginKit.manifest(manifest) }
 
 @_cdecl("sb_plugin_init_v1")
 public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMutablePointer<sb_plugin_api>) -> sb_status {
-    guard Int(hostAPI.pointee.abi_major) == Int(SB_ABI_VERSION_MAJOR) else { return SB_UNSUPPORTED }
-    host = hostAPI
     var api = sb_plugin_api()
-    api.struct_size = UInt32(MemoryLayout<sb_plugin_api>.size)
-    api.abi_major = UInt16(SB_ABI_VERSION_MAJOR)
-    api.abi_minor = UInt16(SB_ABI_VERSION_MINOR)
     api.create = { context, tenant, config, out, _ in
         let created = Instance(context: context!, tenant: text(tenant), config: object(config) ?? [:])
-        out!.pointee = OpaquePointer(Unmanaged.passRetained(created).toOpaque())
+        out!.pointee = PluginKit.retained(created)
         return SB_OK
     }
     api.reconfigure = { pointer, config, _ in
-        instance(pointer).apply(object(config) ?? [:])
+        PluginKit.instance(pointer, as: Instance.self).apply(object(config) ?? [:])
         return SB_OK
     }
-    api.destroy = { pointer in
-        Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
-    }
+    api.destroy = { PluginKit.release($0) }
     api.call = { pointer, callID, op, args, result in
         guard text(op) == "stats.push" else { return SB_NOT_FOUND }
         guard let payload = object(args) else {
             result!.pointee = handOver("stats.push needs a JSON object")
             return SB_INVALID
         }
-        return push(instance(pointer), callID: callID, payload: payload)
+        return push(PluginKit.instance(pointer, as: Instance.self), callID: callID, payload: payload)
     }
-    let size = min(Int(plugin.pointee.struct_size), MemoryLayout<sb_plugin_api>.size)
-    withUnsafeBytes(of: &api) { UnsafeMutableRawPointer(plugin).copyMemory(from: $0.baseAddress!, byteCount: size) }
-    plugin.pointee.struct_size = api.struct_size
-    return SB_OK
+    return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }

@@ -7,9 +7,8 @@
 // SSRF guard).
 import CSwitchboardPlugin
 import Foundation
+import PluginKit
 import Synchronization
-
-nonisolated(unsafe) private var host: UnsafePointer<sb_host_api>!
 
 private let manifest: StaticString = """
     {"id":"ticketing-rt","version":"1.0.0","name":"Request Tracker",
@@ -69,84 +68,18 @@ private struct ConfigError: Error {
     let message: String
 }
 
-private func text(_ value: sb_str) -> String {
-    guard let pointer = value.ptr else { return "" }
-    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: value.len), as: UTF8.self)
-}
-
-private func borrowed<Result>(_ string: String, _ body: (sb_str) -> Result) -> Result {
-    var string = string
-    return string.withUTF8 { buffer in
-        body(sb_str(ptr: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), len: buffer.count))
-    }
-}
-
-private func handOver(_ string: String) -> sb_str {
-    let bytes = Array(string.utf8)
-    let memory = host.pointee.alloc(max(bytes.count, 1))!
-    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-    return sb_str(ptr: memory.assumingMemoryBound(to: CChar.self), len: bytes.count)
-}
-
-private func object(_ value: sb_str) -> [String: Any]? {
-    guard let pointer = value.ptr else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(bytes: pointer, count: value.len))) as? [String: Any]
-}
-
-private func json(_ value: Any) -> String {
-    String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
-}
-
-private func instance(_ pointer: OpaquePointer?) -> Instance {
-    Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).takeUnretainedValue()
-}
-
-private func complete(_ current: Instance, _ callID: sb_call_id, _ status: sb_status, _ result: String) {
-    if status != SB_OK { borrowed(result) { host.pointee.log(current.context, SB_LOG_WARNING, $0) } }
-    borrowed(result) { host.pointee.complete(current.context, callID, status, $0) }
-}
-
-/// The answer of one HTTP request: status code (0 when none arrived) and body.
-private typealias Answer = (code: Int, body: Data, failure: String?)
-
-/// Sends a request through the host and calls `done` once with the answer; false when it could not start.
-private func request(_ current: Instance, _ method: String, _ path: String, body: Any?, done: @escaping @Sendable (Answer) -> Void) -> Bool {
-    final class Box: Sendable {
-        let done: @Sendable (Answer) -> Void
-        init(_ done: @escaping @Sendable (Answer) -> Void) { self.done = done }
-    }
+/// Sends a request to RT with the instance's credentials; `done` runs once with the answer.
+/// - Returns: false when it could not start.
+private func request(_ current: Instance, _ method: String, _ path: String, body: Any?, done: @escaping @Sendable (HTTPAnswer) -> Void) -> Bool {
     let settings = current.settings.withLock { $0 }
-    let headers = json(["Authorization": settings.authorization, "Content-Type": "application/json", "Accept": "application/json"])
-    let payload = body.map(json) ?? ""
-    let box = Unmanaged.passRetained(Box(done)).toOpaque()
-    let status = borrowed(method) { method in
-        borrowed(settings.url + path) { url in
-            borrowed(headers) { headers in
-                borrowed(payload) { payload in
-                    var request = sb_http_request(
-                        struct_size: UInt32(MemoryLayout<sb_http_request>.size), method: method, url: url, headers_json: headers, body: payload, timeout_ms: 0
-                    )
-                    return host.pointee.http_request(current.context, &request, { userData, status, response in
-                        let box = Unmanaged<Box>.fromOpaque(userData!).takeRetainedValue()
-                        guard status == SB_OK, let response else {
-                            box.done((0, Data(), "no answer from RT (host status \(status.rawValue))"))
-                            return
-                        }
-                        let body = response.pointee.body.ptr.map { Data(bytes: $0, count: response.pointee.body.len) } ?? Data()
-                        box.done((Int(response.pointee.status_code), body, nil))
-                    }, box)
-                }
-            }
-        }
-    }
-    if status != SB_PENDING { Unmanaged<Box>.fromOpaque(box).release() }
-    return status == SB_PENDING
+    let headers = ["Authorization": settings.authorization, "Content-Type": "application/json", "Accept": "application/json"]
+    return httpRequest(current.context, method: method, url: settings.url + path, headers: headers, body: body.map(json) ?? "", done: done)
 }
 
 /// Records how the last request went and turns a failed answer into a message.
-private func failure(_ current: Instance, _ answer: Answer, expecting codes: ClosedRange<Int>) -> String? {
+private func failure(_ current: Instance, _ answer: HTTPAnswer, expecting codes: ClosedRange<Int>) -> String? {
     let message: String? =
-        if let failure = answer.failure { failure }
+        if let failure = answer.failure { "RT: \(failure)" }
         else if !codes.contains(answer.code) { "RT answered \(answer.code): \(String(decoding: answer.body.prefix(300), as: UTF8.self))" }
         else { nil }
     current.lastOutcome.withLock { $0 = message.map { (false, $0) } ?? (true, "RT answered \(answer.code)") }
@@ -166,15 +99,15 @@ private func createTicket(_ current: Instance, _ callID: sb_call_id, _ args: [St
     ]
     let started = request(current, "POST", "/REST/2.0/ticket", body: body) { answer in
         if let message = failure(current, answer, expecting: 200...299) {
-            complete(current, callID, answer.code == 0 || answer.code >= 500 ? SB_UNAVAILABLE : SB_INVALID, message)
+            complete(current.context, callID, answer.code == 0 || answer.code >= 500 ? SB_UNAVAILABLE : SB_INVALID, message)
             return
         }
         let created = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
         guard let id = created?["id"].map({ "\($0)" }) else {
-            complete(current, callID, SB_UNAVAILABLE, "RT's answer has no ticket id")
+            complete(current.context, callID, SB_UNAVAILABLE, "RT's answer has no ticket id")
             return
         }
-        complete(current, callID, SB_OK, json(["external_id": id, "url": "\(settings.url)/Ticket/Display.html?id=\(id)", "status": "new"]))
+        complete(current.context, callID, SB_OK, json(["external_id": id, "url": "\(settings.url)/Ticket/Display.html?id=\(id)", "status": "new"]))
     }
     return started ? SB_PENDING : SB_UNAVAILABLE
 }
@@ -187,7 +120,7 @@ private func sync(_ current: Instance, _ callID: sb_call_id, _ args: [String: An
         return (id, external)
     }
     guard !wanted.isEmpty else {
-        complete(current, callID, SB_OK, json(["tickets": []]))
+        complete(current.context, callID, SB_OK, json(["tickets": []]))
         return SB_PENDING
     }
     let state = Mutex<(left: Int, reports: [[String: String]], failure: String?)>((wanted.count, [], nil))
@@ -201,9 +134,9 @@ private func sync(_ current: Instance, _ callID: sb_call_id, _ args: [String: An
         }
         guard let finished else { return }
         if let failure = finished.failure {
-            complete(current, callID, SB_UNAVAILABLE, failure)
+            complete(current.context, callID, SB_UNAVAILABLE, failure)
         } else {
-            complete(current, callID, SB_OK, json(["tickets": finished.reports]))
+            complete(current.context, callID, SB_OK, json(["tickets": finished.reports]))
         }
     }
     for (ticketID, externalID) in wanted {
@@ -255,22 +188,15 @@ private func inbound(_ current: Instance, _ args: [String: Any], _ result: Unsaf
 }
 
 @_cdecl("sb_plugin_manifest_v1")
-public func manifestEntry() -> sb_str {
-    sb_str(ptr: UnsafeRawPointer(manifest.utf8Start).assumingMemoryBound(to: CChar.self), len: manifest.utf8CodeUnitCount)
-}
+public func manifestEntry() -> sb_str { PluginKit.manifest(manifest) }
 
 @_cdecl("sb_plugin_init_v1")
 public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMutablePointer<sb_plugin_api>) -> sb_status {
-    guard Int(hostAPI.pointee.abi_major) == Int(SB_ABI_VERSION_MAJOR) else { return SB_UNSUPPORTED }
-    host = hostAPI
     var api = sb_plugin_api()
-    api.struct_size = UInt32(MemoryLayout<sb_plugin_api>.size)
-    api.abi_major = UInt16(SB_ABI_VERSION_MAJOR)
-    api.abi_minor = UInt16(SB_ABI_VERSION_MINOR)
     api.create = { context, _, config, out, error in
         switch Instance.settings(object(config) ?? [:]) {
         case .success(let settings):
-            out!.pointee = OpaquePointer(Unmanaged.passRetained(Instance(context: context!, settings: settings)).toOpaque())
+            out!.pointee = PluginKit.retained(Instance(context: context!, settings: settings))
             return SB_OK
         case .failure(let failure):
             error!.pointee = handOver(failure.message)
@@ -280,35 +206,30 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
     api.reconfigure = { pointer, config, error in
         switch Instance.settings(object(config) ?? [:]) {
         case .success(let settings):
-            instance(pointer).settings.withLock { $0 = settings }
+            PluginKit.instance(pointer, as: Instance.self).settings.withLock { $0 = settings }
             return SB_OK
         case .failure(let failure):
             error!.pointee = handOver(failure.message)
             return SB_INVALID
         }
     }
-    api.destroy = { pointer in
-        Unmanaged<Instance>.fromOpaque(UnsafeRawPointer(pointer!)).release()
-    }
+    api.destroy = { PluginKit.release($0) }
     api.call = { pointer, callID, op, args, result in
         guard let arguments = object(args) else {
             result!.pointee = handOver("arguments must be a JSON object")
             return SB_INVALID
         }
         switch text(op) {
-        case "ticketing.create_ticket": return createTicket(instance(pointer), callID, arguments)
-        case "ticketing.sync": return sync(instance(pointer), callID, arguments)
-        case "inbound.receive": return inbound(instance(pointer), arguments, result!)
+        case "ticketing.create_ticket": return createTicket(PluginKit.instance(pointer, as: Instance.self), callID, arguments)
+        case "ticketing.sync": return sync(PluginKit.instance(pointer, as: Instance.self), callID, arguments)
+        case "inbound.receive": return inbound(PluginKit.instance(pointer, as: Instance.self), arguments, result!)
         default: return SB_NOT_FOUND
         }
     }
     api.health = { pointer, detail in
-        let outcome = instance(pointer).lastOutcome.withLock { $0 }
+        let outcome = PluginKit.instance(pointer, as: Instance.self).lastOutcome.withLock { $0 }
         detail!.pointee = handOver(outcome.detail)
         return outcome.ok ? SB_OK : SB_UNAVAILABLE
     }
-    let size = min(Int(plugin.pointee.struct_size), MemoryLayout<sb_plugin_api>.size)
-    withUnsafeBytes(of: &api) { UnsafeMutableRawPointer(plugin).copyMemory(from: $0.baseAddress!, byteCount: size) }
-    plugin.pointee.struct_size = api.struct_size
-    return SB_OK
+    return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }
