@@ -134,7 +134,8 @@ final class RealtimeHub: Sendable {
             guard let conversation = try? store.conversation(id: id, tenant: event.tenantID) else { return .administrators }
             state.withLock { $0.conversations[id] = (conversation.agentID, conversation.visitorID) }
             return .conversation(agentID: conversation.agentID, visitorID: conversation.visitorID)
-        case let name where name.hasPrefix("agent."):
+        // Agents read every agent, customer and ticket of the tenant over REST, so they get these events too.
+        case let name where ["agent.", "customer.", "order.", "ticket."].contains(where: name.hasPrefix):
             return .agents
         default:
             return .administrators
