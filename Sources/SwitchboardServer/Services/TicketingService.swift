@@ -12,8 +12,8 @@ import SwitchboardPluginHost
 ///    `{ticket_id, title, content, priority, category, status, handler, conversation_id, customer_id}`
 ///    → `{external_id, url?, status?}`, and the reference is stored (`ticket.updated`). The queue is
 ///    the tickets table itself: a system that is down leaves the tickets waiting, in order, and the next
-///    round tries again, so none is lost. A crash between the system's answer and the store's commit
-///    sends that ticket again (at least once).
+///    round tries again, so none is lost; one it refuses as invalid is skipped for the round. A crash
+///    between the system's answer and the store's commit sends that ticket again (at least once).
 /// 2. the open tickets it holds go to `ticketing.sync` `{tickets: [{ticket_id, external_id,
 ///    external_status}]}` → `{tickets: [{ticket_id, external_status, status, handler?}]}`; a ticket
 ///    whose external status moved takes the mapped status (`ticket.status_changed`). A status set here
@@ -81,24 +81,37 @@ actor TicketingService: Service {
     }
 
     private func createPending(tenant: String, plugin: String) async throws {
-        while true {
-            let page = try store.tickets(tenant: tenant, filter: TicketFilter(external: .missing, excludesClosed: true), page: PageRequest(limit: Self.batchLimit))
-            guard !page.items.isEmpty else { return }
+        var after: String?
+        repeat {
+            let page = try store.tickets(
+                tenant: tenant,
+                filter: TicketFilter(external: .missing, excludesClosed: true),
+                page: PageRequest(limit: Self.batchLimit, after: after)
+            )
+            after = page.nextAfter
             for ticket in page.items {
                 let args: JSONValue = [
                     "ticket_id": .string(ticket.ticketID), "title": .string(ticket.title), "content": .string(ticket.content),
                     "priority": .string(ticket.priority.rawValue), "category": JSONValue(ticket.category), "status": .string(ticket.status.rawValue),
                     "handler": JSONValue(ticket.handler), "conversation_id": JSONValue(ticket.conversationID), "customer_id": JSONValue(ticket.customerID),
                 ]
-                let answer = try await call(tenant: tenant, plugin: plugin, op: "ticketing.create_ticket", args: args)
+                let outcome = try await integrations.call(tenant: tenant, plugin: plugin, op: "ticketing.create_ticket", args: args)
+                // A ticket the system refuses as invalid is tried again next round but holds up no other.
+                if outcome.status == .invalid {
+                    logger.warning(
+                        "Ticketing refused a ticket; retrying next round",
+                        metadata: ["sb.tenant": "\(tenant)", "sb.plugin": "\(plugin)", "sb.ticket": "\(ticket.ticketID)", "sb.error": "\(outcome.text)"]
+                    )
+                    continue
+                }
+                let answer = try Self.answer(outcome, op: "ticketing.create_ticket")
                 guard let externalID = answer["external_id"]?.stringValue, !externalID.isEmpty else {
                     throw SwitchboardError(kind: .unavailable, code: "ticketing_invalid", detail: "ticketing.create_ticket answered no external_id.")
                 }
                 let reference = Ticket.ExternalReference(system: plugin, id: externalID, url: answer["url"]?.stringValue, status: answer["status"]?.stringValue)
                 try await update(ticket.ticketID, tenant: tenant, TicketChanges(external: reference))
             }
-            if !page.hasMore { return }
-        }
+        } while after != nil
     }
 
     private func pullStatuses(tenant: String, plugin: String) async throws {
@@ -151,7 +164,12 @@ actor TicketingService: Service {
     }
 
     private func call(tenant: String, plugin: String, op: String, args: JSONValue) async throws -> JSONValue {
-        let outcome = try await integrations.call(tenant: tenant, plugin: plugin, op: op, args: args)
+        try Self.answer(try await integrations.call(tenant: tenant, plugin: plugin, op: op, args: args), op: op)
+    }
+
+    /// The JSON of an OK outcome.
+    /// - Throws: `ticketing_failed` for any other status.
+    private static func answer(_ outcome: CallOutcome, op: String) throws -> JSONValue {
         guard outcome.status == .ok else {
             throw SwitchboardError(kind: .unavailable, code: "ticketing_failed", detail: "\(op) answered \(outcome.status): \(outcome.text)")
         }
