@@ -362,7 +362,7 @@ import Testing
         }
     }
 
-    @Test func conversationsOverRESTShowUpInTodaysReport() async throws {
+    @Test func conversationsAndTicketsOverRESTShowUpInTodaysReport() async throws {
         let server = try await TestServer.make()
         try await server.run { client in
             let fixtures = Fixtures(client: client, key: server.tenantA.key)
@@ -370,6 +370,13 @@ import Testing
             _ = try await fixtures.message(in: conversation, from: visitor)
             _ = try await fixtures.message(in: conversation, from: agent)
             #expect(try await client.call(.delete, "/api/v1/conversations/\(conversation)", key: server.tenantA.key).status == .ok)
+            // A second conversation of the same agent gets a ticket before it ends: closed, but no success.
+            let second = try #require(
+                try await client.call(.post, "/api/v1/conversations", key: server.tenantA.key, json: ["visitor_id": .string(visitor), "agent_id": .string(agent)])["id"]?.string
+            )
+            let ticket = try await client.call(.post, "/api/v1/tickets", key: server.tenantA.key, json: ["title": "Refund", "content": "x", "conversation_id": .string(second)])
+            #expect(ticket.status == .created)
+            #expect(try await client.call(.delete, "/api/v1/conversations/\(second)", key: server.tenantA.key).status == .ok)
             try await Self.waitForRollups(server.store)
             let today = LocalDate(dayNumber: Int64(Date().timeIntervalSince1970) / 86_400)
             let report = try await client.call(
@@ -382,9 +389,10 @@ import Testing
             #expect(rows.first?["dimension"]?["agent_id"]?.string == agent)
             #expect(rows.first?["dimension"]?["channel"]?.string == "web")
             let metrics = rows.first?["metrics"]
-            #expect(metrics?["total"]?.int == 1)
-            #expect(metrics?["closed"]?.int == 1)
+            #expect(metrics?["total"]?.int == 2)
+            #expect(metrics?["closed"]?.int == 2)
             #expect(metrics?["success"]?.int == 1)
+            #expect(metrics?["tickets_created"]?.int == 1)
             #expect(metrics?["messages"]?.int == 2)
             #expect(metrics?["responded"]?.int == 1)
         }
