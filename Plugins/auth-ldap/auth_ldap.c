@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "switchboard_plugin.h"
@@ -34,7 +35,8 @@ static const char manifest[] =
     "\"capabilities\":[\"auth_provider\"],\"services\":[\"log\",\"metrics\"],\"call_timeout_ms\":15000,"
     "\"config_schema\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"url\",\"user_base_dn\"],\"properties\":{"
     "\"url\":{\"type\":\"string\",\"pattern\":\"^ldaps?://[^\\\\s]+$\",\"description\":\"ldap://host:port or ldaps://host:port.\"},"
-    "\"start_tls\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Upgrade ldap:// with StartTLS (certificates checked against the system CAs).\"},"
+    "\"start_tls\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Upgrade ldap:// with StartTLS.\"},"
+    "\"tls_ca_pem\":{\"type\":\"string\",\"maxLength\":65536,\"pattern\":\"-----BEGIN CERTIFICATE-----\",\"description\":\"PEM of the CA(s) the directory's certificate must chain to (ldaps:// and StartTLS); default: the system CAs.\"},"
     "\"bind_dn\":{\"type\":\"string\",\"maxLength\":1024,\"description\":\"Service account that searches users and groups; anonymous when absent.\"},"
     "\"bind_password\":{\"type\":\"string\",\"maxLength\":1024,\"writeOnly\":true},"
     "\"user_base_dn\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1024},"
@@ -57,6 +59,7 @@ typedef struct config {
     const json_value *roles;
     int start_tls;
     int timeout_ms;
+    char *ca_file; /* tls_ca_pem written to a private temporary file, or NULL */
 } config;
 
 struct sb_instance {
@@ -117,11 +120,28 @@ static config *parse_config(sb_str json, char *error, size_t error_size) {
         free(c);
         return NULL;
     }
+    const char *pem = json_string(root, "tls_ca_pem", NULL);
+    if (pem != NULL) {
+        /* libldap takes CAs from a file: write the PEM to one only this process can read. */
+        char path[] = "/tmp/auth-ldap-ca-XXXXXX";
+        int fd = mkstemp(path);
+        size_t len = strlen(pem);
+        if (fd < 0 || write(fd, pem, len) != (ssize_t)len || close(fd) != 0) {
+            if (fd >= 0) unlink(path);
+            snprintf(error, error_size, "cannot write tls_ca_pem to a temporary file");
+            json_free(root);
+            free(c);
+            return NULL;
+        }
+        c->ca_file = strdup(path);
+    }
     return c;
 }
 
 static void release_config(config *c) {
     if (c != NULL && --c->references == 0) {
+        if (c->ca_file) unlink(c->ca_file);
+        free(c->ca_file);
         json_free(c->root);
         free(c);
     }
@@ -190,6 +210,18 @@ static int unreachable(int rc) {
     return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
 }
 
+/* libldap's diagnostic for the last failure on `ld` (e.g. why a certificate was refused), as " (...)". */
+static const char *diagnostic(LDAP *ld) {
+    static __thread char text[256];
+    char *detail = NULL;
+    text[0] = 0;
+    if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &detail) == LDAP_OPT_SUCCESS && detail != NULL && *detail) {
+        snprintf(text, sizeof text, " (%s)", detail);
+    }
+    ldap_memfree(detail);
+    return text;
+}
+
 /* Connects and binds as the service account; on failure returns NULL with status and message set. */
 static LDAP *open_directory(const config *c, sb_status *status, char *message, size_t size) {
     LDAP *ld = NULL;
@@ -205,16 +237,21 @@ static LDAP *open_directory(const config *c, sb_status *status, char *message, s
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &timeout);
     ldap_set_option(ld, LDAP_OPT_TIMEOUT, &timeout);
+    /* TLS (ldaps:// or StartTLS) always verifies the directory's certificate and name. */
+    int demand = LDAP_OPT_X_TLS_DEMAND, fresh = 0;
+    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+    if (c->ca_file) ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, c->ca_file);
+    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &fresh);
     if (c->start_tls && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
         *status = SB_UNAVAILABLE;
-        snprintf(message, size, "StartTLS with %s failed: %s", c->url, ldap_err2string(rc));
+        snprintf(message, size, "StartTLS with %s failed: %s%s", c->url, ldap_err2string(rc), diagnostic(ld));
         ldap_unbind_ext_s(ld, NULL, NULL);
         return NULL;
     }
     rc = bind_simple(ld, c->bind_dn ? c->bind_dn : "", c->bind_dn ? c->bind_password : "");
     if (rc != LDAP_SUCCESS) {
         *status = SB_UNAVAILABLE;
-        if (unreachable(rc)) snprintf(message, size, "directory %s unreachable: %s", c->url, ldap_err2string(rc));
+        if (unreachable(rc)) snprintf(message, size, "directory %s unreachable: %s%s", c->url, ldap_err2string(rc), diagnostic(ld));
         else snprintf(message, size, "directory %s refused the service account: %s", c->url, ldap_err2string(rc));
         ldap_unbind_ext_s(ld, NULL, NULL);
         return NULL;

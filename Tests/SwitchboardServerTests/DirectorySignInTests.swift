@@ -5,17 +5,28 @@ import NIOCore
 import SwitchboardCore
 import Testing
 
-/// A real OpenLDAP `slapd` on loopback, filled with `entries` (LDIF) under dc=example,dc=org.
+/// A real OpenLDAP `slapd` on loopback, filled with `entries` (LDIF) under dc=example,dc=org; with
+/// `tls`, it also speaks ldaps on `tlsPort` and StartTLS on `port`, with a self-signed certificate
+/// for 127.0.0.1 (`certificatePEM`).
 final class Slapd {
     let port: Int
+    let tlsPort: Int
     let directory: String
+    private let tls: Bool
     private var process: Process?
 
-    init(entries: String) throws {
+    init(entries: String, tls: Bool = false) throws {
         port = try TLSTests.freePort()
+        tlsPort = try TLSTests.freePort()
+        self.tls = tls
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-slapd-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(directory)/db", withIntermediateDirectories: true)
-        let config = """
+        var tlsConfig = ""
+        if tls {
+            try TLSTests.makeCertificate(in: directory, name: "directory")
+            tlsConfig = "TLSCertificateFile \(directory)/directory-cert.pem\nTLSCertificateKeyFile \(directory)/directory-key.pem\n"
+        }
+        let config = tlsConfig + """
             include /etc/ldap/schema/core.schema
             include /etc/ldap/schema/cosine.schema
             include /etc/ldap/schema/inetorgperson.schema
@@ -37,10 +48,14 @@ final class Slapd {
         try runTool("/usr/sbin/slapadd", ["-q", "-f", "\(directory)/slapd.conf", "-l", "\(directory)/data.ldif"])
     }
 
+    /// The PEM of the self-signed certificate slapd presents with `tls`.
+    var certificatePEM: String { (try? String(contentsOfFile: "\(directory)/directory-cert.pem", encoding: .utf8)) ?? "" }
+
     /// Starts slapd in the foreground and waits (at most 20 s) until it accepts connections.
     func start() async throws {
-        process = try startDaemon("/usr/sbin/slapd", ["-d", "0", "-f", "\(directory)/slapd.conf", "-h", "ldap://127.0.0.1:\(port)/"])
-        try await waitForDaemon("slapd", seconds: 20) { Self.accepts(port: port) }
+        let urls = "ldap://127.0.0.1:\(port)/" + (tls ? " ldaps://127.0.0.1:\(tlsPort)/" : "")
+        process = try startDaemon("/usr/sbin/slapd", ["-d", "0", "-f", "\(directory)/slapd.conf", "-h", urls])
+        try await waitForDaemon("slapd", seconds: 20) { Self.accepts(port: port) && (!tls || Self.accepts(port: tlsPort)) }
     }
 
     func stop() { stopDaemon(process) }
@@ -131,6 +146,18 @@ final class Slapd {
         """
     }
 
+    /// The auth-ldap config for `slapd` at `url`, with the service account, groups and role map.
+    static func config(url: String) -> [String: JSONValue] {
+        [
+            "url": .string(url),
+            "bind_dn": "cn=reader,ou=system,dc=example,dc=org", "bind_password": "reader-secret",
+            "user_base_dn": "ou=people,dc=example,dc=org", "subject_attribute": "employeeNumber",
+            "group_base_dn": "ou=groups,dc=example,dc=org",
+            "roles": [["group": "leads", "role": "admin"], ["group": "cn=support,ou=groups,dc=example,dc=org", "role": "agent"]],
+            "timeout_ms": 2000,
+        ]
+    }
+
     static func basic(_ tenant: String, _ user: String, _ password: String) -> HTTPFields {
         [.authorization: "Basic " + Data("\(tenant)/\(user):\(password)".utf8).base64EncodedString()]
     }
@@ -148,14 +175,7 @@ final class Slapd {
             let slapd = try Slapd(entries: Self.entries(alice: alice, bob: bob))
             try await slapd.start()
 
-            let config: JSONValue = [
-                "url": .string("ldap://127.0.0.1:\(slapd.port)"),
-                "bind_dn": "cn=reader,ou=system,dc=example,dc=org", "bind_password": "reader-secret",
-                "user_base_dn": "ou=people,dc=example,dc=org", "subject_attribute": "employeeNumber",
-                "group_base_dn": "ou=groups,dc=example,dc=org",
-                "roles": [["group": "leads", "role": "admin"], ["group": "cn=support,ou=groups,dc=example,dc=org", "role": "agent"]],
-                "timeout_ms": 2000,
-            ]
+            let config = JSONValue.object(Self.config(url: "ldap://127.0.0.1:\(slapd.port)"))
             let missingBase = try await client.call(.put, "/api/v1/integrations/auth-ldap", key: key, json: ["enabled": true, "config": ["url": config["url"]!]])
             #expect(missingBase.status == .unprocessableContent, "\(missingBase.json)")
             let badRole = try await client.call(
@@ -219,6 +239,38 @@ final class Slapd {
             // Another tenant's sign-in through tenant A's directory is refused: it has no provider.
             let other = try await client.call(.post, "/api/v1/auth/token", key: nil, headers: Self.basic(server.tenantB.tenantID, "alice", "wonderland"))
             #expect(other.status == .unauthorized)
+        }
+    }
+
+    @Test func directoriesOverTLSAreTrustedOnlyWithTheirCA() async throws {
+        let server = try await TestServer.make {
+            $0.plugins.directory = try! PluginFixtures.directory(["auth-ldap"])
+        }
+        try await server.run { client in
+            let key = server.tenantA.key
+            let tenant = server.tenantA.tenantID
+            let alice = try await Fixtures(client: client, key: key).agent("Alice")
+            let slapd = try Slapd(entries: Self.entries(alice: alice, bob: "bob-1"), tls: true)
+            try await slapd.start()
+            // Refusals first: successes are cached for 60 s, so each success below uses another user.
+            let cases: [(name: String, config: [String: JSONValue], user: String, password: String, status: HTTPResponse.Status)] = [
+                ("ldaps without the CA: the system CAs do not know it", ["url": .string("ldaps://127.0.0.1:\(slapd.tlsPort)")], "alice", "wonderland", .serviceUnavailable),
+                ("StartTLS without the CA", ["start_tls": true], "alice", "wonderland", .serviceUnavailable),
+                ("ldaps with the directory's CA", ["url": .string("ldaps://127.0.0.1:\(slapd.tlsPort)"), "tls_ca_pem": .string(slapd.certificatePEM)], "alice", "wonderland", .ok),
+                ("StartTLS with the directory's CA", ["start_tls": true, "tls_ca_pem": .string(slapd.certificatePEM)], "bob", "builder", .ok),
+            ]
+            for item in cases {
+                let config = Self.config(url: "ldap://127.0.0.1:\(slapd.port)").merging(item.config) { $1 }
+                let enabled = try await client.call(.put, "/api/v1/integrations/auth-ldap", key: key, json: ["enabled": true, "config": .object(config)])
+                #expect(enabled.status == .ok, "\(item.name): \(enabled.json)")
+                let answer = try await client.call(.post, "/api/v1/auth/token", key: nil, headers: Self.basic(tenant, item.user, item.password))
+                #expect(answer.status == item.status, "\(item.name): \(answer.json)")
+            }
+            let badPEM = try await client.call(
+                .put, "/api/v1/integrations/auth-ldap", key: key,
+                json: ["enabled": true, "config": .object(Self.config(url: "ldaps://127.0.0.1:1").merging(["tls_ca_pem": "not a certificate"]) { $1 })]
+            )
+            #expect(badPEM.status == .unprocessableContent)
         }
     }
 }
