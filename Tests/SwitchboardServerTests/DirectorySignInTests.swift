@@ -236,6 +236,11 @@ final class Slapd {
             let health = try await client.call(.get, "/api/v1/integrations/auth-ldap", key: key)["health"]
             #expect(health?["status"]?.string == "unavailable", "\(String(describing: health))")
 
+            // Disabling the directory ends cached sign-ins at once.
+            #expect(try await client.call(.get, "/api/v1/agents", key: nil, headers: Self.basic(tenant, "alice", "wonderland")).status == .ok, "cached")
+            #expect(try await client.call(.delete, "/api/v1/integrations/auth-ldap", key: key).status == .noContent)
+            #expect(try await client.call(.get, "/api/v1/agents", key: nil, headers: Self.basic(tenant, "alice", "wonderland")).status == .unauthorized)
+
             // Another tenant's sign-in through tenant A's directory is refused: it has no provider.
             let other = try await client.call(.post, "/api/v1/auth/token", key: nil, headers: Self.basic(server.tenantB.tenantID, "alice", "wonderland"))
             #expect(other.status == .unauthorized)

@@ -1,3 +1,4 @@
+import Crypto
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -181,6 +182,8 @@ func buildRouters(
     let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache())
     let tokenVerifier = AccessTokenVerifier(authority: authority, store: store, clients: ExpiringCache(), revocations: ExpiringCache())
     let tenantSecurity = ExpiringCache<String, TenantSecurity>()
+    // Directory sign-ins accepted by auth_provider plugins; dropped for a tenant when its integrations change.
+    let directorySignIns = ExpiringCache<SHA256Digest, VerifiedCredential>(lifetime: 60)
     let limiter = RateLimiter()
     let security = SecurityMiddleware(
         verifiers: [
@@ -192,7 +195,7 @@ func buildRouters(
                 scheme: configuration.tls.isEnabled ? "https" : "http"
             ),
             keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers),
-            PluginAuthVerifier(integrations: integrations, cache: ExpiringCache(lifetime: 60)),
+            PluginAuthVerifier(integrations: integrations, cache: directorySignIns),
         ],
         directory: store,
         tenantSecurity: tenantSecurity,
@@ -210,7 +213,7 @@ func buildRouters(
     EventController(log: store).addRoutes(to: api)
     CustomerController(store: store, responder: responder, permissions: permissions, lookup: customerLookup).addRoutes(to: api)
     TicketController(store: store, responder: responder, ticketing: ticketing).addRoutes(to: api)
-    IntegrationController(manager: integrations, audit: audit).addRoutes(to: api)
+    IntegrationController(manager: integrations, audit: audit, directorySignIns: directorySignIns).addRoutes(to: api)
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import SwitchboardCore
@@ -8,6 +9,9 @@ import SwitchboardPluginHost
 struct IntegrationController {
     let manager: IntegrationManager
     let audit: AuditRecorder
+    /// Sign-ins an auth_provider accepted; a change of the tenant's integrations drops the tenant's, so a
+    /// disabled or reconfigured directory stops admitting at once.
+    let directorySignIns: ExpiringCache<SHA256Digest, VerifiedCredential>
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/integrations", scope: .integrationsManage, use: list)
@@ -47,7 +51,9 @@ struct IntegrationController {
         }
         let plugin = try context.parameters.require("plugin")
         let isEnabled = settings.enabled ?? true
-        let view = try await manager.configure(tenant: context.requirePrincipal.tenantID, plugin: plugin, isEnabled: isEnabled, config: settings.config)
+        let tenant = context.requirePrincipal.tenantID
+        let view = try await manager.configure(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: settings.config)
+        directorySignIns.invalidate { $0.principal.tenantID == tenant }
         // The config may hold secrets: the entry names what changed, never the values.
         try await audit.record(
             .integrationUpdated,
@@ -60,7 +66,9 @@ struct IntegrationController {
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let plugin = try context.parameters.require("plugin")
-        try await manager.disable(tenant: context.requirePrincipal.tenantID, plugin: plugin)
+        let tenant = context.requirePrincipal.tenantID
+        try await manager.disable(tenant: tenant, plugin: plugin)
+        directorySignIns.invalidate { $0.principal.tenantID == tenant }
         try await audit.record(.integrationDisabled, context: context, target: "integration:\(plugin)")
         return Response(status: .noContent)
     }
