@@ -189,4 +189,23 @@ import Testing
             #expect(events[1]["data"]?["handler"]?.string == "alice")
         }
     }
+
+    @Test func aTicketTheTicketingSystemRefusesHoldsUpNoOther() async throws {
+        let server = try await TestServer.make {
+            $0.plugins.directory = try! PluginFixtures.directory(["fixture"])
+            $0.plugins.ticketingSyncSeconds = 1
+        }
+        let key = server.tenantA.key
+        try await server.run { client in
+            #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: ["enabled": true, "config": [:]]).status == .ok)
+            let refused = try #require(try await client.call(.post, "/api/v1/tickets", key: key, json: ["title": "refused", "content": "x"])["ticket_id"]?.string)
+            let fine = try #require(try await client.call(.post, "/api/v1/tickets", key: key, json: ["title": "fine", "content": "y"])["ticket_id"]?.string)
+            try await eventually {
+                try await client.call(.get, "/api/v1/tickets/\(fine)", key: key)["external"]?["id"]?.string?.hasPrefix("FX-") == true
+            }
+            #expect(try await client.call(.get, "/api/v1/tickets/\(fine)", key: key)["external"]?["system"]?.string == "fixture")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await client.call(.get, "/api/v1/tickets/\(refused)", key: key)["external"] == .null, "still waiting, retried each round")
+        }
+    }
 }

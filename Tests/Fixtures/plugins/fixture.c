@@ -14,7 +14,8 @@
  * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
  * the host's HTTP service, completed asynchronously: {"status", "code", "body"}), and auth.verify
  * {"username", "password"}: the password "s3cret" gives {"subject": config "auth_subject", "role": "agent"},
- * anything else SB_DENIED.
+ * anything else SB_DENIED; ticketing.create_ticket answers {"external_id": "FX-<n>"}, or SB_INVALID for
+ * the title "refused"; ticketing.sync reports nothing.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -38,7 +39,7 @@ static const char manifest[] = "{\"id\": \"broken\", \"version\": ";
 static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capabilities\":[\"event_listener\"],"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"strin\"}}}}";
 #else
-static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\",\"auth_provider\"],"
+static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\",\"auth_provider\",\"ticketing\"],"
                                "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":1000,"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
                                "\"crash_file\":{\"type\":\"string\"},\"auth_subject\":{\"type\":\"string\"}}}}";
@@ -124,6 +125,21 @@ static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str ar
         char out[256];
         snprintf(out, sizeof out, "{\"subject\":\"%s\",\"role\":\"agent\"}", instance->auth_subject);
         *result = hand_over(out);
+        return SB_OK;
+    }
+    if (op.len == 23 && memcmp(op.ptr, "ticketing.create_ticket", 23) == 0) {
+        static int created;
+        if (memmem(args.ptr, args.len, "\"title\":\"refused\"", 17) != NULL) {
+            *result = hand_over("the fixture refuses this ticket");
+            return SB_INVALID;
+        }
+        char out[64];
+        snprintf(out, sizeof out, "{\"external_id\":\"FX-%d\"}", __atomic_add_fetch(&created, 1, __ATOMIC_SEQ_CST));
+        *result = hand_over(out);
+        return SB_OK;
+    }
+    if (op.len == 14 && memcmp(op.ptr, "ticketing.sync", 14) == 0) {
+        *result = hand_over("{\"tickets\":[]}");
         return SB_OK;
     }
     if (op.len == 12 && memcmp(op.ptr, "fixture.fail", 12) == 0) {
