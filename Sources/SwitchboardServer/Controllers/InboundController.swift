@@ -25,8 +25,8 @@ struct InboundController {
         let plugin = try context.parameters.require("plugin")
         let tenant = try context.parameters.require("tenant")
         let notEnabled = SwitchboardError(kind: .notFound, code: "inbound_not_found", detail: "No integration here takes inbound requests.")
-        let running = await integrations.runningIntegrations(capability: .ticketing) + integrations.runningIntegrations(capability: .crm)
-        guard TimeOrderedIDGenerator.isWellFormed(tenant), running.contains(where: { $0 == (tenant, plugin) }) else { throw notEnabled }
+        let running = await integrations.runningPlugins(tenant: tenant, capability: .ticketing) + integrations.runningPlugins(tenant: tenant, capability: .crm)
+        guard TimeOrderedIDGenerator.isWellFormed(tenant), running.contains(plugin) else { throw notEnabled }
         let body = try await CollectedBody.collect(request, context: context)
         var headers: [String: JSONValue] = [:]
         for field in request.headers { headers[field.name.canonicalName] = .string(field.value) }

@@ -70,7 +70,7 @@ final class CustomerLookup: Sendable {
     func lookup(tenant: String, conversation: Conversation, refresh: Bool = false) async throws -> Result {
         let key = "\(tenant)/\(conversation.visitorID)"
         let stored = try linkedCustomer(tenant: tenant, visitorID: conversation.visitorID)
-        guard let plugin = await integrations.runningIntegrations(capability: .crm).first(where: { $0.tenant == tenant })?.plugin else {
+        guard let plugin = await integrations.runningPlugins(tenant: tenant, capability: .crm).first else {
             return try result(conversation, stored, tenant: tenant, stale: false, source: nil, checkedAt: nil)
         }
         let lastChecked = checked.withLock { $0[key] }

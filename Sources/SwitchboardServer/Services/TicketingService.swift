@@ -50,7 +50,7 @@ actor TicketingService: Service {
 
     /// Runs a round for `tenant` now, if it has a ticketing integration.
     func nudge(tenant: String) async {
-        guard let plugin = await ticketingPlugins()[tenant] else { return }
+        guard let plugin = await integrations.runningPlugins(tenant: tenant, capability: .ticketing).first else { return }
         await sync(tenant: tenant, plugin: plugin)
     }
 
