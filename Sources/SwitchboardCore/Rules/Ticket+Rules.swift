@@ -73,16 +73,13 @@ extension Ticket {
         guard self != before else { return [] }
         updateTime = Int64(now.timeIntervalSince1970)
         version += 1
-        var data: JSONValue = [
+        var data: [String: JSONValue] = [
             "ticket_id": .string(ticketID), "status": .string(status.rawValue), "handler": JSONValue(handler),
             "priority": .string(priority.rawValue), "update_time": JSONValue(updateTime), "conversation_id": JSONValue(conversationID),
             "external": external.map { ["system": .string($0.system), "id": .string($0.id), "url": JSONValue($0.url), "status": JSONValue($0.status)] } ?? .null,
         ]
-        guard status != before.status else { return [DomainEvent(type: .ticketUpdated, data: data)] }
-        if case .object(var fields) = data {
-            fields["previous_status"] = .string(before.status.rawValue)
-            data = .object(fields)
-        }
-        return [DomainEvent(type: .ticketStatusChanged, data: data)]
+        guard status != before.status else { return [DomainEvent(type: .ticketUpdated, data: .object(data))] }
+        data["previous_status"] = .string(before.status.rawValue)
+        return [DomainEvent(type: .ticketStatusChanged, data: .object(data))]
     }
 }
