@@ -85,7 +85,11 @@ public struct CustomerChanges: Hashable, Sendable {
     public var tags: [String]?
     public var source: String?
     public var externalID: String?
+    /// Replaces the linked visitors.
     public var visitorIDs: [String]?
+    /// Adds to the linked visitors (after any replacement), so two writers linking visitors at once
+    /// lose neither.
+    public var linkedVisitorIDs: [String]?
 
     /// Creates a change set.
     public init(
@@ -96,7 +100,8 @@ public struct CustomerChanges: Hashable, Sendable {
         tags: [String]? = nil,
         source: String? = nil,
         externalID: String? = nil,
-        visitorIDs: [String]? = nil
+        visitorIDs: [String]? = nil,
+        linkedVisitorIDs: [String]? = nil
     ) {
         self.name = name
         self.phone = phone
@@ -106,6 +111,7 @@ public struct CustomerChanges: Hashable, Sendable {
         self.source = source
         self.externalID = externalID
         self.visitorIDs = visitorIDs
+        self.linkedVisitorIDs = linkedVisitorIDs
     }
 }
 

@@ -26,6 +26,15 @@ extension Validation {
         return phone
     }
 
+    /// Unique, sorted visitor ids, at most `maxLinkedVisitors` of them.
+    static func visitorIDs(_ ids: [String]?) throws -> [String]? {
+        guard let ids else { return nil }
+        guard ids.count <= maxLinkedVisitors else { throw tooManyVisitors }
+        return Array(Set(try ids.map { try id($0, field: "visitor_ids") })).sorted()
+    }
+
+    static let tooManyVisitors = SwitchboardError.invalidField("visitor_ids", "At most \(maxLinkedVisitors) visitors.")
+
     /// Trimmed, non-empty, unique tags, in the order given.
     static func tags(_ tags: [String]?) throws -> [String]? {
         guard let tags else { return nil }
@@ -46,12 +55,8 @@ extension CustomerChanges {
         changes.tags = try Validation.tags(tags)
         changes.source = try source.map { try Validation.key($0, field: "source") }
         changes.externalID = try Validation.optionalText(externalID, field: "external_id", maxLength: Validation.maxExternalIDLength)
-        if let visitorIDs {
-            guard visitorIDs.count <= Validation.maxLinkedVisitors else {
-                throw SwitchboardError.invalidField("visitor_ids", "At most \(Validation.maxLinkedVisitors) visitors.")
-            }
-            changes.visitorIDs = Array(Set(try visitorIDs.map { try Validation.id($0, field: "visitor_ids") })).sorted()
-        }
+        changes.visitorIDs = try Validation.visitorIDs(visitorIDs)
+        changes.linkedVisitorIDs = try Validation.visitorIDs(linkedVisitorIDs)
         return changes
     }
 }
@@ -59,7 +64,8 @@ extension CustomerChanges {
 extension Customer {
     /// Creates `customerID` from validated changes, or applies them to `existing`; returns
     /// `customer.synced` when anything was created or changed.
-    public static func upsert(_ existing: Customer?, customerID: String, _ changes: CustomerChanges, now: Date) -> (Customer, [DomainEvent]) {
+    /// - Throws: `invalid_field` (visitor_ids) when linking would exceed the most visitors a customer has.
+    public static func upsert(_ existing: Customer?, customerID: String, _ changes: CustomerChanges, now: Date) throws -> (Customer, [DomainEvent]) {
         var customer = existing ?? Customer(customerID: customerID, createdAt: now, updatedAt: now, version: 0)
         let before = customer
         customer.name = changes.name ?? customer.name
@@ -70,6 +76,10 @@ extension Customer {
         customer.source = changes.source ?? customer.source
         customer.externalID = changes.externalID ?? customer.externalID
         customer.visitorIDs = changes.visitorIDs ?? customer.visitorIDs
+        if let linked = changes.linkedVisitorIDs {
+            customer.visitorIDs = Array(Set(customer.visitorIDs).union(linked)).sorted()
+            guard customer.visitorIDs.count <= Validation.maxLinkedVisitors else { throw Validation.tooManyVisitors }
+        }
         guard existing == nil || customer != before else { return (customer, []) }
         customer.updatedAt = now
         customer.version += 1

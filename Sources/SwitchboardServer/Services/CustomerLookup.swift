@@ -134,13 +134,11 @@ final class CustomerLookup: Sendable {
         guard let record = answer["customer"], let customerID = record["customer_id"]?.stringValue else {
             throw SwitchboardError(kind: .unavailable, code: "crm_invalid", detail: "crm.lookup_customer answered no customer.customer_id.")
         }
-        var visitors = Set(try linkedVisitors(tenant: tenant, customerID: customerID))
-        visitors.insert(visitorID)
         let tags: [String]? = if case .array(let items) = record["tags"] ?? .null { items.compactMap(\.stringValue) } else { nil }
         let level = record["level"].flatMap { $0.stringValue ?? $0.numberValue.map { String(Int64($0)) } }
         let changes = CustomerChanges(
             name: record["name"]?.stringValue, phone: record["phone"]?.stringValue, email: record["email"]?.stringValue, level: level,
-            tags: tags, source: plugin, externalID: record["external_id"]?.stringValue, visitorIDs: visitors.sorted()
+            tags: tags, source: plugin, externalID: record["external_id"]?.stringValue, linkedVisitorIDs: [visitorID]
         )
         let outcome = try await store.execute(.upsertCustomer(customerID: customerID, changes, mustExist: false, expectedVersion: nil), tenant: tenant, idempotency: nil)
         if case .array(let orders) = answer["orders"] ?? .null {
@@ -155,10 +153,6 @@ final class CustomerLookup: Sendable {
         }
         guard case .applied(let result) = outcome, case .customer(let customer) = result.resource else { return stored }
         return customer
-    }
-
-    private func linkedVisitors(tenant: String, customerID: String) throws -> [String] {
-        try store.customer(id: customerID, tenant: tenant)?.visitorIDs ?? []
     }
 
     private func result(_ conversation: Conversation, _ customer: Customer?, tenant: String, stale: Bool, source: String?, checkedAt: Date?) throws -> Result {

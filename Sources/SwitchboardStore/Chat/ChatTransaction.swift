@@ -65,22 +65,20 @@ struct ChatTransaction {
             let events = message.delete(now: now)
             return try saveChanged(.message(message), events: events) { try save(message) }
         case .upsertCustomer(let id, let changes, let mustExist, let expected):
-            let existing = try db.queryFirst(
-                "SELECT \(Rows.customerColumns) FROM customers WHERE tenant_id = ? AND id = ?",
-                [.text(tenant), .text(id)],
-                Rows.customer
-            )
+            let existing = try row("customers", Rows.customerColumns, id: id, Rows.customer)
             if mustExist || expected != nil { _ = try load("customer", id: id, expected: expected, version: \.version) { existing } }
-            for visitorID in changes.visitorIDs ?? [] where try !exists(table: "visitors", id: visitorID) {
+            for visitorID in (changes.visitorIDs ?? []) + (changes.linkedVisitorIDs ?? []) where try !exists(table: "visitors", id: visitorID) {
                 throw SwitchboardError.unknownReference(field: "visitor_ids", resource: "visitor")
             }
-            let (customer, events) = Customer.upsert(existing, customerID: id, changes, now: now)
-            try save(customer)
-            try append(events)
+            let (customer, events) = try Customer.upsert(existing, customerID: id, changes, now: now)
+            if !events.isEmpty {
+                try save(customer)
+                try append(events)
+            }
             return ChatResult(resource: .customer(customer), isCreated: existing == nil)
         case .deleteCustomer(let id, let expected):
             let customer = try load("customer", id: id, expected: expected, version: \.version) {
-                try db.queryFirst("SELECT \(Rows.customerColumns) FROM customers WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.customer)
+                try row("customers", Rows.customerColumns, id: id, Rows.customer)
             }
             for table in ["customers WHERE tenant_id = ? AND id = ?", "orders WHERE tenant_id = ? AND customer_id = ?",
                 "customer_tags WHERE tenant_id = ? AND customer_id = ?", "customer_visitors WHERE tenant_id = ? AND customer_id = ?"]
@@ -93,11 +91,7 @@ struct ChatTransaction {
             guard try exists(table: "customers", id: input.customerID) else {
                 throw SwitchboardError.unknownReference(field: "customer_id", resource: "customer")
             }
-            let existing = try db.queryFirst(
-                "SELECT \(Rows.orderColumns) FROM orders WHERE tenant_id = ? AND id = ?",
-                [.text(tenant), .text(input.orderID)],
-                Rows.order
-            )
+            let existing = try row("orders", Rows.orderColumns, id: input.orderID, Rows.order)
             let (order, events) = Order.upsert(existing, input, now: now)
             if !events.isEmpty {
                 try save(order)
@@ -107,11 +101,7 @@ struct ChatTransaction {
         case .createTicket(let input):
             var conversation: Conversation?
             if let conversationID = input.conversationID {
-                conversation = try db.queryFirst(
-                    "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
-                    [.text(tenant), .text(conversationID)],
-                    Rows.conversation
-                )
+                conversation = try row("conversations", Rows.conversationColumns, id: conversationID, Rows.conversation)
                 guard conversation != nil else { throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation") }
             }
             if let customerID = input.customerID, try !exists(table: "customers", id: customerID) {
@@ -123,7 +113,7 @@ struct ChatTransaction {
             return ChatResult(resource: .ticket(ticket), isCreated: true)
         case .updateTicket(let id, let changes, let expected):
             var ticket = try load("ticket", id: id, expected: expected, version: \.version) {
-                try db.queryFirst("SELECT \(Rows.ticketColumns) FROM tickets WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.ticket)
+                try row("tickets", Rows.ticketColumns, id: id, Rows.ticket)
             }
             let events = ticket.apply(changes, now: now)
             return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
@@ -132,11 +122,7 @@ struct ChatTransaction {
 
     private func send(_ input: NewMessage) throws -> ChatResult {
         guard
-            let conversation = try db.queryFirst(
-                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
-                [.text(tenant), .text(input.conversationID)],
-                Rows.conversation
-            )
+            let conversation = try row("conversations", Rows.conversationColumns, id: input.conversationID, Rows.conversation)
         else { throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation") }
         if let clientID = input.clientMessageID,
             let original = try db.queryFirst(
@@ -192,38 +178,35 @@ struct ChatTransaction {
 
     // MARK: Loading
 
+    /// The tenant's row of `table` with this id, mapped; nil when there is none.
+    private func row<Resource>(_ table: String, _ columns: String, id: String, _ map: (SQLiteRow) throws -> Resource) throws -> Resource? {
+        try db.queryFirst("SELECT \(columns) FROM \(table) WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], map)
+    }
+
     private func exists(table: String, id: String) throws -> Bool {
         try db.queryFirst("SELECT 1 FROM \(table) WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)]) { _ in true } ?? false
     }
 
     private func requireAssignable(_ agentID: String) throws {
-        let agent = try db.queryFirst(
-            "SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?",
-            [.text(tenant), .text(agentID)],
-            Rows.agent
-        )
+        let agent = try row("agents", Rows.agentColumns, id: agentID, Rows.agent)
         guard let agent, !agent.isDeleted else { throw SwitchboardError.unknownReference(field: "agent_id", resource: "agent") }
     }
 
     private func load(agent id: String, expected: Int64?) throws -> Agent {
         try load("agent", id: id, expected: expected, version: \.version) {
-            try db.queryFirst("SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.agent)
+            try row("agents", Rows.agentColumns, id: id, Rows.agent)
         }
     }
 
     private func load(conversation id: String, expected: Int64?) throws -> Conversation {
         try load("conversation", id: id, expected: expected, version: \.version) {
-            try db.queryFirst(
-                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
-                [.text(tenant), .text(id)],
-                Rows.conversation
-            )
+            try row("conversations", Rows.conversationColumns, id: id, Rows.conversation)
         }
     }
 
     private func load(message id: String, expected: Int64?) throws -> Message {
         try load("message", id: id, expected: expected, version: \.version) {
-            try db.queryFirst("SELECT \(Rows.messageColumns) FROM messages WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.message)
+            try row("messages", Rows.messageColumns, id: id, Rows.message)
         }
     }
 
