@@ -40,7 +40,7 @@ private final class Instance: @unchecked Sendable {
     let settings: Mutex<Settings>
     /// `Authorization: Session …` of the current login.
     let session = Mutex<String?>(nil)
-    let lastOutcome = Mutex<(ok: Bool, detail: String)>((true, "no request yet"))
+    let lastOutcome = LastOutcome()
 
     init(context: OpaquePointer, settings: Settings) {
         self.context = context
@@ -187,7 +187,7 @@ private func lookup(_ current: Instance, _ callID: sb_call_id, _ args: [String: 
             let ordersJSON = json(orders)
             let finish: @Sendable ([String]) -> Void = { tags in
                 let customerJSON = json((customer as [String: Any]).merging(["tags": tags]) { $1 })
-                current.lastOutcome.withLock { $0 = (true, "Tryton answered") }
+                current.lastOutcome.record(ok: true, "Tryton answered")
                 complete(current.context, callID, SB_OK, "{\"customer\":\(customerJSON),\"orders\":\(ordersJSON)}")
             }
             guard !categories.isEmpty else { return finish([]) }
@@ -237,7 +237,7 @@ private func push(_ current: Instance, _ customer: [String: Any], done: @escapin
 
 private func fail(_ current: Instance, _ callID: sb_call_id, _ result: Result<Any, RPCFailure>) {
     guard case .failure(let failure) = result else { return }
-    current.lastOutcome.withLock { $0 = (false, failure.message) }
+    current.lastOutcome.record(ok: false, failure.message)
     complete(current.context, callID, SB_UNAVAILABLE, failure.message)
 }
 
@@ -291,7 +291,7 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         let outcome = Mutex<sb_status>(SB_TIMEOUT)
         push(current, data) { result in
             if case .failure(let failure) = result {
-                current.lastOutcome.withLock { $0 = (false, failure.message) }
+                current.lastOutcome.record(ok: false, failure.message)
                 log(current.context, SB_LOG_WARNING, "push of \(customerID) failed: \(failure.message)")
             }
             // A record Tryton's validation refuses is dropped (logged, and shown by health) rather than
@@ -308,10 +308,6 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         finished.wait()
         return outcome.withLock { $0 }
     }
-    api.health = { pointer, detail in
-        let outcome = PluginKit.instance(pointer, as: Instance.self).lastOutcome.withLock { $0 }
-        detail!.pointee = handOver(outcome.detail)
-        return outcome.ok ? SB_OK : SB_UNAVAILABLE
-    }
+    api.health = { pointer, detail in PluginKit.instance(pointer, as: Instance.self).lastOutcome.health(detail) }
     return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }

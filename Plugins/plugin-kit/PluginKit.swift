@@ -4,6 +4,7 @@
 // own `host`); the host never sees it.
 import CSwitchboardPlugin
 import Foundation
+import Synchronization
 
 /// The host's service table, set by `PluginKit.start` in `sb_plugin_init_v1`; valid for the process's life.
 nonisolated(unsafe) public private(set) var host: UnsafePointer<sb_host_api>!
@@ -133,4 +134,22 @@ public func httpRequest(
     }
     if status != SB_PENDING { Unmanaged<Box>.fromOpaque(box).release() }
     return status == SB_PENDING
+}
+
+/// How the last request to the plugin's outside system went, as its `health` hook reports it.
+public final class LastOutcome: Sendable {
+    private let state = Mutex<(ok: Bool, detail: String)>((true, "no request yet"))
+
+    public init() {}
+
+    public func record(ok: Bool, _ detail: String) {
+        state.withLock { $0 = (ok, detail) }
+    }
+
+    /// The `health` answer: hands the detail over, and SB_OK or SB_UNAVAILABLE.
+    public func health(_ detail: UnsafeMutablePointer<sb_str>?) -> sb_status {
+        let outcome = state.withLock { $0 }
+        detail!.pointee = handOver(outcome.detail)
+        return outcome.ok ? SB_OK : SB_UNAVAILABLE
+    }
 }

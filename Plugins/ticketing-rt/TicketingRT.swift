@@ -42,7 +42,7 @@ private final class Instance: @unchecked Sendable {
 
     let context: OpaquePointer
     let settings: Mutex<Settings>
-    let lastOutcome = Mutex<(ok: Bool, detail: String)>((true, "no request yet"))
+    let lastOutcome = LastOutcome()
 
     init(context: OpaquePointer, settings: Settings) {
         self.context = context
@@ -82,7 +82,7 @@ private func failure(_ current: Instance, _ answer: HTTPAnswer, expecting codes:
         if let failure = answer.failure { "RT: \(failure)" }
         else if !codes.contains(answer.code) { "RT answered \(answer.code): \(String(decoding: answer.body.prefix(300), as: UTF8.self))" }
         else { nil }
-    current.lastOutcome.withLock { $0 = message.map { (false, $0) } ?? (true, "RT answered \(answer.code)") }
+    current.lastOutcome.record(ok: message == nil, message ?? "RT answered \(answer.code)")
     return message
 }
 
@@ -226,10 +226,6 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
         default: return SB_NOT_FOUND
         }
     }
-    api.health = { pointer, detail in
-        let outcome = PluginKit.instance(pointer, as: Instance.self).lastOutcome.withLock { $0 }
-        detail!.pointee = handOver(outcome.detail)
-        return outcome.ok ? SB_OK : SB_UNAVAILABLE
-    }
+    api.health = { pointer, detail in PluginKit.instance(pointer, as: Instance.self).lastOutcome.health(detail) }
     return PluginKit.start(host: hostAPI, plugin: plugin, api: api)
 }
