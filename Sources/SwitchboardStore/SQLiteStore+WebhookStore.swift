@@ -135,7 +135,7 @@ extension SQLiteStore: WebhookStore {
     public func nextDelivery(webhook: String) throws -> WebhookDelivery? {
         try read { db in
             try db.queryFirst(
-                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' ORDER BY position LIMIT 1",
+                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(Self.pendingIndex) WHERE webhook_id = ? AND status = 'pending' ORDER BY position LIMIT 1",
                 [.text(webhook)],
                 Self.deliveryRow
             )
@@ -146,7 +146,7 @@ extension SQLiteStore: WebhookStore {
         try read { db in
             try db.query(
                 """
-                SELECT \(Self.deliveryColumns) FROM webhook_deliveries
+                SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(Self.pendingIndex)
                 WHERE webhook_id = ? AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                 ORDER BY position LIMIT ?
                 """,
@@ -159,7 +159,7 @@ extension SQLiteStore: WebhookStore {
     public func nextDueDate(webhook: String) throws -> Date? {
         try read { db in
             try db.queryFirst(
-                "SELECT min(coalesce(next_attempt_at, 0)) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending'",
+                "SELECT min(coalesce(next_attempt_at, 0)) FROM webhook_deliveries \(Self.pendingIndex) WHERE webhook_id = ? AND status = 'pending'",
                 [.text(webhook)]
             ) { $0.optionalDate(0) }
         } ?? nil
@@ -224,6 +224,10 @@ extension SQLiteStore: WebhookStore {
             guard changed > 0 else { throw SwitchboardError.notFound("delivery") }
         }
     }
+
+    /// Pending deliveries are read through the partial index of pending rows; left to itself the planner
+    /// takes the index of all deliveries and walks every delivered row before the first pending one.
+    private static let pendingIndex = "INDEXED BY webhook_deliveries_pending"
 
     private static let webhookColumns =
         "tenant_id, id, url, events, description, timeout_ms, enabled, disabled_reason, created_at, updated_at, version, max_in_flight"
