@@ -105,111 +105,155 @@ actor WebhookDispatcher {
     /// The circuit breaker of an endpoint with a running worker.
     func breaker(of webhook: String) -> CircuitBreaker? { breakers[webhook] }
 
+    /// A delivery whose attempt is sent and recorded, with its outcome.
+    private typealias Sent = (delivery: WebhookDelivery, outcome: WebhookSender.Outcome)
+
+    /// What a worker does when it has nothing to send: sleep until a time, and optionally wake earlier
+    /// when deliveries are queued.
+    private struct Idle {
+        var until: ContinuousClock.Instant?
+        var wakesOnQueue = true
+    }
+
+    /// Keeps up to `max_in_flight` of the endpoint's deliveries in flight. Each attempt is recorded as it
+    /// finishes (the store's group commit joins concurrent ones); the window is refilled once it is half
+    /// empty, or at once when deliveries are queued while it has room.
     private func work(webhook id: String, tenant: String) async {
         breakers[id] = CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown)
         defer { breakers[id] = nil }
-        var failingSince: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            let generation = queued.generation
-            guard let webhook = try? store.webhook(id: id, tenant: tenant), webhook.isEnabled else { return }
-            // Ordered: the oldest pending delivery goes first, even when it waits for its retry time.
-            let batch: [WebhookDelivery]
-            if webhook.maxInFlight == 1 {
-                batch = (try? store.nextDelivery(webhook: id)).flatMap { $0 }.map { [$0] } ?? []
-                if let next = batch.first?.nextAttemptAt, next > Date() {
-                    await wait(until: .now + .milliseconds(Int64(next.timeIntervalSinceNow * 1_000)), orAfter: generation)
+        let queued = queued
+        await withTaskGroup(of: Sent?.self) { group in
+            var inFlight: Set<String> = []
+            var maxInFlight = 1
+            var refills = true
+            var waking = false
+            var failingSince: ContinuousClock.Instant?
+            while !Task.isCancelled {
+                if refills || inFlight.count <= maxInFlight / 2 {
+                    refills = false
+                    let generation = queued.generation
+                    guard let webhook = try? store.webhook(id: id, tenant: tenant), webhook.isEnabled else { break }
+                    maxInFlight = webhook.maxInFlight
+                    switch next(for: webhook, room: maxInFlight - inFlight.count, excluding: inFlight) {
+                    case .send(let batch, let secrets):
+                        for delivery in batch {
+                            inFlight.insert(delivery.id)
+                            group.addTask { await self.attempt(delivery, to: webhook, secrets: secrets) }
+                        }
+                    case .idle(let idle) where inFlight.isEmpty:
+                        await wait(until: idle.until, orAfter: idle.wakesOnQueue ? generation : nil)
+                        refills = true
+                        continue
+                    case .idle: break
+                    }
+                    if !waking {
+                        waking = true
+                        group.addTask {
+                            await queued.wait(after: generation)
+                            return nil
+                        }
+                    }
+                }
+                guard let next = await group.next() else { continue }
+                guard let sent = next else {
+                    waking = false
+                    refills = true
                     continue
                 }
-            } else {
-                batch = (try? store.dueDeliveries(webhook: id, now: Date(), limit: webhook.maxInFlight, excluding: [])) ?? []
-            }
-            guard !batch.isEmpty else {
-                if let next = try? store.nextDueDate(webhook: id) {
-                    await wait(until: .now + .milliseconds(Int64(max(next.timeIntervalSinceNow, 0) * 1_000)), orAfter: generation)
-                } else {
-                    await queued.wait(after: generation)
-                }
-                continue
-            }
-            if let reopens = breakers[id]?.reopensAt, reopens > .now {
-                await wait(until: reopens, orAfter: nil)
-                continue
-            }
-            _ = breakers[id]?.admits(at: .now)
-            guard let signing = try? signingSecrets(webhook) else {
-                logger.error("Webhook secret does not open; endpoint paused", metadata: ["sb.webhook": .string(id)])
-                await wait(until: .now + configuration.breakerCooldown, orAfter: nil)
-                continue
-            }
-            let outcomes = await send(batch, to: webhook, secrets: signing)
-            for outcome in outcomes {
-                if outcome.isSuccess || !outcome.isRetryable {
+                inFlight.remove(sent.delivery.id)
+                if sent.outcome.isSuccess || !sent.outcome.isRetryable {
                     breakers[id]?.recordSuccess()
                     failingSince = nil
                 } else {
                     breakers[id]?.recordFailure(at: .now)
                     failingSince = failingSince ?? .now
                 }
+                if let since = failingSince, ContinuousClock.now - since >= configuration.disableAfter {
+                    await disable(webhook: id, tenant: tenant, last: sent.outcome.attempt)
+                    break
+                }
             }
-            if let since = failingSince, ContinuousClock.now - since >= configuration.disableAfter {
-                let last = outcomes.last?.attempt
-                let reason = "every attempt failed for \(configuration.disableAfter); last: \(last?.error ?? "HTTP \(last?.statusCode ?? 0)")"
-                try? await store.disableWebhook(id: id, tenant: tenant, reason: reason)
-                store.submit(
-                    AuditEvent(
-                        id: TimeOrderedIDGenerator.shared.make(),
-                        tenantID: tenant,
-                        occurredAt: Date(),
-                        action: .webhookAutoDisabled,
-                        actor: "system",
-                        target: "webhook:\(id)",
-                        isSuccess: true,
-                        detail: ["reason": reason]
-                    )
-                )
-                logger.warning("Webhook endpoint disabled", metadata: ["sb.tenant": .string(tenant), "sb.webhook": .string(id), "sb.reason": .string(reason)])
-                return
-            }
+            group.cancelAll()
         }
     }
 
-    /// Sends a batch at once and records each attempt.
-    private func send(_ batch: [WebhookDelivery], to webhook: Webhook, secrets: [String]) async -> [WebhookSender.Outcome] {
-        let sender = sender
-        let slots = slots
-        let sent = await withTaskGroup(of: (WebhookDelivery, WebhookSender.Outcome).self) { group in
-            for delivery in batch {
-                group.addTask {
-                    await slots.acquire()
-                    let outcome = await sender.send(delivery, to: webhook, secrets: secrets)
-                    await slots.release()
-                    return (delivery, outcome)
-                }
+    /// What a worker does next.
+    private enum Next {
+        /// Sends these deliveries, signed with these secrets.
+        case send([WebhookDelivery], secrets: [String])
+        case idle(Idle)
+    }
+
+    /// Up to `room` deliveries to send now, or how to idle.
+    private func next(for webhook: Webhook, room: Int, excluding inFlight: Set<String>) -> Next {
+        guard room > 0 else { return .idle(Idle()) }
+        let batch: [WebhookDelivery]
+        if webhook.maxInFlight == 1 {
+            // Ordered: the oldest pending delivery goes first, even when it waits for its retry time.
+            batch = (try? store.nextDelivery(webhook: webhook.id)).flatMap { $0 }.map { [$0] } ?? []
+            if let next = batch.first?.nextAttemptAt, next > Date() {
+                return .idle(Idle(until: .now + .milliseconds(Int64(next.timeIntervalSinceNow * 1_000))))
             }
-            var sent: [(WebhookDelivery, WebhookSender.Outcome)] = []
-            for await result in group { sent.append(result) }
-            return sent
+        } else {
+            batch = (try? store.dueDeliveries(webhook: webhook.id, now: Date(), limit: room, excluding: inFlight)) ?? []
         }
-        let attempts = sent.map { delivery, outcome in
-            (delivery.id, outcome.attempt, result(of: outcome, attemptNumber: delivery.attemptCount + 1))
+        guard !batch.isEmpty else {
+            let next = try? store.nextDueDate(webhook: webhook.id)
+            return .idle(Idle(until: next.map { .now + .milliseconds(Int64(max($0.timeIntervalSinceNow, 0) * 1_000)) }))
         }
-        for (_, _, result) in attempts {
-            let name =
-                switch result {
-                case .succeeded: "succeeded"
-                case .failed: "failed"
-                case .retry: "retry"
-                case .dead: "dead"
-                }
-            Counter(label: "sb_webhook_attempts_total", dimensions: [("result", name)], factory: metrics).increment()
+        if let reopens = breakers[webhook.id]?.reopensAt, reopens > .now {
+            return .idle(Idle(until: reopens, wakesOnQueue: false))
         }
-        try? await store.recordAttempts(attempts)
-        return sent.map(\.1)
+        guard breakers[webhook.id]?.admits(at: .now) ?? true else { return .idle(Idle()) }
+        guard let signing = try? signingSecrets(webhook) else {
+            logger.error("Webhook secret does not open; endpoint paused", metadata: ["sb.webhook": .string(webhook.id)])
+            return .idle(Idle(until: .now + configuration.breakerCooldown, wakesOnQueue: false))
+        }
+        // A half-open breaker lets one probe through.
+        let probing = breakers[webhook.id]?.state == .halfOpen
+        return .send(probing ? Array(batch.prefix(1)) : batch, secrets: signing)
+    }
+
+    /// Sends one delivery within the server-wide bound and records the attempt.
+    private nonisolated func attempt(_ delivery: WebhookDelivery, to webhook: Webhook, secrets: [String]) async -> Sent? {
+        await slots.acquire()
+        let outcome = await sender.send(delivery, to: webhook, secrets: secrets)
+        await slots.release()
+        let result = result(of: outcome, attemptNumber: delivery.attemptCount + 1)
+        let name =
+            switch result {
+            case .succeeded: "succeeded"
+            case .failed: "failed"
+            case .retry: "retry"
+            case .dead: "dead"
+            }
+        Counter(label: "sb_webhook_attempts_total", dimensions: [("result", name)], factory: metrics).increment()
+        try? await store.recordAttempts([(delivery.id, outcome.attempt, result)])
+        return (delivery, outcome)
+    }
+
+    /// Disables an endpoint whose attempts all failed for `disableAfter`, with an audit entry.
+    private func disable(webhook id: String, tenant: String, last: WebhookAttempt) async {
+        let reason = "every attempt failed for \(configuration.disableAfter); last: \(last.error ?? "HTTP \(last.statusCode ?? 0)")"
+        try? await store.disableWebhook(id: id, tenant: tenant, reason: reason)
+        store.submit(
+            AuditEvent(
+                id: TimeOrderedIDGenerator.shared.make(),
+                tenantID: tenant,
+                occurredAt: Date(),
+                action: .webhookAutoDisabled,
+                actor: "system",
+                target: "webhook:\(id)",
+                isSuccess: true,
+                detail: ["reason": reason]
+            )
+        )
+        logger.warning("Webhook endpoint disabled", metadata: ["sb.tenant": .string(tenant), "sb.webhook": .string(id), "sb.reason": .string(reason)])
     }
 
     /// What an attempt means for its delivery: done, failed for good, dead, or retried after a
     /// full-jitter pause (at least the receiver's `Retry-After`).
-    private func result(of outcome: WebhookSender.Outcome, attemptNumber: Int) -> WebhookAttemptResult {
+    private nonisolated func result(of outcome: WebhookSender.Outcome, attemptNumber: Int) -> WebhookAttemptResult {
         if outcome.isSuccess { return .succeeded }
         guard outcome.isRetryable else { return .failed }
         guard attemptNumber <= configuration.retrySchedule.count else { return .dead }
@@ -231,10 +275,10 @@ actor WebhookDispatcher {
     nonisolated static func secretScope(tenant: String, webhook: String) -> String { "webhook/\(tenant)/\(webhook)" }
 
     /// Sleeps until `deadline`, or until deliveries are queued after `generation` when one is given.
-    private func wait(until deadline: ContinuousClock.Instant, orAfter generation: UInt64?) async {
+    private func wait(until deadline: ContinuousClock.Instant?, orAfter generation: UInt64?) async {
         let queued = queued
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            if let deadline { group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) } }
             if let generation { group.addTask { await queued.wait(after: generation) } }
             await group.next()
             group.cancelAll()
