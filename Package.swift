@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "switchboard", targets: ["switchboard"]),
         // The webhook receiver of scripts/bench.
         .executable(name: "sb-bench-receiver", targets: ["WebhookReceiver"]),
+        // async-http-client alone against that receiver: the ceiling of the webhook figure.
+        .executable(name: "sb-bench-client", targets: ["WebhookClient"]),
         // Example plugins: shared libraries the host loads with dlopen (never linked into it).
         .library(name: "echo-c", type: .dynamic, targets: ["EchoC"]),
         .library(name: "echo-swift", type: .dynamic, targets: ["EchoSwift"]),
@@ -131,6 +133,12 @@ let package = Package(
             name: "WebhookReceiver",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/WebhookReceiver",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "WebhookClient",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Benchmarks/WebhookClient",
             swiftSettings: swiftSettings
         ),
         .testTarget(
