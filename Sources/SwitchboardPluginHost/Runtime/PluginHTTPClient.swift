@@ -79,9 +79,24 @@ extension OutboundAddressPolicy {
     /// Resolves `host` (a name or a literal address) and checks every address: all must be permitted.
     /// Webhooks and plugin HTTP run it when a URL is saved and again before each connection.
     public func check(host: String) async -> Check {
-        let addresses = await Self.resolve(host)
+        let addresses: [[UInt8]]
+        if let literal = Self.literal(host) {
+            addresses = [literal]
+        } else {
+            addresses = await Self.resolve(host)
+        }
         if addresses.isEmpty { return .unresolved }
         return addresses.allSatisfy(permits) ? .permitted : .refused
+    }
+
+    /// The bytes of `host` when it is a literal IPv4 or IPv6 address (`[…]` or bare), read without a lookup.
+    static func literal(_ host: String) -> [UInt8]? {
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 { return withUnsafeBytes(of: v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 { return withUnsafeBytes(of: v6) { Array($0) } }
+        return nil
     }
 
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).

@@ -56,7 +56,7 @@ struct WebhookController {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         guard let url = body.url else { throw SwitchboardError.missingField("url") }
         guard let events = body.events else { throw SwitchboardError.missingField("events") }
-        let tenant = try context.requirePrincipal.tenantID
+        let tenant = context.requirePrincipal.tenantID
         let patterns = try Self.patterns(events)
         let timeout = try Self.timeout(body.timeoutMilliseconds ?? 10_000)
         let maxInFlight = try Self.maxInFlight(body.maxInFlight ?? 1)
@@ -196,7 +196,7 @@ struct WebhookController {
     // MARK: - Helpers
 
     private func requireWebhook(_ context: AppRequestContext) throws -> Webhook {
-        guard let webhook = try store.webhook(id: try context.parameters.require("id"), tenant: try context.requirePrincipal.tenantID) else {
+        guard let webhook = try store.webhook(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
             throw SwitchboardError.notFound("webhook")
         }
         return webhook

@@ -17,8 +17,8 @@ actor WebhookDispatcher {
     let secrets: SecretBox
     let configuration: SwitchboardConfiguration.Webhooks
     let logger: Logger
-    /// Makes `sb_webhook_attempts_total{result}` (succeeded, failed, retry, dead).
-    let metrics: any MetricsFactory
+    /// `sb_webhook_attempts_total{result}` by result name (succeeded, failed, retry, dead).
+    private let attempts: [String: Counter]
     /// Wakes the workers after deliveries were queued.
     nonisolated let queued = CommitSignal()
     private var workers: [String: Task<Void, Never>] = [:]
@@ -36,7 +36,11 @@ actor WebhookDispatcher {
         logger: Logger
     ) {
         self.store = store
-        self.metrics = metrics
+        self.attempts = Dictionary(
+            uniqueKeysWithValues: ["succeeded", "failed", "retry", "dead"].map { name in
+                (name, Counter(label: "sb_webhook_attempts_total", dimensions: [("result", name)], factory: metrics))
+            }
+        )
         self.sender = sender
         self.secrets = secrets
         self.configuration = configuration
@@ -220,14 +224,7 @@ actor WebhookDispatcher {
         let outcome = await sender.send(delivery, to: webhook, secrets: secrets)
         await slots.release()
         let result = result(of: outcome, attemptNumber: delivery.attemptCount + 1)
-        let name =
-            switch result {
-            case .succeeded: "succeeded"
-            case .failed: "failed"
-            case .retry: "retry"
-            case .dead: "dead"
-            }
-        Counter(label: "sb_webhook_attempts_total", dimensions: [("result", name)], factory: metrics).increment()
+        attempts[result.name]?.increment()
         try? await store.recordAttempts([(delivery.id, outcome.attempt, result)])
         return (delivery, outcome)
     }
@@ -282,6 +279,18 @@ actor WebhookDispatcher {
             if let generation { group.addTask { await queued.wait(after: generation) } }
             await group.next()
             group.cancelAll()
+        }
+    }
+}
+
+extension WebhookAttemptResult {
+    /// The `result` label of `sb_webhook_attempts_total`.
+    fileprivate var name: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .retry: "retry"
+        case .dead: "dead"
         }
     }
 }
