@@ -170,6 +170,19 @@ import Testing
         #expect(OutboundAddressPolicy().permits([0x26, 0x06, 0x28, 0x00] + Array(repeating: 1, count: 12)))
         #expect(OutboundAddressPolicy(allowsPrivateNetworks: true).permits([127, 0, 0, 1]))
     }
+
+    @Test func literalAddressesAreCheckedWithoutALookupAndOtherSpellingsAreResolved() async {
+        #expect(OutboundAddressPolicy.literal("127.0.0.1") == [127, 0, 0, 1])
+        #expect(OutboundAddressPolicy.literal("[::1]") == Array(repeating: 0, count: 15) + [1])
+        #expect(OutboundAddressPolicy.literal("::ffff:10.0.0.1") == Array(repeating: 0, count: 10) + [0xFF, 0xFF, 10, 0, 0, 1])
+        #expect(OutboundAddressPolicy.literal("localhost") == nil)
+        // Short and numeric spellings are not literals here; the resolver reads them and the guard still refuses.
+        #expect(OutboundAddressPolicy.literal("127.1") == nil)
+        for host in ["127.0.0.1", "[::1]", "169.254.169.254", "127.1", "2130706433", "localhost"] {
+            #expect(await OutboundAddressPolicy().check(host: host) == .refused, "\(host)")
+        }
+        #expect(await OutboundAddressPolicy().check(host: "93.184.216.34") == .permitted)
+    }
 }
 
 @Suite struct PluginScaffoldTests {
