@@ -128,7 +128,7 @@ extension SQLiteStore: IntegrationStore {
             tenantID: row.text(0),
             pluginID: row.text(1),
             isEnabled: row.int(2) != 0,
-            config: try JSONDecoder().decode(JSONValue.self, from: Data(row.text(3).utf8)),
+            config: try JSONValue(parsing: row.text(3)),
             cursor: row.int64(4),
             updatedAt: row.date(5),
             version: row.int64(6)

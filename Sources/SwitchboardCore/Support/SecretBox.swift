@@ -49,7 +49,7 @@ public struct SecretBox: Sendable {
                 do {
                     let box = try AES.GCM.SealedBox(combined: Data(base64Encoded: text) ?? Data())
                     let plain = try AES.GCM.open(box, using: key, authenticating: Array("\(scope)/\(path.joined(separator: "."))".utf8))
-                    return try JSONDecoder().decode(JSONValue.self, from: plain)
+                    return try JSONValue(parsing: plain)
                 } catch {
                     throw SecretBoxError(message: "a sealed secret does not open with the configured secrets.key")
                 }

@@ -187,7 +187,7 @@ final class ForwardingPluginServices: PluginServices {
         let parts = [Array(request.method.utf8), Array(request.url.utf8), request.headers, request.body, Array(littleEndian: request.timeoutMilliseconds)]
         self.request(.http, parts) { frame in
             var outcome = PluginHTTPClient.Outcome(status: PluginStatus(code: frame.code), code: Int(frame.number(0)), body: frame.part(2))
-            if case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(frame.part(1))) {
+            if case .object(let fields)? = try? JSONValue(parsing: frame.part(1)) {
                 for case (let name, .string(let value)) in fields { outcome.headers[name] = value }
             }
             reply(outcome)

@@ -47,7 +47,7 @@ public struct PluginManifest: Sendable {
     public init(json: [UInt8]) throws {
         let document: JSONValue
         do {
-            document = try JSONDecoder().decode(JSONValue.self, from: Data(json))
+            document = try JSONValue(parsing: json)
         } catch {
             throw ManifestError(message: "the manifest is not valid JSON")
         }

@@ -76,7 +76,7 @@ struct LocalPluginServices: PluginServices {
     func emit(_ context: HostContext, name: String, data: [UInt8]) -> PluginStatus {
         guard let tenant = context.tenant(for: .emit), let store else { return .denied }
         guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == ".") }),
-            let payload = try? JSONDecoder().decode(JSONValue.self, from: Data(data)), case .object = payload
+            let payload = try? JSONValue(parsing: data), case .object = payload
         else { return .invalid }
         let type = EventType("plugin.\(context.pluginID).\(name)")
         switch waitFor({ try await store.appendEvent(tenant: tenant, type: type, data: payload) }) {
@@ -89,7 +89,7 @@ struct LocalPluginServices: PluginServices {
         guard context.services.contains(.http), let http else { return .denied }
         var headers: [String: String] = [:]
         if !request.headers.isEmpty {
-            guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(request.headers)) else { return .invalid }
+            guard case .object(let fields)? = try? JSONValue(parsing: request.headers) else { return .invalid }
             for (name, value) in fields {
                 guard case .string(let text) = value else { return .invalid }
                 headers[name] = text

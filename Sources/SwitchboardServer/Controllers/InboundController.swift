@@ -44,7 +44,7 @@ struct InboundController {
         case .notFound: throw notEnabled
         default: throw SwitchboardError(kind: .unavailable, code: "inbound_unavailable", detail: "The integration cannot take the request now; retry.")
         }
-        guard let answer = try? JSONDecoder().decode(JSONValue.self, from: Data(outcome.body)) else {
+        guard let answer = try? JSONValue(parsing: outcome.body) else {
             throw SwitchboardError(kind: .unavailable, code: "inbound_unavailable", detail: "The integration answered something that is not JSON.")
         }
         if case .array(let reports) = answer["tickets"] ?? .null {

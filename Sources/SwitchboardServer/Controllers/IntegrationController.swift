@@ -83,7 +83,7 @@ struct IntegrationController {
             args: call.args ?? .object([:])
         )
         guard outcome.status == .ok else { throw Problem(pluginOutcome: outcome, op: call.op) }
-        guard let result = try? JSONDecoder().decode(JSONValue.self, from: Data(outcome.body.isEmpty ? Array("null".utf8) : outcome.body)) else {
+        guard let result = try? JSONValue(parsing: outcome.body.isEmpty ? Array("null".utf8) : outcome.body) else {
             throw Problem(status: .badGateway, code: "plugin_invalid_result", detail: "The plugin's result for \(call.op) is not JSON.")
         }
         return try .json(result)

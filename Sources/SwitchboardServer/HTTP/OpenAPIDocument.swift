@@ -26,7 +26,7 @@ enum OpenAPIDocument {
 
     private static let shipped: JSONValue = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url),
-            let document = try? JSONDecoder().decode(JSONValue.self, from: data)
+            let document = try? JSONValue(parsing: data)
         else { preconditionFailure("openapi.json is missing from the SwitchboardServer resources") }
         return document
     }()

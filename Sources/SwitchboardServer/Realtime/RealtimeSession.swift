@@ -137,7 +137,7 @@ struct RealtimeSession {
     // MARK: - Client frames
 
     private func handle(_ text: String, principal: Principal, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
-        guard let frame = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object(let object) = frame,
+        guard let frame = try? JSONValue(parsing: text), case .object(let object) = frame,
             case .string(let type)? = object["type"]
         else {
             mailbox.send(RealtimeFrame.error(id: .null, code: "invalid_frame", message: "A frame is a JSON object with a string \"type\"."))

@@ -95,6 +95,6 @@ struct JWTParts {
         var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: data)
+        return try? JSONValue(parsing: data)
     }
 }

@@ -133,7 +133,7 @@ actor IdentityProviders {
         do {
             let response = try await httpClient.execute(request, timeout: .seconds(5))
             guard response.status == .ok else { throw unavailable }
-            answer = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+            answer = try JSONValue(parsing: try await response.body.collect(upTo: 1 << 20).readableBytesView)
         } catch {
             logger.warning("Token introspection failed", metadata: ["sb.tenant": .string(issuer.tenantID), "sb.error": "\(error)"])
             throw unavailable

@@ -89,7 +89,7 @@ final class CustomerLookup: Sendable {
             let now = Date()
             switch outcome.status {
             case .ok:
-                let customer = try await save(try JSONDecoder().decode(JSONValue.self, from: Data(outcome.body)), tenant: tenant, plugin: plugin, visitorID: conversation.visitorID, stored: stored)
+                let customer = try await save(try JSONValue(parsing: outcome.body), tenant: tenant, plugin: plugin, visitorID: conversation.visitorID, stored: stored)
                 checked.withLock { $0[key] = now }
                 return try result(conversation, customer, tenant: tenant, stale: false, source: plugin, checkedAt: now)
             case .notFound:

@@ -173,7 +173,7 @@ actor TicketingService: Service {
         guard outcome.status == .ok else {
             throw SwitchboardError(kind: .unavailable, code: "ticketing_failed", detail: "\(op) answered \(outcome.status): \(outcome.text)")
         }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(outcome.body))
+        return try JSONValue(parsing: outcome.body)
     }
 
     private func update(_ id: String, tenant: String, _ changes: TicketChanges) async throws {

@@ -21,7 +21,7 @@ struct StatisticsController {
         guard body.bytes.readableBytes > 0 else {
             throw Problem.badRequest(code: "missing_body", "This request needs a JSON object or array body.")
         }
-        guard let json = try? SwitchboardJSON.makeDecoder().decode(JSONValue.self, from: Data(buffer: body.bytes)) else {
+        guard let json = try? JSONValue(parsing: body.bytes.readableBytesView) else {
             throw Problem.badRequest(code: "invalid_json", "The body is not valid JSON.")
         }
         let entries: [PushedStatistic]

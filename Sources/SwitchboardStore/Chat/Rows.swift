@@ -127,7 +127,7 @@ enum Rows {
             tenantID: row.text(1),
             seq: row.int64(2),
             timestamp: row.int64(6),
-            data: try SwitchboardJSON.makeDecoder().decode(JSONValue.self, from: Data(row.text(7).utf8)),
+            data: try JSONValue(parsing: row.text(7)),
             position: row.int64(0)
         )
     }
