@@ -38,7 +38,7 @@ enum Rows {
             status: try value(Conversation.Status.self, row.text(3)),
             channel: row.text(4),
             subject: row.optionalText(5),
-            metadata: try SwitchboardJSON.makeDecoder().decode([String: JSONValue].self, from: Data(row.text(6).utf8)),
+            metadata: try object(row.text(6)),
             createdAt: row.date(7),
             updatedAt: row.date(8),
             endedAt: row.optionalDate(9),
@@ -130,6 +130,14 @@ enum Rows {
             data: try JSONValue(parsing: row.text(7)),
             position: row.int64(0)
         )
+    }
+
+    /// A stored JSON object.
+    private static func object(_ text: String) throws -> [String: JSONValue] {
+        guard case .object(let members) = try JSONValue(parsing: text) else {
+            throw SQLiteError(code: 11, message: "a stored JSON object is not an object")
+        }
+        return members
     }
 
     private static func value<Value: RawRepresentable>(_ type: Value.Type, _ raw: String) throws -> Value where Value.RawValue == String {
