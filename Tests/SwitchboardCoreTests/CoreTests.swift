@@ -149,6 +149,15 @@ extension JSONValue {
         }
     }
 
+    @Test func integersAndStringsAreWrittenAsFoundationWritesThem() throws {
+        let integers: [Int64] = [0, -1, 7, 9, 10, 99, 100, 1_000_000, -987_654_321, Int64.max, Int64.min]
+        #expect(try JSONStreamEncoder.encode(integers) == Array(JSONEncoder().encode(integers)))
+        let unsigned: [UInt64] = [0, 42, UInt64.max]
+        #expect(try JSONStreamEncoder.encode(unsigned) == Array(JSONEncoder().encode(unsigned)))
+        let strings = ["", "plain", "a\"b", "back\\slash", "ctl\u{1}\u{1F}", "caf\u{E9} \u{1F3A7}", "\u{7F}"]
+        #expect(try stream(strings) == foundation(strings))
+    }
+
     @Test func nonFiniteNumbersAreRejected() {
         #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode([Double.nan]) }
         #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode(["x": Double.infinity]) }

@@ -55,6 +55,12 @@ final class JSONByteWriter {
 
     func writeString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape and are copied whole.
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: string.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -83,7 +89,7 @@ final class JSONByteWriter {
             throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "JSON has no \(value)."))
         }
         if value == value.rounded(), abs(value) < 1e15 {
-            writeRaw(String(Int64(value)))
+            writeInteger(Int64(value))
         } else {
             writeRaw(value.description)
         }
@@ -132,14 +138,39 @@ final class JSONByteWriter {
         bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
+    /// Writes `value` (not negative) with leading zeros to `width` digits.
     private func appendDigits(_ value: Int64, _ width: Int) {
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+        let end = bytes.count + width
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
         var rest = value
-        for index in stride(from: width - 1, through: 0, by: -1) {
-            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+        var index = end - 1
+        while index >= end - width {
+            bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
             rest /= 10
+            index -= 1
         }
-        bytes.append(contentsOf: digits)
+    }
+
+    /// Writes an integer in decimal without making a `String`.
+    func writeInteger(_ value: some BinaryInteger) {
+        guard let small = Int64(exactly: value) else {
+            writeRaw(String(value))
+            return
+        }
+        if small < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = small.magnitude
+        var digits = 1
+        var scale: UInt64 = 1
+        while magnitude / scale >= 10 {
+            scale *= 10
+            digits += 1
+        }
+        while digits > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / scale))
+            magnitude %= scale
+            scale /= 10
+            digits -= 1
+        }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -191,7 +222,7 @@ extension JSONScalarWriting {
     func writeNil() { writer.writeRaw("null") }
     func write(_ value: Bool) { writer.writeRaw(value ? "true" : "false") }
     func write(_ value: String) { writer.writeString(value) }
-    func write(_ value: some BinaryInteger) { writer.writeRaw(String(value)) }
+    func write(_ value: some BinaryInteger) { writer.writeInteger(value) }
 }
 
 private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol, JSONScalarWriting {
