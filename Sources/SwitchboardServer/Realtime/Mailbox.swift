@@ -1,16 +1,23 @@
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// The frames waiting to go out on one WebSocket connection, bounded, and when the client last sent one.
 ///
 /// Frames are encoded text (`ByteBuffer`), so one event's frame is shared by every connection it goes to.
+/// They are written on the channel's event loop: queuing a frame schedules a drain there, which writes
+/// while the channel is writable and flushes once; a channel that stops being writable (a client that
+/// does not read) leaves frames queued until its writability returns, and past `limit` the mailbox
+/// overflows. No task waits per connection, so a delivery costs a queue append and a socket write.
 ///
 /// Event frames carry their tenant `seq`; the mailbox drops any at or below the last one queued, so
 /// a replay from the durable log and live delivery overlap without duplicates. While the connection
 /// replays, live events wait in a side buffer and join the queue once the replay caught up.
-/// - Important: Thread-safe: the hub delivers from its tail task, the session reads from its writer
-///   task; all state is behind one mutex.
-final class Mailbox: Sendable {
+/// - Important: Thread-safe: the hub delivers from its tail task, the session from its reader, the drain
+///   runs on the event loop; all state is behind one mutex.
+final class Mailbox: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
     /// Why a mailbox stopped taking frames.
     enum Closing: Sendable, Equatable {
         case overflow
@@ -24,21 +31,31 @@ final class Mailbox: Sendable {
     private struct State {
         var frames: [ByteBuffer] = []
         var head = 0
-        var waiter: CheckedContinuation<ByteBuffer?, Never>?
+        var isDraining = false
         var isReplaying = true
         var held: [(seq: Int64, frame: ByteBuffer)] = []
         var lastActivity = ContinuousClock.now
         var lastSeq: Int64 = 0
         var closing: Closing?
+        /// Whether `onClosed` was called.
+        var isFinished = false
 
         var count: Int { frames.count - head + held.count }
     }
 
     private let state = Mutex(State())
     private let limit: Int
+    private let channel: any Channel
+    private let onClosed: @Sendable (Closing) -> Void
+    /// Frames written before the drain checks writability again.
+    private static let batch = 64
 
-    init(limit: Int) {
+    /// A mailbox writing to `channel`; once it is closing and every frame that should go out went out,
+    /// `onClosed` is called with the reason, once, on the event loop.
+    init(limit: Int, channel: any Channel, onClosed: @escaping @Sendable (Closing) -> Void) {
         self.limit = limit
+        self.channel = channel
+        self.onClosed = onClosed
     }
 
     /// Why the mailbox closed, if it did.
@@ -46,9 +63,6 @@ final class Mailbox: Sendable {
 
     /// The seq of the last event frame queued.
     var lastSeq: Int64 { state.withLock { $0.lastSeq } }
-
-    /// A waiting writer and what to wake it with (nil: the mailbox closed).
-    private typealias Wake = (waiter: CheckedContinuation<ByteBuffer?, Never>, frame: ByteBuffer?)
 
     /// Queues a frame that is not an event (pong, ack, error).
     func send(_ frame: ByteBuffer) {
@@ -58,13 +72,13 @@ final class Mailbox: Sendable {
     /// Queues a live event frame, or holds it while replaying; frames at or below the last seq are dropped.
     func deliver(seq: Int64, frame: ByteBuffer) {
         wake(
-            state.withLock { state -> Wake? in
-                guard state.closing == nil else { return nil }
+            state.withLock { state -> Bool in
+                guard state.closing == nil else { return false }
                 if state.isReplaying {
                     state.held.append((seq, frame))
-                    return state.count > limit ? close(.overflow, in: &state) : nil
+                    return state.count > limit ? close(.overflow, in: &state) : false
                 }
-                guard seq > state.lastSeq else { return nil }
+                guard seq > state.lastSeq else { return false }
                 state.lastSeq = seq
                 return enqueue(frame, in: &state)
             }
@@ -75,10 +89,10 @@ final class Mailbox: Sendable {
     /// events the principal may not see.
     func replay(seq: Int64, frame: ByteBuffer?) {
         wake(
-            state.withLock { state -> Wake? in
-                guard seq > state.lastSeq else { return nil }
+            state.withLock { state -> Bool in
+                guard seq > state.lastSeq else { return false }
                 state.lastSeq = seq
-                return frame.flatMap { enqueue($0, in: &state) }
+                return frame.map { enqueue($0, in: &state) } ?? false
             }
         )
     }
@@ -94,39 +108,18 @@ final class Mailbox: Sendable {
     /// Ends the replay: held events newer than the replayed ones join the queue.
     func finishReplay() {
         wake(
-            state.withLock { state -> Wake? in
+            state.withLock { state -> Bool in
                 state.isReplaying = false
                 let held = state.held
                 state.held = []
-                var wake: Wake?
+                var wake = false
                 for (seq, frame) in held where seq > state.lastSeq {
                     state.lastSeq = seq
-                    if let woken = enqueue(frame, in: &state) { wake = woken }
+                    if enqueue(frame, in: &state) { wake = true }
                 }
                 return wake
             }
         )
-    }
-
-    /// The next frame to send, waiting for one; nil once the mailbox is closed.
-    func next() async -> ByteBuffer? {
-        await withCheckedContinuation { continuation in
-            let frame = state.withLock { state -> ByteBuffer?? in
-                if state.head < state.frames.count {
-                    let frame = state.frames[state.head]
-                    state.head += 1
-                    if state.head > 1_024, state.head * 2 > state.frames.count {
-                        state.frames.removeFirst(state.head)
-                        state.head = 0
-                    }
-                    return .some(frame)
-                }
-                if state.closing != nil { return .some(nil) }
-                state.waiter = continuation
-                return .none
-            }
-            if let frame { continuation.resume(returning: frame) }
-        }
     }
 
     /// Records that the client sent a data frame.
@@ -136,37 +129,81 @@ final class Mailbox: Sendable {
 
     /// Closes the mailbox as idle when the client sent nothing since `deadline`.
     func closeIfIdle(since deadline: ContinuousClock.Instant) {
-        wake(state.withLock { state in state.closing == nil && state.lastActivity < deadline ? close(.idle, in: &state) : nil })
+        wake(state.withLock { state in state.closing == nil && state.lastActivity < deadline ? close(.idle, in: &state) : false })
     }
 
-    /// Stops the mailbox: the writer's `next` answers nil once the queue is empty (at once on overflow).
+    /// Stops the mailbox: queued frames still go out (none on overflow), then `onClosed` is called.
     func close(_ reason: Closing) {
         wake(state.withLock { state in close(reason, in: &state) })
     }
 
-    private func close(_ reason: Closing, in state: inout State) -> Wake? {
+    /// Marks the mailbox closing; returns whether a drain has to be scheduled.
+    private func close(_ reason: Closing, in state: inout State) -> Bool {
         if state.closing == nil { state.closing = reason }
         if reason == .overflow {
             state.frames = []
             state.head = 0
             state.held = []
         }
-        defer { state.waiter = nil }
-        return state.waiter.map { ($0, nil) }
+        return scheduleDrain(in: &state)
     }
 
-    /// Appends a frame, or hands it straight to a waiting writer.
-    private func enqueue(_ frame: ByteBuffer, in state: inout State) -> Wake? {
-        guard state.closing == nil else { return nil }
-        if let waiter = state.waiter {
-            state.waiter = nil
-            return (waiter, frame)
-        }
+    /// Appends a frame; returns whether a drain has to be scheduled.
+    private func enqueue(_ frame: ByteBuffer, in state: inout State) -> Bool {
+        guard state.closing == nil else { return false }
         state.frames.append(frame)
-        return state.count > limit ? close(.overflow, in: &state) : nil
+        return state.count > limit ? close(.overflow, in: &state) : scheduleDrain(in: &state)
     }
 
-    private func wake(_ wake: Wake?) {
-        wake?.waiter.resume(returning: wake?.frame)
+    /// Whether a drain has to be scheduled: none is pending and `onClosed` was not called yet.
+    private func scheduleDrain(in state: inout State) -> Bool {
+        guard !state.isDraining, !state.isFinished else { return false }
+        state.isDraining = true
+        return true
+    }
+
+    private func wake(_ drains: Bool) {
+        if drains { channel.eventLoop.execute { self.drain() } }
+    }
+
+    /// Writes queued frames while the channel is writable; when the queue is empty and the mailbox is
+    /// closing, calls `onClosed`. Runs on the event loop.
+    private func drain() {
+        var wrote = false
+        defer { if wrote { channel.flush() } }
+        while channel.isWritable {
+            let (frames, finished) = state.withLock { state -> ([ByteBuffer], Closing?) in
+                let end = min(state.frames.count, state.head + Self.batch)
+                let frames = Array(state.frames[state.head..<end])
+                state.head = end
+                if state.head == state.frames.count {
+                    state.frames.removeAll(keepingCapacity: state.frames.count <= 64)
+                    state.head = 0
+                }
+                guard frames.isEmpty else { return (frames, nil) }
+                state.isDraining = false
+                guard let closing = state.closing, !state.isFinished else { return ([], nil) }
+                state.isFinished = true
+                return ([], closing)
+            }
+            for frame in frames {
+                channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+            }
+            wrote = wrote || !frames.isEmpty
+            guard frames.isEmpty else { continue }
+            if let finished {
+                if wrote { channel.flush() }
+                wrote = false
+                onClosed(finished)
+            }
+            return
+        }
+        // Not writable: channelWritabilityChanged drains again.
+        state.withLock { $0.isDraining = false }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { wake(state.withLock { scheduleDrain(in: &$0) }) }
+        context.fireChannelWritabilityChanged()
     }
 }

@@ -34,7 +34,18 @@ struct RealtimeSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: RealtimeContext) async {
         let principal = context.principal
         let logger = context.logger
-        let mailbox = Mailbox(limit: configuration.sendQueueLimit)
+        // The mailbox writes on the channel's event loop; a close it starts (slow consumer, idle,
+        // shutdown) goes out through WebSocket's close handshake once its last frame was written.
+        let mailbox = Mailbox(limit: configuration.sendQueueLimit, channel: context.channel) { closing in
+            let close: Close? =
+                switch closing {
+                case .overflow: .slowConsumer
+                case .shutdown: Close(code: 1001, reason: "server_shutdown")
+                case .idle: .idle
+                case .closed: nil
+                }
+            if let close { Task { await Self.close(outbound, close) } }
+        }
         let listener: RealtimeHub.Listener
         do {
             let visibility = try permissions.visibility(of: principal)
@@ -48,51 +59,30 @@ struct RealtimeSession {
             await Self.close(outbound, Close(code: 1011, reason: "unavailable"))
             return
         }
-        // The connection is over when the reader ends: the peer closed, answered our close, or vanished.
-        // The writer may start a close (slow consumer, idle, shutdown), but the close frame must get out first.
-        enum Part { case writer, reader }
-        await withTaskGroup(of: Part.self) { group in
-            // Writer: the mailbox's frames, in order; a mailbox that overflowed closes the connection.
-            group.addTask {
-                while let frame = await mailbox.next() {
-                    do { try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame))) } catch { break }
+        // Writability changes reach the mailbox, which holds frames back while the client does not read.
+        try? await context.channel.pipeline.addHandler(mailbox)
+        // The connection is over when the client's frames end: it closed, answered our close, or vanished.
+        let since = context.request.uri.queryParameters["since"].flatMap { Int64($0) }
+        await replay(after: since, principal: principal, listener: listener, mailbox: mailbox)
+        var bucket = FrameBucket(perSecond: configuration.framesPerSecond)
+        do {
+            for try await message in inbound.messages(maxSize: configuration.maxFrameBytes) {
+                mailbox.touch()
+                guard bucket.admit() else {
+                    mailbox.close(.closed)
+                    await Self.close(outbound, .tooManyFrames)
+                    break
                 }
-                switch mailbox.closing {
-                case .overflow: await Self.close(outbound, .slowConsumer)
-                case .shutdown: await Self.close(outbound, Close(code: 1001, reason: "server_shutdown"))
-                case .idle: await Self.close(outbound, .idle)
-                default: break
+                guard case .text(let text) = message else {
+                    mailbox.send(RealtimeFrame.error(id: .null, code: "binary_frame", message: "Send JSON text frames."))
+                    continue
                 }
-                return .writer
+                await handle(text, principal: principal, listener: listener, mailbox: mailbox)
             }
-            // Reader: the client's frames; replay first, from ?since= or the present.
-            group.addTask {
-                let since = context.request.uri.queryParameters["since"].flatMap { Int64($0) }
-                await replay(after: since, principal: principal, listener: listener, mailbox: mailbox)
-                var bucket = FrameBucket(perSecond: configuration.framesPerSecond)
-                do {
-                    for try await message in inbound.messages(maxSize: configuration.maxFrameBytes) {
-                        mailbox.touch()
-                        guard bucket.admit() else {
-                            mailbox.close(.closed)
-                            await Self.close(outbound, .tooManyFrames)
-                            break
-                        }
-                        guard case .text(let text) = message else {
-                            mailbox.send(RealtimeFrame.error(id: .null, code: "binary_frame", message: "Send JSON text frames."))
-                            continue
-                        }
-                        await handle(text, principal: principal, listener: listener, mailbox: mailbox)
-                    }
-                } catch {
-                    logger.debug("WebSocket read ended", metadata: ["sb.error": "\(error)"])
-                }
-                mailbox.close(.closed)
-                return .reader
-            }
-            while let part = await group.next(), part != .reader {}
-            group.cancelAll()
+        } catch {
+            logger.debug("WebSocket read ended", metadata: ["sb.error": "\(error)"])
         }
+        mailbox.close(.closed)
         if hub.unregister(listener) == 0, principal.role == .agent {
             presence.lastConnectionClosed(principal: principal)
         }

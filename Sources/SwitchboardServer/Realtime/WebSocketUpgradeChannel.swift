@@ -137,7 +137,7 @@ where WebSocketResponder.Context == AppRequestContext {
             guard response.status == .ok, let principal = acceptance.principal else {
                 return .failure(Problem(status: response.status, code: "upgrade_refused", detail: "The WebSocket upgrade was refused."))
             }
-            return .success(RealtimeContext(logger: context.logger, request: request, principal: principal))
+            return .success(RealtimeContext(logger: context.logger, request: request, principal: principal, channel: channel))
         } catch {
             var problem = ProblemMiddleware<AppRequestContext>.problem(for: error, logger: logger)
             problem.instance = request.uri.path
@@ -159,11 +159,13 @@ final class WebSocketAcceptance: Sendable {
     }
 }
 
-/// What a WebSocket connection's handler knows: the upgrade request and the authenticated principal.
+/// What a WebSocket connection's handler knows: the upgrade request, the authenticated principal, and
+/// the channel its mailbox writes event frames to.
 struct RealtimeContext: WebSocketContext {
     let logger: Logger
     let request: Request
     let principal: Principal
+    let channel: any Channel
 }
 
 extension HTTPServerBuilder {
