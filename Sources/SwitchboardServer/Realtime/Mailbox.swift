@@ -1,13 +1,13 @@
 import NIOCore
-import NIOWebSocket
 import Synchronization
 
 /// The frames waiting to go out on one WebSocket connection, bounded, and when the client last sent one.
 ///
-/// Frames are encoded text (`ByteBuffer`), so one event's frame is shared by every connection it goes to.
-/// They are written on the channel's event loop: queuing a frame schedules a drain there, which writes
-/// while the channel is writable and flushes once; a channel that stops being writable (a client that
-/// does not read) leaves frames queued until its writability returns, and past `limit` the mailbox
+/// Frames are complete WebSocket frames (`RealtimeFrame`), so one event's frame is shared by every
+/// connection it goes to. The mailbox is the first handler of its channel's pipeline and writes them
+/// from there, past the frame encoder, on the event loop: queuing a frame schedules a drain, which
+/// writes while the channel is writable and flushes once; a channel that stops being writable (a client
+/// that does not read) leaves frames queued until its writability returns, and past `limit` the mailbox
 /// overflows. No task waits per connection, so a delivery costs a queue append and a socket write.
 ///
 /// Event frames carry their tenant `seq`; the mailbox drops any at or below the last one queued, so
@@ -45,16 +45,19 @@ final class Mailbox: ChannelInboundHandler, Sendable {
 
     private let state = Mutex(State())
     private let limit: Int
-    private let channel: any Channel
+    private let eventLoop: any EventLoop
     private let onClosed: @Sendable (Closing) -> Void
+    /// The mailbox's place in the pipeline while it is added; only touched on the event loop.
+    private nonisolated(unsafe) var context: ChannelHandlerContext?
     /// Frames written before the drain checks writability again.
     private static let batch = 64
 
-    /// A mailbox writing to `channel`; once it is closing and every frame that should go out went out,
-    /// `onClosed` is called with the reason, once, on the event loop.
-    init(limit: Int, channel: any Channel, onClosed: @escaping @Sendable (Closing) -> Void) {
+    /// A mailbox for a channel of `eventLoop`, writing once added to the front of its pipeline; once it
+    /// is closing and every frame that should go out went out, `onClosed` is called with the reason,
+    /// once, on the event loop.
+    init(limit: Int, eventLoop: any EventLoop, onClosed: @escaping @Sendable (Closing) -> Void) {
         self.limit = limit
-        self.channel = channel
+        self.eventLoop = eventLoop
         self.onClosed = onClosed
     }
 
@@ -163,43 +166,55 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     }
 
     private func wake(_ drains: Bool) {
-        if drains { channel.eventLoop.execute { self.drain() } }
+        if drains { eventLoop.execute { self.drain() } }
     }
 
-    /// Writes queued frames while the channel is writable; when the queue is empty and the mailbox is
-    /// closing, calls `onClosed`. Runs on the event loop.
+    /// Writes queued frames while the channel is writable; once the queue is empty (an overflow empties
+    /// it at once) and the mailbox is closing, calls `onClosed`, writable or not. Runs on the event loop.
     private func drain() {
+        guard let context else {
+            // Not added yet (handlerAdded drains) or removed with the closed channel.
+            state.withLock { $0.isDraining = false }
+            return
+        }
         var wrote = false
-        defer { if wrote { channel.flush() } }
-        while channel.isWritable {
+        while true {
+            let isWritable = context.channel.isWritable
             let (frames, finished) = state.withLock { state -> ([ByteBuffer], Closing?) in
-                let end = min(state.frames.count, state.head + Self.batch)
-                let frames = Array(state.frames[state.head..<end])
-                state.head = end
-                if state.head == state.frames.count {
-                    state.frames.removeAll(keepingCapacity: state.frames.count <= 64)
-                    state.head = 0
+                if isWritable, state.head < state.frames.count {
+                    let end = min(state.frames.count, state.head + Self.batch)
+                    let frames = Array(state.frames[state.head..<end])
+                    state.head = end
+                    if state.head == state.frames.count {
+                        state.frames.removeAll(keepingCapacity: state.frames.count <= 64)
+                        state.head = 0
+                    }
+                    return (frames, nil)
                 }
-                guard frames.isEmpty else { return (frames, nil) }
                 state.isDraining = false
-                guard let closing = state.closing, !state.isFinished else { return ([], nil) }
+                // Frames left while not writable wait for channelWritabilityChanged.
+                guard state.head == state.frames.count, let closing = state.closing, !state.isFinished else { return ([], nil) }
                 state.isFinished = true
                 return ([], closing)
             }
-            for frame in frames {
-                channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+            guard frames.isEmpty else {
+                for frame in frames { context.write(NIOAny(frame), promise: nil) }
+                wrote = true
+                continue
             }
-            wrote = wrote || !frames.isEmpty
-            guard frames.isEmpty else { continue }
-            if let finished {
-                if wrote { channel.flush() }
-                wrote = false
-                onClosed(finished)
-            }
+            if wrote { context.flush() }
+            if let finished { onClosed(finished) }
             return
         }
-        // Not writable: channelWritabilityChanged drains again.
-        state.withLock { $0.isDraining = false }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        wake(state.withLock { scheduleDrain(in: &$0) })
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -3,6 +3,9 @@ import NIOCore
 import SwitchboardCore
 
 /// The JSON frames the server sends on `/ws`, in the seed's shapes plus the tenant `seq` on events.
+///
+/// Each is a complete WebSocket text frame as it goes on the wire: server frames are not masked, so
+/// one event's bytes serve every connection it goes to, and a mailbox writes them past the frame encoder.
 enum RealtimeFrame {
     /// An event as its frame: `{"type", "action", "seq", "event_id", "timestamp", "data"}`. The seed's
     /// events keep their names (`event`/`status_change`, `message`/`receive`); others are
@@ -44,6 +47,21 @@ enum RealtimeFrame {
     }
 
     private static func encode(_ object: [String: JSONValue]) -> ByteBuffer {
-        ByteBuffer(bytes: (try? SwitchboardJSON.encode(JSONValue.object(object))) ?? Array(#"{"type":"error"}"#.utf8))
+        let payload = (try? SwitchboardJSON.encode(JSONValue.object(object))) ?? Array(#"{"type":"error"}"#.utf8)
+        // RFC 6455 §5.2: FIN and the text opcode, then the payload length in 7, 7+16 or 7+64 bits.
+        var frame = ByteBuffer()
+        frame.reserveCapacity(payload.count + 10)
+        frame.writeInteger(UInt8(0x81))
+        switch payload.count {
+        case ..<126: frame.writeInteger(UInt8(payload.count))
+        case ..<65_536:
+            frame.writeInteger(UInt8(126))
+            frame.writeInteger(UInt16(payload.count))
+        default:
+            frame.writeInteger(UInt8(127))
+            frame.writeInteger(UInt64(payload.count))
+        }
+        frame.writeBytes(payload)
+        return frame
     }
 }

@@ -36,7 +36,7 @@ struct RealtimeSession {
         let logger = context.logger
         // The mailbox writes on the channel's event loop; a close it starts (slow consumer, idle,
         // shutdown) goes out through WebSocket's close handshake once its last frame was written.
-        let mailbox = Mailbox(limit: configuration.sendQueueLimit, channel: context.channel) { closing in
+        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: context.channel.eventLoop) { closing in
             let close: Close? =
                 switch closing {
                 case .overflow: .slowConsumer
@@ -59,8 +59,8 @@ struct RealtimeSession {
             await Self.close(outbound, Close(code: 1011, reason: "unavailable"))
             return
         }
-        // Writability changes reach the mailbox, which holds frames back while the client does not read.
-        try? await context.channel.pipeline.addHandler(mailbox)
+        // First in the pipeline, the mailbox writes finished frames past the encoder and sees writability.
+        try? await context.channel.pipeline.addHandler(mailbox, position: .first)
         // The connection is over when the client's frames end: it closed, answered our close, or vanished.
         let since = context.request.uri.queryParameters["since"].flatMap { Int64($0) }
         await replay(after: since, principal: principal, listener: listener, mailbox: mailbox)
