@@ -45,7 +45,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
 
     private let state = Mutex(State())
     private let limit: Int
-    private let eventLoop: any EventLoop
+    let eventLoop: any EventLoop
     private let onClosed: @Sendable (Closing) -> Void
     /// The mailbox's place in the pipeline while it is added; only touched on the event loop.
     private nonisolated(unsafe) var context: ChannelHandlerContext?
@@ -73,19 +73,37 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     }
 
     /// Queues a live event frame, or holds it while replaying; frames at or below the last seq are dropped.
-    func deliver(seq: Int64, frame: ByteBuffer) {
-        wake(
-            state.withLock { state -> Bool in
-                guard state.closing == nil else { return false }
-                if state.isReplaying {
-                    state.held.append((seq, frame))
-                    return state.count > limit ? close(.overflow, in: &state) : false
-                }
-                guard seq > state.lastSeq else { return false }
-                state.lastSeq = seq
-                return enqueue(frame, in: &state)
+    /// The drain it needs joins `drains`, which the caller runs after handing out its events.
+    func deliver(seq: Int64, frame: ByteBuffer, drains: inout Drains) {
+        let needsDrain = state.withLock { state -> Bool in
+            guard state.closing == nil else { return false }
+            if state.isReplaying {
+                state.held.append((seq, frame))
+                return state.count > limit ? close(.overflow, in: &state) : false
             }
-        )
+            guard seq > state.lastSeq else { return false }
+            state.lastSeq = seq
+            return enqueue(frame, in: &state)
+        }
+        if needsDrain { drains.add(self) }
+    }
+
+    /// Mailboxes that need a drain after one publication, drained by one task per event loop rather
+    /// than one per mailbox.
+    struct Drains {
+        private var byLoop: [ObjectIdentifier: (loop: any EventLoop, mailboxes: [Mailbox])] = [:]
+
+        init() {}
+
+        mutating func add(_ mailbox: Mailbox) {
+            byLoop[ObjectIdentifier(mailbox.eventLoop), default: (mailbox.eventLoop, [])].mailboxes.append(mailbox)
+        }
+
+        func run() {
+            for (loop, mailboxes) in byLoop.values {
+                loop.execute { for mailbox in mailboxes { mailbox.drain() } }
+            }
+        }
     }
 
     /// Queues a replayed event (the replay runs in seq order); a nil frame only advances the seq, for
@@ -171,7 +189,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
 
     /// Writes queued frames while the channel is writable; once the queue is empty (an overflow empties
     /// it at once) and the mailbox is closing, calls `onClosed`, writable or not. Runs on the event loop.
-    private func drain() {
+    fileprivate func drain() {
         guard let context else {
             // Not added yet (handlerAdded drains) or removed with the closed channel.
             state.withLock { $0.isDraining = false }

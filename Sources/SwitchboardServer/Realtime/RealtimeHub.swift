@@ -103,6 +103,8 @@ final class RealtimeHub: Sendable {
 
     /// Hands each event, encoded once, to every connection of its tenant that may see it.
     func publish(_ events: [Event]) {
+        var drains = Mailbox.Drains()
+        defer { drains.run() }
         for event in events {
             let listeners = state.withLock { $0.listeners[event.tenantID] } ?? []
             // Conversation events keep the directory of assignments current even with nobody listening.
@@ -111,7 +113,7 @@ final class RealtimeHub: Sendable {
             var frame: ByteBuffer?
             for listener in listeners where listener.receivesEvents && listener.visibility.sees(audience) {
                 if frame == nil { frame = RealtimeFrame.event(event) }
-                listener.mailbox.deliver(seq: event.seq, frame: frame!)
+                listener.mailbox.deliver(seq: event.seq, frame: frame!, drains: &drains)
             }
         }
     }
