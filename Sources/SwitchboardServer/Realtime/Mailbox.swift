@@ -197,9 +197,8 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         }
         var wrote = false
         while true {
-            let isWritable = context.channel.isWritable
             let (frames, finished) = state.withLock { state -> ([ByteBuffer], Closing?) in
-                if isWritable, state.head < state.frames.count {
+                if state.head < state.frames.count, context.channel.isWritable {
                     let end = min(state.frames.count, state.head + Self.batch)
                     let frames = Array(state.frames[state.head..<end])
                     state.head = end
