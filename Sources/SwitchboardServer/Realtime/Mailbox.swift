@@ -4,8 +4,8 @@ import Synchronization
 /// The frames waiting to go out on one WebSocket connection, bounded, and when the client last sent one.
 ///
 /// Frames are complete WebSocket frames (`RealtimeFrame`), so one event's frame is shared by every
-/// connection it goes to. The mailbox is the first handler of its channel's pipeline and writes them
-/// from there, past the frame encoder, on the event loop: queuing a frame schedules a drain, which
+/// connection it goes to. The mailbox sits just before its channel's frame encoder (after TLS) and
+/// writes them from there, past the encoder, on the event loop: queuing a frame schedules a drain, which
 /// writes while the channel is writable and flushes once; a channel that stops being writable (a client
 /// that does not read) leaves frames queued until its writability returns, and past `limit` the mailbox
 /// overflows. No task waits per connection, so a delivery costs a queue append and a socket write.
@@ -52,7 +52,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     /// Frames written before the drain checks writability again.
     private static let batch = 64
 
-    /// A mailbox for a channel of `eventLoop`, writing once added to the front of its pipeline; once it
+    /// A mailbox for a channel of `eventLoop`, writing once added before its frame encoder; once it
     /// is closing and every frame that should go out went out, `onClosed` is called with the reason,
     /// once, on the event loop.
     init(limit: Int, eventLoop: any EventLoop, onClosed: @escaping @Sendable (Closing) -> Void) {

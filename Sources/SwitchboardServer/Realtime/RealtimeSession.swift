@@ -59,8 +59,12 @@ struct RealtimeSession {
             await Self.close(outbound, Close(code: 1011, reason: "unavailable"))
             return
         }
-        // First in the pipeline, the mailbox writes finished frames past the encoder and sees writability.
-        try? await context.channel.pipeline.addHandler(mailbox, position: .first)
+        // Just before the frame encoder (after TLS), the mailbox writes finished frames and sees writability.
+        let channel = context.channel
+        try? await channel.eventLoop.submit {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
+        }.get()
         // The connection is over when the client's frames end: it closed, answered our close, or vanished.
         let since = context.request.uri.queryParameters["since"].flatMap { Int64($0) }
         await replay(after: since, principal: principal, listener: listener, mailbox: mailbox)
