@@ -222,7 +222,7 @@ actor WebhookDispatcher {
     private nonisolated func attempt(_ delivery: WebhookDelivery, to webhook: Webhook, secrets: [String]) async -> Sent? {
         await slots.acquire()
         let outcome = await sender.send(delivery, to: webhook, secrets: secrets)
-        await slots.release()
+        slots.release()
         let result = result(of: outcome, attemptNumber: delivery.attemptCount + 1)
         attempts[result.name]?.increment()
         try? await store.recordAttempts([(delivery.id, outcome.attempt, result)])
