@@ -109,63 +109,52 @@ private struct JSONParser {
         return value
     }
 
-    private mutating func nest() throws(JSONParseError) {
-        depth += 1
-        guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth)") }
-        index += 1
-    }
-
     private mutating func object() throws(JSONParseError) -> JSONValue {
-        try nest()
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
-            index += 1
-            let member = try value()
-            if members[key] == nil { members[key] = member }
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of input") }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"):
-                index += 1
-                depth -= 1
-                return .object(members)
-            default: throw failure("expected ',' or '}'")
+        try container(closing: UInt8(ascii: "}")) { parser throws(JSONParseError) in
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else {
+                throw parser.failure("expected a string key")
             }
+            let key = try parser.string()
+            parser.skipWhitespace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
+            parser.index += 1
+            let member = try parser.value()
+            if members[key] == nil { members[key] = member }
         }
+        return .object(members)
     }
 
     private mutating func array() throws(JSONParseError) -> JSONValue {
-        try nest()
         var elements: [JSONValue] = []
+        try container(closing: UInt8(ascii: "]")) { parser throws(JSONParseError) in elements.append(try parser.value()) }
+        return .array(elements)
+    }
+
+    /// Reads a container from its opening bracket to `closing`: `member` reads each member, and members
+    /// are separated by commas.
+    private mutating func container(closing: UInt8, member: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError) {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth)") }
+        index += 1
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+        if index < bytes.count, bytes[index] == closing {
             index += 1
             depth -= 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try value())
+            skipWhitespace()
+            try member(&self)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"):
+            case closing:
                 index += 1
                 depth -= 1
-                return .array(elements)
-            default: throw failure("expected ',' or ']'")
+                return
+            default: throw failure("expected ',' or '\(Character(Unicode.Scalar(closing)))'")
             }
         }
     }
