@@ -1,13 +1,14 @@
-// sb-bench-realtime-client: the subscribers of scripts/bench-realtime. Not part of the server.
+// sb-bench-realtime-client: the subscribers and the publisher of scripts/bench-realtime. Not part of the server.
 //
-//   realtime-client PORT TOKEN CONNECTIONS EXPECTED TIMEOUT_SECONDS
+//   realtime-client PORT TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS
 //
-// Opens CONNECTIONS WebSocket connections to 127.0.0.1:PORT/ws, waits for each one's "ready" frame,
-// prints "ready", then reads frames on two epoll threads until EXPECTED message frames arrived (or the
-// timeout). A message's content is the publisher's CLOCK_REALTIME in nanoseconds when it posted it;
-// the client prints {"received": N, "p99_ms": X, "p50_ms": Y}. It does the least work per frame it can
-// (no JSON parsing, one pass over the bytes) so that the latency measured is the server's, not the
-// client's: a Python client reading 1,000 sockets in one process measured its own queue.
+// Opens CONNECTIONS WebSocket connections to 127.0.0.1:PORT/ws and waits for each one's "ready" frame,
+// prints "ready", then posts COUNT messages into CONVERSATION from VISITOR at RATE a second over one
+// keep-alive HTTP connection, each carrying its CLOCK_REALTIME in nanoseconds taken just before the
+// request is written, while two epoll threads read frames until COUNT × CONNECTIONS message frames
+// arrived (or the timeout). It prints {"received": N, "p50_ms": X, "p99_ms": Y}. It does the least work
+// per frame it can (no JSON parsing, one pass over the bytes), so that the latency measured is the
+// server's: one Python process reading 1,000 sockets, and posting with httpx, measured its own queue.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -110,14 +111,19 @@ static void consume(struct connection *c, int *ready) {
     c->used -= taken;
 }
 
-static int connect_one(int port, const char *token, struct connection *c) {
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0) fail("socket");
+static int dial(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) fail("socket");
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    if (connect(c->fd, (struct sockaddr *)&address, sizeof address) != 0) fail("connect");
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) fail("connect");
     int on = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    return fd;
+}
+
+static int connect_one(int port, const char *token, struct connection *c) {
+    c->fd = dial(port);
     char request[1024];
     int size = snprintf(request, sizeof request,
                         "GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -183,21 +189,66 @@ static void *run(void *argument) {
     return NULL;
 }
 
+// Posts `count` messages at `rate` a second and reads each answer, which must be 201.
+static void publish(int port, const char *token, const char *conversation, const char *visitor, double rate, long long count) {
+    int fd = dial(port);
+    static char request[4096], answer[65536];
+    double start = now_seconds();
+    for (long long index = 0; index < count; index++) {
+        double due = start + (double)index / rate, wait = due - now_seconds();
+        if (wait > 0) {
+            struct timespec pause = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+            nanosleep(&pause, NULL);
+        }
+        char body[512];
+        int length = snprintf(body, sizeof body, "{\"conversation_id\":\"%s\",\"from\":\"%s\",\"content\":\"%lld\"}", conversation, visitor,
+                              realtime_ns());
+        int size = snprintf(request, sizeof request,
+                            "POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                            port, token, length, body);
+        if (write(fd, request, (size_t)size) != size) fail("write of a message");
+        // The answer: headers, then Content-Length bytes.
+        size_t used = 0;
+        char *end = NULL;
+        while (!(end = memmem(answer, used, "\r\n\r\n", 4))) {
+            ssize_t n = read(fd, answer + used, sizeof answer - used);
+            if (n <= 0) fail("read of an answer");
+            used += (size_t)n;
+        }
+        if (memcmp(answer, "HTTP/1.1 201", 12) != 0) {
+            fprintf(stderr, "realtime-client: a message was refused: %.*s\n", (int)used, answer);
+            exit(1);
+        }
+        *end = 0;
+        char *field = strcasestr(answer, "\r\ncontent-length:");
+        size_t headers = (size_t)(end + 4 - answer), content = field ? (size_t)atol(field + 17) : 0;
+        *end = '\r';
+        while (used < headers + content) {
+            ssize_t n = read(fd, answer + used, sizeof answer - used);
+            if (n <= 0) fail("read of an answer");
+            used += (size_t)n;
+        }
+    }
+    close(fd);
+}
+
 static int compare(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: realtime-client PORT TOKEN CONNECTIONS EXPECTED TIMEOUT_SECONDS\n");
+    if (argc != 9) {
+        fprintf(stderr, "usage: realtime-client PORT TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS\n");
         return 2;
     }
     int port = atoi(argv[1]), count = atoi(argv[3]);
-    expected = atoll(argv[4]);
-    double timeout = atof(argv[5]);
-    if (port <= 0 || count <= 0 || expected <= 0 || timeout <= 0) {
-        fprintf(stderr, "realtime-client: PORT, CONNECTIONS, EXPECTED and TIMEOUT_SECONDS must be positive\n");
+    double rate = atof(argv[6]), timeout = atof(argv[8]);
+    long long messages = atoll(argv[7]);
+    expected = messages * count;
+    if (port <= 0 || count <= 0 || rate <= 0 || messages <= 0 || timeout <= 0) {
+        fprintf(stderr, "realtime-client: PORT, CONNECTIONS, RATE, COUNT and TIMEOUT_SECONDS must be positive\n");
         return 2;
     }
     latencies = calloc((size_t)expected, sizeof *latencies);
@@ -213,6 +264,7 @@ int main(int argc, char **argv) {
         workers[t] = (struct worker){.connections = connections + first, .count = last - first};
         pthread_create(&threads[t], NULL, run, &workers[t]);
     }
+    publish(port, argv[2], argv[4], argv[5], rate, messages);
     for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
     long long measured = atomic_load(&latency_count);
     if (measured > expected) measured = expected;
