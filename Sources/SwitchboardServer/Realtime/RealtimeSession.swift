@@ -66,8 +66,7 @@ struct RealtimeSession {
             try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
         }.get()
         // The connection is over when the client's frames end: it closed, answered our close, or vanished.
-        let since = context.request.uri.queryParameters["since"].flatMap { Int64($0) }
-        await replay(after: since, principal: principal, listener: listener, mailbox: mailbox)
+        await replay(after: context.since, principal: principal, listener: listener, mailbox: mailbox)
         var bucket = FrameBucket(perSecond: configuration.framesPerSecond)
         do {
             for try await message in inbound.messages(maxSize: configuration.maxFrameBytes) {

@@ -137,7 +137,8 @@ where WebSocketResponder.Context == AppRequestContext {
             guard response.status == .ok, let principal = acceptance.principal else {
                 return .failure(Problem(status: response.status, code: "upgrade_refused", detail: "The WebSocket upgrade was refused."))
             }
-            return .success(RealtimeContext(logger: context.logger, request: request, principal: principal, channel: channel))
+            let since = request.uri.queryParameters["since"].flatMap { Int64($0) }
+            return .success(RealtimeContext(logger: context.logger, since: since, principal: principal, channel: channel))
         } catch {
             var problem = ProblemMiddleware<AppRequestContext>.problem(for: error, logger: logger)
             problem.instance = request.uri.path
@@ -159,11 +160,12 @@ final class WebSocketAcceptance: Sendable {
     }
 }
 
-/// What a WebSocket connection's handler knows: the upgrade request, the authenticated principal, and
-/// the channel its mailbox writes event frames to.
+/// What a WebSocket connection's handler knows: the seq to resume after (`?since=`), the authenticated
+/// principal, and the channel its mailbox writes event frames to. The upgrade request itself is not
+/// kept: it would stay in memory for the connection's life.
 struct RealtimeContext: WebSocketContext {
     let logger: Logger
-    let request: Request
+    let since: Int64?
     let principal: Principal
     let channel: any Channel
 }
