@@ -59,7 +59,7 @@ public struct SecretBox: Sendable {
 
     /// `config` with the values at `paths` replaced by ``mask``.
     public static func masked(_ config: JSONValue, paths: [[String]]) -> JSONValue {
-        paths.reduce(config) { config, path in (try? config.replacing(at: path) { _ in .string(mask) }) ?? config }
+        paths.reduce(config) { config, path in config.replacing(at: path) { _ in .string(mask) } }
     }
 
     /// `config` where every secret still equal to ``mask`` takes its value from `previous`.
@@ -67,7 +67,7 @@ public struct SecretBox: Sendable {
         paths.reduce(config) { config, path in
             guard config.value(at: path) == .string(mask) else { return config }
             guard let old = previous?.value(at: path) else { return config }
-            return (try? config.replacing(at: path) { _ in old }) ?? config
+            return config.replacing(at: path) { _ in old }
         }
     }
 

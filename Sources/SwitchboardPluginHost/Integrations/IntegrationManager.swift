@@ -219,7 +219,7 @@ public actor IntegrationManager {
         guard let existing = try store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
         await deactivate(Key(tenant: tenant, plugin: plugin))
         failures[Key(tenant: tenant, plugin: plugin)] = nil
-        try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
+        _ = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
     }
 
     /// Performs `op` on `tenant`'s instance of `plugin`.

@@ -240,8 +240,9 @@ final class SubprocessInstance: PluginRunner {
         }
         let context = context
         let local = local
+        // A reply to a child that is gone has nobody to read it.
         let reply = { @Sendable (status: PluginStatus, parts: [[UInt8]]) in
-            channel.send(PluginFrame(kind: .serviceReply, id: frame.id, code: Int64(status.code), parts: parts))
+            _ = channel.send(PluginFrame(kind: .serviceReply, id: frame.id, code: Int64(status.code), parts: parts))
         }
         switch service {
         case .log:

@@ -21,7 +21,7 @@ struct EventController {
             }
             limit = value
         }
-        let tenant = try context.requirePrincipal.tenantID
+        let tenant = context.requirePrincipal.tenantID
         let first = try log.firstRetainedSeq(tenant: tenant)
         guard after >= first - 1 else {
             throw Problem(
