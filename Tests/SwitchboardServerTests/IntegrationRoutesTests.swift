@@ -364,6 +364,7 @@ import Testing
             #expect(text.contains(#"sb_http_request_duration_seconds_count{method="POST",route="/api/v1/agents",status="201"} 1"#))
             #expect(text.contains("sb_websocket_connections 0"))
             #expect(text.contains("sb_event_log_position 1"))
+            #expect(text.contains("# HELP sb_event_log_position Position of the last committed event in the log."))
             #expect(text.contains(#"sb_event_consumer_lag{consumer="webhooks"}"#))
             #expect(try await client.call(.get, "/metrics", key: key).status == .unauthorized)
         }

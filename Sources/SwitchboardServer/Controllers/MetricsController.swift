@@ -29,15 +29,31 @@ struct MetricsController {
             throw Problem.unauthenticated
         }
         let position = try log.lastPosition()
-        registry.makeGauge(name: "sb_event_log_position").set(Double(position))
+        registry.makeGauge(descriptor: Self.logPosition).set(Double(position))
         for (consumer, cursor) in try log.cursors() {
-            registry.makeGauge(name: "sb_event_consumer_lag", labels: [("consumer", consumer)]).set(Double(max(0, position - cursor)))
+            registry.makeGauge(descriptor: Self.consumerLag, labels: [("consumer", consumer)]).set(Double(max(0, position - cursor)))
         }
-        registry.makeGauge(name: "sb_websocket_connections").set(Double(hub.connectionCount))
+        registry.makeGauge(descriptor: Self.webSocketConnections).set(Double(hub.connectionCount))
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+        )
+    }
+
+    private static var logPosition: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sb", metricName: "event_log_position", unitName: "", helpText: "Position of the last committed event in the log."
+        )
+    }
+    private static var consumerLag: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sb", metricName: "event_consumer_lag", unitName: "", helpText: "Committed events a log consumer has not processed yet."
+        )
+    }
+    private static var webSocketConnections: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sb", metricName: "websocket_connections", unitName: "", helpText: "Open WebSocket connections."
         )
     }
 }
