@@ -41,6 +41,7 @@ struct DocumentedRoutes {
     func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, use handler: @escaping Handler) {
         precondition((scope != nil) == (audit != nil), "\(method) \(basePath + path): an authenticated route needs a scope, a public one takes none")
         registry.add(method, basePath + path, scope: scope)
+        let target = "\(method) \(basePath + path)"
         let guarded: Handler =
             if let scope, let audit {
                 { request, context in
@@ -50,7 +51,7 @@ struct DocumentedRoutes {
                             .accessDenied,
                             context: context,
                             tenantID: principal.tenantID,
-                            target: "\(method) \(basePath + path)",
+                            target: target,
                             detail: ["reason": "missing_scope", "scope": scope.name]
                         )
                         throw Problem.missingScope(scope)
