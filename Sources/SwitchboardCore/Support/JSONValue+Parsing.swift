@@ -20,30 +20,13 @@ extension JSONValue {
     /// `}`, which RFC 8259 does not allow. A repeated key keeps its first value, as with `JSONDecoder`,
     /// so the two never read one document differently.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        let parsed: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(JSONParseError) in try JSONParser.parse(buffer) }
-        }
-        if let parsed {
-            self = try parsed.get()
-        } else {
-            let copied = Array(bytes).withUnsafeBufferPointer { buffer in Result { () throws(JSONParseError) in try JSONParser.parse(buffer) } }
-            self = try copied.get()
-        }
+        let parse = { (buffer: UnsafeBufferPointer<UInt8>) in Result { () throws(JSONParseError) in try JSONParser.parse(buffer) } }
+        self = try (bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)).get()
     }
 
     /// Parses JSON text.
     public init(parsing text: String) throws(JSONParseError) {
-        var text = text
-        let parsed = text.withUTF8 { buffer in Result { () throws(JSONParseError) in try JSONParser.parse(buffer) } }
-        self = try parsed.get()
-    }
-
-    /// Parses JSON bytes held in `Data`.
-    public init(parsing data: Data) throws(JSONParseError) {
-        let parsed = data.withUnsafeBytes { raw in
-            Result { () throws(JSONParseError) in try JSONParser.parse(raw.bindMemory(to: UInt8.self)) }
-        }
-        self = try parsed.get()
+        try self.init(parsing: text.utf8)
     }
 }
 
