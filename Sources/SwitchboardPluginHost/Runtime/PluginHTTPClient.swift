@@ -91,12 +91,17 @@ extension OutboundAddressPolicy {
 
     /// The bytes of `host` when it is a literal IPv4 or IPv6 address (`[…]` or bare), read without a lookup.
     static func literal(_ host: String) -> [UInt8]? {
-        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let name = bare(host)
         var v4 = in_addr()
         if inet_pton(AF_INET, name, &v4) == 1 { return withUnsafeBytes(of: v4) { Array($0) } }
         var v6 = in6_addr()
         if inet_pton(AF_INET6, name, &v6) == 1 { return withUnsafeBytes(of: v6) { Array($0) } }
         return nil
+    }
+
+    /// `host` without the brackets of an IPv6 literal in a URL (`[::1]`).
+    private static func bare(_ host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).
@@ -106,8 +111,7 @@ extension OutboundAddressPolicy {
                 var hints = addrinfo()
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
                 var list: UnsafeMutablePointer<addrinfo>?
-                let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-                guard getaddrinfo(name, nil, &hints, &list) == 0 else { return continuation.resume(returning: []) }
+                guard getaddrinfo(bare(host), nil, &hints, &list) == 0 else { return continuation.resume(returning: []) }
                 defer { freeaddrinfo(list) }
                 var addresses: [[UInt8]] = []
                 var entry = list
