@@ -202,6 +202,8 @@ actor WebhookDispatcher {
             batch = (try? store.dueDeliveries(webhook: webhook.id, now: Date(), limit: room, excluding: inFlight)) ?? []
         }
         guard !batch.isEmpty else {
+            // With requests in flight the worker waits for them, not for a time.
+            guard inFlight.isEmpty else { return .idle(Idle()) }
             let next = try? store.nextDueDate(webhook: webhook.id)
             return .idle(Idle(until: next.map { .now + .milliseconds(Int64(max($0.timeIntervalSinceNow, 0) * 1_000)) }))
         }
