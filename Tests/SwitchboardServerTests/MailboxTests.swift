@@ -7,16 +7,22 @@ import Testing
 
 /// The mailbox against an embedded channel whose writability the test sets.
 @Suite struct MailboxTests {
-    final class Closings: Sendable {
-        let seen = Mutex<[Mailbox.Closing]>([])
-        var all: [Mailbox.Closing] { seen.withLock { $0 } }
+    /// Records the closes the mailbox reports down the pipeline.
+    final class Closings: ChannelInboundHandler, Sendable {
+        typealias InboundIn = NIOAny
+        let seen = Mutex<[RealtimeClose]>([])
+        var all: [RealtimeClose] { seen.withLock { $0 } }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let close = event as? RealtimeClose { seen.withLock { $0.append(close) } }
+        }
     }
 
     private func make(limit: Int) throws -> (EmbeddedChannel, Mailbox, Closings) {
         let channel = EmbeddedChannel()
         let closings = Closings()
-        let mailbox = Mailbox(limit: limit, eventLoop: channel.eventLoop) { closing in closings.seen.withLock { $0.append(closing) } }
-        try channel.pipeline.syncOperations.addHandler(mailbox)
+        let mailbox = Mailbox(limit: limit, eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandlers(mailbox, closings)
         mailbox.finishReplay()
         channel.embeddedEventLoop.run()
         return (channel, mailbox, closings)
@@ -56,8 +62,8 @@ import Testing
         channel.isWritable = false
         for index in 0..<4 { mailbox.send(ByteBuffer(string: "\(index)")) }
         channel.embeddedEventLoop.run()
-        #expect(mailbox.closing == .overflow)
-        #expect(closings.all == [.overflow], "a client that does not read must not keep its socket")
+        #expect(mailbox.closing == .slowConsumer)
+        #expect(closings.all == [.slowConsumer], "a client that does not read must not keep its socket")
         #expect(try written(channel) == [])
     }
 

@@ -136,11 +136,9 @@ public func buildApplication(
     }
     let server = HTTPServerBuilder.switchboard(
         webSocketRouter: routers.webSocket,
-        maxFrameSize: configuration.realtime.maxFrameBytes,
+        session: realtime,
         tls: certificates
-    ) { inbound, outbound, context in
-        await realtime.run(inbound: inbound, outbound: outbound, context: context)
-    }
+    )
     return Application(
         router: routers.http,
         server: server,

@@ -18,16 +18,6 @@ import Synchronization
 final class Mailbox: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
 
-    /// Why a mailbox stopped taking frames.
-    enum Closing: Sendable, Equatable {
-        case overflow
-        case closed
-        /// The server is shutting down.
-        case shutdown
-        /// The client sent no data frame for the idle timeout.
-        case idle
-    }
-
     private struct State {
         var frames: [ByteBuffer] = []
         var head = 0
@@ -36,8 +26,8 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         var held: [(seq: Int64, frame: ByteBuffer)] = []
         var lastActivity = ContinuousClock.now
         var lastSeq: Int64 = 0
-        var closing: Closing?
-        /// Whether `onClosed` was called.
+        var closing: RealtimeClose?
+        /// Whether the close was reported.
         var isFinished = false
 
         var count: Int { frames.count - head + held.count }
@@ -46,23 +36,21 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     private let state = Mutex(State())
     private let limit: Int
     let eventLoop: any EventLoop
-    private let onClosed: @Sendable (Closing) -> Void
     /// The mailbox's place in the pipeline while it is added; only touched on the event loop.
     private nonisolated(unsafe) var context: ChannelHandlerContext?
     /// Frames written before the drain checks writability again.
     private static let batch = 64
 
     /// A mailbox for a channel of `eventLoop`, writing once added before its frame encoder; once it
-    /// is closing and every frame that should go out went out, `onClosed` is called with the reason,
-    /// once, on the event loop.
-    init(limit: Int, eventLoop: any EventLoop, onClosed: @escaping @Sendable (Closing) -> Void) {
+    /// is closing and every frame that should go out went out, its close travels down the pipeline as a
+    /// user inbound event (a `RealtimeClose`), once, on the event loop, for the connection to send.
+    init(limit: Int, eventLoop: any EventLoop) {
         self.limit = limit
         self.eventLoop = eventLoop
-        self.onClosed = onClosed
     }
 
     /// Why the mailbox closed, if it did.
-    var closing: Closing? { state.withLock { $0.closing } }
+    var closing: RealtimeClose? { state.withLock { $0.closing } }
 
     /// The seq of the last event frame queued.
     var lastSeq: Int64 { state.withLock { $0.lastSeq } }
@@ -79,7 +67,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
             guard state.closing == nil else { return false }
             if state.isReplaying {
                 state.held.append((seq, frame))
-                return state.count > limit ? close(.overflow, in: &state) : false
+                return state.count > limit ? close(.slowConsumer, in: &state) : false
             }
             guard seq > state.lastSeq else { return false }
             state.lastSeq = seq
@@ -153,15 +141,15 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         wake(state.withLock { state in state.closing == nil && state.lastActivity < deadline ? close(.idle, in: &state) : false })
     }
 
-    /// Stops the mailbox: queued frames still go out (none on overflow), then `onClosed` is called.
-    func close(_ reason: Closing) {
+    /// Stops the mailbox: queued frames still go out (none for a slow consumer), then the close is reported.
+    func close(_ reason: RealtimeClose) {
         wake(state.withLock { state in close(reason, in: &state) })
     }
 
     /// Marks the mailbox closing; returns whether a drain has to be scheduled.
-    private func close(_ reason: Closing, in state: inout State) -> Bool {
+    private func close(_ reason: RealtimeClose, in state: inout State) -> Bool {
         if state.closing == nil { state.closing = reason }
-        if reason == .overflow {
+        if reason == .slowConsumer {
             state.frames = []
             state.head = 0
             state.held = []
@@ -173,10 +161,10 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     private func enqueue(_ frame: ByteBuffer, in state: inout State) -> Bool {
         guard state.closing == nil else { return false }
         state.frames.append(frame)
-        return state.count > limit ? close(.overflow, in: &state) : scheduleDrain(in: &state)
+        return state.count > limit ? close(.slowConsumer, in: &state) : scheduleDrain(in: &state)
     }
 
-    /// Whether a drain has to be scheduled: none is pending and `onClosed` was not called yet.
+    /// Whether a drain has to be scheduled: none is pending and the close was not reported yet.
     private func scheduleDrain(in state: inout State) -> Bool {
         guard !state.isDraining, !state.isFinished else { return false }
         state.isDraining = true
@@ -188,7 +176,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     }
 
     /// Writes queued frames while the channel is writable; once the queue is empty (an overflow empties
-    /// it at once) and the mailbox is closing, calls `onClosed`, writable or not. Runs on the event loop.
+    /// it at once) and the mailbox is closing, reports the close, writable or not. Runs on the event loop.
     fileprivate func drain() {
         guard let context else {
             // Not added yet (handlerAdded drains) or removed with the closed channel.
@@ -197,7 +185,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         }
         var wrote = false
         while true {
-            let (frames, finished) = state.withLock { state -> ([ByteBuffer], Closing?) in
+            let (frames, finished) = state.withLock { state -> ([ByteBuffer], RealtimeClose?) in
                 if state.head < state.frames.count, context.channel.isWritable {
                     let end = min(state.frames.count, state.head + Self.batch)
                     let frames = Array(state.frames[state.head..<end])
@@ -220,7 +208,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
                 continue
             }
             if wrote { context.flush() }
-            if let finished { onClosed(finished) }
+            if let finished { context.fireUserInboundEventTriggered(finished) }
             return
         }
     }

@@ -19,12 +19,6 @@ final class RealtimeHub: Sendable {
         var principalKey: String { principal.tenantID + " " + principal.subject }
     }
 
-    /// Why a connection may not register.
-    enum Refusal: Error {
-        case tooManyForPrincipal
-        case tooManyForTenant
-    }
-
     /// Who may see an event.
     enum Audience {
         case conversation(agentID: String?, visitorID: String)
@@ -54,8 +48,9 @@ final class RealtimeHub: Sendable {
     }
 
     /// Adds a connection; its mailbox starts in replay mode.
-    func register(principal: Principal, visibility: Visibility, mailbox: Mailbox, receivesEvents: Bool) throws(Refusal) -> Listener {
-        try state.withLock { state throws(Refusal) in
+    /// - Throws: `.tooManyForPrincipal` or `.tooManyForTenant` past the configured limits.
+    func register(principal: Principal, visibility: Visibility, mailbox: Mailbox, receivesEvents: Bool) throws(RealtimeClose) -> Listener {
+        try state.withLock { state throws(RealtimeClose) in
             let key = principal.tenantID + " " + principal.subject
             guard state.perPrincipal[key, default: 0] < limits.maxConnectionsPerPrincipal else { throw .tooManyForPrincipal }
             guard state.listeners[principal.tenantID, default: []].count < limits.maxConnectionsPerTenant else { throw .tooManyForTenant }

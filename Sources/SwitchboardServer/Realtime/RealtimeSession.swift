@@ -1,17 +1,13 @@
 import Foundation
-import Logging
-import NIOWebSocket
+import NIOCore
 import SwitchboardCore
-import WSCore
 
-/// One `/ws` connection after the upgrade: registers with the hub, replays from `since`, then relays
-/// live events, and carries out the client's frames (ping, message send, presence, subscribe).
+/// What a `/ws` connection does, for its `RealtimeConnection`: registers with the hub, replays from
+/// `since`, and carries out the client's frames (ping, message send, presence, subscribe).
 ///
 /// Idle connections are closed by the hub's sweep (`RealtimeHub.closeIdle`), through the mailbox.
-/// Close codes (also in the README): 4000 idle, 4001 slow consumer, 4002 too many frames, 4003 too
-/// many connections for the principal, 4004 for the tenant; 1009 (frame too large) and 1001 (server
-/// shutting down) come from the WebSocket layer.
-struct RealtimeSession {
+/// Close codes are `RealtimeClose` (also in the README).
+struct RealtimeSession: Sendable {
     let hub: RealtimeHub
     let store: any ChatStore
     let log: any EventLog
@@ -19,75 +15,30 @@ struct RealtimeSession {
     let presence: PresenceTracker
     let configuration: SwitchboardConfiguration.Realtime
 
-    /// A close code and its reason.
-    struct Close: Error {
-        let code: Int
-        let reason: String
-
-        static let idle = Close(code: 4000, reason: "idle_timeout")
-        static let slowConsumer = Close(code: 4001, reason: "slow_consumer: reconnect with since=")
-        static let tooManyFrames = Close(code: 4002, reason: "rate_limited")
-        static let tooManyForPrincipal = Close(code: 4003, reason: "too_many_connections_for_principal")
-        static let tooManyForTenant = Close(code: 4004, reason: "too_many_connections_for_tenant")
+    /// The handlers a connection that upgraded adds to its pipeline: its mailbox goes just before the
+    /// frame encoder (after TLS), the connection at the end.
+    func handlers(for context: RealtimeContext, eventLoop: any EventLoop) -> (mailbox: Mailbox, connection: RealtimeConnection) {
+        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: eventLoop)
+        return (mailbox, RealtimeConnection(session: self, context: context, mailbox: mailbox))
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: RealtimeContext) async {
-        let principal = context.principal
-        let logger = context.logger
-        // The mailbox writes on the channel's event loop; a close it starts (slow consumer, idle,
-        // shutdown) goes out through WebSocket's close handshake once its last frame was written.
-        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: context.channel.eventLoop) { closing in
-            let close: Close? =
-                switch closing {
-                case .overflow: .slowConsumer
-                case .shutdown: Close(code: 1001, reason: "server_shutdown")
-                case .idle: .idle
-                case .closed: nil
-                }
-            if let close { Task { await Self.close(outbound, close) } }
-        }
-        let listener: RealtimeHub.Listener
+    /// Adds a connection of `principal` to the hub.
+    /// - Throws: the close for a refused connection: too many for the principal or the tenant, or unavailable.
+    func register(_ principal: Principal, mailbox: Mailbox) throws(RealtimeClose) -> RealtimeHub.Listener {
+        let visibility: Visibility
         do {
-            let visibility = try permissions.visibility(of: principal)
-            let receivesEvents = principal.role == .agent || principal.role == .visitor || principal.allows(.eventsRead)
-            listener = try hub.register(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
-        } catch let refusal as RealtimeHub.Refusal {
-            await Self.close(outbound, refusal == .tooManyForPrincipal ? .tooManyForPrincipal : .tooManyForTenant)
-            return
+            visibility = try permissions.visibility(of: principal)
         } catch {
-            logger.warning("WebSocket refused: cannot resolve the principal's view", metadata: ["sb.error": "\(error)"])
-            await Self.close(outbound, Close(code: 1011, reason: "unavailable"))
-            return
+            throw .unavailable
         }
-        // Just before the frame encoder (after TLS), the mailbox writes finished frames and sees writability.
-        let channel = context.channel
-        try? await channel.eventLoop.submit {
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
-        }.get()
-        // The connection is over when the client's frames end: it closed, answered our close, or vanished.
-        await replay(after: context.since, principal: principal, listener: listener, mailbox: mailbox)
-        var bucket = FrameBucket(perSecond: configuration.framesPerSecond)
-        do {
-            for try await message in inbound.messages(maxSize: configuration.maxFrameBytes) {
-                mailbox.touch()
-                guard bucket.admit() else {
-                    mailbox.close(.closed)
-                    await Self.close(outbound, .tooManyFrames)
-                    break
-                }
-                guard case .text(let text) = message else {
-                    mailbox.send(RealtimeFrame.error(id: .null, code: "binary_frame", message: "Send JSON text frames."))
-                    continue
-                }
-                await handle(text, principal: principal, listener: listener, mailbox: mailbox)
-            }
-        } catch {
-            logger.debug("WebSocket read ended", metadata: ["sb.error": "\(error)"])
-        }
-        mailbox.close(.closed)
-        if hub.unregister(listener) == 0, principal.role == .agent {
-            presence.lastConnectionClosed(principal: principal)
+        let receivesEvents = principal.role == .agent || principal.role == .visitor || principal.allows(.eventsRead)
+        return try hub.register(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
+    }
+
+    /// Removes a closed connection; an agent's last one starts the presence grace period.
+    func release(_ listener: RealtimeHub.Listener) {
+        if hub.unregister(listener) == 0, listener.principal.role == .agent {
+            presence.lastConnectionClosed(principal: listener.principal)
         }
     }
 
@@ -95,8 +46,8 @@ struct RealtimeSession {
 
     /// Sends every visible event after `since` from the durable log, then lets live events through;
     /// without `since` the connection starts at the present.
-    private func replay(after since: Int64?, principal: Principal, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
-        let tenant = principal.tenantID
+    func replay(after since: Int64?, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
+        let tenant = listener.principal.tenantID
         do {
             var cursor = try since ?? log.lastSeq(tenant: tenant)
             if since != nil, cursor + 1 < (try log.firstRetainedSeq(tenant: tenant)) {
@@ -129,7 +80,9 @@ struct RealtimeSession {
 
     // MARK: - Client frames
 
-    private func handle(_ text: String, principal: Principal, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
+    /// Carries out one JSON frame of the client; answers go to its mailbox.
+    func handle(_ text: String, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
+        let principal = listener.principal
         guard let frame = try? JSONValue(parsing: text), case .object(let object) = frame,
             case .string(let type)? = object["type"]
         else {
@@ -149,7 +102,7 @@ struct RealtimeSession {
                 guard case .number(let since)? = object["since"], since >= 0, since == since.rounded() else {
                     throw SwitchboardError.invalidField("since", "'since' must be a non-negative integer seq.")
                 }
-                await replay(after: Int64(since), principal: principal, listener: listener, mailbox: mailbox)
+                await replay(after: Int64(since), listener: listener, mailbox: mailbox)
             default:
                 throw SwitchboardError(kind: .invalidInput, code: "unknown_frame", detail: "Unknown frame type '\(type)'.", field: "type")
             }
@@ -227,30 +180,5 @@ struct RealtimeSession {
         }
         _ = try await store.execute(.updateAgent(id: principal.subject, AgentChanges(status: status), expectedVersion: nil), tenant: principal.tenantID, idempotency: nil)
         return ["agent_id": .string(principal.subject), "status": .string(status.rawValue)]
-    }
-
-    private static func close(_ outbound: WebSocketOutboundWriter, _ close: Close) async {
-        try? await outbound.close(WebSocketErrorCode(codeNumber: close.code), reason: close.reason)
-    }
-}
-
-/// A token bucket of client frames: `perSecond`, bursts of twice as many.
-struct FrameBucket {
-    let perSecond: Double
-    var tokens: Double
-    var last = ContinuousClock.now
-
-    init(perSecond: Int) {
-        self.perSecond = Double(perSecond)
-        self.tokens = Double(perSecond) * 2
-    }
-
-    mutating func admit() -> Bool {
-        let now = ContinuousClock.now
-        tokens = min(perSecond * 2, tokens + (now - last) / .seconds(1) * perSecond)
-        last = now
-        guard tokens >= 1 else { return false }
-        tokens -= 1
-        return true
     }
 }

@@ -3,7 +3,9 @@ import ServiceLifecycle
 import SwitchboardCore
 
 /// Follows the event log from the server's start and publishes every committed event to the hub, and
-/// once a second closes the hub's idle connections.
+/// once a second closes the hub's idle connections. On graceful shutdown it closes every connection
+/// with 1001 and waits, at most the close timeout, for them to finish their close handshake: upgraded
+/// connections are not tasks of the HTTP server, so its shutdown does not wait for them.
 ///
 /// It keeps no cursor: connections that need earlier events replay them from the durable log.
 struct RealtimeTail: Service {
@@ -27,6 +29,10 @@ struct RealtimeTail: Service {
         } onGracefulShutdown: {
             // Open sockets would hold the server's shutdown: each gets 1001 and closes.
             for listener in hub.allListeners() { listener.mailbox.close(.shutdown) }
+        }
+        let deadline = ContinuousClock.now + .seconds(RealtimeConnection.closeTimeout.nanoseconds / 1_000_000_000)
+        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 

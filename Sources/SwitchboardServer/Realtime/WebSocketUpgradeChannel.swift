@@ -10,7 +10,6 @@ import NIOHTTPTypesHTTP1
 import NIOWebSocket
 import Synchronization
 import SwitchboardCore
-@_spi(WSInternal) import WSCore
 
 /// HTTP/1.1 with the `/ws` upgrade, whose refusals are answered with the security pipeline's problem
 /// rather than a bare 400: a handshake with a bad credential gets the same 401 problem+json as REST.
@@ -18,12 +17,13 @@ import SwitchboardCore
 /// An upgrade request goes through the WebSocket router (`webSocketResponder`); when that answers 200
 /// and accepted a principal, the connection upgrades and `handler` runs. Otherwise its problem is the
 /// answer and the connection closes (NIO does not hand a declined upgrade request on).
+///
+/// An upgraded connection is served by channel handlers (`RealtimeConnection` and its `Mailbox`), so
+/// Hummingbird's task for it ends with the upgrade and an idle socket holds no task.
 struct WebSocketUpgradeChannel<WebSocketResponder: HTTPResponder>: ServerChildChannel, HTTPChannelHandler
 where WebSocketResponder.Context == AppRequestContext {
-    typealias Handler = @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, RealtimeContext) async throws -> Void
-
     enum UpgradeResult: Sendable {
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, RealtimeContext)
+        case webSocket
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Problem)
     }
@@ -35,15 +35,14 @@ where WebSocketResponder.Context == AppRequestContext {
 
     let responder: HTTPChannelHandler.Responder
     let webSocketResponder: WebSocketResponder
-    let maxFrameSize: Int
-    let handler: Handler
+    let session: RealtimeSession
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let accepted = NIOLockedValueBox<RealtimeContext?>(nil)
             let refusal = NIOLockedValueBox<Problem?>(nil)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: maxFrameSize,
+                maxFrameSize: session.configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
@@ -61,11 +60,11 @@ where WebSocketResponder.Context == AppRequestContext {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
-                        let webSocket = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
-                        )
-                        return .webSocket(webSocket, context)
+                        let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop)
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
+                        try pipeline.addHandler(connection)
+                        return .webSocket
                     }
                 }
             )
@@ -106,14 +105,8 @@ where WebSocketResponder.Context == AppRequestContext {
                     head.headerFields[.contentLength] = String(body.count)
                     try await outbound.write(contentsOf: [.head(head), .body(ByteBuffer(bytes: body)), .end(nil)])
                 }
-            case .webSocket(let webSocket, let context):
-                _ = try await WebSocketHandler.handle(
-                    type: .server,
-                    configuration: .init(extensions: [], autoPing: .disabled, closeTimeout: .seconds(15), validateUTF8: true, maxFrameSize: maxFrameSize),
-                    asyncChannel: webSocket,
-                    context: context,
-                    handler: handler
-                )
+            case .webSocket:
+                return
             }
         } catch {
             logger.debug("Connection ended with an error", metadata: ["sb.error": "\(error)"])
@@ -138,7 +131,7 @@ where WebSocketResponder.Context == AppRequestContext {
                 return .failure(Problem(status: response.status, code: "upgrade_refused", detail: "The WebSocket upgrade was refused."))
             }
             let since = request.uri.queryParameters["since"].flatMap { Int64($0) }
-            return .success(RealtimeContext(logger: context.logger, since: since, principal: principal, channel: channel))
+            return .success(RealtimeContext(logger: context.logger, since: since, principal: principal))
         } catch {
             var problem = ProblemMiddleware<AppRequestContext>.problem(for: error, logger: logger)
             problem.instance = request.uri.path
@@ -160,27 +153,25 @@ final class WebSocketAcceptance: Sendable {
     }
 }
 
-/// What a WebSocket connection's handler knows: the seq to resume after (`?since=`), the authenticated
-/// principal, and the channel its mailbox writes event frames to. The upgrade request itself is not
-/// kept: it would stay in memory for the connection's life.
-struct RealtimeContext: WebSocketContext {
+/// What an upgraded connection keeps of its upgrade request: the seq to resume after (`?since=`) and
+/// the authenticated principal. The request itself is not kept: it would stay in memory for the
+/// connection's life.
+struct RealtimeContext: Sendable {
     let logger: Logger
     let since: Int64?
     let principal: Principal
-    let channel: any Channel
 }
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the `/ws` upgrade, optionally over TLS with reloadable certificates.
     static func switchboard<WebSocketRouter: HTTPResponderBuilder>(
         webSocketRouter: WebSocketRouter,
-        maxFrameSize: Int,
-        tls certificates: TLSCertificates?,
-        handler: @escaping WebSocketUpgradeChannel<WebSocketRouter.Responder>.Handler
+        session: RealtimeSession,
+        tls certificates: TLSCertificates?
     ) -> HTTPServerBuilder where WebSocketRouter.Responder.Context == AppRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
-            let channel = WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, maxFrameSize: maxFrameSize, handler: handler)
+            let channel = WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, session: session)
             guard let certificates else { return channel }
             return ReloadableTLSChannel(base: channel, certificates: certificates)
         }
