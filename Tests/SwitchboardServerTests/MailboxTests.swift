@@ -41,7 +41,9 @@ import Testing
         channel.embeddedEventLoop.run()
         #expect(try written(channel) == ["a", "b"])
 
+        // NIO reports every change of writability; the mailbox goes by the reports.
         channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
         mailbox.send(ByteBuffer(string: "c"))
         var drains = Mailbox.Drains()
         mailbox.deliver(seq: 1, frame: ByteBuffer(string: "d"), drains: &drains)
@@ -60,6 +62,7 @@ import Testing
     @Test func anOverflowWhileNotWritableStillStartsTheClose() throws {
         let (channel, mailbox, closings) = try make(limit: 3)
         channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
         for index in 0..<4 { mailbox.send(ByteBuffer(string: "\(index)")) }
         channel.embeddedEventLoop.run()
         #expect(mailbox.closing == .slowConsumer)

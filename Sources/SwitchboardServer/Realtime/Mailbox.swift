@@ -38,8 +38,9 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     let eventLoop: any EventLoop
     /// The mailbox's place in the pipeline while it is added; only touched on the event loop.
     private nonisolated(unsafe) var context: ChannelHandlerContext?
-    /// Frames written before the drain checks writability again.
-    private static let batch = 64
+    /// The channel's writability, kept from its events so that a drain touches neither the channel
+    /// nor its atomics; only touched on the event loop.
+    private nonisolated(unsafe) var isWritable = true
 
     /// A mailbox for a channel of `eventLoop`, writing once added before its frame encoder; once it
     /// is closing and every frame that should go out went out, its close travels down the pipeline as a
@@ -79,16 +80,21 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     /// Mailboxes that need a drain after one publication, drained by one task per event loop rather
     /// than one per mailbox.
     struct Drains {
-        private var byLoop: [ObjectIdentifier: (loop: any EventLoop, mailboxes: [Mailbox])] = [:]
+        private var byLoop: [(loop: any EventLoop, mailboxes: [Mailbox])] = []
 
         init() {}
 
         mutating func add(_ mailbox: Mailbox) {
-            byLoop[ObjectIdentifier(mailbox.eventLoop), default: (mailbox.eventLoop, [])].mailboxes.append(mailbox)
+            // A server has a few event loops: a scan beats hashing for each delivery.
+            if let index = byLoop.firstIndex(where: { $0.loop === mailbox.eventLoop }) {
+                byLoop[index].mailboxes.append(mailbox)
+            } else {
+                byLoop.append((mailbox.eventLoop, [mailbox]))
+            }
         }
 
         func run() {
-            for (loop, mailboxes) in byLoop.values {
+            for (loop, mailboxes) in byLoop {
                 loop.execute { for mailbox in mailboxes { mailbox.drain() } }
             }
         }
@@ -185,25 +191,25 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         }
         var wrote = false
         while true {
-            let (frames, finished) = state.withLock { state -> ([ByteBuffer], RealtimeClose?) in
-                if state.head < state.frames.count, context.channel.isWritable {
-                    let end = min(state.frames.count, state.head + Self.batch)
-                    let frames = Array(state.frames[state.head..<end])
-                    state.head = end
+            // One frame at a time: a write can make the channel unwritable (channelWritabilityChanged).
+            let (frame, finished) = state.withLock { state -> (ByteBuffer?, RealtimeClose?) in
+                if state.head < state.frames.count, isWritable {
+                    let frame = state.frames[state.head]
+                    state.head += 1
                     if state.head == state.frames.count {
                         state.frames.removeAll(keepingCapacity: state.frames.count <= 64)
                         state.head = 0
                     }
-                    return (frames, nil)
+                    return (frame, nil)
                 }
                 state.isDraining = false
                 // Frames left while not writable wait for channelWritabilityChanged.
-                guard state.head == state.frames.count, let closing = state.closing, !state.isFinished else { return ([], nil) }
+                guard state.head == state.frames.count, let closing = state.closing, !state.isFinished else { return (nil, nil) }
                 state.isFinished = true
-                return ([], closing)
+                return (nil, closing)
             }
-            guard frames.isEmpty else {
-                for frame in frames { context.write(NIOAny(frame), promise: nil) }
+            if let frame {
+                context.write(NIOAny(frame), promise: nil)
                 wrote = true
                 continue
             }
@@ -215,6 +221,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        isWritable = context.channel.isWritable
         wake(state.withLock { scheduleDrain(in: &$0) })
     }
 
@@ -223,7 +230,8 @@ final class Mailbox: ChannelInboundHandler, Sendable {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { wake(state.withLock { scheduleDrain(in: &$0) }) }
+        isWritable = context.channel.isWritable
+        if isWritable { wake(state.withLock { scheduleDrain(in: &$0) }) }
         context.fireChannelWritabilityChanged()
     }
 }

@@ -7,14 +7,21 @@ import SwitchboardCore
 /// principal may see them.
 /// - Important: Thread-safe: the registry is behind a mutex; `publish` runs on the tail task.
 final class RealtimeHub: Sendable {
-    /// One open connection.
-    struct Listener: Sendable {
-        let id: UInt64
+    /// One open connection. A class, so that the fan-out walks references rather than copying each
+    /// connection's principal.
+    final class Listener: Sendable {
         let principal: Principal
         let visibility: Visibility
         let mailbox: Mailbox
         /// Whether events go to it at all (an admin or integration key without events:read gets none).
         let receivesEvents: Bool
+
+        init(principal: Principal, visibility: Visibility, mailbox: Mailbox, receivesEvents: Bool) {
+            self.principal = principal
+            self.visibility = visibility
+            self.mailbox = mailbox
+            self.receivesEvents = receivesEvents
+        }
 
         var principalKey: String { principal.tenantID + " " + principal.subject }
     }
@@ -31,7 +38,6 @@ final class RealtimeHub: Sendable {
     private struct State {
         var listeners: [String: [Listener]] = [:]
         var perPrincipal: [String: Int] = [:]
-        var nextID: UInt64 = 0
         /// The agent and visitor of conversations seen lately, for events that name only the conversation.
         var conversations: [String: (agentID: String?, visitorID: String)] = [:]
     }
@@ -54,8 +60,7 @@ final class RealtimeHub: Sendable {
             let key = principal.tenantID + " " + principal.subject
             guard state.perPrincipal[key, default: 0] < limits.maxConnectionsPerPrincipal else { throw .tooManyForPrincipal }
             guard state.listeners[principal.tenantID, default: []].count < limits.maxConnectionsPerTenant else { throw .tooManyForTenant }
-            state.nextID += 1
-            let listener = Listener(id: state.nextID, principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
+            let listener = Listener(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
             state.listeners[principal.tenantID, default: []].append(listener)
             state.perPrincipal[key, default: 0] += 1
             return listener
@@ -67,7 +72,7 @@ final class RealtimeHub: Sendable {
     @discardableResult
     func unregister(_ listener: Listener) -> Int {
         state.withLock { state in
-            state.listeners[listener.principal.tenantID]?.removeAll { $0.id == listener.id }
+            state.listeners[listener.principal.tenantID]?.removeAll { $0 === listener }
             if state.listeners[listener.principal.tenantID]?.isEmpty == true { state.listeners[listener.principal.tenantID] = nil }
             let remaining = max(0, state.perPrincipal[listener.principalKey, default: 1] - 1)
             state.perPrincipal[listener.principalKey] = remaining == 0 ? nil : remaining
