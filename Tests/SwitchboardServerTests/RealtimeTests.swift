@@ -106,6 +106,37 @@ func withSocket(
         }
     }
 
+    @Test func protocolPingsKeepAConnectionAliveFragmentsAreJoinedAndAClientCloseIsAnswered() async throws {
+        let server = try await TestServer.make { $0.realtime.idleTimeoutSeconds = 1 }
+        try await server.run { client in
+            let port = try #require(client.port)
+            // The websockets package: protocol pings for 2.5 s (past the 1 s idle limit), a JSON frame
+            // sent in three fragments, then a close that the server answers with the same code.
+            let script = """
+                import sys, json, asyncio, websockets
+                async def main(port, key):
+                    async with websockets.connect("ws://127.0.0.1:%s/ws?token=%s" % (port, key), ping_interval=None) as socket:
+                        assert json.loads(await socket.recv())["type"] == "ready"
+                        pongs = 0
+                        for _ in range(10):
+                            await asyncio.wait_for(await socket.ping(b"hb"), 5)
+                            pongs += 1
+                            await asyncio.sleep(0.25)
+                        await socket.send(['{"type":', '"ping",', '"id":"f"}'])
+                        joined = json.loads(await asyncio.wait_for(socket.recv(), 5))
+                        await socket.close(code=4100, reason="done")
+                        print(json.dumps({"pongs": pongs, "joined": joined["type"], "answer": socket.close_code}))
+                asyncio.run(main(sys.argv[1], sys.argv[2]))
+                """
+            let outcome = try await PythonScript.run(script, [String(port), server.tenantA.key])
+            #expect(outcome.status == 0, "\(outcome)")
+            let result = try JSONDecoder().decode(JSONValue.self, from: Data(outcome.output.utf8))
+            #expect(result["pongs"] == 10, "protocol pings are answered and count as activity")
+            #expect(result["joined"] == "pong")
+            #expect(result["answer"] == 4100)
+        }
+    }
+
     @Test func badTokensGet401WithoutUpgradeAndPlainRequests426() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

@@ -115,7 +115,20 @@ import Testing
         request.headers.add(name: "authorization", value: "Bearer \(key)")
         request.body = .bytes(ByteBuffer(string: #"{"name": "Kept"}"#))
         #expect(try await client.execute(request, timeout: .seconds(10)).status == .created)
-        first.kill(SIGTERM)
+        // An open WebSocket is told that the server goes away, and the server waits for its answer.
+        let (ready, isReady) = AsyncStream<Void>.makeStream()
+        let socket = Task {
+            try await withSocket(port: first.port, query: "token=\(key)") { socket in
+                _ = try await socket.next(type: "ready")
+                isReady.yield()
+                while try await socket.next() != nil {}
+            }
+        }
+        for await _ in ready { break }
+        Foundation.kill(first.process.processIdentifier, SIGTERM)
+        let close = try await socket.value
+        #expect(close?.closeCode == .goingAway && close?.reason == "server_shutdown")
+        first.process.waitUntilExit()
         #expect(first.process.terminationReason == .exit)
         #expect(first.process.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: directory + "/db.sqlite-wal"), "the database was closed cleanly")
