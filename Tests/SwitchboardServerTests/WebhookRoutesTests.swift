@@ -156,7 +156,9 @@ actor WebhookReceiver {
     @Test func aStallingReceiverHitsTheTimeoutAndA429RetryAfterIsHonoured() async throws {
         let server = try await Self.server()
         let receiver = WebhookReceiver()
-        await receiver.answer([.init(stall: .seconds(2)), .init(status: .tooManyRequests, headers: [.retryAfter: "1"])])
+        // A timeout of 1 s, not less: on a loaded machine (the whole suite on two cores) a 300 ms one also
+        // cut off the 429 answer.
+        await receiver.answer([.init(stall: .seconds(4)), .init(status: .tooManyRequests, headers: [.retryAfter: "1"])])
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
@@ -164,7 +166,7 @@ actor WebhookReceiver {
                     .post,
                     "/api/v1/webhooks",
                     key: key,
-                    json: ["url": .string(url), "events": .array(["*"]), "timeout_ms": 300]
+                    json: ["url": .string(url), "events": .array(["*"]), "timeout_ms": 1_000]
                 )["id"]!.string!
                 _ = try await Fixtures(client: client, key: key).agent()
                 try await eventually { await receiver.received.count == 3 }
@@ -175,7 +177,7 @@ actor WebhookReceiver {
                 }
                 let attempts = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]!.array[0]["attempts"]!.array
                 #expect(attempts[0]["error"]?.string?.contains("timed out") == true)
-                #expect(attempts[0]["latency_ms"]!.int! < 1_500)
+                #expect(attempts[0]["latency_ms"]!.int! < 3_000)
                 #expect(attempts[1]["status_code"] == 429)
             }
         }
