@@ -52,7 +52,7 @@ public final class SQLiteStore: Sendable {
     let readers: SQLiteReaderPool
     let ids: TimeOrderedIDGenerator
     let logger: Logger
-    /// Signalled after every group commit.
+    /// Signalled after every group commit that appended events.
     public let commits: CommitSignal
 
     /// Opens the database, creating it and running migrations as needed.

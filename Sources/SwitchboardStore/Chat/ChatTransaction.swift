@@ -173,6 +173,7 @@ struct ChatTransaction {
                     .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
                 ]
             )
+            db.hasAppendedEvents = true
         }
     }
 

@@ -38,6 +38,9 @@ final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var isClosed = false
+    /// Whether the writer's current transaction inserted events; set by `ChatTransaction`, read and
+    /// reset by `SQLiteWriter` on its thread.
+    var hasAppendedEvents = false
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {

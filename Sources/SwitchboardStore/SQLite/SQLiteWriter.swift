@@ -13,7 +13,7 @@ import Logging
 final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let maxBatch: Int
-    private let onCommit: @Sendable () -> Void
+    private let onEventsCommitted: @Sendable () -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -22,12 +22,13 @@ final class SQLiteWriter: @unchecked Sendable {
     private let stopped = NSCondition()
     private var hasStopped = false
 
-    /// Starts the writer thread over `connection`, which it then owns.
-    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onCommit: @escaping @Sendable () -> Void) {
+    /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
+    /// after each commit that inserted events.
+    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable () -> Void) {
         self.connection = connection
         self.maxBatch = maxBatch
         self.logger = logger
-        self.onCommit = onCommit
+        self.onEventsCommitted = onEventsCommitted
         let thread = Thread { [self] in self.run() }
         thread.name = "switchboard-sqlite-writer"
         thread.start()
@@ -99,6 +100,7 @@ final class SQLiteWriter: @unchecked Sendable {
     private func commit(_ batch: [any SQLiteWriteJob]) {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
+        connection.hasAppendedEvents = false
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -130,7 +132,8 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in batch { job.finish(SQLiteStore.unavailableError) }
             return
         }
-        onCommit()
+        // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
+        if connection.hasAppendedEvents { onEventsCommitted() }
         for (job, error) in outcomes { job.finish(error) }
     }
 }
