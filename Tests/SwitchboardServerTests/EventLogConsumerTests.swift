@@ -80,4 +80,36 @@ import Testing
         }
         #expect(recorder.events.map(\.type) == [.agentCreated, .agentCreated, .agentCreated])
     }
+
+    @Test func aLazyConsumerSavesItsCursorWhenTheLogIsQuietAndWhenItStops() async throws {
+        let server = try await TestServer.make()
+        let store = server.store
+        defer { store.close() }
+        func addAgents(_ count: Int) async throws {
+            for index in 0..<count {
+                _ = try await store.execute(.createAgent(NewAgent(name: "L\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
+            }
+        }
+        try await addAgents(20)
+        let recorder = Recorder()
+        let consumer = EventLogConsumer(name: "lazy", log: store, batchSize: 7, cursorSaving: .atMostEvery(.seconds(2)), logger: Logger(label: "test")) {
+            try recorder.handle($0)
+        }
+        let group = ServiceGroup(services: [consumer], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await waitFor(20, in: recorder)
+            #expect(try store.cursor(consumer: "lazy") == 0, "three batches, no write for each")
+            for _ in 0..<400 where try store.cursor(consumer: "lazy") < 20 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try store.cursor(consumer: "lazy") == 20, "saved once the log was quiet for the interval")
+            try await addAgents(5)
+            try await waitFor(25, in: recorder)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try store.cursor(consumer: "lazy") == 25, "saved when the consumer stopped")
+        #expect(recorder.events.map(\.position) == Array(1...25))
+    }
 }

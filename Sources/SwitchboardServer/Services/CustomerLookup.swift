@@ -114,7 +114,8 @@ final class CustomerLookup: Sendable {
     /// record already there. Conversations opened more than a TTL ago (a consumer catching up) are left
     /// to the agent's request.
     func consumer(log: any EventLog, logger: Logger) -> EventLogConsumer {
-        EventLogConsumer(name: "crm", log: log, logger: logger) { events in
+        // A repeated lookup after a crash only refreshes the record: the cursor is saved lazily.
+        EventLogConsumer(name: "crm", log: log, cursorSaving: .atMostEvery(.seconds(1)), logger: logger) { events in
             let horizon = Int64(Date().timeIntervalSince1970 - self.ttl / .seconds(1))
             for event in events where event.type == .conversationCreated && event.timestamp >= horizon {
                 guard let id = event.data["conversation_id"]?.stringValue, let conversation = try self.store.conversation(id: id, tenant: event.tenantID) else {

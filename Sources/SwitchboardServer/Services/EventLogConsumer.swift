@@ -4,15 +4,31 @@ import SwitchboardCore
 
 /// Feeds the event log to one named consumer, in commit order, from its persisted cursor.
 ///
-/// The consumer wakes on every commit, hands each batch to `handle`, and saves its cursor after the
-/// batch succeeded: delivery is at least once across crashes. A failing batch is retried after
-/// `retryDelay` and never skipped. The WebSocket hub, webhook dispatcher, plugin dispatcher and
-/// statistics aggregator each run one.
+/// The consumer wakes on every commit that appended events, hands each batch to `handle`, and saves
+/// its cursor after the batch succeeded, as `cursorSaving` says: delivery is at least once across
+/// crashes. A failing batch is retried after `retryDelay` and never skipped. The webhook queue, the
+/// CRM lookups and the statistics aggregator each run one.
 public struct EventLogConsumer: Service {
+    /// When a consumer persists its cursor.
+    public struct CursorSaving: Sendable {
+        let interval: Duration?
+        let isHandlers: Bool
+
+        /// After every batch: one write per batch, and a crash redelivers nothing that was handled.
+        public static let afterEachBatch = CursorSaving(interval: nil, isHandlers: false)
+        /// At most once per `interval` while events flow, and once the log was quiet for it; also when
+        /// the consumer stops. A crash redelivers the events of at most the last interval, so the
+        /// handler's effects must be idempotent. Saves the write per batch that a busy log would cost.
+        public static func atMostEvery(_ interval: Duration) -> CursorSaving { CursorSaving(interval: interval, isHandlers: false) }
+        /// The handler commits the position itself, with its own writes (exactly once).
+        public static let byHandler = CursorSaving(interval: nil, isHandlers: true)
+    }
+
     /// The name under which the cursor is persisted; unique per consumer.
     public let name: String
     let log: any EventLog
     let batchSize: Int
+    let cursorSaving: CursorSaving
     let retryDelay: Duration
     let clock: any Clock<Duration>
     let logger: Logger
@@ -23,6 +39,7 @@ public struct EventLogConsumer: Service {
     ///   - name: the cursor's name.
     ///   - log: the event log to read.
     ///   - batchSize: the most events handed over at once.
+    ///   - cursorSaving: when the cursor is persisted.
     ///   - retryDelay: the pause before a failed batch is handed over again.
     ///   - clock: the clock of that pause.
     ///   - handle: called with each batch, from one task at a time.
@@ -30,6 +47,7 @@ public struct EventLogConsumer: Service {
         name: String,
         log: any EventLog,
         batchSize: Int = 256,
+        cursorSaving: CursorSaving = .afterEachBatch,
         retryDelay: Duration = .seconds(1),
         clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger,
@@ -38,6 +56,7 @@ public struct EventLogConsumer: Service {
         self.name = name
         self.log = log
         self.batchSize = batchSize
+        self.cursorSaving = cursorSaving
         self.retryDelay = retryDelay
         self.clock = clock
         self.logger = logger
@@ -47,7 +66,7 @@ public struct EventLogConsumer: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             do {
-                try await consume()
+                try await consume(clock: clock)
             } catch is CancellationError {
                 return
             } catch {
@@ -56,25 +75,64 @@ public struct EventLogConsumer: Service {
         }
     }
 
-    private func consume() async throws {
+    private func consume<C: Clock<Duration>>(clock: C) async throws {
         var cursor = try log.cursor(consumer: name)
+        var saved = cursor
+        var lastSave = clock.now
+        func save() async throws {
+            guard !cursorSaving.isHandlers, saved != cursor else { return }
+            try await log.saveCursor(consumer: name, position: cursor)
+            saved = cursor
+            lastSave = clock.now
+        }
         while !Task.isCancelled {
             let generation = log.commits.generation
             let batch = try log.events(afterPosition: cursor, limit: batchSize)
             guard let last = batch.last else {
-                await log.commits.wait(after: generation)
+                if let interval = cursorSaving.interval, saved != cursor {
+                    // Quiet with an unsaved cursor: save it once it is due, unless events come first.
+                    if await Self.commitOrDeadline(log.commits, after: generation, deadline: lastSave.advanced(by: interval), clock: clock) {
+                        try await save()
+                    }
+                } else {
+                    await log.commits.wait(after: generation)
+                }
                 continue
             }
             do {
                 try await handle(batch)
-                try await log.saveCursor(consumer: name, position: last.position)
                 cursor = last.position
+                if let interval = cursorSaving.interval {
+                    if lastSave.duration(to: clock.now) >= interval { try await save() }
+                } else {
+                    try await save()
+                }
             } catch is CancellationError {
-                return
+                break
             } catch {
                 logger.warning("Event batch failed; retrying", metadata: ["sb.consumer": "\(name)", "sb.error": "\(error)"])
                 try await clock.sleep(for: retryDelay, tolerance: nil)
             }
+        }
+        try await save()
+    }
+
+    /// Waits for a commit after `generation` or for `deadline`; true when the deadline came first.
+    private static func commitOrDeadline<C: Clock<Duration>>(
+        _ commits: CommitSignal,
+        after generation: UInt64,
+        deadline: C.Instant,
+        clock: C
+    ) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await commits.wait(after: generation)
+                return false
+            }
+            group.addTask { (try? await clock.sleep(until: deadline, tolerance: nil)) != nil }
+            let deadlineFirst = await group.next() ?? false
+            group.cancelAll()
+            return deadlineFirst
         }
     }
 }

@@ -13,7 +13,8 @@ struct WebhookService: Service {
     func run() async throws {
         await dispatcher.refresh()
         let dispatcher = dispatcher
-        let consumer = EventLogConsumer(name: "webhooks", log: store, logger: logger) { events in
+        // Queuing is idempotent (one live delivery per endpoint and event), so the cursor is saved lazily.
+        let consumer = EventLogConsumer(name: "webhooks", log: store, cursorSaving: .atMostEvery(.seconds(1)), logger: logger) { events in
             try await dispatcher.enqueue(events)
         }
         try await consumer.run()

@@ -13,7 +13,8 @@ struct StatisticsAggregator: Service {
     let logger: Logger
 
     func run() async throws {
-        let consumer = EventLogConsumer(name: StatisticsIndex.consumer, log: log, batchSize: batchSize, logger: logger) { events in
+        let consumer = EventLogConsumer(name: StatisticsIndex.consumer, log: log, batchSize: batchSize, cursorSaving: .byHandler, logger: logger) {
+            events in
             try await ingest(events)
         }
         try await consumer.run()
