@@ -50,7 +50,7 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     private static let pauseReadingAt = 16
     private static let resumeReadingBelow = 4
     /// How long the client has to answer a close frame before the socket is closed.
-    static let closeTimeout = TimeAmount.seconds(15)
+    static let closeTimeout = Duration.seconds(15)
 
     let session: RealtimeSession
     let principal: Principal
@@ -59,6 +59,8 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     let mailbox: Mailbox
     private let jobs = Mutex(Jobs())
     private nonisolated(unsafe) var machine: StateMachine
+    /// Closes the socket when the client does not answer the server's close frame; event loop only.
+    private nonisolated(unsafe) var closeTimer: Scheduled<Void>?
 
     init(session: RealtimeSession, context: RealtimeContext, mailbox: Mailbox) {
         self.session = session
@@ -110,10 +112,12 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
         payload.writeString(close.reason)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: nil)
         let channel = context.channel
-        context.eventLoop.scheduleTask(in: Self.closeTimeout) { channel.close(promise: nil) }
+        closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(Self.closeTimeout)) { channel.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        closeTimer = nil
         mailbox.close(.gone)
         let listener = jobs.withLock { jobs in
             jobs.isGone = true

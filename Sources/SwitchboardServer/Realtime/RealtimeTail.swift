@@ -30,7 +30,7 @@ struct RealtimeTail: Service {
             // Open sockets would hold the server's shutdown: each gets 1001 and closes.
             for listener in hub.allListeners() { listener.mailbox.close(.shutdown) }
         }
-        let deadline = ContinuousClock.now + .seconds(RealtimeConnection.closeTimeout.nanoseconds / 1_000_000_000)
+        let deadline = ContinuousClock.now + RealtimeConnection.closeTimeout
         while hub.connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
