@@ -115,7 +115,13 @@ final class CustomerLookup: Sendable {
     /// to the agent's request.
     func consumer(log: any EventLog, logger: Logger) -> EventLogConsumer {
         // A repeated lookup after a crash only refreshes the record: the cursor is saved lazily.
-        EventLogConsumer(name: "crm", log: log, cursorSaving: .atMostEvery(.seconds(1)), logger: logger) { events in
+        EventLogConsumer(
+            name: "crm",
+            log: log,
+            cursorSaving: .atMostEvery(.seconds(1)),
+            linger: EventLogConsumer.backgroundLinger,
+            logger: logger
+        ) { events in
             let horizon = Int64(Date().timeIntervalSince1970 - self.ttl / .seconds(1))
             for event in events where event.type == .conversationCreated && event.timestamp >= horizon {
                 guard let id = event.data["conversation_id"]?.stringValue, let conversation = try self.store.conversation(id: id, tenant: event.tenantID) else {

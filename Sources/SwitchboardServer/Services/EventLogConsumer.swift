@@ -24,11 +24,16 @@ public struct EventLogConsumer: Service {
         public static let byHandler = CursorSaving(interval: nil, isHandlers: true)
     }
 
+    /// How long a background consumer waits after a commit woke it: the realtime fan-out of that
+    /// commit goes first, and commits that follow closely are read as one batch.
+    public static let backgroundLinger = Duration.milliseconds(20)
+
     /// The name under which the cursor is persisted; unique per consumer.
     public let name: String
     let log: any EventLog
     let batchSize: Int
     let cursorSaving: CursorSaving
+    let linger: Duration
     let retryDelay: Duration
     let clock: any Clock<Duration>
     let logger: Logger
@@ -40,6 +45,7 @@ public struct EventLogConsumer: Service {
     ///   - log: the event log to read.
     ///   - batchSize: the most events handed over at once.
     ///   - cursorSaving: when the cursor is persisted.
+    ///   - linger: how long to wait after a commit woke the consumer before reading.
     ///   - retryDelay: the pause before a failed batch is handed over again.
     ///   - clock: the clock of that pause.
     ///   - handle: called with each batch, from one task at a time.
@@ -48,6 +54,7 @@ public struct EventLogConsumer: Service {
         log: any EventLog,
         batchSize: Int = 256,
         cursorSaving: CursorSaving = .afterEachBatch,
+        linger: Duration = .zero,
         retryDelay: Duration = .seconds(1),
         clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger,
@@ -57,6 +64,7 @@ public struct EventLogConsumer: Service {
         self.log = log
         self.batchSize = batchSize
         self.cursorSaving = cursorSaving
+        self.linger = linger
         self.retryDelay = retryDelay
         self.clock = clock
         self.logger = logger
@@ -89,13 +97,17 @@ public struct EventLogConsumer: Service {
             let generation = log.commits.generation
             let batch = try log.events(afterPosition: cursor, limit: batchSize)
             guard let last = batch.last else {
+                var isSaveDue = false
                 if let interval = cursorSaving.interval, saved != cursor {
                     // Quiet with an unsaved cursor: save it once it is due, unless events come first.
-                    if await Self.commitOrDeadline(log.commits, after: generation, deadline: lastSave.advanced(by: interval), clock: clock) {
-                        try await save()
-                    }
+                    isSaveDue = await Self.commitOrDeadline(log.commits, after: generation, deadline: lastSave.advanced(by: interval), clock: clock)
                 } else {
                     await log.commits.wait(after: generation)
+                }
+                if isSaveDue {
+                    try await save()
+                } else if linger > .zero {
+                    try? await clock.sleep(for: linger, tolerance: nil)
                 }
                 continue
             }

@@ -14,7 +14,13 @@ struct WebhookService: Service {
         await dispatcher.refresh()
         let dispatcher = dispatcher
         // Queuing is idempotent (one live delivery per endpoint and event), so the cursor is saved lazily.
-        let consumer = EventLogConsumer(name: "webhooks", log: store, cursorSaving: .atMostEvery(.seconds(1)), logger: logger) { events in
+        let consumer = EventLogConsumer(
+            name: "webhooks",
+            log: store,
+            cursorSaving: .atMostEvery(.seconds(1)),
+            linger: EventLogConsumer.backgroundLinger,
+            logger: logger
+        ) { events in
             try await dispatcher.enqueue(events)
         }
         try await consumer.run()

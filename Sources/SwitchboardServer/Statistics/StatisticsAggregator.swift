@@ -13,8 +13,14 @@ struct StatisticsAggregator: Service {
     let logger: Logger
 
     func run() async throws {
-        let consumer = EventLogConsumer(name: StatisticsIndex.consumer, log: log, batchSize: batchSize, cursorSaving: .byHandler, logger: logger) {
-            events in
+        let consumer = EventLogConsumer(
+            name: StatisticsIndex.consumer,
+            log: log,
+            batchSize: batchSize,
+            cursorSaving: .byHandler,
+            linger: EventLogConsumer.backgroundLinger,
+            logger: logger
+        ) { events in
             try await ingest(events)
         }
         try await consumer.run()
