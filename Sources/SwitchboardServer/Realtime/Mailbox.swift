@@ -13,8 +13,9 @@ import Synchronization
 /// Event frames carry their tenant `seq`; the mailbox drops any at or below the last one queued, so
 /// a replay from the durable log and live delivery overlap without duplicates. While the connection
 /// replays, live events wait in a side buffer and join the queue once the replay caught up.
-/// - Important: Thread-safe: the hub delivers from its tail task, the session from its reader, the drain
-///   runs on the event loop; all state is behind one mutex.
+/// - Important: Thread-safe: the hub delivers from its tail task, the connection answers from its jobs,
+///   the drain runs on the event loop; the queue is behind one mutex, the pipeline context and the
+///   writability are only touched on the event loop.
 final class Mailbox: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
 
