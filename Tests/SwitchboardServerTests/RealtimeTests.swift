@@ -107,6 +107,32 @@ func withSocket(
         }
     }
 
+    @Test func aBurstOfSendsIsAckedInOrderEachOnce() async throws {
+        let server = try await TestServer.make { $0.realtime.framesPerSecond = 1_000 }
+        try await server.run { client in
+            let port = try #require(client.port)
+            let key = server.tenantA.key
+            let conversation = try await Fixtures(client: client, key: key).conversation()
+            try await withSocket(port: port, query: "token=\(key)") { socket in
+                _ = try await socket.next(type: "ready")
+                // Far more frames than the connection runs at once: it stops reading, then resumes.
+                for index in 0..<100 {
+                    try await socket.send([
+                        "type": "message", "action": "send", "id": .string("b-\(index)"), "conversation_id": .string(conversation.id),
+                        "data": ["from": .string(conversation.visitor), "content": .string("burst \(index)")],
+                    ])
+                }
+                var acked: [String] = []
+                while acked.count < 100, let ack = try await socket.next(type: "ack") {
+                    acked.append(ack["id"]?.string ?? "")
+                }
+                #expect(acked == (0..<100).map { "b-\($0)" })
+            }
+            let stored = try await client.call(.get, "/api/v1/conversations/\(conversation.id)/messages?limit=200", key: key)["data"]?.array ?? []
+            #expect(stored.compactMap { $0["content"]?.string } == (0..<100).map { "burst \($0)" })
+        }
+    }
+
     @Test func aMessageSentOverTheSocketReachesAWebhookAsItsEvent() async throws {
         let server = try await WebhookRoutesTests.server()
         let receiver = WebhookReceiver()
