@@ -78,7 +78,6 @@ public func buildApplication(
     let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
     let routers = buildRouters(
         configuration: configuration,
-        realtime: realtime,
         ticketing: ticketing,
         customerLookup: customerLookup,
         store: store,
@@ -152,7 +151,6 @@ public func buildApplication(
 /// upgrades, which shares its security pipeline.
 func buildRouters(
     configuration: SwitchboardConfiguration,
-    realtime: RealtimeSession,
     ticketing: TicketingService,
     customerLookup: CustomerLookup,
     store: SQLiteStore,
@@ -222,7 +220,7 @@ func buildRouters(
     SignInController(authority: authority).addRoutes(to: api)
 
     // GET /ws: a plain request (426) here; the upgrade handshake on its own router, through the same pipeline.
-    let realtimeController = RealtimeController(session: realtime)
+    let realtimeController = RealtimeController()
     let socket = router.group().add(middleware: QueryTokenMiddleware()).add(middleware: security)
     realtimeController.addRoutes(to: DocumentedRoutes(group: socket, basePath: "", registry: registry, audit: nil))
     let webSocketRouter = Router(context: AppRequestContext.self)

@@ -5,8 +5,6 @@ import Hummingbird
 /// `?token=` or `Authorization`); a request that is not upgraded gets the pipeline's problem (401, 403,
 /// 429) or 426 when the credential is fine but the request is no WebSocket handshake.
 struct RealtimeController {
-    let session: RealtimeSession
-
     /// The plain-HTTP side, on the main router.
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/ws", use: upgradeRequired)
