@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import SwitchboardCore
 
@@ -24,11 +25,12 @@ struct RealtimeSession: Sendable {
 
     /// Adds a connection of `principal` to the hub.
     /// - Throws: the close for a refused connection: too many for the principal or the tenant, or unavailable.
-    func register(_ principal: Principal, mailbox: Mailbox) throws(RealtimeClose) -> RealtimeHub.Listener {
+    func register(_ principal: Principal, mailbox: Mailbox, logger: Logger) throws(RealtimeClose) -> RealtimeHub.Listener {
         let visibility: Visibility
         do {
             visibility = try permissions.visibility(of: principal)
         } catch {
+            logger.warning("WebSocket refused: cannot resolve the principal's view", metadata: ["sb.error": "\(error)"])
             throw .unavailable
         }
         let receivesEvents = principal.role == .agent || principal.role == .visitor || principal.allows(.eventsRead)

@@ -15,11 +15,10 @@ import SwitchboardCore
 /// rather than a bare 400: a handshake with a bad credential gets the same 401 problem+json as REST.
 ///
 /// An upgrade request goes through the WebSocket router (`webSocketResponder`); when that answers 200
-/// and accepted a principal, the connection upgrades and `handler` runs. Otherwise its problem is the
-/// answer and the connection closes (NIO does not hand a declined upgrade request on).
-///
-/// An upgraded connection is served by channel handlers (`RealtimeConnection` and its `Mailbox`), so
-/// Hummingbird's task for it ends with the upgrade and an idle socket holds no task.
+/// and accepted a principal, the connection upgrades to the session's channel handlers
+/// (`RealtimeConnection` and its `Mailbox`), so Hummingbird's task for it ends with the upgrade and an
+/// idle socket holds no task. Otherwise its problem is the answer and the connection closes (NIO does
+/// not hand a declined upgrade request on).
 struct WebSocketUpgradeChannel<WebSocketResponder: HTTPResponder>: ServerChildChannel, HTTPChannelHandler
 where WebSocketResponder.Context == AppRequestContext {
     enum UpgradeResult: Sendable {
