@@ -66,4 +66,17 @@ import Testing
         let isDue = machine.closeDue()
         #expect(!isDue, "no second close frame after the client's")
     }
+
+    @Test func aCloseWithABrokenOrReservedCodeIsAnsweredWith1002() {
+        func answer(_ payload: [UInt8]) -> Machine.Action {
+            var machine = Machine(maxMessageBytes: 64, framesPerSecond: 2, now: start)
+            return answers(&machine, [frame(.connectionClose, payload)])[0]
+        }
+        let protocolError = Machine.Action.answerClose(ByteBuffer(bytes: [0x03, 0xEA]))
+        #expect(answer([]) == .answerClose(ByteBuffer()), "no code, no code back")
+        #expect(answer([0x03]) == protocolError, "one byte is not a code")
+        #expect(answer([0x03, 0xED]) == protocolError, "1005 never travels in a frame")
+        #expect(answer([0x03, 0xEE]) == protocolError, "nor does 1006")
+        #expect(answer([0x0B, 0xB8]) == .answerClose(ByteBuffer(bytes: [0x0B, 0xB8])), "3000 is for applications")
+    }
 }

@@ -56,9 +56,14 @@ extension RealtimeConnection {
                     return .closeChannel
                 }
                 state = .closed
-                // The answer repeats the client's status code (RFC 6455 §5.5.1), without its reason.
+                // The answer repeats the client's status code (RFC 6455 §5.5.1), without its reason; a
+                // one-byte payload or a code that may not travel on the wire (§7.4) is answered with 1002.
                 var payload = frame.unmaskedData
-                return .answerClose(payload.readSlice(length: min(2, payload.readableBytes)) ?? ByteBuffer())
+                guard payload.readableBytes > 0 else { return .answerClose(ByteBuffer()) }
+                guard let code = payload.readInteger(as: UInt16.self), Self.isSendable(code) else {
+                    return .answerClose(ByteBuffer(integer: RealtimeClose.protocolError.code))
+                }
+                return .answerClose(ByteBuffer(integer: code))
             case .ping:
                 return state == .open ? .pong(frame.unmaskedData) : .none
             case .pong:
@@ -95,6 +100,14 @@ extension RealtimeConnection {
             guard state != .closed else { return false }
             state = .closing
             return true
+        }
+
+        /// Whether a close code may be sent in a close frame: 1000–1003, 1007–1011, 3000–4999.
+        private static func isSendable(_ code: UInt16) -> Bool {
+            switch code {
+            case 1000...1003, 1007...1011, 3000...4999: true
+            default: false
+            }
         }
 
         private mutating func message(_ opcode: WebSocketOpcode, _ data: ByteBuffer, at now: ContinuousClock.Instant) -> Action {
