@@ -12,7 +12,7 @@ import SwitchboardCore
 /// that exists only while there is work: the first job registers the connection with the hub and
 /// replays `?since=`, the others are the client's frames (`RealtimeSession.handle`). A client whose jobs
 /// pile up (the store is slow) stops being read until they are done.
-/// - Important: Thread-safe: the state machine and the channel context are only touched on the event
+/// - Important: Thread-safe: the state machine and the close timer are only touched on the event
 ///   loop; the jobs and the registration are behind a mutex, shared with the job task.
 final class RealtimeConnection: ChannelInboundHandler, Sendable {
     typealias InboundIn = WebSocketFrame
