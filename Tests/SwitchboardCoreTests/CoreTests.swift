@@ -104,6 +104,17 @@ import Testing
         task.cancel()
         await task.value
     }
+
+    @Test func aWaitWithADeadlineSaysWhichCameFirst() async {
+        let signal = CommitSignal()
+        let clock = ContinuousClock()
+        let quiet = await signal.wait(after: signal.generation, until: clock.now + .milliseconds(20), clock: clock)
+        #expect(!quiet, "nothing was committed before the deadline")
+        let seen = signal.generation
+        signal.notify()
+        let woken = await signal.wait(after: seen, until: clock.now + .seconds(60), clock: clock)
+        #expect(woken, "a notify ends the wait long before its deadline")
+    }
 }
 
 extension JSONValue {

@@ -51,4 +51,21 @@ public final class CommitSignal: Sendable {
             waiter?.resume()
         }
     }
+
+    /// Returns once the generation is past `seen` or at `deadline` on `clock`, whichever comes first,
+    /// or when the task is cancelled.
+    /// - Returns: false when the deadline came first.
+    @discardableResult
+    public func wait<C: Clock>(after seen: UInt64, until deadline: C.Instant, clock: C) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.wait(after: seen)
+                return true
+            }
+            group.addTask { (try? await clock.sleep(until: deadline, tolerance: nil)) == nil }
+            let isSignalled = await group.next() ?? true
+            group.cancelAll()
+            return isSignalled
+        }
+    }
 }

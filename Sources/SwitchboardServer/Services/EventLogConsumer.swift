@@ -100,7 +100,7 @@ public struct EventLogConsumer: Service {
                 var isSaveDue = false
                 if let interval = cursorSaving.interval, saved != cursor {
                     // Quiet with an unsaved cursor: save it once it is due, unless events come first.
-                    isSaveDue = await Self.commitOrDeadline(log.commits, after: generation, deadline: lastSave.advanced(by: interval), clock: clock)
+                    isSaveDue = !(await log.commits.wait(after: generation, until: lastSave.advanced(by: interval), clock: clock))
                 } else {
                     await log.commits.wait(after: generation)
                 }
@@ -127,24 +127,5 @@ public struct EventLogConsumer: Service {
             }
         }
         try await save()
-    }
-
-    /// Waits for a commit after `generation` or for `deadline`; true when the deadline came first.
-    private static func commitOrDeadline<C: Clock<Duration>>(
-        _ commits: CommitSignal,
-        after generation: UInt64,
-        deadline: C.Instant,
-        clock: C
-    ) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await commits.wait(after: generation)
-                return false
-            }
-            group.addTask { (try? await clock.sleep(until: deadline, tolerance: nil)) != nil }
-            let deadlineFirst = await group.next() ?? false
-            group.cancelAll()
-            return deadlineFirst
-        }
     }
 }

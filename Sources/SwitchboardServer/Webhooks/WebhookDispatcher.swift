@@ -275,12 +275,11 @@ actor WebhookDispatcher {
 
     /// Sleeps until `deadline`, or until deliveries are queued after `generation` when one is given.
     private func wait(until deadline: ContinuousClock.Instant?, orAfter generation: UInt64?) async {
-        let queued = queued
-        await withTaskGroup(of: Void.self) { group in
-            if let deadline { group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) } }
-            if let generation { group.addTask { await queued.wait(after: generation) } }
-            await group.next()
-            group.cancelAll()
+        switch (deadline, generation) {
+        case (let deadline?, let generation?): await queued.wait(after: generation, until: deadline, clock: .continuous)
+        case (let deadline?, nil): try? await Task.sleep(until: deadline, clock: .continuous)
+        case (nil, let generation?): await queued.wait(after: generation)
+        case (nil, nil): return
         }
     }
 }
