@@ -196,7 +196,7 @@ actor WebhookDispatcher {
             // Ordered: the oldest pending delivery goes first, even when it waits for its retry time.
             batch = (try? store.nextDelivery(webhook: webhook.id)).flatMap { $0 }.map { [$0] } ?? []
             if let next = batch.first?.nextAttemptAt, next > Date() {
-                return .idle(Idle(until: .now + .milliseconds(Int64(next.timeIntervalSinceNow * 1_000))))
+                return .idle(Idle(until: Self.instant(of: next)))
             }
         } else {
             batch = (try? store.dueDeliveries(webhook: webhook.id, now: Date(), limit: room, excluding: inFlight)) ?? []
@@ -205,7 +205,7 @@ actor WebhookDispatcher {
             // With requests in flight the worker waits for them, not for a time.
             guard inFlight.isEmpty else { return .idle(Idle()) }
             let next = try? store.nextDueDate(webhook: webhook.id)
-            return .idle(Idle(until: next.map { .now + .milliseconds(Int64(max($0.timeIntervalSinceNow, 0) * 1_000)) }))
+            return .idle(Idle(until: next.map(Self.instant(of:))))
         }
         if let reopens = breakers[webhook.id]?.reopensAt, reopens > .now {
             return .idle(Idle(until: reopens, wakesOnQueue: false))
@@ -268,6 +268,11 @@ actor WebhookDispatcher {
         var signing = [try secrets.open(text: stored.current, scope: scope)]
         if let previous = stored.previous { signing.append(try secrets.open(text: previous, scope: scope)) }
         return signing
+    }
+
+    /// The monotonic instant of a stored wall-clock time (now, for a time already past).
+    private static func instant(of date: Date) -> ContinuousClock.Instant {
+        .now + .milliseconds(Int64(max(date.timeIntervalSinceNow, 0) * 1_000))
     }
 
     /// The additional data that binds a sealed signing secret to its endpoint.
