@@ -7,7 +7,6 @@ import Logging
 import NIOWebSocket
 import SwitchboardCore
 import SwitchboardServer
-import Synchronization
 import Testing
 
 /// A connected WebSocket test client: reads JSON frames one at a time.
@@ -142,29 +141,19 @@ func withSocket(
                 let key = server.tenantA.key
                 let conversation = try await Fixtures(client: client, key: key).conversation()
                 _ = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": ["message.received"]])
-                let messageID = try await withSocketAck(port: port, key: key) { socket in
+                try await withSocket(port: port, query: "token=\(key)") { socket in
+                    _ = try await socket.next(type: "ready")
                     try await socket.send([
                         "type": "message", "action": "send", "id": "w-1", "conversation_id": .string(conversation.id),
                         "data": ["from": .string(conversation.visitor), "content": "To the webhook"],
                     ])
+                    let messageID = try #require(try await socket.next(type: "ack")?["data"]?["message_id"]?.string)
+                    try await eventually { await receiver.received.contains { $0.json["data"]?["message_id"]?.string == messageID } }
+                    let delivered = try #require(await receiver.received.first { $0.json["data"]?["message_id"]?.string == messageID })
+                    #expect(delivered.json["event"]?.string == "message.received" && delivered.json["data"]?["content"]?.string == "To the webhook")
                 }
-                try await eventually { await receiver.received.contains { $0.json["data"]?["message_id"]?.string == messageID } }
-                let delivered = try #require(await receiver.received.first { $0.json["data"]?["message_id"]?.string == messageID })
-                #expect(delivered.json["event"]?.string == "message.received" && delivered.json["data"]?["content"]?.string == "To the webhook")
             }
         }
-    }
-
-    /// Sends with `body` over a new socket and returns the message id of the ack that follows.
-    private func withSocketAck(port: Int, key: String, _ body: @escaping @Sendable (SocketReader) async throws -> Void) async throws -> String {
-        let acked = Mutex<String?>(nil)
-        try await withSocket(port: port, query: "token=\(key)") { socket in
-            _ = try await socket.next(type: "ready")
-            try await body(socket)
-            let ack = try await socket.next(type: "ack")
-            acked.withLock { $0 = ack?["data"]?["message_id"]?.string }
-        }
-        return try #require(acked.withLock { $0 })
     }
 
     @Test func protocolPingsKeepAConnectionAliveFragmentsAreJoinedAndAClientCloseIsAnswered() async throws {
