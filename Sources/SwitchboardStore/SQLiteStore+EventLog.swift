@@ -13,6 +13,11 @@ extension SQLiteStore: EventLog {
     }
 
     public func events(afterPosition position: Int64, limit: Int) throws -> [Event] {
+        try recentEvents.events(after: position, limit: limit) ?? storedEvents(afterPosition: position, limit: limit)
+    }
+
+    /// `events(afterPosition:limit:)` read from the database, for positions the recent events do not cover.
+    func storedEvents(afterPosition position: Int64, limit: Int) throws -> [Event] {
         try read { db in
             try db.query(
                 "SELECT \(Rows.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",

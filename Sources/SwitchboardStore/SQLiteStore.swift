@@ -54,6 +54,8 @@ public final class SQLiteStore: Sendable {
     let logger: Logger
     /// Signalled after every group commit that appended events.
     public let commits: CommitSignal
+    /// The newest committed events, for the log's readers.
+    let recentEvents: RecentEvents
 
     /// Opens the database, creating it and running migrations as needed.
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
@@ -67,9 +69,13 @@ public final class SQLiteStore: Sendable {
         }
         let commits = CommitSignal()
         self.commits = commits
+        let recentEvents = RecentEvents(floor: try writeConnection.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0)
+        self.recentEvents = recentEvents
         self.ids = ids
         self.logger = logger
-        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) {
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) { events in
+            // In memory first: a reader the signal wakes finds the events there.
+            recentEvents.append(events)
             commits.notify()
         }
         let path = configuration.path

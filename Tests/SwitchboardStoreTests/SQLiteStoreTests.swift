@@ -181,4 +181,56 @@ import Testing
         #expect(try store.cursor(consumer: "webhooks") == 43)
         #expect(try store.cursor(consumer: "plugins") == 0)
     }
+
+    @Test func eventsServedFromMemoryMatchTheDatabaseWhenJobsRollBack() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        let ids = store.ids
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    guard index.isMultiple(of: 3) else {
+                        _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant.id, idempotency: nil)
+                        return
+                    }
+                    // Appends an event, then fails: its savepoint rolls back inside a group commit.
+                    await #expect(throws: CancellationError.self) {
+                        try await store.write { db in
+                            try ChatTransaction(db: db, tenant: tenant.id, now: Date(), ids: ids).append([DomainEvent(type: .agentCreated, data: .null)])
+                            throw CancellationError()
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stored = try store.storedEvents(afterPosition: 0, limit: 1_000)
+        #expect(stored.count == 200)
+        #expect(stored.allSatisfy { $0.data != .null })
+        #expect(store.recentEvents.events(after: 0, limit: 1_000) == stored)
+        #expect(try store.events(afterPosition: stored[99].position, limit: 50) == Array(stored[100..<150]))
+    }
+
+    @Test func recentEventsAnswerOnlyAboveTheirFloor() {
+        func event(_ position: Int64) -> Event {
+            Event(id: "e\(position)", type: .agentCreated, tenantID: "t", seq: position, timestamp: 0, data: .null, position: position)
+        }
+        let recent = RecentEvents(floor: 10, capacity: 4)
+        #expect(recent.events(after: 9, limit: 10) == nil)
+        #expect(recent.events(after: 10, limit: 10) == [])
+        recent.append([event(11), event(12)])
+        #expect(recent.events(after: 10, limit: 10)?.map(\.position) == [11, 12])
+        #expect(recent.events(after: 11, limit: 10)?.map(\.position) == [12])
+        #expect(recent.events(after: 12, limit: 10) == [])
+        // Position 13 was written elsewhere: only events after it come from memory.
+        recent.append([event(14)])
+        #expect(recent.events(after: 12, limit: 10) == nil)
+        #expect(recent.events(after: 13, limit: 10)?.map(\.position) == [14])
+        // Past the capacity, the oldest go and the floor follows.
+        recent.append((15...18).map(event))
+        #expect(recent.events(after: 13, limit: 10) == nil)
+        #expect(recent.events(after: 14, limit: 10)?.map(\.position) == [15, 16, 17, 18])
+        #expect(recent.events(after: 15, limit: 2)?.map(\.position) == [16, 17])
+    }
 }

@@ -165,15 +165,18 @@ struct ChatTransaction {
                     { $0.int64(0) }
                 )
             else { throw SwitchboardError.notFound("tenant") }
+            let id = ids.make(now: now)
             let data = try SwitchboardJSON.encodeString(event.data)
             try db.run(
                 "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(tenant), .integer(seq), .text(ids.make(now: now)), .text(event.type.name),
+                    .text(tenant), .integer(seq), .text(id), .text(event.type.name),
                     .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
                 ]
             )
-            db.hasAppendedEvents = true
+            db.appendedEvents.append(
+                Event(id: id, type: event.type, tenantID: tenant, seq: seq, timestamp: timestamp, data: event.data, position: db.lastInsertedRowID)
+            )
         }
     }
 

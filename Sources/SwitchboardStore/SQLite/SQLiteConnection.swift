@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import SwitchboardCore
 
 /// A failure reported by SQLite. Its text is for logs only, never for clients.
 public struct SQLiteError: Error, CustomStringConvertible {
@@ -38,9 +39,9 @@ final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var isClosed = false
-    /// Whether the writer's current transaction inserted events; set by `ChatTransaction`, read and
-    /// reset by `SQLiteWriter` on its thread.
-    var hasAppendedEvents = false
+    /// The events the writer's current transaction inserted, in position order; appended by
+    /// `ChatTransaction`, trimmed on a rolled-back savepoint and taken after the commit by `SQLiteWriter`.
+    var appendedEvents: [Event] = []
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {
@@ -98,6 +99,9 @@ final class SQLiteConnection: @unchecked Sendable {
         guard status == SQLITE_DONE else { throw lastError(status) }
         return Int(sqlite3_changes(handle))
     }
+
+    /// The rowid of the row the last successful `INSERT` on this connection added.
+    var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs a query and maps each row.
     func query<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> [Row] {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardCore
 
 /// The single writer of a database: runs write jobs on its own thread and commits them in groups.
 ///
@@ -13,7 +14,7 @@ import Logging
 final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let maxBatch: Int
-    private let onEventsCommitted: @Sendable () -> Void
+    private let onEventsCommitted: @Sendable ([Event]) -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -23,8 +24,8 @@ final class SQLiteWriter: @unchecked Sendable {
     private var hasStopped = false
 
     /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
-    /// after each commit that inserted events.
-    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable () -> Void) {
+    /// after each commit that inserted events, with those events in position order.
+    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable ([Event]) -> Void) {
         self.connection = connection
         self.maxBatch = maxBatch
         self.logger = logger
@@ -100,7 +101,7 @@ final class SQLiteWriter: @unchecked Sendable {
     private func commit(_ batch: [any SQLiteWriteJob]) {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
-        connection.hasAppendedEvents = false
+        connection.appendedEvents = []
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -109,6 +110,7 @@ final class SQLiteWriter: @unchecked Sendable {
             return
         }
         for job in batch {
+            let appended = connection.appendedEvents.count
             do {
                 try connection.run("SAVEPOINT job")
                 do {
@@ -116,6 +118,7 @@ final class SQLiteWriter: @unchecked Sendable {
                     try connection.run("RELEASE job")
                     outcomes.append((job, nil))
                 } catch {
+                    connection.appendedEvents.removeSubrange(appended...)
                     try connection.run("ROLLBACK TO job")
                     try connection.run("RELEASE job")
                     outcomes.append((job, error))
@@ -133,7 +136,8 @@ final class SQLiteWriter: @unchecked Sendable {
             return
         }
         // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
-        if connection.hasAppendedEvents { onEventsCommitted() }
+        if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
+        connection.appendedEvents = []
         for (job, error) in outcomes { job.finish(error) }
     }
 }
