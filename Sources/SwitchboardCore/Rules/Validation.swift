@@ -1,3 +1,5 @@
+import Foundation
+
 /// Field rules shared by every input of the core.
 enum Validation {
     static let maxNameLength = 200
@@ -8,12 +10,23 @@ enum Validation {
 
     /// Trims `text` and checks it is non-empty and at most `maxLength` characters.
     static func requiredText(_ text: String, field: String, maxLength: Int) throws -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = trimmingWhitespace(text)
         guard !trimmed.isEmpty else { throw SwitchboardError.invalidField(field, "The field '\(field)' must not be empty.") }
-        guard trimmed.count <= maxLength else {
+        // A character takes at least one UTF-8 byte, so only a text longer in bytes needs counting.
+        guard trimmed.utf8.count <= maxLength || trimmed.count <= maxLength else {
             throw SwitchboardError.invalidField(field, "The field '\(field)' is longer than \(maxLength) characters.")
         }
         return trimmed
+    }
+
+    /// `text` without leading and trailing whitespace and newlines; most texts have none, and are
+    /// returned as they are without a scan.
+    private static func trimmingWhitespace(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.first, let last = scalars.last else { return text }
+        let whitespace = CharacterSet.whitespacesAndNewlines
+        guard whitespace.contains(first) || whitespace.contains(last) else { return text }
+        return text.trimmingCharacters(in: whitespace)
     }
 
     /// Like `requiredText`, but nil stays nil.
