@@ -12,6 +12,18 @@ public final class TimeOrderedIDGenerator: Sendable {
     private struct State {
         var millisecond: UInt64 = 0
         var counter: UInt16 = 0
+        /// Random words fetched in bulk: one system call per 256 ids rather than one or two per id.
+        var random: [UInt64] = []
+
+        mutating func nextRandom() -> UInt64 {
+            if random.isEmpty {
+                random = [UInt64](unsafeUninitializedCapacity: 256) { buffer, count in
+                    arc4random_buf(buffer.baseAddress!, buffer.count * MemoryLayout<UInt64>.size)
+                    count = buffer.count
+                }
+            }
+            return random.removeLast()
+        }
     }
 
     // Guards the last timestamp and counter so concurrent callers never hand out equal or unordered ids.
@@ -25,7 +37,8 @@ public final class TimeOrderedIDGenerator: Sendable {
 
     /// Returns a new lowercase UUIDv7 string.
     public func make(now: Date = Date()) -> String {
-        let (millisecond, counter) = state.withLock { state -> (UInt64, UInt16) in
+        let (millisecond, counter, random) = state.withLock { state -> (UInt64, UInt16, UInt64) in
+            let random = state.nextRandom()
             var millisecond = UInt64(max(0, now.timeIntervalSince1970 * 1000))
             if millisecond <= state.millisecond {
                 millisecond = state.millisecond
@@ -36,48 +49,41 @@ public final class TimeOrderedIDGenerator: Sendable {
                     state.counter += 1
                 }
             } else {
-                state.counter = UInt16.random(in: 0...0x01FF)
+                state.counter = UInt16(truncatingIfNeeded: state.nextRandom()) & 0x01FF
             }
             state.millisecond = millisecond
-            return (millisecond, state.counter)
+            return (millisecond, state.counter, random)
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 {
-            bytes[index] = UInt8(truncatingIfNeeded: millisecond >> (8 * (5 - index)))
+        // 48 bits of time, version 7 and the 12-bit counter; variant 0b10 and 62 random bits.
+        let high = millisecond << 16 | 0x7000 | UInt64(counter)
+        let low = 0x8000_0000_0000_0000 | (random & 0x3FFF_FFFF_FFFF_FFFF)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var index = 0
+            for nibble in 0..<32 {
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    out[index] = UInt8(ascii: "-")
+                    index += 1
+                }
+                let word = nibble < 16 ? high : low
+                out[index] = Self.hexDigits[Int(word >> UInt64(60 - 4 * (nibble % 16)) & 0xF)]
+                index += 1
+            }
+            return index
         }
-        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: counter >> 8)
-        bytes[7] = UInt8(truncatingIfNeeded: counter)
-        var random = SystemRandomNumberGenerator()
-        let tail = random.next() as UInt64
-        for index in 8..<16 {
-            bytes[index] = UInt8(truncatingIfNeeded: tail >> (8 * (15 - index)))
-        }
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return Self.format(bytes)
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func format(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// Whether `text` has the shape of an id this generator makes (any UUID in lowercase canonical form).
     public static func isWellFormed(_ text: String) -> Bool {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 36 else { return false }
-        for (index, byte) in utf8.enumerated() {
+        guard text.utf8.count == 36 else { return false }
+        for (index, byte) in text.utf8.enumerated() {
             if index == 8 || index == 13 || index == 18 || index == 23 {
                 guard byte == UInt8(ascii: "-") else { return false }
-            } else if !hexDigits.contains(byte) {
-                return false
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) else {
+                    return false
+                }
             }
         }
         return true
