@@ -24,9 +24,25 @@ import Testing
         #expect(first < second)
     }
 
+    @Test func anIDStartsWithItsMillisecond() {
+        let id = TimeOrderedIDGenerator().make(now: Date(timeIntervalSince1970: 1_700_000_000.123))
+        #expect(id.hasPrefix("018bcfe5-687b-7"))
+    }
+
     @Test func malformedIDsAreRecognised() {
         #expect(!TimeOrderedIDGenerator.isWellFormed("not-an-id"))
         #expect(!TimeOrderedIDGenerator.isWellFormed("01A210FD-40A7-719B-B1A1-7F27CC409AC3"))
+    }
+}
+
+@Suite struct ValidationTests {
+    @Test func requiredTextIsTrimmedAndLimitedInCharacters() throws {
+        #expect(try Validation.requiredText("  Ana \n", field: "name", maxLength: 3) == "Ana")
+        #expect(try Validation.requiredText("Ana", field: "name", maxLength: 3) == "Ana")
+        // Three characters in six bytes fit a limit of three characters.
+        #expect(try Validation.requiredText("äöü", field: "name", maxLength: 3) == "äöü")
+        #expect(throws: SwitchboardError.self) { try Validation.requiredText("Anna", field: "name", maxLength: 3) }
+        #expect(throws: SwitchboardError.self) { try Validation.requiredText(" \t\n", field: "name", maxLength: 3) }
     }
 }
 
@@ -167,6 +183,13 @@ extension JSONValue {
         #expect(try JSONStreamEncoder.encode(unsigned) == Array(JSONEncoder().encode(unsigned)))
         let strings = ["", "plain", "a\"b", "back\\slash", "ctl\u{1}\u{1F}", "caf\u{E9} \u{1F3A7}", "\u{7F}"]
         #expect(try stream(strings) == foundation(strings))
+    }
+
+    @Test func freeFormJSONIsWrittenDirectlyAsItsEncoderWouldWriteIt() throws {
+        let value: JSONValue = .object(["a": .array([.number(1), .number(2.5), .number(-9_007_199_254_740_993), .null, .bool(true), .string("x\n")])])
+        #expect(String(decoding: try JSONStreamEncoder.encode(value), as: UTF8.self) == #"{"a":[1,2.5,-9007199254740992.0,null,true,"x\n"]}"#)
+        #expect(try stream(value) == foundation(value))
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder.encode(JSONValue.array([.number(.nan)])) }
     }
 
     @Test func nonFiniteNumbersAreRejected() {

@@ -95,10 +95,14 @@ final class JSONByteWriter {
         }
     }
 
-    /// Writes `value`: dates and scalars directly, anything else through its `encode(to:)`.
+    /// Writes `value`: dates, free-form JSON and scalars directly, anything else through its `encode(to:)`.
     func encodeValue<Value: Encodable>(_ value: Value) throws {
         if Value.self == Date.self {
             writeDate(unsafeBitCast(value, to: Date.self))
+            return
+        }
+        if Value.self == JSONValue.self {
+            try writeJSON(unsafeBitCast(value, to: JSONValue.self))
             return
         }
         let start = bytes.count
@@ -106,6 +110,38 @@ final class JSONByteWriter {
         try value.encode(to: JSONStreamingEncoder(writer: self))
         if bytes.count == start { bytes.append(contentsOf: Array("{}".utf8)) }
         close(above: depth)
+    }
+
+    /// Writes free-form JSON as `JSONValue.encode(to:)` would, without going through an `Encoder`.
+    func writeJSON(_ value: JSONValue) throws {
+        switch value {
+        case .null: writeRaw("null")
+        case .bool(let value): writeRaw(value ? "true" : "false")
+        case .number(let value):
+            if value.rounded() == value, abs(value) < JSONValue.maxExactInteger {
+                writeInteger(Int64(value))
+            } else {
+                try writeDouble(value)
+            }
+        case .string(let value): writeString(value)
+        case .array(let values):
+            bytes.append(UInt8(ascii: "["))
+            for (index, element) in values.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                try writeJSON(element)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            var isFirst = true
+            for (key, member) in members {
+                if !isFirst { bytes.append(UInt8(ascii: ",")) }
+                isFirst = false
+                writeKey(key)
+                try writeJSON(member)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
     }
 
     /// RFC 3339 in UTC with whole seconds, as `JSONEncoder`'s `.iso8601` writes it.

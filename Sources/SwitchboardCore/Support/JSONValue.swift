@@ -26,13 +26,16 @@ public enum JSONValue: Hashable, Sendable, Codable {
         }
     }
 
+    /// 2^53: a whole number below it is exact as a `Double` and is written without a fraction.
+    static let maxExactInteger: Double = 9_007_199_254_740_992
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            if value.rounded() == value, abs(value) < Self.maxExactInteger {
                 try container.encode(Int64(value))
             } else {
                 try container.encode(value)
