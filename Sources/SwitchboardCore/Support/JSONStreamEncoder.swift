@@ -212,25 +212,24 @@ final class JSONByteWriter {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
+/// Two words, so that passing it as `any Encoder` allocates nothing.
 private struct JSONStreamingEncoder: Encoder {
     let writer: JSONByteWriter
-    /// The depth of the object this encoder opened, so that asking for a keyed container again (as a
-    /// type that wraps another's encoding does) adds to the same object, as Foundation's encoder does.
-    private let object = ObjectDepth()
+    /// The writer's depth when this encoder was made: the depth of the object it opens, so that asking
+    /// for a keyed container again (as a type that wraps another's encoding does) adds to the same
+    /// object, as Foundation's encoder does.
+    private let depth: Int
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     init(writer: JSONByteWriter) {
         self.writer = writer
+        self.depth = writer.depth
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if let depth = object.depth, writer.depth > depth {
-            return KeyedEncodingContainer(KeyedContainer(writer: writer, depth: depth))
-        }
-        let depth = writer.depth
-        writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}"))
-        object.depth = depth
+        // Deeper than at the start: this encoder's object is open already.
+        if writer.depth == depth { writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}")) }
         return KeyedEncodingContainer(KeyedContainer(writer: writer, depth: depth))
     }
 
@@ -243,10 +242,6 @@ private struct JSONStreamingEncoder: Encoder {
     func singleValueContainer() -> any SingleValueEncodingContainer {
         SingleValueContainer(writer: writer)
     }
-}
-
-private final class ObjectDepth {
-    var depth: Int?
 }
 
 /// The scalar writes shared by every container kind.
