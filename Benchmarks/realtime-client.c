@@ -68,7 +68,7 @@ static long long content_ns(const unsigned char *payload, size_t length) {
 }
 
 // Handles the complete frames at the start of the buffer; returns how many bytes they took, and sets
-// *ready when a "ready" frame was among them.
+// *ready when a "ready" frame was among them (unless ready is NULL: once connected, none comes).
 static size_t frames(struct connection *c, int *ready) {
     size_t offset = 0;
     for (;;) {
@@ -89,7 +89,7 @@ static size_t frames(struct connection *c, int *ready) {
         if (left < header + length) break;
         unsigned char *payload = p + header;
         if ((p[0] & 0x0F) == 0x1) {
-            if (memmem(payload, length, "\"type\":\"ready\"", 14)) {
+            if (ready && memmem(payload, length, "\"type\":\"ready\"", 14)) {
                 *ready = 1;
             } else if (memmem(payload, length, "\"action\":\"receive\"", 18)) {
                 long long sent = content_ns(payload, length);
@@ -173,16 +173,14 @@ static void *run(void *argument) {
         int ready = epoll_wait(poll, events, 256, 100);
         for (int i = 0; i < ready; i++) {
             struct connection *c = events[i].data.ptr;
-            for (;;) {
-                ssize_t n = read(c->fd, c->buffer + c->used, BUFFER - c->used);
-                if (n > 0) {
-                    c->used += (size_t)n;
-                    int unused = 0;
-                    consume(c, &unused);
-                    continue;
-                }
-                if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) epoll_ctl(poll, EPOLL_CTL_DEL, c->fd, NULL);
-                break;
+            // One read per readiness: epoll is level-triggered, so whatever a read leaves is reported
+            // again, and a second read to see EAGAIN would double the client's system calls.
+            ssize_t n = read(c->fd, c->buffer + c->used, BUFFER - c->used);
+            if (n > 0) {
+                c->used += (size_t)n;
+                consume(c, NULL);
+            } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                epoll_ctl(poll, EPOLL_CTL_DEL, c->fd, NULL);
             }
         }
     }
