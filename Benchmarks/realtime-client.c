@@ -3,10 +3,12 @@
 //   realtime-client PORT TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS
 //
 // Opens CONNECTIONS WebSocket connections to 127.0.0.1:PORT/ws and waits for each one's "ready" frame,
-// prints "ready", then posts COUNT messages into CONVERSATION from VISITOR at RATE a second over one
-// keep-alive HTTP connection, each carrying its CLOCK_REALTIME in nanoseconds taken just before the
-// request is written, while two epoll threads read frames until COUNT × CONNECTIONS message frames
-// arrived (or the timeout). It prints {"received": N, "p50_ms": X, "p99_ms": Y}. It does the least work
+// posts one second of warm-up messages (RATE of them, not measured: a server's first message goes
+// through cold caches, and at 100 messages a run its 1,000 deliveries alone would be the p99) and waits
+// until every subscriber got them, prints "ready", then posts COUNT messages into CONVERSATION from
+// VISITOR at RATE a second over one keep-alive HTTP connection, each carrying its CLOCK_REALTIME in
+// nanoseconds taken just before the request is written, while two epoll threads read frames until
+// COUNT × CONNECTIONS message frames arrived (or the timeout). It prints {"received": N, "p50_ms": X, "p99_ms": Y}. It does the least work
 // per frame it can (no JSON parsing, one pass over the bytes), so that the latency measured is the
 // server's: one Python process reading 1,000 sockets, and posting with httpx, measured its own queue.
 #define _GNU_SOURCE
@@ -36,6 +38,7 @@ struct connection {
 
 static long long expected;
 static atomic_llong received;
+static atomic_llong warmups_received;
 static long long *latencies;
 static atomic_llong latency_count;
 static double deadline;
@@ -96,8 +99,10 @@ static size_t frames(struct connection *c, int *ready) {
                 if (sent > 0) {
                     long long slot = atomic_fetch_add(&latency_count, 1);
                     if (slot < expected) latencies[slot] = realtime_ns() - sent;
+                    atomic_fetch_add(&received, 1);
+                } else {
+                    atomic_fetch_add(&warmups_received, 1);
                 }
-                atomic_fetch_add(&received, 1);
             }
         }
         offset += header + length;
@@ -187,8 +192,9 @@ static void *run(void *argument) {
     return NULL;
 }
 
-// Posts `count` messages at `rate` a second and reads each answer, which must be 201.
-static void publish(int port, const char *token, const char *conversation, const char *visitor, double rate, long long count) {
+// Posts `count` messages at `rate` a second and reads each answer, which must be 201. A message carries
+// the time it is sent, or "warmup".
+static void publish(int port, const char *token, const char *conversation, const char *visitor, double rate, long long count, int warmup) {
     int fd = dial(port);
     static char request[4096], answer[65536];
     double start = now_seconds();
@@ -199,8 +205,13 @@ static void publish(int port, const char *token, const char *conversation, const
             nanosleep(&pause, NULL);
         }
         char body[512];
-        int length = snprintf(body, sizeof body, "{\"conversation_id\":\"%s\",\"from\":\"%s\",\"content\":\"%lld\"}", conversation, visitor,
-                              realtime_ns());
+        char text[32];
+        if (warmup) {
+            snprintf(text, sizeof text, "warmup");
+        } else {
+            snprintf(text, sizeof text, "%lld", realtime_ns());
+        }
+        int length = snprintf(body, sizeof body, "{\"conversation_id\":\"%s\",\"from\":\"%s\",\"content\":\"%s\"}", conversation, visitor, text);
         int size = snprintf(request, sizeof request,
                             "POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
                             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
@@ -252,8 +263,6 @@ int main(int argc, char **argv) {
     latencies = calloc((size_t)expected, sizeof *latencies);
     struct connection *connections = calloc((size_t)count, sizeof *connections);
     for (int i = 0; i < count; i++) connect_one(port, argv[2], &connections[i]);
-    printf("ready\n");
-    fflush(stdout);
     deadline = now_seconds() + timeout;
     pthread_t threads[THREADS];
     struct worker workers[THREADS];
@@ -262,7 +271,12 @@ int main(int argc, char **argv) {
         workers[t] = (struct worker){.connections = connections + first, .count = last - first};
         pthread_create(&threads[t], NULL, run, &workers[t]);
     }
-    publish(port, argv[2], argv[4], argv[5], rate, messages);
+    long long warmups = rate < 1 ? 1 : (long long)rate;
+    publish(port, argv[2], argv[4], argv[5], rate, warmups, 1);
+    while (atomic_load(&warmups_received) < warmups * count && now_seconds() < deadline) usleep(1000);
+    printf("ready\n");
+    fflush(stdout);
+    publish(port, argv[2], argv[4], argv[5], rate, messages, 0);
     for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
     long long measured = atomic_load(&latency_count);
     if (measured > expected) measured = expected;
