@@ -42,7 +42,7 @@ final class RecentEvents: Sendable {
                 let middle = (low + high) / 2
                 if held[middle].position <= position { low = middle + 1 } else { high = middle }
             }
-            return Array(held[low..<min(held.endIndex, low + limit)])
+            return Array(held[low..<min(held.endIndex, low + max(limit, 0))])
         }
     }
 
