@@ -213,24 +213,39 @@ import Testing
     }
 
     @Test func recentEventsAnswerOnlyAboveTheirFloor() {
-        func event(_ position: Int64) -> Event {
-            Event(id: "e\(position)", type: .agentCreated, tenantID: "t", seq: position, timestamp: 0, data: .null, position: position)
-        }
         let recent = RecentEvents(floor: 10, capacity: 4)
         #expect(recent.events(after: 9, limit: 10) == nil)
         #expect(recent.events(after: 10, limit: 10) == [])
-        recent.append([event(11), event(12)])
+        recent.append([Self.entry(11), Self.entry(12)])
         #expect(recent.events(after: 10, limit: 10)?.map(\.position) == [11, 12])
         #expect(recent.events(after: 11, limit: 10)?.map(\.position) == [12])
         #expect(recent.events(after: 12, limit: 10) == [])
         // Position 13 was written elsewhere: only events after it come from memory.
-        recent.append([event(14)])
+        recent.append([Self.entry(14)])
         #expect(recent.events(after: 12, limit: 10) == nil)
         #expect(recent.events(after: 13, limit: 10)?.map(\.position) == [14])
         // Past the capacity, the oldest go and the floor follows.
-        recent.append((15...18).map(event))
+        recent.append((15...18).map { Self.entry($0) })
         #expect(recent.events(after: 13, limit: 10) == nil)
         #expect(recent.events(after: 14, limit: 10)?.map(\.position) == [15, 16, 17, 18])
         #expect(recent.events(after: 15, limit: 2)?.map(\.position) == [16, 17])
+    }
+
+    @Test func recentEventsKeepToTheirDataBudget() {
+        let recent = RecentEvents(floor: 0, capacity: 100, maxDataBytes: 1_000)
+        recent.append((1...4).map { Self.entry($0, dataBytes: 300) })
+        #expect(recent.events(after: 0, limit: 10) == nil)
+        #expect(recent.events(after: 1, limit: 10)?.map(\.position) == [2, 3, 4])
+        // One event over the whole budget is not kept either.
+        recent.append([Self.entry(5, dataBytes: 5_000)])
+        #expect(recent.events(after: 4, limit: 10) == nil)
+        #expect(recent.events(after: 5, limit: 10) == [])
+        recent.append([Self.entry(6)])
+        #expect(recent.events(after: 5, limit: 10)?.map(\.position) == [6])
+    }
+
+    static func entry(_ position: Int64, dataBytes: Int = 10) -> RecentEvents.Entry {
+        let event = Event(id: "e\(position)", type: .agentCreated, tenantID: "t", seq: position, timestamp: 0, data: .null, position: position)
+        return RecentEvents.Entry(event: event, dataBytes: dataBytes)
     }
 }

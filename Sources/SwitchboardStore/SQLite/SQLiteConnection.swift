@@ -41,7 +41,7 @@ final class SQLiteConnection: @unchecked Sendable {
     private var isClosed = false
     /// The events the writer's current transaction inserted, in position order; appended by
     /// `ChatTransaction`, trimmed on a rolled-back savepoint and taken after the commit by `SQLiteWriter`.
-    var appendedEvents: [Event] = []
+    var appendedEvents: [RecentEvents.Entry] = []
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SwitchboardCore
 
 /// The single writer of a database: runs write jobs on its own thread and commits them in groups.
 ///
@@ -14,7 +13,7 @@ import SwitchboardCore
 final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let maxBatch: Int
-    private let onEventsCommitted: @Sendable ([Event]) -> Void
+    private let onEventsCommitted: @Sendable ([RecentEvents.Entry]) -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -25,7 +24,7 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
     /// after each commit that inserted events, with those events in position order.
-    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable ([Event]) -> Void) {
+    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable ([RecentEvents.Entry]) -> Void) {
         self.connection = connection
         self.maxBatch = maxBatch
         self.logger = logger
