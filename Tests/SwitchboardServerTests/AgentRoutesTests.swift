@@ -65,6 +65,8 @@ import Testing
                 (#"{"name":"A","status":"sleeping"}"#, .unprocessableContent, "invalid_field", "status"),
                 (#"{"name":"A","max_concurrent":0}"#, .unprocessableContent, "invalid_field", "max_concurrent"),
                 (#"{"name":"A","max_concurrent":"3"}"#, .unprocessableContent, "invalid_field", "max_concurrent"),
+                (#"{"name":"A","max_concurrent":1.5}"#, .unprocessableContent, "invalid_field", "max_concurrent"),
+                (#"{"name":"A","max_concurrent":1e30}"#, .unprocessableContent, "invalid_field", "max_concurrent"),
                 (#"{"name":"A","nickname":"a"}"#, .unprocessableContent, "unknown_field", "nickname"),
                 (#"{"name":"A""#, .badRequest, "invalid_json", nil),
                 (#"["name"]"#, .badRequest, "invalid_json", nil),

@@ -31,14 +31,21 @@ struct CollectedBody {
         guard bytes.readableBytes > 0 else {
             throw Problem.badRequest(code: "missing_body", "This request needs a JSON object body.")
         }
+        guard case .object(let members) = try? JSONValue(parsing: bytes.readableBytesView) else {
+            throw Self.invalidJSON
+        }
+        // The first unknown field by name, so that the answer does not depend on hashing.
+        if let unknown = members.keys.filter({ !Body.fields.contains($0) }).min() {
+            throw Problem(status: .unprocessableContent, code: "unknown_field", detail: "The field '\(unknown)' is not accepted here.", field: unknown)
+        }
         do {
-            return try SwitchboardJSON.makeDecoder().decode(Strict<Body>.self, from: Data(buffer: bytes)).value
-        } catch let error as UnknownField {
-            throw Problem(status: .unprocessableContent, code: "unknown_field", detail: "The field '\(error.path)' is not accepted here.", field: error.path)
+            return try JSONValueDecoder.decode(Body.self, from: .object(members))
         } catch let error as DecodingError {
             throw Self.problem(error)
         }
     }
+
+    private static let invalidJSON = Problem.badRequest(code: "invalid_json", "The body is not a valid JSON object.")
 
     /// A digest of method, path and body: what an `Idempotency-Key` is bound to.
     func fingerprint(of request: Request) -> String {
@@ -63,25 +70,7 @@ struct CollectedBody {
             let field = path(context.codingPath)
             return Problem(status: .unprocessableContent, code: "invalid_field", detail: "The field '\(field)' has an invalid value.", field: field)
         default:
-            return Problem.badRequest(code: "invalid_json", "The body is not a valid JSON object.")
+            return invalidJSON
         }
-    }
-}
-
-/// A field the body type does not accept.
-private struct UnknownField: Error {
-    let path: String
-}
-
-/// Decodes `Body` after checking that every key of the object is one it accepts.
-private struct Strict<Body: StrictBody>: Decodable {
-    let value: Body
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: AnyCodingKey.self)
-        if let unknown = container.allKeys.first(where: { !Body.fields.contains($0.stringValue) }) {
-            throw UnknownField(path: unknown.stringValue)
-        }
-        value = try Body(from: decoder)
     }
 }
