@@ -54,20 +54,14 @@ final class JSONByteWriter {
     }
 
     func writeString(_ string: String) {
-        var string = string
-        // Native strings are contiguous UTF-8: scanned and copied as a buffer, not byte by byte.
-        string.withUTF8(writeString)
-    }
-
-    private func writeString(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings need no escape and are copied whole.
-        if utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: utf8)
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: string.utf8)
             bytes.append(UInt8(ascii: "\""))
             return
         }
-        for byte in utf8 {
+        for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
