@@ -141,8 +141,7 @@ struct ChatTransaction {
         let (message, events) = try Message.make(input, in: conversation, id: ids.make(now: now), now: now)
         try save(message)
         try append(events)
-        let seq = try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)], { $0.int64(0) })
-        return ChatResult(resource: .message(message), isCreated: true, seq: seq)
+        return ChatResult(resource: .message(message), isCreated: true, seq: db.appendedEvents.last?.event.seq)
     }
 
     /// Saves and appends only when the rules produced events; an unchanged resource is returned as is.
