@@ -45,11 +45,15 @@ struct MessageController {
         let body = try await CollectedBody.collect(request, context: context)
         let input = try body.decode(CreateBody.self)
         let principal = context.requirePrincipal
+        let visibility = try permissions.visibility(of: principal)
         // Only into a conversation the principal sees, and only as itself when it is an agent or visitor.
-        guard (try? permissions.conversation(input.conversationID, for: principal)) != nil else {
-            throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
+        // One that sees every conversation needs no read here: the store refuses a missing one alike.
+        if visibility != .all {
+            guard let conversation = try store.conversation(id: input.conversationID, tenant: principal.tenantID), visibility.contains(conversation) else {
+                throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
+            }
         }
-        guard try permissions.visibility(of: principal).maySend(as: input.from) else {
+        guard visibility.maySend(as: input.from) else {
             throw SwitchboardError(kind: .forbidden, code: "sender_not_principal", detail: "Agents and visitors send messages only as themselves.", field: "from")
         }
         let message = NewMessage(
