@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The newest committed events, kept in memory by the writer so that the log's readers (the
 /// realtime tail, webhooks, plugins, statistics), which follow it closely, neither read SQLite nor

@@ -197,7 +197,9 @@ import Testing
                     // Appends an event, then fails: its savepoint rolls back inside a group commit.
                     await #expect(throws: CancellationError.self) {
                         try await store.write { db in
-                            try ChatTransaction(db: db, tenant: tenant.id, now: Date(), ids: ids).append([DomainEvent(type: .agentCreated, data: .null)])
+                            try ChatTransaction(db: db, tenant: tenant.id, now: Date(), ids: ids).append([
+                                DomainEvent(type: .agentCreated, data: .null)
+                            ])
                             throw CancellationError()
                         }
                     }

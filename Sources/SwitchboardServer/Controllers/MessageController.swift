@@ -49,7 +49,8 @@ struct MessageController {
         // Only into a conversation the principal sees, and only as itself when it is an agent or visitor.
         // One that sees every conversation needs no read here: the store refuses a missing one alike.
         if visibility != .all {
-            guard let conversation = try store.conversation(id: input.conversationID, tenant: principal.tenantID), visibility.contains(conversation) else {
+            guard let conversation = try store.conversation(id: input.conversationID, tenant: principal.tenantID), visibility.contains(conversation)
+            else {
                 throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
             }
         }

@@ -36,7 +36,12 @@ struct CollectedBody {
         }
         // The first unknown field by name, so that the answer does not depend on hashing.
         if let unknown = members.keys.filter({ !Body.fields.contains($0) }).min() {
-            throw Problem(status: .unprocessableContent, code: "unknown_field", detail: "The field '\(unknown)' is not accepted here.", field: unknown)
+            throw Problem(
+                status: .unprocessableContent,
+                code: "unknown_field",
+                detail: "The field '\(unknown)' is not accepted here.",
+                field: unknown
+            )
         }
         do {
             return try JSONValueDecoder.decode(Body.self, from: .object(members))

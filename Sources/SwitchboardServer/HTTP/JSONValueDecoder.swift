@@ -76,7 +76,9 @@ private struct ValueDecoder: Decoder {
     func integer<Integer: FixedWidthInteger>(_ type: Integer.Type) throws -> Integer {
         guard case .number(let number) = value else { throw mismatch(Integer.self) }
         guard number.rounded() == number, abs(number) < 9_007_199_254_740_992, let exact = Integer(exactly: number) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Parsed JSON number <\(number)> does not fit in \(Integer.self)."))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath, debugDescription: "Parsed JSON number <\(number)> does not fit in \(Integer.self).")
+            )
         }
         return exact
     }
@@ -86,7 +88,10 @@ private struct ValueDecoder: Decoder {
         if value == .null {
             return .valueNotFound(expected, .init(codingPath: codingPath, debugDescription: "Cannot get \(expected) -- found null value instead"))
         }
-        return .typeMismatch(expected, .init(codingPath: codingPath, debugDescription: "Expected to decode \(expected) but found another type instead."))
+        return .typeMismatch(
+            expected,
+            .init(codingPath: codingPath, debugDescription: "Expected to decode \(expected) but found another type instead.")
+        )
     }
 }
 

@@ -173,7 +173,15 @@ struct ChatTransaction {
                     .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
                 ]
             )
-            let committed = Event(id: id, type: event.type, tenantID: tenant, seq: seq, timestamp: timestamp, data: event.data, position: db.lastInsertedRowID)
+            let committed = Event(
+                id: id,
+                type: event.type,
+                tenantID: tenant,
+                seq: seq,
+                timestamp: timestamp,
+                data: event.data,
+                position: db.lastInsertedRowID
+            )
             db.appendedEvents.append(RecentEvents.Entry(event: committed, dataBytes: data.utf8.count))
         }
     }
