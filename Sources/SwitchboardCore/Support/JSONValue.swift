@@ -27,7 +27,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
     }
 
     /// 2^53: a whole number below it is exact as a `Double` and is written without a fraction.
-    static let maxExactInteger: Double = 9_007_199_254_740_992
+    public static let maxExactInteger: Double = 9_007_199_254_740_992
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

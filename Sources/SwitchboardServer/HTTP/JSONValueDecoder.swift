@@ -75,7 +75,7 @@ private struct ValueDecoder: Decoder {
 
     func integer<Integer: FixedWidthInteger>(_ type: Integer.Type) throws -> Integer {
         guard case .number(let number) = value else { throw mismatch(Integer.self) }
-        guard number.rounded() == number, abs(number) < 9_007_199_254_740_992, let exact = Integer(exactly: number) else {
+        guard number.rounded() == number, abs(number) < JSONValue.maxExactInteger, let exact = Integer(exactly: number) else {
             throw DecodingError.dataCorrupted(
                 .init(codingPath: codingPath, debugDescription: "Parsed JSON number <\(number)> does not fit in \(Integer.self).")
             )
