@@ -23,8 +23,11 @@ final class RealtimeHub: Sendable {
             self.receivesEvents = receivesEvents
         }
 
-        var principalKey: String { principal.tenantID + " " + principal.subject }
+        var principalKey: String { RealtimeHub.key(of: principal) }
     }
+
+    /// The key under which a principal's connections are counted.
+    static func key(of principal: Principal) -> String { principal.tenantID + " " + principal.subject }
 
     /// Who may see an event.
     enum Audience {
@@ -57,7 +60,7 @@ final class RealtimeHub: Sendable {
     /// - Throws: `.tooManyForPrincipal` or `.tooManyForTenant` past the configured limits.
     func register(principal: Principal, visibility: Visibility, mailbox: Mailbox, receivesEvents: Bool) throws(RealtimeClose) -> Listener {
         try state.withLock { state throws(RealtimeClose) in
-            let key = principal.tenantID + " " + principal.subject
+            let key = Self.key(of: principal)
             guard state.perPrincipal[key, default: 0] < limits.maxConnectionsPerPrincipal else { throw .tooManyForPrincipal }
             guard state.listeners[principal.tenantID, default: []].count < limits.maxConnectionsPerTenant else { throw .tooManyForTenant }
             let listener = Listener(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
@@ -82,7 +85,7 @@ final class RealtimeHub: Sendable {
 
     /// How many connections a principal has open.
     func connections(of principal: Principal) -> Int {
-        state.withLock { $0.perPrincipal[principal.tenantID + " " + principal.subject, default: 0] }
+        state.withLock { $0.perPrincipal[Self.key(of: principal), default: 0] }
     }
 
     /// How many connections are open across every tenant.
