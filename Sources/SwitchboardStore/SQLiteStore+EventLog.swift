@@ -72,7 +72,12 @@ extension SQLiteStore: EventLog {
     }
 
     public func lastPosition() throws -> Int64 {
-        try read { db in try db.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0 }
+        try read(Self.lastPosition(in:))
+    }
+
+    /// The newest position in the log as `db` sees it, 0 when empty.
+    static func lastPosition(in db: SQLiteConnection) throws -> Int64 {
+        try db.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0
     }
 
     public func cursor(consumer: String) throws -> Int64 {

@@ -69,7 +69,7 @@ public final class SQLiteStore: Sendable {
         }
         let commits = CommitSignal()
         self.commits = commits
-        let recentEvents = RecentEvents(floor: try writeConnection.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0)
+        let recentEvents = RecentEvents(floor: try Self.lastPosition(in: writeConnection))
         self.recentEvents = recentEvents
         self.ids = ids
         self.logger = logger
