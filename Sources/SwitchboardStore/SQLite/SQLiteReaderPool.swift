@@ -60,17 +60,17 @@ final class SQLiteReaderPool: Sendable {
         do {
             if let snapshot = entry.snapshot, snapshot.commits != commits || now - snapshot.began >= snapshotLifetime {
                 entry.snapshot = nil
-                try entry.connection.execute("COMMIT")
+                try entry.connection.run("COMMIT")
             }
             if entry.snapshot == nil {
-                try entry.connection.execute("BEGIN")
+                try entry.connection.run("BEGIN")
                 entry.snapshot = Snapshot(commits: commits, began: now)
             }
             let result = try body(entry.connection)
             release(entry)
             return result
         } catch {
-            if entry.connection.isInTransaction { try? entry.connection.execute("ROLLBACK") }
+            if entry.connection.isInTransaction { _ = try? entry.connection.run("ROLLBACK") }
             entry.snapshot = nil
             release(entry)
             throw error
@@ -95,7 +95,7 @@ final class SQLiteReaderPool: Sendable {
             return expired
         }
         for var entry in expired {
-            try? entry.connection.execute("COMMIT")
+            _ = try? entry.connection.run("COMMIT")
             entry.snapshot = nil
             release(entry)
         }
