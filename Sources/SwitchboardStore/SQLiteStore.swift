@@ -73,21 +73,17 @@ public final class SQLiteStore: Sendable {
         self.recentEvents = recentEvents
         self.ids = ids
         self.logger = logger
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) { events in
+            // In memory first: a reader the signal wakes finds the events there.
+            recentEvents.append(events)
+            commits.notify()
+        }
         let path = configuration.path
         let synchronous = configuration.synchronous.pragma
-        let readers = SQLiteReaderPool(capacity: configuration.readers) {
+        self.readers = SQLiteReaderPool(capacity: configuration.readers) {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: synchronous)
             try connection.execute("PRAGMA query_only = ON")
             return connection
-        }
-        self.readers = readers
-        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) { events in
-            readers.committed()
-            // Cursors, deliveries and other bookkeeping do not wake the event log's readers. The events
-            // go in memory first: a reader the signal wakes finds them there.
-            guard !events.isEmpty else { return }
-            recentEvents.append(events)
-            commits.notify()
         }
     }
 
@@ -101,8 +97,7 @@ public final class SQLiteStore: Sendable {
         writer.stop()
     }
 
-    /// Runs a read on a pooled connection, in one read transaction (every statement sees the same
-    /// snapshot), mapping SQLite failures to `unavailable`.
+    /// Runs a read on a pooled connection, mapping SQLite failures to `unavailable`.
     func read<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
         do {
             return try readers.read(body)

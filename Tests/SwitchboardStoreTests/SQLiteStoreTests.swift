@@ -182,51 +182,6 @@ import Testing
         #expect(try store.cursor(consumer: "plugins") == 0)
     }
 
-    @Test func aReadSeesEveryCommitThatFinishedBeforeIt() async throws {
-        let store = try Self.makeStore()
-        defer { store.close() }
-        let tenant = try await store.createTenant(name: "T")
-        // Each read comes right after a commit, well within a kept read transaction's lifetime.
-        for index in 0..<20 {
-            #expect(try store.tenants().count == index + 1)
-            _ = try await store.createTenant(name: "T\(index)")
-            let outcome = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant.id, idempotency: nil)
-            guard case .applied(let result) = outcome, case .agent(let agent) = result.resource else {
-                Issue.record("unexpected outcome")
-                return
-            }
-            #expect(try store.agent(id: agent.id, tenant: tenant.id) == agent)
-        }
-    }
-
-    @Test func anotherProcesssCommitIsSeenWithinTheSnapshotLifetime() async throws {
-        let path = Self.temporaryPath()
-        let store = try Self.makeStore(path: path)
-        defer { store.close() }
-        #expect(try store.tenants().isEmpty)
-        let other = try Self.makeStore(path: path)
-        _ = try await other.createTenant(name: "Elsewhere")
-        other.close()
-        try await Task.sleep(for: .milliseconds(150))
-        #expect(try store.tenants().map(\.name) == ["Elsewhere"])
-    }
-
-    @Test func idleReadTransactionsEndSoTheWALCanBeCheckpointed() async throws {
-        let path = Self.temporaryPath()
-        let store = try Self.makeStore(path: path)
-        defer { store.close() }
-        _ = try await store.createTenant(name: "T")
-        _ = try store.tenants()
-        try await Task.sleep(for: .milliseconds(150))
-        // The commit ends the read transaction the idle connection kept from the read above.
-        _ = try await store.createTenant(name: "U")
-        let checkpointer = try SQLiteConnection(path: path, isReadOnly: false, synchronous: "FULL")
-        defer { checkpointer.close() }
-        try checkpointer.execute("PRAGMA busy_timeout = 0")
-        let busy = try checkpointer.queryFirst("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int64(0) }
-        #expect(busy == 0)
-    }
-
     @Test func eventsServedFromMemoryMatchTheDatabaseWhenJobsRollBack() async throws {
         let store = try Self.makeStore()
         defer { store.close() }

@@ -78,9 +78,6 @@ final class SQLiteConnection: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
-    /// Whether a transaction is open.
-    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
-
     /// Runs one or more statements without results.
     func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?

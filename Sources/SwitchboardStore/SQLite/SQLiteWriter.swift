@@ -13,7 +13,7 @@ import Logging
 final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let maxBatch: Int
-    private let onCommit: @Sendable ([RecentEvents.Entry]) -> Void
+    private let onEventsCommitted: @Sendable ([RecentEvents.Entry]) -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -22,13 +22,13 @@ final class SQLiteWriter: @unchecked Sendable {
     private let stopped = NSCondition()
     private var hasStopped = false
 
-    /// Starts the writer thread over `connection`, which it then owns; `onCommit` runs on it after each
-    /// commit, before the callers resume, with the events the commit inserted in position order.
-    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onCommit: @escaping @Sendable ([RecentEvents.Entry]) -> Void) {
+    /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
+    /// after each commit that inserted events, with those events in position order.
+    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable ([RecentEvents.Entry]) -> Void) {
         self.connection = connection
         self.maxBatch = maxBatch
         self.logger = logger
-        self.onCommit = onCommit
+        self.onEventsCommitted = onEventsCommitted
         let thread = Thread { [self] in self.run() }
         thread.name = "switchboard-sqlite-writer"
         thread.start()
@@ -134,7 +134,8 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in batch { job.finish(SQLiteStore.unavailableError) }
             return
         }
-        onCommit(connection.appendedEvents)
+        // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
+        if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
         connection.appendedEvents = []
         for (job, error) in outcomes { job.finish(error) }
     }
