@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SwitchboardCore
 import Testing
 
@@ -182,6 +183,33 @@ import Testing
         #expect(try store.cursor(consumer: "plugins") == 0)
     }
 
+    @Test func theWALStaysBoundedWhileReadersRunAlongsideTheWriter() async throws {
+        let path = Self.temporaryPath()
+        let store = try SQLiteStore(configuration: .init(path: path, synchronous: .normal), logger: Logger(label: "test"))
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        let writing = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var reads = 0
+                    while writing.isSet, reads < 1_000_000 {
+                        _ = try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 1))
+                        reads += 1
+                    }
+                }
+            }
+            // One commit each: 3,000 commits write far more pages than the 1,000 after which the WAL restarts.
+            for index in 0..<3_000 {
+                _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant.id, idempotency: nil)
+            }
+            writing.clear()
+            try await group.waitForAll()
+        }
+        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(walBytes < 16 << 20)
+    }
+
     @Test func eventsServedFromMemoryMatchTheDatabaseWhenJobsRollBack() async throws {
         let store = try Self.makeStore()
         defer { store.close() }
@@ -250,4 +278,13 @@ import Testing
         let event = Event(id: "e\(position)", type: .agentCreated, tenantID: "t", seq: position, timestamp: 0, data: .null, position: position)
         return RecentEvents.Entry(event: event, dataBytes: dataBytes)
     }
+}
+
+/// A flag set until cleared, shared between test tasks.
+private final class Flag: Sendable {
+    private let value = Atomic(true)
+
+    var isSet: Bool { value.load(ordering: .relaxed) }
+
+    func clear() { value.store(false, ordering: .relaxed) }
 }
