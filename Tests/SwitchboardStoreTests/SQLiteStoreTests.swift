@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SwitchboardCore
+import Synchronization
 import Testing
 
 @testable import SwitchboardStore
