@@ -142,9 +142,7 @@ struct CustomerController {
     @Sendable func conversationCustomer(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let principal = context.requirePrincipal
-        guard let conversation = try store.conversation(id: id, tenant: principal.tenantID), try permissions.visibility(of: principal).contains(conversation) else {
-            throw SwitchboardError.notFound("conversation")
-        }
+        let conversation = try permissions.conversation(id, for: principal)
         let refresh: Bool
         switch request.uri.queryParameters["refresh"] {
         case nil, "false": refresh = false

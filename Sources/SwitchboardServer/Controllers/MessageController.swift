@@ -49,8 +49,7 @@ struct MessageController {
         // Only into a conversation the principal sees, and only as itself when it is an agent or visitor.
         // One that sees every conversation needs no read here: the store refuses a missing one alike.
         if visibility != .all {
-            guard let conversation = try store.conversation(id: input.conversationID, tenant: principal.tenantID), visibility.contains(conversation)
-            else {
+            guard try permissions.conversation(input.conversationID, tenant: principal.tenantID, visibleIn: visibility) != nil else {
                 throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
             }
         }

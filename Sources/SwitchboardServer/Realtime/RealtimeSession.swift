@@ -142,7 +142,7 @@ struct RealtimeSession: Sendable {
         } else {
             conversationID = try openConversation(between: from, and: to, principal: principal, visibility: visibility)
         }
-        guard (try? permissions.conversation(conversationID, for: principal)) != nil else {
+        guard (try? permissions.conversation(conversationID, tenant: principal.tenantID, visibleIn: visibility)) != nil else {
             throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
         }
         let message = NewMessage(

@@ -25,9 +25,15 @@ struct DataPermissions: Sendable {
     /// The conversation with `id` when the principal sees it.
     /// - Throws: `conversation_not_found` when it does not exist or is outside the principal's view.
     func conversation(_ id: String, for principal: Principal) throws -> Conversation {
-        guard let conversation = try store.conversation(id: id, tenant: principal.tenantID), try visibility(of: principal).contains(conversation) else {
+        guard let conversation = try conversation(id, tenant: principal.tenantID, visibleIn: visibility(of: principal)) else {
             throw SwitchboardError.notFound("conversation")
         }
+        return conversation
+    }
+
+    /// The conversation with `id` of `tenant` when `visibility`, resolved already, includes it; else nil.
+    func conversation(_ id: String, tenant: String, visibleIn visibility: Visibility) throws -> Conversation? {
+        guard let conversation = try store.conversation(id: id, tenant: tenant), visibility.contains(conversation) else { return nil }
         return conversation
     }
 
