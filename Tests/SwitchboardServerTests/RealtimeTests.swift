@@ -93,6 +93,13 @@ func withSocket(
                 try await socket.send(["type": "message", "action": "send", "id": 7, "data": ["from": .string(conversation.visitor)]])
                 let missing = try #require(try await socket.next(type: "error"))
                 #expect(missing["id"]?.int == 7 && missing["data"]?["code"]?.string == "missing_field")
+                // An admin key sees every conversation: the store refuses a missing one, as over REST.
+                try await socket.send([
+                    "type": "message", "action": "send", "id": 8, "conversation_id": "01900000-0000-7000-8000-000000000000",
+                    "data": ["from": .string(conversation.visitor), "content": "nowhere"],
+                ])
+                let nowhere = try #require(try await socket.next(type: "error"))
+                #expect(nowhere["id"]?.int == 8 && nowhere["data"]?["code"]?.string == "conversation_not_found")
 
                 // REST → socket: the event frame carries the tenant seq.
                 let posted = try await fixtures.message(in: conversation.id, from: conversation.agent, "Hello over REST")
@@ -281,6 +288,12 @@ func withSocket(
                 // Vera may not send into a conversation that is not hers.
                 try await visitor.send(["type": "message", "action": "send", "id": "x", "conversation_id": .string(theirs.id), "data": ["from": .string(vera), "content": "hi"]])
                 #expect(try await visitor.next(type: "error")?["data"]?["code"]?.string == "conversation_not_found")
+                // Nor send as someone else into her own.
+                try await visitor.send([
+                    "type": "message", "action": "send", "id": "z", "conversation_id": .string(veraConversation),
+                    "data": ["from": .string(mine.agent), "content": "hi"],
+                ])
+                #expect(try await visitor.next(type: "error")?["data"]?["code"]?.string == "sender_not_principal")
                 // Without conversation_id, her open conversation is found.
                 try await visitor.send(["type": "message", "action": "send", "id": "y", "data": ["from": .string(vera), "content": "mine"]])
                 #expect(try await visitor.next(type: "ack")?["data"]?["conversation_id"]?.string == veraConversation)

@@ -45,17 +45,12 @@ struct MessageController {
         let body = try await CollectedBody.collect(request, context: context)
         let input = try body.decode(CreateBody.self)
         let principal = context.requirePrincipal
-        let visibility = try permissions.visibility(of: principal)
-        // Only into a conversation the principal sees, and only as itself when it is an agent or visitor.
-        // One that sees every conversation needs no read here: the store refuses a missing one alike.
-        if visibility != .all {
-            guard try permissions.conversation(input.conversationID, tenant: principal.tenantID, visibleIn: visibility) != nil else {
-                throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
-            }
-        }
-        guard visibility.maySend(as: input.from) else {
-            throw SwitchboardError(kind: .forbidden, code: "sender_not_principal", detail: "Agents and visitors send messages only as themselves.", field: "from")
-        }
+        try permissions.authorizeSend(
+            into: input.conversationID,
+            from: input.from,
+            tenant: principal.tenantID,
+            visibleIn: permissions.visibility(of: principal)
+        )
         let message = NewMessage(
             conversationID: input.conversationID,
             from: input.from,

@@ -133,18 +133,13 @@ struct RealtimeSession: Sendable {
             default: nil
             }
         let visibility = try permissions.visibility(of: principal)
-        guard visibility.maySend(as: from) else {
-            throw SwitchboardError(kind: .forbidden, code: "sender_not_principal", detail: "Agents and visitors send messages only as themselves.", field: "from")
-        }
         let conversationID: String
         if case .string(let given)? = frame["conversation_id"] ?? data["conversation_id"] {
             conversationID = given
         } else {
             conversationID = try openConversation(between: from, and: to, principal: principal, visibility: visibility)
         }
-        guard (try? permissions.conversation(conversationID, tenant: principal.tenantID, visibleIn: visibility)) != nil else {
-            throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
-        }
+        try permissions.authorizeSend(into: conversationID, from: from, tenant: principal.tenantID, visibleIn: visibility)
         let message = NewMessage(
             conversationID: conversationID,
             from: from,

@@ -38,11 +38,31 @@ struct DataPermissions: Sendable {
     }
 
     /// The message with `id` when the principal sees its conversation.
-    /// - Throws: `message_not_found` otherwise.
+    /// - Throws: `message_not_found` otherwise, or the store's error.
     func message(_ id: String, for principal: Principal) throws -> Message {
         guard let message = try store.message(id: id, tenant: principal.tenantID),
-            (try? conversation(message.conversationID, for: principal)) != nil
+            try conversation(message.conversationID, tenant: principal.tenantID, visibleIn: visibility(of: principal)) != nil
         else { throw SwitchboardError.notFound("message") }
         return message
+    }
+
+    /// Checks a new message of `from` into a conversation, for `POST /messages` and the socket's send
+    /// alike: the principal must see the conversation and, as an agent or visitor, send as itself. One
+    /// that sees every conversation needs no read here: the store refuses a missing one alike.
+    /// - Throws: `conversation_not_found` on `conversation_id`, `sender_not_principal`, or the store's error.
+    func authorizeSend(into conversationID: String, from: String, tenant: String, visibleIn visibility: Visibility) throws {
+        if visibility != .all {
+            guard try conversation(conversationID, tenant: tenant, visibleIn: visibility) != nil else {
+                throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
+            }
+        }
+        guard visibility.maySend(as: from) else {
+            throw SwitchboardError(
+                kind: .forbidden,
+                code: "sender_not_principal",
+                detail: "Agents and visitors send messages only as themselves.",
+                field: "from"
+            )
+        }
     }
 }
