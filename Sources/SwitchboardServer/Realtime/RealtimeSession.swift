@@ -68,7 +68,7 @@ struct RealtimeSession: Sendable {
                 let events = try log.events(tenant: tenant, after: cursor, limit: 500)
                 guard let last = events.last else { break }
                 for event in events {
-                    mailbox.replay(seq: event.seq, frame: listener.visibility.sees(hub.audience(of: event)) ? RealtimeFrame.event(event) : nil)
+                    mailbox.replay(seq: event.seq, frame: listener.visibility.sees(try hub.audience(of: event)) ? RealtimeFrame.event(event) : nil)
                 }
                 cursor = last.seq
                 if mailbox.closing != nil { return }

@@ -47,10 +47,11 @@ struct RealtimeTail: Service {
                         await log.commits.wait(after: generation)
                         continue
                     }
-                    hub.publish(batch)
+                    try hub.publish(batch)
                     position = last.position
                 } catch {
-                    logger.warning("Realtime tail cannot read the log; retrying", metadata: ["sb.error": "\(error)"])
+                    // The batch is read and published again: no connection misses an event, none gets one twice.
+                    logger.warning("Realtime tail cannot read the log or a conversation; retrying", metadata: ["sb.error": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
