@@ -33,11 +33,13 @@ struct frame {
 
 static struct frame ring[RING];
 static long long published;
+static long long sent_by[WRITERS];
 static int subscribers[WRITERS][MAX_SUBSCRIBERS / WRITERS];
 static int subscriber_count[WRITERS];
 static int next_writer;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
 
 static void fail(const char *what) {
     fprintf(stderr, "realtime-floor: %s: %s\n", what, strerror(errno));
@@ -94,21 +96,24 @@ static void *writer(void *argument) {
                 }
             }
         }
+        pthread_mutex_lock(&lock);
+        sent_by[index] = sent;
+        pthread_cond_signal(&room);
         // Subscribers of an earlier run are dropped at their first failed write (the warm-up's).
         if (gone) {
-            pthread_mutex_lock(&lock);
             int kept = 0;
             for (int i = 0; i < subscriber_count[index]; i++) {
                 if (subscribers[index][i] >= 0) subscribers[index][kept++] = subscribers[index][i];
             }
             subscriber_count[index] = kept;
-            pthread_mutex_unlock(&lock);
         }
+        pthread_mutex_unlock(&lock);
     }
     return NULL;
 }
 
-// The message frame for `content`, laid out as the server's and padded to its size.
+// The message frame for `content`, laid out as the server's and padded to its size; waits while the
+// ring is full (a writer RING frames behind), so that no frame is overwritten before it went out.
 static void publish(const char *content, size_t length) {
     static const char id[] = "01a22ba1-daef-70d5-9a1f-5101f4de4720";
     char payload[FRAME];
@@ -120,6 +125,12 @@ static void publish(const char *content, size_t length) {
     while (size < 433) payload[size++] = ' ';
     payload[size++] = '}';
     pthread_mutex_lock(&lock);
+    for (;;) {
+        long long slowest = published;
+        for (int i = 0; i < WRITERS; i++) slowest = sent_by[i] < slowest ? sent_by[i] : slowest;
+        if (published - slowest < RING) break;
+        pthread_cond_wait(&room, &lock);
+    }
     make_frame(&ring[published % RING], payload, (size_t)size);
     published++;
     pthread_cond_broadcast(&wake);
