@@ -18,11 +18,13 @@ actor WebhookReceiver {
         var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: Data(body))) ?? .null }
     }
 
-    /// What to answer: a status, optional headers, and an optional stall before answering.
+    /// What to answer: a status, optional headers, and an optional stall before answering; with
+    /// `untilInFlight`, the stall ends early once that many requests have been open at once.
     struct Answer: Sendable {
         var status: HTTPResponse.Status = .ok
         var headers: HTTPFields = [:]
         var stall: Duration = .zero
+        var untilInFlight: Int?
     }
 
     private(set) var received: [Received] = []
@@ -32,6 +34,15 @@ actor WebhookReceiver {
     private(set) var mostInFlight = 0
 
     func finished() { inFlight -= 1 }
+
+    /// Waits out an answer's stall, or until `untilInFlight` requests have been open at once (polled every 5 ms).
+    func stall(for answer: Answer) async throws {
+        let deadline = ContinuousClock.now + answer.stall
+        while ContinuousClock.now < deadline {
+            if let wanted = answer.untilInFlight, mostInFlight >= wanted { return }
+            try await Task.sleep(for: answer.untilInFlight == nil ? answer.stall : .milliseconds(5))
+        }
+    }
 
     /// Answers the next requests with `answers`, then 200.
     func answer(_ answers: [Answer]) { script = answers }
@@ -56,7 +67,7 @@ actor WebhookReceiver {
                 at: .now
             )
             let answer = await self.record(received)
-            if answer.stall > .zero { try await Task.sleep(for: answer.stall) }
+            try await self.stall(for: answer)
             await self.finished()
             return Response(status: answer.status, headers: answer.headers)
         }
@@ -255,7 +266,9 @@ actor WebhookReceiver {
     @Test func anEndpointThatAllowsSeveralInFlightGetsThemConcurrently() async throws {
         let server = try await Self.server()
         let receiver = WebhookReceiver()
-        await receiver.answer(Array(repeating: .init(stall: .milliseconds(300)), count: 8))
+        // The first request is held until a second one is open (or 10 s): a sequential dispatcher
+        // fails whatever the pace at which the events come.
+        await receiver.answer([.init(stall: .seconds(10), untilInFlight: 2)])
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
