@@ -291,7 +291,8 @@ actor WebhookReceiver {
     @Test func theServerWideBoundCapsRequestsInFlight() async throws {
         let server = try await Self.server { $0.webhooks.maxConcurrentDeliveries = 2 }
         let receiver = WebhookReceiver()
-        await receiver.answer(Array(repeating: .init(stall: .milliseconds(150)), count: 6))
+        // The first two requests are held for 3 s unless a third opens beside them, which the bound forbids.
+        await receiver.answer(Array(repeating: .init(stall: .seconds(3), untilInFlight: 3), count: 2))
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
