@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "sb-bench-receiver", targets: ["WebhookReceiver"]),
         // async-http-client alone against that receiver: the ceiling of the webhook figure.
         .executable(name: "sb-bench-client", targets: ["WebhookClient"]),
+        // The realtime fan-out on bare SwiftNIO channels: a baseline of scripts/bench-realtime.
+        .executable(name: "sb-bench-nio-floor", targets: ["RealtimeNIOFloor"]),
         // Example plugins: shared libraries the host loads with dlopen (never linked into it).
         .library(name: "echo-c", type: .dynamic, targets: ["EchoC"]),
         .library(name: "echo-swift", type: .dynamic, targets: ["EchoSwift"]),
@@ -137,6 +139,12 @@ let package = Package(
             name: "WebhookClient",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Benchmarks/WebhookClient",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RealtimeNIOFloor",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/RealtimeNIOFloor",
             swiftSettings: swiftSettings
         ),
         .testTarget(
