@@ -213,20 +213,21 @@ import Testing
     @Test func eventsServedFromMemoryMatchTheDatabaseWhenJobsRollBack() async throws {
         let store = try Self.makeStore()
         defer { store.close() }
-        let tenant = try await store.createTenant(name: "T")
+        let tenants = [try await store.createTenant(name: "T"), try await store.createTenant(name: "U")]
         let ids = store.ids
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<300 {
+                let tenant = tenants[index / 3 % 2].id
                 group.addTask {
                     guard index.isMultiple(of: 3) else {
-                        _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant.id, idempotency: nil)
+                        _ = try await store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: tenant, idempotency: nil)
                         return
                     }
-                    // Appends an event, then fails: its savepoint rolls back inside a group commit.
+                    // Appends events, then fails: its savepoint rolls back inside a group commit.
                     await #expect(throws: CancellationError.self) {
                         try await store.write { db in
-                            try ChatTransaction(db: db, tenant: tenant.id, now: Date(), ids: ids).append([
-                                DomainEvent(type: .agentCreated, data: .null)
+                            try ChatTransaction(db: db, tenant: tenant, now: Date(), ids: ids).append([
+                                DomainEvent(type: .agentCreated, data: .null), DomainEvent(type: .agentCreated, data: .null),
                             ])
                             throw CancellationError()
                         }
@@ -238,6 +239,10 @@ import Testing
         let stored = try store.storedEvents(afterPosition: 0, limit: 1_000)
         #expect(stored.count == 200)
         #expect(stored.allSatisfy { $0.data != .null })
+        for tenant in tenants {
+            #expect(stored.filter { $0.tenantID == tenant.id }.map(\.seq) == Array(1...100))
+            #expect(try store.lastSeq(tenant: tenant.id) == 100)
+        }
         #expect(store.recentEvents.events(after: 0, limit: 1_000) == stored)
         #expect(try store.events(afterPosition: stored[99].position, limit: 50) == Array(stored[100..<150]))
     }

@@ -155,15 +155,11 @@ struct ChatTransaction {
 
     /// Appends events to the tenant's log with the next gap-free sequence numbers.
     func append(_ events: [DomainEvent]) throws {
+        guard !events.isEmpty else { return }
         let timestamp = Int64(now.timeIntervalSince1970)
+        var seq = try db.appendedLastSeqs[tenant] ?? storedLastSeq()
         for event in events {
-            guard
-                let seq = try db.queryFirst(
-                    "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-                    [.text(tenant)],
-                    { $0.int64(0) }
-                )
-            else { throw SwitchboardError.notFound("tenant") }
+            seq += 1
             let id = ids.make(now: now)
             let data = try SwitchboardJSON.encodeString(event.data)
             try db.run(
@@ -183,7 +179,16 @@ struct ChatTransaction {
                 position: db.lastInsertedRowID
             )
             db.appendedEvents.append(RecentEvents.Entry(event: committed, dataBytes: data.utf8.count))
+            db.appendedLastSeqs[tenant] = seq
         }
+    }
+
+    /// The tenant's last seq as the transaction began.
+    private func storedLastSeq() throws -> Int64 {
+        guard let seq = try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)], { $0.int64(0) }) else {
+            throw SwitchboardError.notFound("tenant")
+        }
+        return seq
     }
 
     // MARK: Loading

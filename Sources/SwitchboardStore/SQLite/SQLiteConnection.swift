@@ -42,9 +42,13 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The events the writer's current transaction inserted, in position order; appended by
     /// `ChatTransaction`, trimmed on a rolled-back savepoint and taken after the commit by `SQLiteWriter`.
     var appendedEvents: [RecentEvents.Entry] = []
+    /// The last seq each tenant's log reached in the writer's current transaction; kept in memory while
+    /// the transaction runs and stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
+    var appendedLastSeqs: [String: Int64] = [:]
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {
+        Self.configureLibrary
         var handle: OpaquePointer?
         let flags = (isReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &handle, flags, nil)
@@ -63,6 +67,11 @@ final class SQLiteConnection: @unchecked Sendable {
         try execute("PRAGMA foreign_keys = ON")
         try execute("PRAGMA temp_store = MEMORY")
     }
+
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configureLibrary: Void = {
+        _ = switchboard_sqlite3_disable_memory_statistics()
+    }()
 
     deinit {
         close()
@@ -102,6 +111,23 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// The rowid of the row the last successful `INSERT` on this connection added.
     var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Forgets the events appended after the first `count`, whose savepoint was rolled back, and sets
+    /// each of their tenants' last seq back to the events that remain.
+    func dropAppendedEvents(after count: Int) {
+        let tenants = Set(appendedEvents[count...].map(\.event.tenantID))
+        appendedEvents.removeSubrange(count...)
+        for tenant in tenants {
+            appendedLastSeqs[tenant] = appendedEvents.last { $0.event.tenantID == tenant }?.event.seq
+        }
+    }
+
+    /// Stores the last seq of every tenant whose log the current transaction appended to.
+    func storeAppendedLastSeqs() throws {
+        for (tenant, seq) in appendedLastSeqs {
+            try run("UPDATE tenants SET last_seq = ? WHERE id = ?", [.integer(seq), .text(tenant)])
+        }
+    }
 
     /// Runs a query and maps each row.
     func query<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> [Row] {

@@ -101,6 +101,7 @@ final class SQLiteWriter: @unchecked Sendable {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
         connection.appendedEvents = []
+        connection.appendedLastSeqs = [:]
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -117,7 +118,7 @@ final class SQLiteWriter: @unchecked Sendable {
                     try connection.run("RELEASE job")
                     outcomes.append((job, nil))
                 } catch {
-                    connection.appendedEvents.removeSubrange(appended...)
+                    connection.dropAppendedEvents(after: appended)
                     try connection.run("ROLLBACK TO job")
                     try connection.run("RELEASE job")
                     outcomes.append((job, error))
@@ -127,6 +128,7 @@ final class SQLiteWriter: @unchecked Sendable {
             }
         }
         do {
+            try connection.storeAppendedLastSeqs()
             try connection.execute("COMMIT")
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
@@ -137,6 +139,7 @@ final class SQLiteWriter: @unchecked Sendable {
         // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
         if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
         connection.appendedEvents = []
+        connection.appendedLastSeqs = [:]
         for (job, error) in outcomes { job.finish(error) }
     }
 }
