@@ -25,8 +25,9 @@ public struct EventLogConsumer: Service {
     }
 
     /// How long a background consumer waits after a commit woke it: the realtime fan-out of that
-    /// commit goes first, and commits that follow closely are read as one batch.
-    public static let backgroundLinger = Duration.milliseconds(20)
+    /// commit goes first, and the commits of the next quarter second are read as one batch, so a
+    /// background consumer wakes at most four times a second however often messages come.
+    public static let backgroundLinger = Duration.milliseconds(250)
 
     /// The name under which the cursor is persisted; unique per consumer.
     public let name: String
