@@ -76,7 +76,7 @@ public final class SQLiteStore: Sendable {
         self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) { events in
             // In memory first: a reader the signal wakes finds the events there.
             recentEvents.append(events)
-            commits.notify()
+            commits.notify(advancingBy: UInt64(events.count))
         }
         let path = configuration.path
         let synchronous = configuration.synchronous.pragma

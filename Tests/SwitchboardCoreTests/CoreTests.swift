@@ -131,6 +131,22 @@ import Testing
         let woken = await signal.wait(after: seen, until: clock.now + .seconds(60), clock: clock)
         #expect(woken, "a notify ends the wait long before its deadline")
     }
+
+    @Test func aWaiterForATargetSleepsThroughSmallerAdvances() async {
+        let signal = CommitSignal()
+        let target = signal.generation + 5
+        let clock = ContinuousClock()
+        async let woken = signal.wait(reaching: target, until: clock.now + .seconds(60), clock: clock)
+        signal.notify(advancingBy: 2)
+        signal.notify(advancingBy: 2)
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(signal.generation == target - 1)
+        let early = await signal.wait(reaching: target, until: clock.now + .milliseconds(20), clock: clock)
+        #expect(!early, "four of five is not enough")
+        signal.notify(advancingBy: 3)
+        #expect(await woken, "the notify that passes the target ends the wait, long before its deadline")
+        await signal.wait(reaching: target)
+    }
 }
 
 extension JSONValue {

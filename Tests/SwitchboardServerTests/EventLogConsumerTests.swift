@@ -112,4 +112,56 @@ import Testing
         #expect(try store.cursor(consumer: "lazy") == 25, "saved when the consumer stopped")
         #expect(recorder.events.map(\.position) == Array(1...25))
     }
+
+    /// The store's log, counting the reads of `events(afterPosition:)` that found nothing: after one, a
+    /// consumer waits for a commit, and a commit from then on is one it waits for.
+    final class WatchedLog: EventLog {
+        let store: SQLiteStore
+        private let emptyReadCount = Mutex(0)
+        init(_ store: SQLiteStore) { self.store = store }
+        var emptyReads: Int { emptyReadCount.withLock { $0 } }
+
+        func events(afterPosition position: Int64, limit: Int) throws -> [Event] {
+            let events = try store.events(afterPosition: position, limit: limit)
+            if events.isEmpty { emptyReadCount.withLock { $0 += 1 } }
+            return events
+        }
+        func events(tenant: String, after seq: Int64, limit: Int) throws -> [Event] { try store.events(tenant: tenant, after: seq, limit: limit) }
+        func firstRetainedSeq(tenant: String) throws -> Int64 { try store.firstRetainedSeq(tenant: tenant) }
+        func lastSeq(tenant: String) throws -> Int64 { try store.lastSeq(tenant: tenant) }
+        func lastPosition() throws -> Int64 { try store.lastPosition() }
+        func cursor(consumer: String) throws -> Int64 { try store.cursor(consumer: consumer) }
+        func cursors() throws -> [String: Int64] { try store.cursors() }
+        func saveCursor(consumer: String, position: Int64) async throws { try await store.saveCursor(consumer: consumer, position: position) }
+        var commits: CommitSignal { store.commits }
+    }
+
+    @Test func aLingeringConsumerReadsAsSoonAsAFullBatchWaits() async throws {
+        let server = try await TestServer.make()
+        let store = server.store
+        defer { store.close() }
+        func addAgents(_ count: Int) async throws {
+            for index in 0..<count {
+                _ = try await store.execute(.createAgent(NewAgent(name: "W\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
+            }
+        }
+        let log = WatchedLog(store)
+        let recorder = Recorder()
+        let consumer = EventLogConsumer(name: "linger", log: log, batchSize: 4, linger: .seconds(600), logger: Logger(label: "test")) {
+            try recorder.handle($0)
+        }
+        let group = ServiceGroup(services: [consumer], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually { log.emptyReads == 1 }
+            try await addAgents(3)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(recorder.events.isEmpty, "three events are less than a batch: the consumer lingers")
+            try await addAgents(1)
+            try await waitFor(4, in: recorder)
+            #expect(recorder.events.map(\.position) == Array(1...4), "the fourth event fills the batch")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
 }

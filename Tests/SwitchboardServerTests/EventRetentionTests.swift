@@ -10,8 +10,8 @@ import Testing
             let key = server.tenantA.key
             let fixtures = Fixtures(client: client, key: key)
             for _ in 0..<3 { _ = try await fixtures.agent() }
-            // The webhook queue's consumer reads every event; until then nothing may go.
-            try await eventually { try server.store.cursor(consumer: "webhooks") >= 3 }
+            // Each consumer of the log (webhook queue, CRM lookups, statistics) reads every event; until then nothing may go.
+            try await eventually { try ["webhooks", "crm", "statistics"].allSatisfy { try server.store.cursor(consumer: $0) >= 3 } }
             let purged = try await server.store.purgeEvents(olderThan: Date().addingTimeInterval(60))
             #expect(purged == 3)
 

@@ -24,9 +24,9 @@ public struct EventLogConsumer: Service {
         public static let byHandler = CursorSaving(interval: nil, isHandlers: true)
     }
 
-    /// How long a background consumer waits after a commit woke it: the realtime fan-out of that
-    /// commit goes first, and the commits of the next quarter second are read as one batch, so a
-    /// background consumer wakes at most four times a second however often messages come.
+    /// How long a background consumer waits after a commit woke it, unless a full batch is waiting
+    /// sooner: the realtime fan-out of that commit goes first, and a trickle of commits is read as one
+    /// batch (four reads a second at most), while a busy log is read a batch at a time as it fills.
     public static let backgroundLinger = Duration.milliseconds(250)
 
     /// The name under which the cursor is persisted; unique per consumer.
@@ -46,7 +46,8 @@ public struct EventLogConsumer: Service {
     ///   - log: the event log to read.
     ///   - batchSize: the most events handed over at once.
     ///   - cursorSaving: when the cursor is persisted.
-    ///   - linger: how long to wait after a commit woke the consumer before reading.
+    ///   - linger: how long to wait after a commit woke the consumer before reading, unless
+    ///     `batchSize` events are waiting sooner.
     ///   - retryDelay: the pause before a failed batch is handed over again.
     ///   - clock: the clock of that pause.
     ///   - handle: called with each batch, from one task at a time.
@@ -108,7 +109,8 @@ public struct EventLogConsumer: Service {
                 if isSaveDue {
                     try await save()
                 } else if linger > .zero {
-                    try? await clock.sleep(for: linger, tolerance: nil)
+                    // Every event up to `generation` was read: a full batch waits at this generation.
+                    await log.commits.wait(reaching: generation + UInt64(batchSize), until: clock.now.advanced(by: linger), clock: clock)
                 }
                 continue
             }
