@@ -30,6 +30,13 @@ import Testing
         }
     }
 
+    /// Creates `count` agents in tenant A, one commit each.
+    func addAgents(to server: TestServer, _ count: Int) async throws {
+        for index in 0..<count {
+            _ = try await server.store.execute(.createAgent(NewAgent(name: "A\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
+        }
+    }
+
     func runConsumer(_ store: SQLiteStore, _ recorder: Recorder, until count: Int) async throws {
         let consumer = EventLogConsumer(name: "test", log: store, batchSize: 7, retryDelay: .milliseconds(5), logger: Logger(label: "test")) {
             try recorder.handle($0)
@@ -85,12 +92,7 @@ import Testing
         let server = try await TestServer.make()
         let store = server.store
         defer { store.close() }
-        func addAgents(_ count: Int) async throws {
-            for index in 0..<count {
-                _ = try await store.execute(.createAgent(NewAgent(name: "L\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
-            }
-        }
-        try await addAgents(20)
+        try await addAgents(to: server, 20)
         let recorder = Recorder()
         let consumer = EventLogConsumer(name: "lazy", log: store, batchSize: 7, cursorSaving: .atMostEvery(.seconds(2)), logger: Logger(label: "test")) {
             try recorder.handle($0)
@@ -104,7 +106,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(try store.cursor(consumer: "lazy") == 20, "saved once the log was quiet for the interval")
-            try await addAgents(5)
+            try await addAgents(to: server, 5)
             try await waitFor(25, in: recorder)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -140,11 +142,6 @@ import Testing
         let server = try await TestServer.make()
         let store = server.store
         defer { store.close() }
-        func addAgents(_ count: Int) async throws {
-            for index in 0..<count {
-                _ = try await store.execute(.createAgent(NewAgent(name: "W\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
-            }
-        }
         let log = WatchedLog(store)
         let recorder = Recorder()
         let consumer = EventLogConsumer(name: "linger", log: log, batchSize: 4, linger: .seconds(600), logger: Logger(label: "test")) {
@@ -154,10 +151,10 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await eventually { log.emptyReads == 1 }
-            try await addAgents(3)
+            try await addAgents(to: server, 3)
             try await Task.sleep(for: .milliseconds(300))
             #expect(recorder.events.isEmpty, "three events are less than a batch: the consumer lingers")
-            try await addAgents(1)
+            try await addAgents(to: server, 1)
             try await waitFor(4, in: recorder)
             #expect(recorder.events.map(\.position) == Array(1...4), "the fourth event fills the batch")
             await group.triggerGracefulShutdown()
