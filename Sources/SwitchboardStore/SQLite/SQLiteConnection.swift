@@ -112,6 +112,12 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The rowid of the row the last successful `INSERT` on this connection added.
     var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Forgets what a write transaction appended: before the next one begins, and once its events were handed on.
+    func clearAppended() {
+        appendedEvents = []
+        appendedLastSeqs = [:]
+    }
+
     /// Forgets the events appended after the first `count`, whose savepoint was rolled back, and sets
     /// each of their tenants' last seq back to the events that remain.
     func dropAppendedEvents(after count: Int) {

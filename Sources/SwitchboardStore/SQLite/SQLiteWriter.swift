@@ -100,8 +100,7 @@ final class SQLiteWriter: @unchecked Sendable {
     private func commit(_ batch: [any SQLiteWriteJob]) {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
-        connection.appendedEvents = []
-        connection.appendedLastSeqs = [:]
+        connection.clearAppended()
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -138,8 +137,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
         if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
-        connection.appendedEvents = []
-        connection.appendedLastSeqs = [:]
+        connection.clearAppended()
         for (job, error) in outcomes { job.finish(error) }
     }
 }
