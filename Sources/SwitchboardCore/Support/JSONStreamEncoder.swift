@@ -18,10 +18,15 @@ public enum JSONStreamEncoder {
 }
 
 /// The output and the stack of open containers.
+///
+/// Its two arrays are exempt from the runtime's exclusivity checks: every `append` to a class's stored
+/// property otherwise records and removes an access in a thread-local set, which took half of an
+/// agent's encoding time (docs/benchmarks.md). A writer belongs to one encoding on one thread, and no
+/// method touches an array while another access to it is open.
 final class JSONByteWriter {
-    var bytes: [UInt8] = []
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     /// Open containers, outermost first: the closing byte and how many members each holds so far.
-    private var open: [(close: UInt8, count: Int)] = []
+    @exclusivity(unchecked) private var open: [(close: UInt8, count: Int)] = []
 
     init() {
         bytes.reserveCapacity(512)
