@@ -181,6 +181,49 @@ extension JSONValue {
         #expect(try stream(agent) == foundation(agent))
         #expect(try stream([agent, agent]) == foundation([agent, agent]))
         #expect(try stream(metadata) == foundation(metadata))
+        for message in Self.messages(at: now) { #expect(try stream(message) == foundation(message)) }
+        for visitor in Self.visitors(at: now) { #expect(try stream(visitor) == foundation(visitor)) }
+    }
+
+    /// A message with every optional field empty, and one with each set (a deleted, edited reply).
+    static func messages(at now: Date) -> [Message] {
+        let sent = Message(id: "m", conversationID: "c", from: "v", to: nil, content: "Hi \"there\"", contentType: "text/plain", clientMessageID: nil, timestamp: 1_764_050_000, createdAt: now)
+        var changed = sent
+        changed.to = "a"
+        changed.clientMessageID = "client-1"
+        changed.editedAt = now.addingTimeInterval(60)
+        changed.deletedAt = now.addingTimeInterval(120)
+        changed.version = 3
+        return [sent, changed]
+    }
+
+    static func visitors(at now: Date) -> [Visitor] {
+        [Visitor(id: "v", externalID: nil, name: nil, createdAt: now), Visitor(id: "w", externalID: "crm-7", name: "Ada \u{1F3A7}", createdAt: now)]
+    }
+
+    @Test func recordsWriteTheBytesTheirEncodeMethodWrites() throws {
+        /// The value through its `encode(to:)` and a keyed container, rather than a record's direct path.
+        struct ThroughEncoder<Value: Encodable>: Encodable {
+            let value: Value
+            func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+        }
+        func expectSameBytes(_ value: some Encodable) throws {
+            #expect(try JSONStreamEncoder.encode(value) == JSONStreamEncoder.encode(ThroughEncoder(value: value)))
+        }
+        let now = Date(timeIntervalSince1970: 1_764_050_000)
+        var agent = Agent.make(NewAgent(name: "Ada", email: "ada@example.com"), id: "a", now: now).0
+        try expectSameBytes(agent)
+        agent.deletedAt = now
+        try expectSameBytes(agent)
+        var conversation = Conversation.make(NewConversation(visitorID: "v", metadata: ["tier": .string("gold"), "n": .number(2)]), id: "c", now: now).0
+        try expectSameBytes(conversation)
+        conversation.agentID = "a"
+        conversation.subject = "Refund"
+        conversation.endedAt = now
+        try expectSameBytes(conversation)
+        for message in Self.messages(at: now) { try expectSameBytes(message) }
+        for visitor in Self.visitors(at: now) { try expectSameBytes(visitor) }
+        try expectSameBytes(["data": [agent, agent]])
     }
 
     @Test func datesMatchFoundationISO8601AcrossEras() throws {

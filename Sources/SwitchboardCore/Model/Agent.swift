@@ -1,7 +1,7 @@
 import Foundation
 
 /// A support agent of one tenant.
-public struct Agent: Codable, Hashable, Sendable {
+public struct Agent: Codable, Hashable, Sendable, JSONRecord {
     /// The agent's presence, as the seed spells it.
     public enum Status: String, Codable, Hashable, Sendable, CaseIterable {
         case online, away, busy, offline
@@ -59,17 +59,20 @@ public struct Agent: Codable, Hashable, Sendable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(name, forKey: .name)
-        try container.encode(email, forKey: .email)
-        try container.encode(role, forKey: .role)
-        try container.encode(status, forKey: .status)
-        try container.encode(maxConcurrent, forKey: .maxConcurrent)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encode(deletedAt, forKey: .deletedAt)
-        try container.encode(version, forKey: .version)
+        try encodeFields(to: encoder)
+    }
+
+    func writeFields(to fields: inout some JSONFieldWriter<CodingKeys>) throws {
+        try fields.write(id, for: .id)
+        try fields.write(name, for: .name)
+        try fields.write(email, for: .email)
+        try fields.write(role, for: .role)
+        try fields.write(status, for: .status)
+        try fields.write(maxConcurrent, for: .maxConcurrent)
+        try fields.write(createdAt, for: .createdAt)
+        try fields.write(updatedAt, for: .updatedAt)
+        try fields.write(deletedAt, for: .deletedAt)
+        try fields.write(version, for: .version)
     }
 
     /// Whether the agent was deleted.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A conversation between one visitor and, once assigned, one agent.
-public struct Conversation: Codable, Hashable, Sendable {
+public struct Conversation: Codable, Hashable, Sendable, JSONRecord {
     /// Lifecycle: `open` and `pending` move freely between each other; `closed` is final.
     public enum Status: String, Codable, Hashable, Sendable, CaseIterable {
         case open, pending, closed
@@ -57,18 +57,21 @@ public struct Conversation: Codable, Hashable, Sendable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(visitorID, forKey: .visitorID)
-        try container.encode(agentID, forKey: .agentID)
-        try container.encode(status, forKey: .status)
-        try container.encode(channel, forKey: .channel)
-        try container.encode(subject, forKey: .subject)
-        try container.encode(metadata, forKey: .metadata)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encode(endedAt, forKey: .endedAt)
-        try container.encode(version, forKey: .version)
+        try encodeFields(to: encoder)
+    }
+
+    func writeFields(to fields: inout some JSONFieldWriter<CodingKeys>) throws {
+        try fields.write(id, for: .id)
+        try fields.write(visitorID, for: .visitorID)
+        try fields.write(agentID, for: .agentID)
+        try fields.write(status, for: .status)
+        try fields.write(channel, for: .channel)
+        try fields.write(subject, for: .subject)
+        try fields.write(metadata, for: .metadata)
+        try fields.write(createdAt, for: .createdAt)
+        try fields.write(updatedAt, for: .updatedAt)
+        try fields.write(endedAt, for: .endedAt)
+        try fields.write(version, for: .version)
     }
 
     /// The statistics category: `metadata.category` when it is a string.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One message of a conversation.
-public struct Message: Codable, Hashable, Sendable {
+public struct Message: Codable, Hashable, Sendable, JSONRecord {
     public var id: String
     public var conversationID: String
     /// The sending participant: the conversation's visitor id or agent id.
@@ -61,19 +61,22 @@ public struct Message: Codable, Hashable, Sendable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(conversationID, forKey: .conversationID)
-        try container.encode(from, forKey: .from)
-        try container.encode(to, forKey: .to)
-        try container.encode(content, forKey: .content)
-        try container.encode(contentType, forKey: .contentType)
-        try container.encode(clientMessageID, forKey: .clientMessageID)
-        try container.encode(timestamp, forKey: .timestamp)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(editedAt, forKey: .editedAt)
-        try container.encode(deletedAt, forKey: .deletedAt)
-        try container.encode(version, forKey: .version)
+        try encodeFields(to: encoder)
+    }
+
+    func writeFields(to fields: inout some JSONFieldWriter<CodingKeys>) throws {
+        try fields.write(id, for: .id)
+        try fields.write(conversationID, for: .conversationID)
+        try fields.write(from, for: .from)
+        try fields.write(to, for: .to)
+        try fields.write(content, for: .content)
+        try fields.write(contentType, for: .contentType)
+        try fields.write(clientMessageID, for: .clientMessageID)
+        try fields.write(timestamp, for: .timestamp)
+        try fields.write(createdAt, for: .createdAt)
+        try fields.write(editedAt, for: .editedAt)
+        try fields.write(deletedAt, for: .deletedAt)
+        try fields.write(version, for: .version)
     }
 }
 

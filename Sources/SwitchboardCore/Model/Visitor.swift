@@ -1,7 +1,7 @@
 import Foundation
 
 /// A website or app visitor who talks to agents.
-public struct Visitor: Codable, Hashable, Sendable {
+public struct Visitor: Codable, Hashable, Sendable, JSONRecord {
     public var id: String
     /// The tenant's own id for this person, unique per tenant when present.
     public var externalID: String?
@@ -23,11 +23,14 @@ public struct Visitor: Codable, Hashable, Sendable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(externalID, forKey: .externalID)
-        try container.encode(name, forKey: .name)
-        try container.encode(createdAt, forKey: .createdAt)
+        try encodeFields(to: encoder)
+    }
+
+    func writeFields(to fields: inout some JSONFieldWriter<CodingKeys>) throws {
+        try fields.write(id, for: .id)
+        try fields.write(externalID, for: .externalID)
+        try fields.write(name, for: .name)
+        try fields.write(createdAt, for: .createdAt)
     }
 }
 

@@ -100,7 +100,7 @@ final class JSONByteWriter {
         }
     }
 
-    /// Writes `value`: dates, free-form JSON and scalars directly, anything else through its `encode(to:)`.
+    /// Writes `value`: dates, free-form JSON and records directly, anything else through its `encode(to:)`.
     func encodeValue<Value: Encodable>(_ value: Value) throws {
         if Value.self == Date.self {
             writeDate(unsafeBitCast(value, to: Date.self))
@@ -108,6 +108,10 @@ final class JSONByteWriter {
         }
         if Value.self == JSONValue.self {
             try writeJSON(unsafeBitCast(value, to: JSONValue.self))
+            return
+        }
+        if let record = value as? any JSONRecord {
+            try record.writeJSON(to: self)
             return
         }
         let start = bytes.count
