@@ -102,7 +102,7 @@ final class SQLiteWriter: @unchecked Sendable {
         outcomes.reserveCapacity(batch.count)
         connection.clearAppended()
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
             for job in batch { job.finish(SQLiteStore.unavailableError) }
@@ -128,7 +128,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         do {
             try connection.storeAppendedLastSeqs()
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
             try? connection.execute("ROLLBACK")
