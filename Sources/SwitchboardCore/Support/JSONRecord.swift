@@ -19,6 +19,12 @@ extension JSONRecord {
         try writeFields(to: &container)
     }
 
+    /// `value`, of this type, as one JSON object at the writer's position.
+    static func writeJSON<Value>(of value: Value, to writer: JSONByteWriter) throws {
+        precondition(Value.self == Self.self, "\(Value.self) is not \(Self.self)")
+        try unsafeBitCast(value, to: Self.self).writeJSON(to: writer)
+    }
+
     /// The record as one JSON object at the writer's position.
     func writeJSON(to writer: JSONByteWriter) throws {
         var fields = DirectFieldWriter<CodingKeys>(writer: writer)

