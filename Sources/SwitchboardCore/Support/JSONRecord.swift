@@ -3,8 +3,8 @@ import Foundation
 /// A record whose JSON object is a fixed list of fields, written once for two encoders: any `Encoder`
 /// through ``encodeFields(to:)``, and ``JSONStreamEncoder`` straight into its bytes, without a keyed
 /// container, boxed values or a dynamic dispatch per field. The models sent on every request (agents,
-/// visitors, conversations, messages) are records; the second path halves their encoding time
-/// (docs/benchmarks.md).
+/// visitors, conversations, messages) are records; the second path takes a third off their encoding
+/// time (docs/benchmarks.md).
 protocol JSONRecord: Encodable {
     /// The type's own coding keys, which name its fields.
     associatedtype CodingKeys: CodingKey
