@@ -187,7 +187,17 @@ extension JSONValue {
 
     /// A message with every optional field empty, and one with each set (a deleted, edited reply).
     static func messages(at now: Date) -> [Message] {
-        let sent = Message(id: "m", conversationID: "c", from: "v", to: nil, content: "Hi \"there\"", contentType: "text/plain", clientMessageID: nil, timestamp: 1_764_050_000, createdAt: now)
+        let sent = Message(
+            id: "m",
+            conversationID: "c",
+            from: "v",
+            to: nil,
+            content: "Hi \"there\"",
+            contentType: "text/plain",
+            clientMessageID: nil,
+            timestamp: 1_764_050_000,
+            createdAt: now
+        )
         var changed = sent
         changed.to = "a"
         changed.clientMessageID = "client-1"
@@ -215,7 +225,11 @@ extension JSONValue {
         try expectSameBytes(agent)
         agent.deletedAt = now
         try expectSameBytes(agent)
-        var conversation = Conversation.make(NewConversation(visitorID: "v", metadata: ["tier": .string("gold"), "n": .number(2)]), id: "c", now: now).0
+        var conversation = Conversation.make(
+            NewConversation(visitorID: "v", metadata: ["tier": .string("gold"), "n": .number(2)]),
+            id: "c",
+            now: now
+        ).0
         try expectSameBytes(conversation)
         conversation.agentID = "a"
         conversation.subject = "Refund"
