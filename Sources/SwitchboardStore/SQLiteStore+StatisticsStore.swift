@@ -70,9 +70,8 @@ extension SQLiteStore: StatisticsStore {
     }
 
     public func rollupTable(tenant: String, type: StatisticType, consumer: String) throws -> RollupTable {
+        // One read transaction (every read is one): the cursor and the rows agree.
         try read { db in
-            try db.execute("BEGIN")
-            defer { try? db.execute("COMMIT") }
             let position = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
             var table = RollupTable(slotCount: type.slotCount, position: position)
             _ = try db.query(

@@ -73,17 +73,18 @@ public final class SQLiteStore: Sendable {
         self.recentEvents = recentEvents
         self.ids = ids
         self.logger = logger
-        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, logger: logger) { events in
-            // In memory first: a reader the signal wakes finds the events there.
-            recentEvents.append(events)
-            commits.notify(advancingBy: UInt64(events.count))
-        }
         let path = configuration.path
         let synchronous = configuration.synchronous.pragma
-        self.readers = SQLiteReaderPool(capacity: configuration.readers) {
+        let readers = SQLiteReaderPool(capacity: configuration.readers) {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: synchronous)
             try connection.execute("PRAGMA query_only = ON")
             return connection
+        }
+        self.readers = readers
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, logger: logger) { events in
+            // In memory first: a reader the signal wakes finds the events there.
+            recentEvents.append(events)
+            commits.notify(advancingBy: UInt64(events.count))
         }
     }
 

@@ -183,6 +183,43 @@ import Testing
         #expect(try store.cursor(consumer: "plugins") == 0)
     }
 
+    @Test func aReadAfterACommitSeesItThoughTheConnectionKeepsItsSnapshot() async throws {
+        // One read connection, so that every read reuses the transaction the one before it left open.
+        let store = try SQLiteStore(configuration: .init(path: Self.temporaryPath(), readers: 1), logger: Logger(label: "test"))
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        for count in 1...20 {
+            // Idle during the commit: the writer ends its transaction before COMMIT.
+            _ = try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100))
+            _ = try await store.execute(.createAgent(NewAgent(name: "Idle \(count)")), tenant: tenant.id, idempotency: nil)
+            #expect(try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100)).items.count == 2 * count - 1)
+            // Busy during the commit: it goes back to the pool with its old snapshot, renewed at the next read.
+            let committed = DispatchSemaphore(value: 0)
+            try store.readers.read { connection in
+                _ = try connection.query("SELECT id FROM agents", []) { $0.text(0) }
+                Task {
+                    _ = try await store.execute(.createAgent(NewAgent(name: "Busy \(count)")), tenant: tenant.id, idempotency: nil)
+                    committed.signal()
+                }
+                committed.wait()
+            }
+            #expect(try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100)).items.count == 2 * count)
+        }
+    }
+
+    @Test func aCommitFromAnotherProcessIsSeenWithinTheSnapshotLifetime() async throws {
+        let path = Self.temporaryPath()
+        let store = try SQLiteStore(configuration: .init(path: path, readers: 1), logger: Logger(label: "test"))
+        defer { store.close() }
+        #expect(try store.tenants().isEmpty)
+        // Another store on the same file stands for the CLI: this store's pool hears of none of its commits.
+        let other = try Self.makeStore(path: path)
+        defer { other.close() }
+        let tenant = try await other.createTenant(name: "From the CLI")
+        try await Task.sleep(for: SQLiteReaderPool.snapshotLifetime + .milliseconds(20))
+        #expect(try store.tenants().map(\.id) == [tenant.id])
+    }
+
     @Test func theWALStaysBoundedWhileReadersRunAlongsideTheWriter() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteStore(configuration: .init(path: path, synchronous: .normal), logger: Logger(label: "test"))

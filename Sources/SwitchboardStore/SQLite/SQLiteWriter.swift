@@ -13,6 +13,8 @@ import Logging
 final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let maxBatch: Int
+    /// The read connections, told of every commit so that none reads an older snapshot after it.
+    private let readers: SQLiteReaderPool
     private let onEventsCommitted: @Sendable ([RecentEvents.Entry]) -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
@@ -24,9 +26,16 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
     /// after each commit that inserted events, with those events in position order.
-    init(connection: SQLiteConnection, maxBatch: Int, logger: Logger, onEventsCommitted: @escaping @Sendable ([RecentEvents.Entry]) -> Void) {
+    init(
+        connection: SQLiteConnection,
+        maxBatch: Int,
+        readers: SQLiteReaderPool,
+        logger: Logger,
+        onEventsCommitted: @escaping @Sendable ([RecentEvents.Entry]) -> Void
+    ) {
         self.connection = connection
         self.maxBatch = maxBatch
+        self.readers = readers
         self.logger = logger
         self.onEventsCommitted = onEventsCommitted
         let thread = Thread { [self] in self.run() }
@@ -128,6 +137,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         do {
             try connection.storeAppendedLastSeqs()
+            readers.endIdleSnapshots()
             try connection.run("COMMIT")
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
@@ -135,6 +145,7 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in batch { job.finish(SQLiteStore.unavailableError) }
             return
         }
+        readers.committed()
         // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
         if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
         connection.clearAppended()
