@@ -188,21 +188,27 @@ import Testing
         let store = try SQLiteStore(configuration: .init(path: Self.temporaryPath(), readers: 1), logger: Logger(label: "test"))
         defer { store.close() }
         let tenant = try await store.createTenant(name: "T")
-        for count in 1...20 {
+        for count in 1...5 {
             // Idle during the commit: the writer ends its transaction before COMMIT.
             _ = try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100))
             _ = try await store.execute(.createAgent(NewAgent(name: "Idle \(count)")), tenant: tenant.id, idempotency: nil)
             #expect(try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100)).items.count == 2 * count - 1)
             // Busy during the commit: it goes back to the pool with its old snapshot, renewed at the next read.
-            let committed = DispatchSemaphore(value: 0)
-            try store.readers.read { connection in
-                _ = try connection.query("SELECT id FROM agents", []) { $0.text(0) }
-                Task {
-                    _ = try await store.execute(.createAgent(NewAgent(name: "Busy \(count)")), tenant: tenant.id, idempotency: nil)
-                    committed.signal()
+            // The read holds its connection on a thread of its own, so that no thread of the shared
+            // cooperative pool blocks (other tests run on it).
+            let reading = Flag(), released = Flag(), done = Flag()
+            Thread {
+                _ = try? store.readers.read { connection in
+                    _ = try connection.query("SELECT id FROM agents", []) { $0.text(0) }
+                    reading.set()
+                    while !released.isSet { usleep(1_000) }
                 }
-                committed.wait()
-            }
+                done.set()
+            }.start()
+            while !reading.isSet { try await Task.sleep(for: .milliseconds(1)) }
+            _ = try await store.execute(.createAgent(NewAgent(name: "Busy \(count)")), tenant: tenant.id, idempotency: nil)
+            released.set()
+            while !done.isSet { try await Task.sleep(for: .milliseconds(1)) }
             #expect(try store.agents(tenant: tenant.id, status: nil, page: PageRequest(limit: 100)).items.count == 2 * count)
         }
     }
@@ -225,7 +231,7 @@ import Testing
         let store = try SQLiteStore(configuration: .init(path: path, synchronous: .normal), logger: Logger(label: "test"))
         defer { store.close() }
         let tenant = try await store.createTenant(name: "T")
-        let writing = Flag()
+        let writing = Flag(true)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<2 {
                 group.addTask {
@@ -324,9 +330,15 @@ import Testing
 
 /// A flag set until cleared, shared between test tasks.
 private final class Flag: Sendable {
-    private let value = Atomic(true)
+    private let value: Atomic<Bool>
 
-    var isSet: Bool { value.load(ordering: .relaxed) }
+    init(_ isSet: Bool = false) {
+        value = Atomic(isSet)
+    }
 
-    func clear() { value.store(false, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    func set() { value.store(true, ordering: .releasing) }
+
+    func clear() { value.store(false, ordering: .releasing) }
 }
