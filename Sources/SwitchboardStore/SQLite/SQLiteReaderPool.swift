@@ -61,12 +61,7 @@ final class SQLiteReaderPool: Sendable {
         var entry = try pooled ?? Pooled(connection: open(), snapshot: nil)
         var isUsable = true
         defer {
-            let kept = isUsable && state.withLock { state in
-                guard !state.isDrained, state.idle.count < capacity else { return false }
-                state.idle.append(entry)
-                return true
-            }
-            if !kept { entry.connection.close() }
+            if !(isUsable && giveBack(entry)) { entry.connection.close() }
         }
         do {
             try renewSnapshot(of: &entry)
@@ -75,6 +70,15 @@ final class SQLiteReaderPool: Sendable {
             throw error
         }
         return try body(entry.connection)
+    }
+
+    /// Returns a connection to the idle ones; false when the pool is drained or full.
+    private func giveBack(_ entry: Pooled) -> Bool {
+        state.withLock { state in
+            guard !state.isDrained, state.idle.count < capacity else { return false }
+            state.idle.append(entry)
+            return true
+        }
     }
 
     /// Keeps the entry's read transaction if no commit came after it began and it is young enough;
