@@ -37,6 +37,13 @@ final class SQLiteReaderPool: Sendable {
     private struct Pooled {
         let connection: SQLiteConnection
         var snapshot: Snapshot?
+
+        /// Ends the read transaction, if one is open.
+        mutating func endSnapshot() throws {
+            guard snapshot != nil else { return }
+            snapshot = nil
+            try connection.run("COMMIT")
+        }
     }
 
     /// When a read transaction began: after how many commits, and at what time.
@@ -88,11 +95,8 @@ final class SQLiteReaderPool: Sendable {
         // snapshot, which only renews it once more than needed.
         let commits = commits.load(ordering: .acquiring)
         let now = ContinuousClock.now
-        if let snapshot = entry.snapshot {
-            if snapshot.commits == commits, now - snapshot.started < Self.snapshotLifetime { return }
-            entry.snapshot = nil
-            try entry.connection.run("COMMIT")
-        }
+        if let snapshot = entry.snapshot, snapshot.commits == commits, now - snapshot.started < Self.snapshotLifetime { return }
+        try entry.endSnapshot()
         try entry.connection.run("BEGIN")
         entry.snapshot = Snapshot(commits: commits, started: now)
     }
@@ -101,18 +105,17 @@ final class SQLiteReaderPool: Sendable {
     /// A connection whose transaction cannot end is closed.
     func endIdleSnapshots() {
         let failed = state.withLock { state -> [SQLiteConnection] in
+            var kept: [Pooled] = []
             var failed: [SQLiteConnection] = []
-            state.idle.removeAll { entry in
-                guard entry.snapshot != nil else { return false }
+            for var entry in state.idle {
                 do {
-                    try entry.connection.run("COMMIT")
-                    return false
+                    try entry.endSnapshot()
+                    kept.append(entry)
                 } catch {
                     failed.append(entry.connection)
-                    return true
                 }
             }
-            for index in state.idle.indices { state.idle[index].snapshot = nil }
+            state.idle = kept
             return failed
         }
         for connection in failed { connection.close() }
