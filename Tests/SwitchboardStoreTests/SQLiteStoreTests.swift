@@ -183,6 +183,15 @@ import Testing
         #expect(try store.cursor(consumer: "plugins") == 0)
     }
 
+    @Test func theWriterThreadCarriesItsNameForTheKernel() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        _ = try await store.createTenant(name: "T")
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        let names = tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+        #expect(names.contains("\(SQLiteWriter.threadName)\n"))
+    }
+
     @Test func aReadAfterACommitSeesItThoughTheConnectionKeepsItsSnapshot() async throws {
         // One read connection, so that every read reuses the transaction the one before it left open.
         let store = try SQLiteStore(configuration: .init(path: Self.temporaryPath(), readers: 1), logger: Logger(label: "test"))

@@ -23,6 +23,8 @@ final class SQLiteWriter: @unchecked Sendable {
     private var isStopping = false
     private let stopped = NSCondition()
     private var hasStopped = false
+    /// The writer thread's name as the kernel shows it (at most 15 bytes).
+    static let threadName = "sqlite-writer"
 
     /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
     /// after each commit that inserted events, with those events in position order.
@@ -38,8 +40,12 @@ final class SQLiteWriter: @unchecked Sendable {
         self.readers = readers
         self.logger = logger
         self.onEventsCommitted = onEventsCommitted
-        let thread = Thread { [self] in self.run() }
-        thread.name = "switchboard-sqlite-writer"
+        let thread = Thread { [self] in
+            // Foundation on Linux hands the name to the kernel (`top -H`, `perf`) only when the running
+            // thread sets it.
+            Thread.current.name = Self.threadName
+            self.run()
+        }
         thread.start()
     }
 
