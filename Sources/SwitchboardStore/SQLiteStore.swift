@@ -56,6 +56,9 @@ public final class SQLiteStore: Sendable {
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers.
     let recentEvents: RecentEvents
+    /// Agents and conversations read recently by id.
+    let agentCache = RecordCache<Agent>()
+    let conversationCache = RecordCache<Conversation>()
 
     /// Opens the database, creating it and running migrations as needed.
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
@@ -81,11 +84,29 @@ public final class SQLiteStore: Sendable {
             return connection
         }
         self.readers = readers
-        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, logger: logger) { events in
+        let agentCache = agentCache
+        let conversationCache = conversationCache
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, logger: logger) { commit in
+            Self.invalidate(commit, agents: agentCache, conversations: conversationCache)
+            guard !commit.events.isEmpty else { return }
             // In memory first: a reader the signal wakes finds the events there.
-            recentEvents.append(events)
-            commits.notify(advancingBy: UInt64(events.count))
+            recentEvents.append(commit.events)
+            commits.notify(advancingBy: UInt64(commit.events.count))
         }
+    }
+
+    /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind.
+    private static func invalidate(_ commit: SQLiteWriter.Commit, agents: RecordCache<Agent>, conversations: RecordCache<Conversation>) {
+        var changedAgents: [RecordKey] = []
+        var changedConversations: [RecordKey] = []
+        for record in commit.changedRecords {
+            switch record {
+            case .agent(let key): changedAgents.append(key)
+            case .conversation(let key): changedConversations.append(key)
+            }
+        }
+        if !changedAgents.isEmpty { agents.invalidate(changedAgents, commits: commit.commits) }
+        if !changedConversations.isEmpty { conversations.invalidate(changedConversations, commits: commit.commits) }
     }
 
     /// The schema version this build migrates to.
@@ -100,11 +121,26 @@ public final class SQLiteStore: Sendable {
 
     /// Runs a read on a pooled connection, mapping SQLite failures to `unavailable`.
     func read<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+        try read { connection, _ in try body(connection) }
+    }
+
+    /// Runs a read like `read(_:)`, also handing `body` its transaction's snapshot.
+    func read<Result>(_ body: (SQLiteConnection, SQLiteReaderPool.Snapshot) throws -> Result) throws -> Result {
         do {
             return try readers.read(body)
         } catch let error as SQLiteError {
             logger.error("Database read failed", metadata: ["sb.error": "\(error)"])
             throw Self.unavailableError
+        }
+    }
+
+    /// The record `key` names from `cache`, else from SQLite by `load` (and then cached).
+    func cachedRecord<Record>(_ key: RecordKey, in cache: RecordCache<Record>, load: (SQLiteConnection) throws -> Record?) throws -> Record? {
+        if let record = cache.record(key) { return record }
+        return try read { connection, snapshot in
+            let record = try load(connection)
+            if let record { cache.insert(record, for: key, readIn: snapshot) }
+            return record
         }
     }
 

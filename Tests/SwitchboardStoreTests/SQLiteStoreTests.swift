@@ -235,6 +235,68 @@ import Testing
         #expect(try store.tenants().map(\.id) == [tenant.id])
     }
 
+    @Test func aCachedAgentIsNeverOlderThanTheLastCommit() async throws {
+        let store = try Self.makeStore()
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        guard case .applied(let created) = try await store.execute(.createAgent(NewAgent(name: "A")), tenant: tenant.id, idempotency: nil),
+            case .agent(let agent) = created.resource
+        else { Issue.record("no agent"); return }
+        // Readers on threads of their own keep the cache filled while the writer changes the agent.
+        let stop = Flag()
+        let readers = (0..<2).map { _ in
+            let done = Flag()
+            Thread {
+                while !stop.isSet { _ = try? store.agent(id: agent.id, tenant: tenant.id) }
+                done.set()
+            }.start()
+            return done
+        }
+        for round in 1...200 {
+            let status: Agent.Status = round.isMultiple(of: 2) ? .online : .away
+            _ = try await store.execute(.updateAgent(id: agent.id, AgentChanges(status: status), expectedVersion: nil), tenant: tenant.id, idempotency: nil)
+            let read = try #require(try store.agent(id: agent.id, tenant: tenant.id))
+            #expect(read.version == agent.version + Int64(round) && read.status == status, "round \(round)")
+        }
+        stop.set()
+        for done in readers { while !done.isSet { try await Task.sleep(for: .milliseconds(1)) } }
+        #expect(try store.agent(id: agent.id, tenant: "another tenant") == nil)
+    }
+
+    @Test func aRecordReadBeforeACommitThatChangedRecordsIsNotCached() {
+        let cache = RecordCache<Int>()
+        let key = RecordKey(tenant: "t", id: "a")
+        let before = SQLiteReaderPool.Snapshot(commits: 4, started: .now)
+        cache.invalidate([RecordKey(tenant: "t", id: "b")], commits: 5)
+        cache.insert(1, for: key, readIn: before)
+        #expect(cache.record(key) == nil)
+        let after = SQLiteReaderPool.Snapshot(commits: 5, started: .now)
+        cache.insert(2, for: key, readIn: after)
+        #expect(cache.record(key) == 2)
+        cache.invalidate([key], commits: 6)
+        #expect(cache.record(key) == nil)
+        // An entry lives as long as the read transaction it came from could have.
+        let old = SQLiteReaderPool.Snapshot(commits: 6, started: .now - SQLiteReaderPool.snapshotLifetime)
+        cache.insert(3, for: key, readIn: old)
+        #expect(cache.record(key) == nil)
+    }
+
+    @Test func anAgentChangedByAnotherProcessIsSeenWithinTheSnapshotLifetime() async throws {
+        let path = Self.temporaryPath()
+        let store = try Self.makeStore(path: path)
+        defer { store.close() }
+        let tenant = try await store.createTenant(name: "T")
+        guard case .applied(let created) = try await store.execute(.createAgent(NewAgent(name: "A")), tenant: tenant.id, idempotency: nil),
+            case .agent(let agent) = created.resource
+        else { Issue.record("no agent"); return }
+        #expect(try store.agent(id: agent.id, tenant: tenant.id)?.name == "A")
+        let other = try Self.makeStore(path: path)
+        defer { other.close() }
+        _ = try await other.execute(.updateAgent(id: agent.id, AgentChanges(name: "B"), expectedVersion: nil), tenant: tenant.id, idempotency: nil)
+        try await Task.sleep(for: SQLiteReaderPool.snapshotLifetime + .milliseconds(20))
+        #expect(try store.agent(id: agent.id, tenant: tenant.id)?.name == "B")
+    }
+
     @Test func theWALStaysBoundedWhileReadersRunAlongsideTheWriter() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteStore(configuration: .init(path: path, synchronous: .normal), logger: Logger(label: "test"))

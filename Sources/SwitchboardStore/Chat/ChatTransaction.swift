@@ -242,6 +242,7 @@ struct ChatTransaction {
     // MARK: Saving
 
     private func save(_ agent: Agent) throws {
+        db.changedRecords.append(.agent(RecordKey(tenant: tenant, id: agent.id)))
         try db.run(
             """
             INSERT INTO agents (tenant_id, id, name, email, role, status, max_concurrent, created_at, updated_at, deleted_at, version)
@@ -259,6 +260,7 @@ struct ChatTransaction {
     }
 
     private func save(_ conversation: Conversation) throws {
+        db.changedRecords.append(.conversation(RecordKey(tenant: tenant, id: conversation.id)))
         let metadata = try SwitchboardJSON.encodeString(conversation.metadata)
         try db.run(
             """

@@ -3,10 +3,13 @@ import SwitchboardCore
 
 extension SQLiteStore: ChatStore {
     public func agent(id: String, tenant: String) throws -> Agent? {
-        try read { db in
-            try db.queryFirst("SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], Rows.agent)
+        try cachedRecord(RecordKey(tenant: tenant, id: id), in: agentCache) { db in
+            try db.queryFirst(Self.agentByID, [.text(tenant), .text(id)], Rows.agent)
         }
     }
+
+    private static let agentByID = "SELECT \(Rows.agentColumns) FROM agents WHERE tenant_id = ? AND id = ?"
+    private static let conversationByID = "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?"
 
     public func agents(tenant: String, status: Agent.Status?, page: PageRequest) throws -> Page<Agent> {
         var conditions: [(sql: String, value: SQLiteValue)] = [("deleted_at IS ?", .null)]
@@ -23,12 +26,8 @@ extension SQLiteStore: ChatStore {
     }
 
     public func conversation(id: String, tenant: String) throws -> Conversation? {
-        try read { db in
-            try db.queryFirst(
-                "SELECT \(Rows.conversationColumns) FROM conversations WHERE tenant_id = ? AND id = ?",
-                [.text(tenant), .text(id)],
-                Rows.conversation
-            )
+        try cachedRecord(RecordKey(tenant: tenant, id: id), in: conversationCache) { db in
+            try db.queryFirst(Self.conversationByID, [.text(tenant), .text(id)], Rows.conversation)
         }
     }
 

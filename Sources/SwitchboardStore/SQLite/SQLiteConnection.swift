@@ -42,6 +42,9 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The events the writer's current transaction inserted, in position order; appended by
     /// `ChatTransaction`, trimmed on a rolled-back savepoint and taken after the commit by `SQLiteWriter`.
     var appendedEvents: [RecentEvents.Entry] = []
+    /// The cached records the writer's current transaction saved (`RecordCache`); kept when a
+    /// savepoint rolls back, since dropping a copy that is still current costs only a read.
+    var changedRecords: [ChangedRecord] = []
     /// The last seq each tenant's log reached in the writer's current transaction; kept in memory while
     /// the transaction runs and stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
     var appendedLastSeqs: [String: Int64] = [:]
@@ -115,6 +118,7 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Forgets what a write transaction appended: before the next one begins, and once its events were handed on.
     func clearAppended() {
         appendedEvents = []
+        changedRecords = []
         appendedLastSeqs = [:]
     }
 

@@ -46,8 +46,9 @@ final class SQLiteReaderPool: Sendable {
         }
     }
 
-    /// When a read transaction began: after how many commits, and at what time.
-    private struct Snapshot {
+    /// When a read transaction began: after how many commits (counted before it began, so it sees at
+    /// least those), and at what time.
+    struct Snapshot: Sendable {
         let commits: UInt64
         let started: ContinuousClock.Instant
     }
@@ -61,6 +62,11 @@ final class SQLiteReaderPool: Sendable {
     /// Runs `body` with a read connection, inside a read transaction that began after the last commit.
     /// - Throws: `SQLiteStore.closedError` once the pool was drained, or what `body` throws.
     func read<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+        try read { connection, _ in try body(connection) }
+    }
+
+    /// Runs `body` like `read(_:)`, also handing it the transaction's snapshot (for `RecordCache`).
+    func read<Result>(_ body: (SQLiteConnection, Snapshot) throws -> Result) throws -> Result {
         let pooled = try state.withLock { state -> Pooled? in
             guard !state.isDrained else { throw SQLiteStore.closedError }
             return state.idle.popLast()
@@ -70,13 +76,14 @@ final class SQLiteReaderPool: Sendable {
         defer {
             if !(isUsable && giveBack(entry)) { entry.connection.close() }
         }
+        let snapshot: Snapshot
         do {
-            try renewSnapshot(of: &entry)
+            snapshot = try renewSnapshot(of: &entry)
         } catch {
             isUsable = false
             throw error
         }
-        return try body(entry.connection)
+        return try body(entry.connection, snapshot)
     }
 
     /// Returns a connection to the idle ones; false when the pool is drained or full.
@@ -90,15 +97,17 @@ final class SQLiteReaderPool: Sendable {
 
     /// Keeps the entry's read transaction if no commit came after it began and it is young enough;
     /// else ends it and begins another (SQLite takes the snapshot at the first read in it).
-    private func renewSnapshot(of entry: inout Pooled) throws {
+    private func renewSnapshot(of entry: inout Pooled) throws -> Snapshot {
         // Read before the transaction begins: a commit in between makes the label older than the
         // snapshot, which only renews it once more than needed.
         let commits = commits.load(ordering: .acquiring)
         let now = ContinuousClock.now
-        if let snapshot = entry.snapshot, snapshot.commits == commits, now - snapshot.started < Self.snapshotLifetime { return }
+        if let snapshot = entry.snapshot, snapshot.commits == commits, now - snapshot.started < Self.snapshotLifetime { return snapshot }
         try entry.endSnapshot()
         try entry.connection.run("BEGIN")
-        entry.snapshot = Snapshot(commits: commits, started: now)
+        let snapshot = Snapshot(commits: commits, started: now)
+        entry.snapshot = snapshot
+        return snapshot
     }
 
     /// Ends the read transaction of every idle connection; the writer calls it before each `COMMIT`.
@@ -121,9 +130,11 @@ final class SQLiteReaderPool: Sendable {
         for connection in failed { connection.close() }
     }
 
-    /// Records that the writer committed: every read transaction that began before is renewed at its next read.
-    func committed() {
-        commits.add(1, ordering: .releasing)
+    /// Records that the writer committed: every read transaction that began before is renewed at its
+    /// next read. Returns how many commits the writer reported, this one included.
+    @discardableResult
+    func committed() -> UInt64 {
+        commits.add(1, ordering: .releasing).newValue
     }
 
     /// Closes every idle connection now and every busy one when its read ends; later reads fail.

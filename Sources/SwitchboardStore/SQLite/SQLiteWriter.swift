@@ -15,7 +15,7 @@ final class SQLiteWriter: @unchecked Sendable {
     private let maxBatch: Int
     /// The read connections, told of every commit so that none reads an older snapshot after it.
     private let readers: SQLiteReaderPool
-    private let onEventsCommitted: @Sendable ([RecentEvents.Entry]) -> Void
+    private let onCommitted: @Sendable (Commit) -> Void
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -26,20 +26,30 @@ final class SQLiteWriter: @unchecked Sendable {
     /// The writer thread's name as the kernel shows it (at most 15 bytes).
     static let threadName = "sqlite-writer"
 
-    /// Starts the writer thread over `connection`, which it then owns; `onEventsCommitted` runs on it
-    /// after each commit that inserted events, with those events in position order.
+    /// What a group commit changed, handed on before any of its callers resumes.
+    struct Commit {
+        /// The events it inserted, in position order.
+        let events: [RecentEvents.Entry]
+        /// The cached records it saved.
+        let changedRecords: [ChangedRecord]
+        /// How many commits the writer made, this one included.
+        let commits: UInt64
+    }
+
+    /// Starts the writer thread over `connection`, which it then owns; `onCommitted` runs on it after
+    /// each commit that inserted events or saved cached records.
     init(
         connection: SQLiteConnection,
         maxBatch: Int,
         readers: SQLiteReaderPool,
         logger: Logger,
-        onEventsCommitted: @escaping @Sendable ([RecentEvents.Entry]) -> Void
+        onCommitted: @escaping @Sendable (Commit) -> Void
     ) {
         self.connection = connection
         self.maxBatch = maxBatch
         self.readers = readers
         self.logger = logger
-        self.onEventsCommitted = onEventsCommitted
+        self.onCommitted = onCommitted
         let thread = Thread { [self] in
             // Foundation on Linux hands the name to the kernel (`top -H`, `perf`) only when the running
             // thread sets it.
@@ -151,9 +161,11 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in batch { job.finish(SQLiteStore.unavailableError) }
             return
         }
-        readers.committed()
-        // Cursors, deliveries and other bookkeeping do not wake the event log's readers.
-        if !connection.appendedEvents.isEmpty { onEventsCommitted(connection.appendedEvents) }
+        let commits = readers.committed()
+        // Cursors, deliveries and other bookkeeping neither wake the event log's readers nor touch caches.
+        if !connection.appendedEvents.isEmpty || !connection.changedRecords.isEmpty {
+            onCommitted(Commit(events: connection.appendedEvents, changedRecords: connection.changedRecords, commits: commits))
+        }
         connection.clearAppended()
         for (job, error) in outcomes { job.finish(error) }
     }

@@ -1,0 +1,82 @@
+import Synchronization
+
+/// Records read recently by id, so that a run of reads of the same agent or conversation (consoles
+/// polling, permission checks before every message an agent sends) skips SQLite.
+///
+/// A cached record is never older than a read from SQLite could return:
+/// - the writer invalidates every record a commit changed after `COMMIT` and before any caller
+///   resumes (`ChatTransaction` names them as it saves them);
+/// - a read whose snapshot began before the latest invalidation stores nothing, because it may hold a
+///   version older than that commit: `insert` compares the snapshot's commit count with the count
+///   at which the cache last invalidated a record (any record, which keeps the cache free of per-key
+///   bookkeeping and refuses few inserts: records change rarely next to how often they are read);
+/// - an entry lives only as long as the read transaction it came from could have
+///   (`SQLiteReaderPool.snapshotLifetime` from the snapshot's start), the bound on how long a commit
+///   from another process stays unseen.
+///
+/// - Important: Thread-safe: entries live behind one mutex, held for a dictionary operation.
+final class RecordCache<Record: Sendable>: Sendable {
+    typealias Key = RecordKey
+
+    private struct Entry {
+        let record: Record
+        let expires: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        /// The writer's commit count at the latest invalidation.
+        var invalidatedAt: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+
+    /// A cache of at most `capacity` records; a full cache drops its expired entries, then all of them.
+    init(capacity: Int = 10_000) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    /// The record cached under `key`, unless it expired.
+    func record(_ key: Key, now: ContinuousClock.Instant = .now) -> Record? {
+        state.withLock { state in
+            guard let entry = state.entries[key], entry.expires > now else { return nil }
+            return entry.record
+        }
+    }
+
+    /// Caches `record`, read in `snapshot`, unless a commit after the snapshot began changed records.
+    func insert(_ record: Record, for key: Key, readIn snapshot: SQLiteReaderPool.Snapshot) {
+        let expires = snapshot.started.advanced(by: SQLiteReaderPool.snapshotLifetime)
+        state.withLock { state in
+            guard snapshot.commits >= state.invalidatedAt else { return }
+            if state.entries.count >= capacity, state.entries[key] == nil {
+                let now = ContinuousClock.now
+                state.entries = state.entries.filter { $0.value.expires > now }
+                if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+            }
+            state.entries[key] = Entry(record: record, expires: expires)
+        }
+    }
+
+    /// Drops the records a commit changed; `commits` is the writer's commit count including it.
+    func invalidate(_ keys: some Sequence<Key>, commits: UInt64) {
+        state.withLock { state in
+            state.invalidatedAt = max(state.invalidatedAt, commits)
+            for key in keys { state.entries[key] = nil }
+        }
+    }
+}
+
+/// A record's identity: the key of `RecordCache`.
+struct RecordKey: Hashable, Sendable {
+    let tenant: String
+    let id: String
+}
+
+/// A record a write transaction saved, whose cached copy its commit makes stale.
+enum ChangedRecord: Sendable {
+    case agent(RecordKey)
+    case conversation(RecordKey)
+}
