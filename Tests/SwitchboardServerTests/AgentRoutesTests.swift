@@ -27,6 +27,10 @@ import Testing
             #expect(updated["status"]?.string == "online")
             #expect(updated["version"]?.int == 2)
             #expect(updated.headers[.eTag] == "\"2\"")
+            // The first read cached the agent and its body; the change replaces both.
+            let reread = try await client.call(.get, "/api/v1/agents/\(id)", key: key)
+            #expect(reread.json == updated.json)
+            #expect(reread.headers[.eTag] == "\"2\"")
 
             let online = try await client.call(.get, "/api/v1/agents?status=online", key: key)
             #expect(online["data"]?.array.compactMap { $0["id"]?.string } == [id])

@@ -5,6 +5,7 @@ import SwitchboardCore
 struct AgentController {
     let store: any ChatStore
     let responder: CommandResponder
+    let representations: RepresentationCache
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/agents", scope: .agentsWrite, use: create)
@@ -52,8 +53,9 @@ struct AgentController {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let agent = try store.agent(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("agent") }
-        return try .json(agent, version: agent.version)
+        let tenant = context.requirePrincipal.tenantID
+        guard let agent = try store.agent(id: id, tenant: tenant) else { throw SwitchboardError.notFound("agent") }
+        return try representations.response(for: agent, tenant: tenant, id: agent.id, version: agent.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {

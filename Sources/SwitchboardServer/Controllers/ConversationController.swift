@@ -6,6 +6,7 @@ struct ConversationController {
     let store: any ChatStore
     let responder: CommandResponder
     let permissions: DataPermissions
+    let representations: RepresentationCache
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/conversations", scope: .conversationsWrite, use: create)
@@ -82,7 +83,12 @@ struct ConversationController {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let conversation = try load(context)
-        return try .json(conversation, version: conversation.version)
+        return try representations.response(
+            for: conversation,
+            tenant: context.requirePrincipal.tenantID,
+            id: conversation.id,
+            version: conversation.version
+        )
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
