@@ -17,8 +17,9 @@ final class RateLimiter: Sendable {
         case tenant(String)
     }
 
-    /// A quota of requests per window, named for the `RateLimit` headers.
-    struct Policy: Hashable, Sendable {
+    /// A quota of requests per window, named for the `RateLimit` headers. A class: every decision
+    /// carries its policy, and copying one then retains a single object instead of three strings.
+    final class Policy: Equatable, Sendable {
         let name: String
         let quota: Int
         let windowSeconds: Int
@@ -39,6 +40,10 @@ final class RateLimiter: Sendable {
         static func perMinute(_ name: String, _ quota: Int) -> Policy {
             Policy(name: name, quota: quota, windowSeconds: 60)
         }
+
+        static func == (lhs: Policy, rhs: Policy) -> Bool {
+            lhs === rhs || (lhs.name == rhs.name && lhs.quota == rhs.quota && lhs.windowSeconds == rhs.windowSeconds)
+        }
     }
 
     /// The outcome of one request against one policy.
@@ -54,8 +59,16 @@ final class RateLimiter: Sendable {
         /// Whether this refusal is the first since the key was last allowed, so it is reported once.
         var isFirstRefusal: Bool
 
-        /// The decision as an item of `RateLimit`.
-        var headerItem: String { policy.stateItemPrefix + String(remaining) + ";t=" + String(resetSeconds) }
+        /// The decision as an item of `RateLimit`, built in one allocation.
+        var headerItem: String {
+            var item = ""
+            item.reserveCapacity(policy.stateItemPrefix.utf8.count + 24)
+            item += policy.stateItemPrefix
+            item += String(remaining)
+            item += ";t="
+            item += String(resetSeconds)
+            return item
+        }
     }
 
     private struct Cell {
