@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Switchboard: AsyncParsableCommand {
@@ -7,4 +8,13 @@ struct Switchboard: AsyncParsableCommand {
         abstract: "Customer-service integration server.",
         subcommands: [Serve.self, Migrate.self, Tenants.self, Keys.self, Plugins.self, Security.self, Statistics.self, PluginHostCommand.self]
     )
+
+    /// Runs the command with `SIGPIPE` ignored. Every write to a pipe or socket handles `EPIPE` (a
+    /// plugin child and its host write frames to each other), while the signal's default action would
+    /// end the whole process once the other side is gone: `plugins bench` died of it at the end of a
+    /// subprocess run.
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }

@@ -46,6 +46,35 @@ import Testing
         }
     }
 
+    @Test func theExecutableIgnoresSIGPIPE() throws {
+        // A plugin child waits for frames on stdin; its signal dispositions are those of every subcommand.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: PluginFixtures.switchboardExecutable)
+        child.arguments = ["plugin-host", try #require(PluginFixtures.built["fixture"])]
+        let input = Pipe()
+        child.standardInput = input
+        child.standardOutput = Pipe()
+        try child.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            child.waitUntilExit()
+        }
+        // The child ignores it from its first moments; the parent's own dispositions do not count.
+        let bit = UInt64(1) << (UInt64(SIGPIPE) - 1)
+        var isIgnored = false
+        let deadline = Date().addingTimeInterval(5)
+        while !isIgnored, Date() < deadline {
+            let status = (try? String(contentsOfFile: "/proc/\(child.processIdentifier)/status", encoding: .utf8)) ?? ""
+            if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigIgn:") }),
+                let mask = UInt64(line.dropFirst("SigIgn:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            {
+                isIgnored = mask & bit != 0
+            }
+            if !isIgnored { usleep(10_000) }
+        }
+        #expect(isIgnored, "SIGPIPE is not ignored by switchboard plugin-host")
+    }
+
     @Test func aKilledServerDeliversEveryQueuedEventAfterItsRestartInOrder() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-kill-\(UUID().uuidString)").path
         let environment = [
