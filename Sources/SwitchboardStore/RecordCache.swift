@@ -16,6 +16,7 @@ import Synchronization
 ///
 /// - Important: Thread-safe: entries live behind one mutex, held for a dictionary operation.
 final class RecordCache<Record: Sendable>: Sendable {
+    /// A record's tenant and id.
     typealias Key = RecordKey
 
     private struct Entry {
@@ -71,12 +72,16 @@ final class RecordCache<Record: Sendable>: Sendable {
 
 /// A record's identity: the key of `RecordCache`.
 struct RecordKey: Hashable, Sendable {
+    /// The tenant the record belongs to: the same id asked for by another tenant is another key.
     let tenant: String
+    /// The record's id.
     let id: String
 }
 
 /// A record a write transaction saved, whose cached copy its commit makes stale.
 enum ChangedRecord: Sendable {
+    /// An agent, for `SQLiteStore`'s agent cache.
     case agent(RecordKey)
+    /// A conversation, for `SQLiteStore`'s conversation cache.
     case conversation(RecordKey)
 }

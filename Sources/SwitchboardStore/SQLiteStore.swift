@@ -56,8 +56,9 @@ public final class SQLiteStore: Sendable {
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers.
     let recentEvents: RecentEvents
-    /// Agents and conversations read recently by id.
+    /// Agents read recently by id.
     let agentCache = RecordCache<Agent>()
+    /// Conversations read recently by id.
     let conversationCache = RecordCache<Conversation>()
 
     /// Opens the database, creating it and running migrations as needed.
