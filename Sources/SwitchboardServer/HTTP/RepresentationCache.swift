@@ -37,6 +37,6 @@ final class RepresentationCache: Sendable {
                 bodies[key] = body
             }
         }
-        return Response(status: .ok, headers: [.contentType: "application/json", .eTag: ETag.make(version)], body: .init(byteBuffer: body))
+        return .json(buffer: body, version: version)
     }
 }

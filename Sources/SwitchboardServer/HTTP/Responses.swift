@@ -32,9 +32,14 @@ extension ListBody where Item: Sendable {
 extension Response {
     /// A JSON response with an optional strong `ETag` made from a resource version.
     static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok, version: Int64? = nil) -> Response {
+        json(buffer: ByteBuffer(bytes: bytes), status: status, version: version)
+    }
+
+    /// A JSON response whose body is already in a buffer (shared, not copied), with an optional `ETag`.
+    static func json(buffer: ByteBuffer, status: HTTPResponse.Status = .ok, version: Int64? = nil) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let version { headers[.eTag] = ETag.make(version) }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     /// `value` encoded as JSON.
