@@ -17,9 +17,10 @@ struct RealtimeSession: Sendable {
     let configuration: SwitchboardConfiguration.Realtime
 
     /// The handlers a connection that upgraded adds to its pipeline: its mailbox goes just before the
-    /// frame encoder (after TLS), the connection at the end.
-    func handlers(for context: RealtimeContext, eventLoop: any EventLoop) -> (mailbox: Mailbox, connection: RealtimeConnection) {
-        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: eventLoop)
+    /// frame encoder (after TLS), the connection at the end. Without TLS the mailbox may write frames
+    /// straight to the socket (`isEncrypted` false).
+    func handlers(for context: RealtimeContext, eventLoop: any EventLoop, isEncrypted: Bool) -> (mailbox: Mailbox, connection: RealtimeConnection) {
+        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: eventLoop, writesToSocket: !isEncrypted)
         return (mailbox, RealtimeConnection(session: self, context: context, mailbox: mailbox))
     }
 
@@ -175,7 +176,11 @@ struct RealtimeSession: Sendable {
         guard case .object(let data)? = frame["data"], case .string(let text)? = data["status"], let status = Agent.Status(rawValue: text) else {
             throw SwitchboardError.invalidField("data.status", "The status must be one of online, away, busy, offline.")
         }
-        _ = try await store.execute(.updateAgent(id: principal.subject, AgentChanges(status: status), expectedVersion: nil), tenant: principal.tenantID, idempotency: nil)
+        _ = try await store.execute(
+            .updateAgent(id: principal.subject, AgentChanges(status: status), expectedVersion: nil),
+            tenant: principal.tenantID,
+            idempotency: nil
+        )
         return ["agent_id": .string(principal.subject), "status": .string(status.rawValue)]
     }
 }

@@ -8,8 +8,8 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// HTTP/1.1 with the `/ws` upgrade, whose refusals are answered with the security pipeline's problem
 /// rather than a bare 400: a handshake with a bad credential gets the same 401 problem+json as REST.
@@ -35,6 +35,8 @@ where WebSocketResponder.Context == AppRequestContext {
     let responder: HTTPChannelHandler.Responder
     let webSocketResponder: WebSocketResponder
     let session: RealtimeSession
+    /// Whether TLS sits between the connection's handlers and its socket.
+    let isEncrypted: Bool
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -59,7 +61,7 @@ where WebSocketResponder.Context == AppRequestContext {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
-                        let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop)
+                        let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop, isEncrypted: isEncrypted)
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
                         try pipeline.addHandler(connection)
@@ -170,7 +172,12 @@ extension HTTPServerBuilder {
     ) -> HTTPServerBuilder where WebSocketRouter.Responder.Context == AppRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
-            let channel = WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, session: session)
+            let channel = WebSocketUpgradeChannel(
+                responder: responder,
+                webSocketResponder: webSocketResponder,
+                session: session,
+                isEncrypted: certificates != nil
+            )
             guard let certificates else { return channel }
             return ReloadableTLSChannel(base: channel, certificates: certificates)
         }
