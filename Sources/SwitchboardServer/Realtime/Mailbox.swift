@@ -202,7 +202,9 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
     }
 
     /// Writes queued frames while the channel is writable; once the queue is empty (an overflow empties
-    /// it at once) and the mailbox is closing, reports the close, writable or not. Runs on the event loop.
+    /// it at once) and the mailbox is closing, reports the close, writable or not. Runs on the event loop,
+    /// always as a task of its own and never inside a NIO call, so a socket write here cannot come between
+    /// NIO closing the descriptor and `channelInactive`.
     fileprivate func drain() {
         guard let context else {
             // Not added yet (handlerAdded drains) or removed with the closed channel.
@@ -242,7 +244,7 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
     /// what the socket did not take) through NIO. Returns whether NIO needs a flush.
     private func write(_ frame: ByteBuffer, context: ChannelHandlerContext) -> Bool {
         var rest = frame
-        if writesInNIO == 0, let socket, context.channel.isActive {
+        if writesInNIO == 0, let socket {
             if let sent = rest.withUnsafeReadableBytes({ socket.send($0) }) {
                 if sent == rest.readableBytes { return false }
                 rest.moveReaderIndex(forwardBy: sent)
@@ -284,6 +286,12 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         socket = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // NIO closed the descriptor: its number may soon belong to another socket.
+        socket = nil
+        context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -19,9 +19,10 @@ import Darwin
 /// description (`SocketChannel { BaseSocket { fd=N } … }`) and keeps it only if the socket behind that
 /// number has the channel's local and remote addresses, a pair no other socket can have; anything else
 /// (TLS, another channel type, another format) leaves the connection on NIO's path.
-/// - Important: Only on the channel's event loop, and only while the channel is active: NIO closes the
-///   descriptor on that loop and marks the channel inactive before any other code runs, so an active
-///   channel's number cannot belong to another socket yet.
+/// - Important: Only on the channel's event loop, and only until the channel's `channelInactive`: NIO
+///   closes the descriptor on that loop, inside its `close0`, and fires `channelInactive` before that
+///   call returns; code that writes from event-loop tasks (as the mailbox's drains do) never runs inside
+///   it, so the number cannot belong to another socket yet.
 struct SocketWriter {
     private let descriptor: CInt
 
