@@ -49,6 +49,7 @@ public final class SQLiteStore: Sendable {
     }
 
     let writer: SQLiteWriter
+    let checkpointer: SQLiteCheckpointer
     let readers: SQLiteReaderPool
     let ids: TimeOrderedIDGenerator
     let logger: Logger
@@ -85,6 +86,13 @@ public final class SQLiteStore: Sendable {
             return connection
         }
         self.readers = readers
+        // Opened last: nothing throws once its thread runs.
+        let checkpointer = SQLiteCheckpointer(
+            connection: try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.pragma),
+            logger: logger
+        )
+        self.checkpointer = checkpointer
+        writeConnection.reportWALSize(to: checkpointer)
         let agentCache = agentCache
         let conversationCache = conversationCache
         self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, logger: logger) { commit in
@@ -113,10 +121,11 @@ public final class SQLiteStore: Sendable {
     /// The schema version this build migrates to.
     public static var schemaVersion: Int { Migrations.latestVersion }
 
-    /// Finishes queued writes and closes every connection, the writer last: a read-only connection
-    /// cannot checkpoint, so the writer's close is the one that folds the WAL into the database.
+    /// Finishes queued writes and closes every connection, the writer last: the last connection to close
+    /// folds the WAL into the database, and a read-only one cannot.
     public func close() {
         readers.drain()
+        checkpointer.stop()
         writer.stop()
     }
 

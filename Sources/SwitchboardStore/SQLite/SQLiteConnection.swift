@@ -48,6 +48,8 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The last seq each tenant's log reached in the writer's current transaction; kept in memory while
     /// the transaction runs and stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
     var appendedLastSeqs: [String: Int64] = [:]
+    /// The checkpointer the connection reports its WAL's size to, kept alive as long as the connection.
+    private var walReport: SQLiteCheckpointer?
 
     /// Opens (and for a writer, creates) the database at `path` and applies the connection settings.
     init(path: String, isReadOnly: Bool, synchronous: String) throws {
@@ -88,6 +90,32 @@ final class SQLiteConnection: @unchecked Sendable {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    /// After each commit, hands the WAL's size to `checkpointer` instead of checkpointing past 1,000
+    /// pages inside the commit as SQLite does, and checkpoints only when the checkpointer says so.
+    func reportWALSize(to checkpointer: SQLiteCheckpointer) {
+        walReport = checkpointer
+        sqlite3_wal_hook(
+            handle,
+            { context, database, _, pages in
+                guard let context else { return SQLITE_OK }
+                if Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().walReached(pages: Int(pages)) {
+                    sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                }
+                return SQLITE_OK
+            },
+            Unmanaged.passUnretained(checkpointer).toOpaque()
+        )
+    }
+
+    /// Copies what it can of the WAL into the database, without waiting for the writer or readers.
+    /// - Throws: `SQLiteError`; not when another connection is checkpointing (`SQLITE_BUSY`).
+    func checkpoint() throws {
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard status == SQLITE_OK || status == SQLITE_BUSY else {
+            throw SQLiteError(code: status, message: String(cString: sqlite3_errmsg(handle)))
+        }
     }
 
     /// Runs one or more statements without results.
