@@ -245,7 +245,7 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
     private func write(_ frame: ByteBuffer, context: ChannelHandlerContext) -> Bool {
         var rest = frame
         if writesInNIO == 0, let socket {
-            if let sent = rest.withUnsafeReadableBytes({ socket.send($0) }) {
+            if let sent = rest.withUnsafeReadableBytes({ socket.write($0) }) {
                 if sent == rest.readableBytes { return false }
                 rest.moveReaderIndex(forwardBy: sent)
             } else {

@@ -4,8 +4,6 @@ import NIOCore
 import Glibc
 #elseif canImport(Musl)
 import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Writes a WebSocket connection's frames straight to its socket with `send(2)`, around NIO's write path.
@@ -18,7 +16,8 @@ import Darwin
 /// NIO has no public accessor for a channel's descriptor. The writer takes it from the channel's
 /// description (`SocketChannel { BaseSocket { fd=N } … }`) and keeps it only if the socket behind that
 /// number has the channel's local and remote addresses, a pair no other socket can have; anything else
-/// (TLS, another channel type, another format) leaves the connection on NIO's path.
+/// (another channel type, another format) leaves the connection on NIO's path, as TLS does (the mailbox
+/// is told whether TLS is in its pipeline).
 /// - Important: Only on the channel's event loop, and only until the channel's `channelInactive`: NIO
 ///   closes the descriptor on that loop, inside its `close0`, and fires `channelInactive` before that
 ///   call returns; code that writes from event-loop tasks (as the mailbox's drains do) never runs inside
@@ -42,9 +41,9 @@ struct SocketWriter {
     /// Sends as much of `bytes` as the socket takes without blocking.
     /// - Returns: the number of bytes sent (0 when the socket's buffer is full), or nil on an error
     ///   (a reset or closed peer), which NIO's path then meets and handles.
-    func send(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    func write(_ bytes: UnsafeRawBufferPointer) -> Int? {
         while true {
-            let sent = Glibc.send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_DONTWAIT | MSG_NOSIGNAL))
+            let sent = send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_DONTWAIT | MSG_NOSIGNAL))
             if sent >= 0 { return sent }
             switch errno {
             case EINTR: continue
