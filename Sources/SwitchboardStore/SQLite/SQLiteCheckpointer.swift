@@ -38,11 +38,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         self.pages = pages
         self.limit = limit
         self.logger = logger
-        let thread = Thread { [self] in
-            Thread.current.name = Self.threadName
-            self.run()
-        }
-        thread.start()
+        Thread.start(named: Self.threadName) { [self] in run() }
     }
 
     /// Tells the checkpointer the WAL's size after a commit; returns whether the writer has to

@@ -50,13 +50,7 @@ final class SQLiteWriter: @unchecked Sendable {
         self.readers = readers
         self.logger = logger
         self.onCommitted = onCommitted
-        let thread = Thread { [self] in
-            // Foundation on Linux hands the name to the kernel (`top -H`, `perf`) only when the running
-            // thread sets it.
-            Thread.current.name = Self.threadName
-            self.run()
-        }
-        thread.start()
+        Thread.start(named: Self.threadName) { [self] in run() }
     }
 
     /// Runs `body` in the next group commit and returns its result once the group is durable.
