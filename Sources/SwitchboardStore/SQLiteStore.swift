@@ -1,4 +1,5 @@
 import Foundation
+import CSQLite
 import Logging
 import SwitchboardCore
 
@@ -62,11 +63,29 @@ public final class SQLiteStore: Sendable {
     /// Conversations read recently by id.
     let conversationCache = RecordCache<Conversation>()
 
+    /// Creates the database's folder (0700) and file (0600) when they do not exist, and takes group and
+    /// other permissions off an existing database and its WAL and shared-memory files. SQLite gives a
+    /// new WAL the database file's mode, so those stay private too.
+    static func makePrivate(path: String) throws {
+        let manager = FileManager.default
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !manager.fileExists(atPath: directory) {
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        if !manager.fileExists(atPath: path) {
+            guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create the database file \(path)")
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where manager.fileExists(atPath: file) {
+            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
+
     /// Opens the database, creating it and running migrations as needed.
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
     public init(configuration: Configuration, logger: Logger, ids: TimeOrderedIDGenerator = .shared) throws {
-        let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Self.makePrivate(path: configuration.path)
         let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.pragma)
         let applied = try Migrations.run(on: writeConnection)
         if !applied.isEmpty {

@@ -35,6 +35,11 @@ public struct IPAddressRange: Hashable, Sendable, CustomStringConvertible {
         return Self.masked(address, prefixLength: prefixLength) == network
     }
 
+    /// Whether every address of `other` lies in this range.
+    public func contains(_ other: IPAddressRange) -> Bool {
+        other.prefixLength >= prefixLength && contains(other.network)
+    }
+
     /// Whether the textual address lies in the range; false for text that is not an address.
     public func contains(_ address: String) -> Bool {
         Self.parseAddress(address).map(contains) ?? false

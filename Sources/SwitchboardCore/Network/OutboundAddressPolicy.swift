@@ -25,27 +25,34 @@ public struct OutboundAddressPolicy: Sendable, Equatable {
         }
     }
 
+    /// IPv4 per the IANA IPv4 Special-Purpose Address Registry (RFC 6890 and its updates).
     private static func isPublicIPv4(_ a: [UInt8]) -> Bool {
-        switch (a[0], a[1]) {
-        case (0, _), (10, _), (127, _): return false  // this network, private, loopback
-        case (100, 64...127): return false  // shared address space (carrier-grade NAT)
-        case (169, 254): return false  // link-local, cloud metadata endpoints
-        case (172, 16...31), (192, 168): return false  // private
-        case (192, 0) where a[2] == 0: return false  // IETF protocol assignments
-        case (198, 18...19): return false  // benchmarking
-        case (224...255, _): return false  // multicast, reserved, broadcast
+        switch (a[0], a[1], a[2]) {
+        case (0, _, _), (10, _, _), (127, _, _): return false  // this network, private, loopback
+        case (100, 64...127, _): return false  // shared address space (carrier-grade NAT)
+        case (169, 254, _): return false  // link-local, cloud metadata endpoints
+        case (172, 16...31, _), (192, 168, _): return false  // private
+        case (192, 0, 0), (192, 0, 2): return false  // IETF protocol assignments, TEST-NET-1
+        case (192, 88, 99): return false  // 6to4 relay anycast
+        case (198, 18...19, _): return false  // benchmarking
+        case (198, 51, 100), (203, 0, 113): return false  // TEST-NET-2, TEST-NET-3
+        case (224...255, _, _): return false  // multicast, reserved, broadcast
         default: return true
         }
     }
 
+    /// IPv6: only global unicast (2000::/3) outside the IANA IPv6 Special-Purpose Address Registry; an
+    /// address that embeds an IPv4 address (mapped, NAT64, 6to4) is judged by that address.
     private static func isPublicIPv6(_ a: [UInt8]) -> Bool {
         if a[0..<10].allSatisfy({ $0 == 0 }) && a[10] == 0xFF && a[11] == 0xFF { return isPublicIPv4(Array(a[12...])) }  // IPv4-mapped
-        if a[0] == 0x00, a[1] == 0x64, a[2] == 0xFF, a[3] == 0x9B { return isPublicIPv4(Array(a[12...])) }  // NAT64
-        if a[0..<15].allSatisfy({ $0 == 0 }) { return false }  // unspecified, loopback
-        if a[0] & 0xFE == 0xFC { return false }  // unique local
-        if a[0] == 0xFE, a[1] & 0xC0 == 0x80 { return false }  // link-local
-        if a[0] == 0xFF { return false }  // multicast
+        if a[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return isPublicIPv4(Array(a[12...])) }  // NAT64 well-known prefix
+        if a[0] == 0x20, a[1] == 0x02 { return isPublicIPv4(Array(a[2..<6])) }  // 6to4
+        // Everything else outside 2000::/3 is reserved: unspecified, loopback, IPv4-compatible
+        // (::a.b.c.d), local-use NAT64, discard-only, unique local, link- and site-local, multicast.
+        guard a[0] & 0xE0 == 0x20 else { return false }
+        if a[0] == 0x20, a[1] == 0x01, a[2] & 0xFE == 0x00 { return false }  // 2001::/23 IETF protocol assignments (Teredo, ORCHID, benchmarking)
         if a[0] == 0x20, a[1] == 0x01, a[2] == 0x0D, a[3] == 0xB8 { return false }  // documentation
+        if a[0] == 0x3F, a[1] == 0xFF, a[2] & 0xF0 == 0x00 { return false }  // 3fff::/20 documentation
         return true
     }
 }

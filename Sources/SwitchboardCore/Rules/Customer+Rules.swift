@@ -114,7 +114,7 @@ extension OrderInput {
             throw SwitchboardError.invalidField("currency", "The field 'currency' must be an ISO 4217 code such as EUR.")
         }
         input.status = try Validation.requiredText(status, field: "status", maxLength: 64)
-        if let createTime, !(0...4_102_444_800).contains(createTime) {
+        if let createTime, !Validation.unixSeconds.contains(createTime) {
             throw SwitchboardError.invalidField("create_time", "The field 'create_time' must be Unix seconds before 2100.")
         }
         input.source = try Validation.key(source, field: "source")

@@ -25,8 +25,8 @@ extension NewMessage {
         input.content = try Message.validContent(content)
         input.contentType = try Validation.requiredText(contentType, field: "content_type", maxLength: 100)
         input.clientMessageID = try Validation.optionalText(clientMessageID, field: "client_message_id", maxLength: Validation.maxExternalIDLength)
-        if let timestamp, timestamp < 0 {
-            throw SwitchboardError.invalidField("timestamp", "The field 'timestamp' must be Unix seconds.")
+        if let timestamp, !Validation.unixSeconds.contains(timestamp) {
+            throw SwitchboardError.invalidField("timestamp", "The field 'timestamp' must be Unix seconds before 2100.")
         }
         return input
     }

@@ -7,6 +7,8 @@ enum Validation {
     static let maxContentBytes = 65_536
     static let maxMaxConcurrent = 1_000
     static let maxExternalIDLength = 255
+    /// The Unix seconds a client may give for a time: 1970 to 2100.
+    static let unixSeconds: ClosedRange<Int64> = 0...4_102_444_800
 
     /// Trims `text` and checks it is non-empty and at most `maxLength` characters.
     static func requiredText(_ text: String, field: String, maxLength: Int) throws -> String {

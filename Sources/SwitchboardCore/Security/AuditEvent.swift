@@ -22,6 +22,7 @@ public struct AuditEvent: Hashable, Sendable, Encodable {
         public static let apiKeyRevoked = Action("api_key.revoked")
         public static let oauthClientCreated = Action("oauth_client.created")
         public static let oauthClientRevoked = Action("oauth_client.revoked")
+        public static let accessTokenRevoked = Action("access_token.revoked")
         public static let tokenIssuerCreated = Action("token_issuer.created")
         public static let tokenIssuerDeleted = Action("token_issuer.deleted")
         public static let signatureKeyCreated = Action("signature_key.created")

@@ -164,7 +164,7 @@ public struct ConversationFacts: Hashable, Sendable {
         self.init(
             visitorID: event.data["visitor_id"]?.stringValue ?? "",
             dimensions: ["", "", ""],
-            createdAt: event.data["created_at"]?.numberValue.map { Int64($0) } ?? event.timestamp
+            createdAt: event.data["created_at"]?.integerValue ?? event.timestamp
         )
         adoptDimensions(of: event)
     }

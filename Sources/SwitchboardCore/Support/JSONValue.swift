@@ -75,6 +75,13 @@ extension JSONValue {
         guard case .number(let number) = self else { return nil }
         return number
     }
+
+    /// The integer of a number value that is a whole number an `Int64` holds exactly, else nil:
+    /// the only way to take an integer from outside input (`Int64(someDouble)` traps on 1e300).
+    public var integerValue: Int64? {
+        guard case .number(let number) = self else { return nil }
+        return Int64(exactly: number)
+    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral,

@@ -63,12 +63,44 @@ public struct SecretBox: Sendable {
     }
 
     /// `config` where every secret still equal to ``mask`` takes its value from `previous`.
-    public static func keepingMaskedSecrets(_ config: JSONValue, previous: JSONValue?, paths: [[String]]) -> JSONValue {
-        paths.reduce(config) { config, path in
-            guard config.value(at: path) == .string(mask) else { return config }
-            guard let old = previous?.value(at: path) else { return config }
-            return config.replacing(at: path) { _ in old }
+    ///
+    /// A stored secret never follows a changed destination: when any URL in the config (a string with
+    /// a scheme and a host, outside the secrets) differs from `previous`, masked secrets are refused
+    /// and must be given again, or a config change could send the stored token to another host.
+    /// - Throws: `secret_required` naming the first masked secret in that case.
+    public static func keepingMaskedSecrets(_ config: JSONValue, previous: JSONValue?, paths: [[String]]) throws -> JSONValue {
+        let masked = paths.filter { config.value(at: $0) == .string(mask) && previous?.value(at: $0) != nil }
+        if let first = masked.first, let previous, destinations(of: config, secrets: paths) != destinations(of: previous, secrets: paths) {
+            let field = (["config"] + first).joined(separator: ".")
+            throw SwitchboardError(
+                kind: .invalidInput,
+                code: "secret_required",
+                detail: "A URL of the config changed: give '\(field)' again; a stored secret is never sent to a new destination.",
+                field: field
+            )
         }
+        return masked.reduce(config) { config, path in
+            config.replacing(at: path) { _ in previous?.value(at: path) ?? .string(mask) }
+        }
+    }
+
+    /// Every string of `config` outside the secret `paths` that is a URL with a host, by its path.
+    static func destinations(of config: JSONValue, secrets paths: [[String]]) -> [String: String] {
+        var found: [String: String] = [:]
+        func walk(_ value: JSONValue, _ path: [String]) {
+            switch value {
+            case .string(let text) where !paths.contains(path):
+                if let url = URL(string: text), url.scheme != nil, url.host?.isEmpty == false { found[path.joined(separator: "\u{0}")] = text }
+            case .object(let fields):
+                for (name, child) in fields { walk(child, path + [name]) }
+            case .array(let items):
+                for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }
+            default:
+                break
+            }
+        }
+        walk(config, [])
+        return found
     }
 
     /// `text` sealed as a string, bound to `scope`.

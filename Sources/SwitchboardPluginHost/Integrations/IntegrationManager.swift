@@ -190,7 +190,7 @@ public actor IntegrationManager {
         let schema = library.manifest.configSchema
         let existing = try store.integration(tenant: tenant, plugin: plugin)
         let previous = try existing.map { try openConfig($0, library: library) }
-        let plain = config.map { SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
+        let plain = try config.map { try SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
         guard case .object = plain else {
             throw SwitchboardError(kind: .invalidInput, code: "invalid_config", detail: "The config must be a JSON object.", field: "config")
         }
@@ -225,7 +225,7 @@ public actor IntegrationManager {
     /// Performs `op` on `tenant`'s instance of `plugin`.
     /// - Throws: `integration_not_enabled`, or `integration_unavailable` while its breaker is open.
     public func call(tenant: String, plugin: String, op: String, args: JSONValue) async throws -> CallOutcome {
-        _ = try library(plugin)
+        let manifest = try library(plugin).manifest
         guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
             throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
         }
@@ -235,7 +235,7 @@ public actor IntegrationManager {
         let outcome = await running.instance.call(op: op, args: try SwitchboardJSON.encode(args))
         running.breaker.record(outcome.status)
         if let metrics {
-            Counter(label: "sb_plugin_calls_total", dimensions: [("plugin", plugin), ("op", op), ("status", outcome.status.name)], factory: metrics).increment()
+            Counter(label: "sb_plugin_calls_total", dimensions: [("plugin", plugin), ("op", manifest.metricLabel(op: op)), ("status", outcome.status.name)], factory: metrics).increment()
         }
         return outcome
     }

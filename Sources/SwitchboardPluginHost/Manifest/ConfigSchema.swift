@@ -162,7 +162,7 @@ public struct ConfigSchema: Sendable {
     }
 
     private static func format(_ number: Double) -> String {
-        number.rounded() == number ? String(Int64(number)) : String(number)
+        Int64(exactly: number).map { String($0) } ?? String(number)
     }
 }
 

@@ -35,6 +35,9 @@ public struct PluginManifest: Sendable {
     /// The event types delivered to `on_event`.
     public var events: [EventPattern]
     public var services: Set<Service>
+    /// The `call` ops the plugin declares (`"ops"`); with the ops the host calls, these are the ops
+    /// that get their own metric label.
+    public var ops: Set<String>
     public var configSchema: ConfigSchema
     public var serializesCalls: Bool
     public var callTimeout: Duration
@@ -54,7 +57,7 @@ public struct PluginManifest: Sendable {
         guard case .object(let fields) = document else { throw ManifestError(message: "the manifest must be a JSON object") }
         let known: Set<String> = [
             "id", "version", "name", "description", "capabilities", "events", "services", "config_schema", "serialize_calls",
-            "call_timeout_ms", "http_timeout_ms",
+            "call_timeout_ms", "http_timeout_ms", "ops",
         ]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw ManifestError(message: "the manifest field '\(unknown)' is unknown")
@@ -91,6 +94,11 @@ public struct PluginManifest: Sendable {
                 return service
             }
         )
+        let ops = try Self.strings(fields, "ops")
+        guard ops.count <= Self.maxOps, ops.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 }) else {
+            throw ManifestError(message: "\"ops\" must list at most \(Self.maxOps) ops of 1 to 128 bytes")
+        }
+        self.ops = Set(ops)
         do {
             self.configSchema = try ConfigSchema(fields["config_schema"] ?? .object(["type": .string("object")]))
         } catch let error as ConfigSchemaError {
@@ -104,6 +112,18 @@ public struct PluginManifest: Sendable {
         self.callTimeout = try Self.milliseconds(fields, "call_timeout_ms", default: 5_000)
         self.httpTimeout = try Self.milliseconds(fields, "http_timeout_ms", default: 10_000)
         self.document = document
+    }
+
+    /// The most ops a manifest may declare: each is a metric label value.
+    static let maxOps = 64
+
+    /// The ops the host itself calls on plugins.
+    static let hostOps: Set<String> = ["crm.lookup_customer", "ticketing.create_ticket", "ticketing.sync", "inbound.receive", "stats.push", "auth.verify"]
+
+    /// The value of the `op` label for a call of `op`: the op when the manifest declares it or the
+    /// host calls it, else `other`, so callers cannot make a label value for every op they send.
+    public func metricLabel(op: String) -> String {
+        ops.contains(op) || Self.hostOps.contains(op) ? op : "other"
     }
 
     /// Whether the plugin asked for events of `type`.

@@ -5,20 +5,17 @@ import NIOCore
 import NIOHTTP1
 import SwitchboardCore
 
-/// Outgoing HTTP for plugins through the host's client, behind the SSRF guard.
-///
-/// The host name is resolved and every address checked against the policy before the request is sent.
-/// A name that resolves differently between the check and the connection (DNS rebinding) is not caught;
-/// deployments that need that guarantee route outgoing traffic through an egress proxy.
+/// Outgoing HTTP for plugins through the server's `OutboundHTTPClient`, behind the SSRF guard: the
+/// connection goes to an address that was checked.
 public final class PluginHTTPClient: Sendable {
     /// The most response bytes handed to a plugin.
     public static let maxResponseBytes = 1 << 20
 
-    let client: HTTPClient
+    let client: OutboundHTTPClient
     let policy: OutboundAddressPolicy
 
     /// Creates a client that sends through `client`, refusing addresses `policy` does not permit.
-    public init(client: HTTPClient, policy: OutboundAddressPolicy) {
+    public init(client: OutboundHTTPClient, policy: OutboundAddressPolicy) {
         self.client = client
         self.policy = policy
     }
@@ -33,33 +30,28 @@ public final class PluginHTTPClient: Sendable {
 
     /// Performs a request and never throws: every failure maps to an ABI status.
     func perform(method: String, url: String, headers: [String: String], body: [UInt8], timeout: Duration) async -> Outcome {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let host = parsed.host, !host.isEmpty
-        else { return Outcome(status: .invalid, body: Array("the URL must be absolute http or https".utf8)) }
-        switch await policy.check(host: host) {
-        case .unresolved: return Outcome(status: .unavailable, body: Array("the host name does not resolve".utf8))
-        case .refused: return Outcome(status: .denied, body: Array("the address is in a private or reserved range".utf8))
-        case .permitted: break
-        }
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method.uppercased())
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
-            var collected = ByteBuffer()
-            for try await var chunk in response.body {
-                let room = Self.maxResponseBytes - collected.readableBytes
-                if room <= 0 { break }
-                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room)! }
-                collected.writeBuffer(&chunk)
+            return try await client.execute(request, policy: policy, timeout: .milliseconds(Int64(timeout / .milliseconds(1)))) { response in
+                var collected = ByteBuffer()
+                for try await var chunk in response.body {
+                    let room = Self.maxResponseBytes - collected.readableBytes
+                    if room <= 0 { break }
+                    if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room)! }
+                    collected.writeBuffer(&chunk)
+                }
+                var responseHeaders: [String: String] = [:]
+                for header in response.headers {
+                    let name = header.name.lowercased()
+                    responseHeaders[name] = responseHeaders[name].map { $0 + ", " + header.value } ?? header.value
+                }
+                return Outcome(status: .ok, code: Int(response.status.code), headers: responseHeaders, body: Array(buffer: collected))
             }
-            var responseHeaders: [String: String] = [:]
-            for header in response.headers {
-                let name = header.name.lowercased()
-                responseHeaders[name] = responseHeaders[name].map { $0 + ", " + header.value } ?? header.value
-            }
-            return Outcome(status: .ok, code: Int(response.status.code), headers: responseHeaders, body: Array(buffer: collected))
+        } catch let refusal as OutboundHTTPClient.Refusal {
+            return Outcome(status: refusal == .refused ? .denied : refusal == .invalidURL ? .invalid : .unavailable, body: Array(refusal.description.utf8))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return Outcome(status: .timeout, body: Array("the request timed out".utf8))
         } catch {
@@ -105,7 +97,7 @@ extension OutboundAddressPolicy {
     }
 
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).
-    static func resolve(_ host: String) async -> [[UInt8]] {
+    @Sendable public static func resolve(_ host: String) async -> [[UInt8]] {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var hints = addrinfo()

@@ -109,8 +109,8 @@ struct LocalPluginServices: PluginServices {
         let dimensions = [("plugin", context.pluginID), ("tenant", context.tenantID ?? "")]
         if isHistogram {
             metrics.makeRecorder(label: "sb_plugin_\(name)", dimensions: dimensions, aggregate: true).record(value)
-        } else if value >= 0 {
-            metrics.makeCounter(label: "sb_plugin_\(name)", dimensions: dimensions).increment(by: Int64(value))
+        } else if value >= 0, let amount = Int64(exactly: value.rounded(.down)) {
+            metrics.makeCounter(label: "sb_plugin_\(name)", dimensions: dimensions).increment(by: amount)
         }
     }
 

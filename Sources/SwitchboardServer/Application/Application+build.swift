@@ -169,7 +169,7 @@ func buildRouters(
     if configuration.tls.isEnabled, configuration.tls.hstsMaxAgeSeconds > 0 {
         router.add(middleware: HSTSMiddleware(maxAgeSeconds: configuration.tls.hstsMaxAgeSeconds))
     }
-    router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: AccessLogMiddleware(level: .debug))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: HTTPMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
     router.add(middleware: ProblemMiddleware())
@@ -215,10 +215,16 @@ func buildRouters(
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
     OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
-    TokenIssuerController(store: store, providers: providers, secrets: secrets, audit: audit).addRoutes(to: api)
+    TokenIssuerController(
+        store: store,
+        providers: providers,
+        secrets: secrets,
+        audit: audit,
+        allowsHTTP: configuration.security.allowsPrivateIdentityProviders
+    ).addRoutes(to: api)
     SignatureKeyController(store: store, directory: store, secrets: secrets, audit: audit).addRoutes(to: api)
     StatisticsController(store: store, index: statistics, permissions: permissions).addRoutes(to: api)
-    SignInController(authority: authority).addRoutes(to: api)
+    SignInController(authority: authority, store: store, verifier: tokenVerifier, audit: audit).addRoutes(to: api)
 
     // GET /ws: a plain request (426) here; the upgrade handshake on its own router, through the same pipeline.
     let realtimeController = RealtimeController()

@@ -16,12 +16,12 @@ func startIntegrations(
     metrics: any MetricsFactory,
     connectionsPerHost: Int,
     logger: Logger
-) async throws -> (IntegrationManager, HTTPClient) {    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
+) async throws -> (IntegrationManager, OutboundHTTPClient) {    let declared = try configuration.integrationsFile.map(DeclaredIntegration.load) ?? []
     var clientConfiguration = HTTPClient.Configuration()
-    // A redirect could lead past the SSRF guard, which checks only the first address.
+    // A redirect could lead past the SSRF guard, which checks only the first request's addresses.
     clientConfiguration.redirectConfiguration = .disallow
     clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
-    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let httpClient = OutboundHTTPClient(configuration: clientConfiguration)
     let manager = IntegrationManager(
         catalog: PluginCatalog.load(directory: configuration.directory, logger: logger),
         store: store,

@@ -47,14 +47,7 @@ struct APIKeyController {
         /// - Throws: 422 for an unknown scope, 403 `scope_not_grantable` for one the principal lacks.
         static func grantable(_ names: [String], by principal: Principal) throws -> Set<Scope> {
             let scopes = Set(try names.map { try Scope.parse($0) })
-            if let withheld = scopes.sorted().first(where: { !principal.allows($0) }) {
-                throw SwitchboardError(
-                    kind: .forbidden,
-                    code: "scope_not_grantable",
-                    detail: "A credential can grant only scopes its creator holds; you lack '\(withheld.name)'.",
-                    field: "scopes"
-                )
-            }
+            try CredentialAuthority(principal: principal, ownKey: nil).checkGrantable(scopes)
             return scopes
         }
 
@@ -82,7 +75,8 @@ struct APIKeyController {
         guard body.name != nil else { throw SwitchboardError.missingField("name") }
         guard body.scopes != nil else { throw SwitchboardError.missingField("scopes") }
         let principal = context.requirePrincipal
-        let (key, secret) = try await directory.createAPIKey(tenant: principal.tenantID, settings: try body.settings(grantedBy: principal))
+        let settings = try authority(context).newKeySettings(try body.settings(grantedBy: principal))
+        let (key, secret) = try await directory.createAPIKey(tenant: principal.tenantID, settings: settings)
         try await audit.record(.apiKeyCreated, context: context, target: "api_key:\(key.id)", detail: ["scopes": Self.names(key.scopes)])
         return try .json(WithSecret(resource: key, secret: secret), status: .created)
     }
@@ -98,7 +92,10 @@ struct APIKeyController {
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let principal = context.requirePrincipal
-        let key = try await directory.updateAPIKey(id: try requireKey(context).id, tenant: principal.tenantID, settings: try body.settings(grantedBy: principal))
+        let settings = try body.settings(grantedBy: principal)
+        let existing = try requireKey(context)
+        try authority(context).checkUpdate(of: existing, to: settings)
+        let key = try await directory.updateAPIKey(id: existing.id, tenant: principal.tenantID, settings: settings)
         verifier.invalidate(keyID: key.id)
         let changed = Body.CodingKeys.allCases.filter { body.isSet($0) }.map(\.stringValue).joined(separator: " ")
         try await audit.record(.apiKeyUpdated, context: context, target: "api_key:\(key.id)", detail: ["fields": changed, "scopes": Self.names(key.scopes)])
@@ -106,24 +103,53 @@ struct APIKeyController {
     }
 
     @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (key, secret) = try await directory.rotateAPIKey(id: try requireKey(context).id, tenant: context.requirePrincipal.tenantID)
+        let (key, secret) = try await directory.rotateAPIKey(id: try requireManageableKey(context).id, tenant: context.requirePrincipal.tenantID)
         verifier.invalidate(keyID: key.id)
         try await audit.record(.apiKeyRotated, context: context, target: "api_key:\(key.id)")
         return try .json(WithSecret(resource: key, secret: secret))
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let key = try await directory.revokeAPIKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID)
+        let key = try await directory.revokeAPIKey(id: try requireManageableKey(context).id, tenant: context.requirePrincipal.tenantID)
         verifier.invalidate(keyID: key.id)
         try await audit.record(.apiKeyRevoked, context: context, target: "api_key:\(key.id)")
         return try .json(key)
     }
 
     private func requireKey(_ context: AppRequestContext) throws -> APIKey {
+        try Self.requireKey(context, in: directory)
+    }
+
+    private func requireManageableKey(_ context: AppRequestContext) throws -> APIKey {
+        try Self.requireManageableKey(context, in: directory)
+    }
+
+    private func authority(_ context: AppRequestContext) throws -> CredentialAuthority {
+        try Self.authority(context, in: directory)
+    }
+
+    /// The key of the path's `{id}`.
+    /// - Throws: `api_key_not_found`.
+    static func requireKey(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> APIKey {
         guard let key = try directory.apiKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
             throw SwitchboardError.notFound("api_key")
         }
         return key
+    }
+
+    /// The key of the path's `{id}` when the caller may act on it.
+    /// - Throws: `api_key_not_found`, `credential_not_manageable`.
+    static func requireManageableKey(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> APIKey {
+        let key = try requireKey(context, in: directory)
+        try authority(context, in: directory).checkManageable(key)
+        return key
+    }
+
+    /// What the caller may do to credentials: its principal, and its own API key when it used one.
+    static func authority(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> CredentialAuthority {
+        let principal = context.requirePrincipal
+        let ownsKey = principal.method == .apiKey || principal.method == .signature
+        return CredentialAuthority(principal: principal, ownKey: ownsKey ? try directory.apiKey(id: principal.subject, tenant: principal.tenantID) : nil)
     }
 
     private static func names(_ scopes: Set<Scope>) -> String {

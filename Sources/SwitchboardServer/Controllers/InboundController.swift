@@ -50,7 +50,7 @@ struct InboundController {
         if case .array(let reports) = answer["tickets"] ?? .null {
             try await ticketing.apply(reports, tenant: tenant, plugin: plugin)
         }
-        let status = answer["status"]?.numberValue.map { Int($0) }.flatMap { (200..<300).contains($0) ? $0 : nil } ?? 200
+        let status = answer["status"]?.integerValue.flatMap { (200..<300).contains($0) ? Int($0) : nil } ?? 200
         return Response.json(bytes: try SwitchboardJSON.encode(answer["body"] ?? ["accepted": true]), status: HTTPResponse.Status(code: status), version: nil)
     }
 }

@@ -69,7 +69,7 @@ struct MessageController {
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal).id
+        let id = try permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(UpdateBody.self)
         return try await responder.respond(
@@ -80,7 +80,7 @@ struct MessageController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal).id
+        let id = try permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         return try await responder.respond(.deleteMessage(id: id, expectedVersion: expected), request: request, context: context)
     }

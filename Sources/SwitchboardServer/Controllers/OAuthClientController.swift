@@ -34,7 +34,13 @@ struct OAuthClientController {
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let client = try await store.revokeOAuthClient(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID)
+        let principal = context.requirePrincipal
+        let id = try context.parameters.require("id")
+        guard let target = try store.oauthClient(id: id), target.tenantID == principal.tenantID else {
+            throw SwitchboardError.notFound("oauth_client")
+        }
+        try CredentialAuthority(principal: principal, ownKey: nil).checkManageable(target.scopes, what: "OAuth client")
+        let client = try await store.revokeOAuthClient(id: target.id, tenant: principal.tenantID)
         clients.invalidate { $0.id == client.id }
         try await audit.record(.oauthClientRevoked, context: context, target: "oauth_client:\(client.id)")
         return try .json(client)

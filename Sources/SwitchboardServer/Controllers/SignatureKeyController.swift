@@ -67,11 +67,9 @@ struct SignatureKeyController {
         return Response(status: .noContent)
     }
 
+    /// The API key of the path, when the caller may act on it: a signing key acts as that key.
     private func requireAPIKey(_ context: AppRequestContext) throws -> APIKey {
-        guard let key = try directory.apiKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
-            throw SwitchboardError.notFound("api_key")
-        }
-        return key
+        try APIKeyController.requireManageableKey(context, in: directory)
     }
 
     /// The 32 bytes of an Ed25519 public key given raw in base64 or as PEM (the DER ends with them).

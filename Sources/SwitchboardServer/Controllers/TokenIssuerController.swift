@@ -8,6 +8,9 @@ struct TokenIssuerController {
     let providers: IdentityProviders
     let secrets: SecretBox
     let audit: AuditRecorder
+    /// Whether `jwks_url` and `introspection_url` may be plain http: only where private networks are
+    /// allowed (`security.allow_private_identity_providers`), since keys fetched in the clear can be forged.
+    let allowsHTTP: Bool
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/token-issuers", scope: .admin, use: create)
@@ -64,8 +67,11 @@ struct TokenIssuerController {
             throw SwitchboardError.invalidField(field.name, field.kind == kind ? "A \(kind) issuer needs \(field.name)." : "Only a \(field.kind) issuer has \(field.name).")
         }
         let url = try (body.jwksURL ?? body.introspectionURL).map { text in
-            guard let url = URL(string: text), ["https", "http"].contains(url.scheme), url.host != nil else {
-                throw SwitchboardError.invalidField(kind == .jwks ? "jwks_url" : "introspection_url", "The URL must be http(s) with a host.")
+            guard let url = URL(string: text), url.scheme == "https" || (allowsHTTP && url.scheme == "http"), url.host?.isEmpty == false else {
+                throw SwitchboardError.invalidField(
+                    kind == .jwks ? "jwks_url" : "introspection_url",
+                    allowsHTTP ? "The URL must be http(s) with a host." : "The URL must be https with a host."
+                )
             }
             return url.absoluteString
         }

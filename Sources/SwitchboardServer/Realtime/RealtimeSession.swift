@@ -85,70 +85,42 @@ struct RealtimeSession: Sendable {
 
     /// Carries out one JSON frame of the client; answers go to its mailbox.
     func handle(_ text: String, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
+        let frame = ClientFrame(parsing: text)
         let principal = listener.principal
-        guard let frame = try? JSONValue(parsing: text), case .object(let object) = frame,
-            case .string(let type)? = object["type"]
-        else {
-            mailbox.send(RealtimeFrame.error(id: .null, code: "invalid_frame", message: "A frame is a JSON object with a string \"type\"."))
-            return
-        }
-        let id = object["id"] ?? .null
         do {
-            switch (type, object["action"]) {
-            case ("ping", _):
+            switch try frame.command.get() {
+            case .ping:
                 mailbox.send(RealtimeFrame.pong())
-            case ("message", .string("send")?):
-                mailbox.send(RealtimeFrame.ack(id: id, data: try await send(object, id: id, principal: principal)))
-            case ("presence", _), ("event", .string("status_change")?):
-                mailbox.send(RealtimeFrame.ack(id: id, data: try await setStatus(object, principal: principal)))
-            case ("subscribe", _):
-                guard case .number(let since)? = object["since"], since >= 0, since == since.rounded() else {
-                    throw SwitchboardError.invalidField("since", "'since' must be a non-negative integer seq.")
-                }
-                await replay(after: Int64(since), listener: listener, mailbox: mailbox)
-            default:
-                throw SwitchboardError(kind: .invalidInput, code: "unknown_frame", detail: "Unknown frame type '\(type)'.", field: "type")
+            case .sendMessage(let message):
+                mailbox.send(RealtimeFrame.ack(id: frame.id, data: try await send(message, clientID: frame.clientID, principal: principal)))
+            case .setStatus(let status):
+                mailbox.send(RealtimeFrame.ack(id: frame.id, data: try await setStatus(status, principal: principal)))
+            case .subscribe(let since):
+                await replay(after: since, listener: listener, mailbox: mailbox)
             }
         } catch let error as SwitchboardError {
-            mailbox.send(RealtimeFrame.error(id: id, code: error.code, message: error.detail))
+            mailbox.send(RealtimeFrame.error(id: frame.id, code: error.code, message: error.detail))
         } catch {
-            mailbox.send(RealtimeFrame.error(id: id, code: "internal_error", message: "The frame could not be handled."))
+            mailbox.send(RealtimeFrame.error(id: frame.id, code: "internal_error", message: "The frame could not be handled."))
         }
     }
 
-    /// `{"type":"message","action":"send","id"?,"conversation_id"?,"data":{"from","to","content","timestamp"}}`,
-    /// through the same core path as POST /api/v1/messages; the client's id makes retries safe.
-    private func send(_ frame: [String: JSONValue], id: JSONValue, principal: Principal) async throws -> JSONValue {
+    /// A message frame, through the same core path as POST /api/v1/messages; the client's id makes retries safe.
+    private func send(_ frame: ClientFrame.Message, clientID: String?, principal: Principal) async throws -> JSONValue {
         guard principal.allows(.messagesWrite) else {
             throw SwitchboardError(kind: .forbidden, code: "missing_scope", detail: "Sending messages needs the scope 'messages:write'.")
         }
-        guard case .object(let data)? = frame["data"] else { throw SwitchboardError.missingField("data") }
-        guard case .string(let from)? = data["from"] else { throw SwitchboardError.missingField("data.from") }
-        guard case .string(let content)? = data["content"] else { throw SwitchboardError.missingField("data.content") }
-        let to: String? = if case .string(let to)? = data["to"] { to } else { nil }
-        let timestamp: Int64? = if case .number(let seconds)? = data["timestamp"] { Int64(seconds) } else { nil }
-        let clientID: String? =
-            switch id {
-            case .string(let text): text
-            case .number(let number): String(Int64(number))
-            default: nil
-            }
         let visibility = try permissions.visibility(of: principal)
-        let conversationID: String
-        if case .string(let given)? = frame["conversation_id"] ?? data["conversation_id"] {
-            conversationID = given
-        } else {
-            conversationID = try openConversation(between: from, and: to, principal: principal, visibility: visibility)
-        }
-        try permissions.authorizeSend(into: conversationID, from: from, tenant: principal.tenantID, visibleIn: visibility)
+        let conversationID = try frame.conversationID ?? openConversation(between: frame.from, and: frame.to, principal: principal, visibility: visibility)
+        try permissions.authorizeSend(into: conversationID, from: frame.from, tenant: principal.tenantID, visibleIn: visibility)
         let message = NewMessage(
             conversationID: conversationID,
-            from: from,
-            to: to,
-            content: content,
+            from: frame.from,
+            to: frame.to,
+            content: frame.content,
             contentType: NewMessage.defaultContentType,
             clientMessageID: clientID,
-            timestamp: timestamp
+            timestamp: frame.timestamp
         )
         guard case .applied(let result) = try await store.execute(.sendMessage(message), tenant: principal.tenantID, idempotency: nil),
             case .message(let stored) = result.resource
@@ -168,13 +140,10 @@ struct RealtimeSession: Sendable {
         return match.id
     }
 
-    /// `{"type":"presence","data":{"status"}}`: an agent sets its own status.
-    private func setStatus(_ frame: [String: JSONValue], principal: Principal) async throws -> JSONValue {
+    /// An agent sets its own status.
+    private func setStatus(_ status: Agent.Status, principal: Principal) async throws -> JSONValue {
         guard principal.role == .agent else {
             throw SwitchboardError(kind: .forbidden, code: "not_an_agent", detail: "Only an agent's own connection sets its status.")
-        }
-        guard case .object(let data)? = frame["data"], case .string(let text)? = data["status"], let status = Agent.Status(rawValue: text) else {
-            throw SwitchboardError.invalidField("data.status", "The status must be one of online, away, busy, offline.")
         }
         _ = try await store.execute(
             .updateAgent(id: principal.subject, AgentChanges(status: status), expectedVersion: nil),

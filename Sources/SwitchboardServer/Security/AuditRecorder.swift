@@ -23,12 +23,10 @@ struct AuditRecorder: Sendable {
         _ action: AuditEvent.Action,
         context: AppRequestContext,
         tenantID: String?,
-        actor: String? = nil,
         target: String? = nil,
         detail: [String: String]
     ) {
-        var event = entry(action, context: context, tenantID: tenantID, target: target, isSuccess: false, detail: detail)
-        if let actor { event.actor = actor }
+        let event = entry(action, context: context, tenantID: tenantID, target: target, isSuccess: false, detail: detail)
         guard event.tenantID != nil else {
             // A credential naming no tenant has no tenant log to go to.
             context.logger.notice("Refused", metadata: ["sb.action": "\(action)", "sb.client_ip": "\(event.clientIP ?? "")", "sb.detail": "\(detail)"])

@@ -40,8 +40,24 @@ struct DataPermissions: Sendable {
     /// The message with `id` when the principal sees its conversation.
     /// - Throws: `message_not_found` otherwise, or the store's error.
     func message(_ id: String, for principal: Principal) throws -> Message {
+        try message(id, for: principal, visibleIn: visibility(of: principal))
+    }
+
+    /// The message with `id` when the principal may change it: it sees the conversation and, as an
+    /// agent or visitor, wrote the message. Admins and integrations change any message they see.
+    /// - Throws: `message_not_found` outside the principal's view, `not_message_author` for another's message.
+    func messageToChange(_ id: String, for principal: Principal) throws -> Message {
+        let visibility = try visibility(of: principal)
+        let message = try message(id, for: principal, visibleIn: visibility)
+        guard visibility.maySend(as: message.from) else {
+            throw SwitchboardError(kind: .forbidden, code: "not_message_author", detail: "Agents and visitors edit and delete only their own messages.")
+        }
+        return message
+    }
+
+    private func message(_ id: String, for principal: Principal, visibleIn visibility: Visibility) throws -> Message {
         guard let message = try store.message(id: id, tenant: principal.tenantID),
-            try conversation(message.conversationID, tenant: principal.tenantID, visibleIn: visibility(of: principal)) != nil
+            try conversation(message.conversationID, tenant: principal.tenantID, visibleIn: visibility) != nil
         else { throw SwitchboardError.notFound("message") }
         return message
     }

@@ -33,7 +33,7 @@ actor IdentityProviders {
 
     private let store: any TokenIssuerStore
     private let secrets: SecretBox
-    private let httpClient: HTTPClient
+    private let httpClient: OutboundHTTPClient
     private let policy: OutboundAddressPolicy
     private let logger: Logger
     private var entries: [String: Entry] = [:]
@@ -48,7 +48,7 @@ actor IdentityProviders {
     init(
         store: any TokenIssuerStore,
         secrets: SecretBox,
-        httpClient: HTTPClient,
+        httpClient: OutboundHTTPClient,
         policy: OutboundAddressPolicy,
         jwksLifetime: Double,
         refetchInterval: Double,
@@ -121,9 +121,7 @@ actor IdentityProviders {
         let digest = SHA256.hash(data: Array(token.utf8))
         if let cached = introspections[digest], cached.until > now { return cached.answer }
         let unavailable = AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer cannot check tokens now.", tenantID: issuer.tenantID)
-        guard let url = issuer.url, let host = URL(string: url)?.host, await policy.check(host: host) == .permitted,
-            let clientID = issuer.clientID, let secret = entries[issuer.issuer]?.clientSecret
-        else { throw unavailable }
+        guard let url = issuer.url, let clientID = issuer.clientID, let secret = entries[issuer.issuer]?.clientSecret else { throw unavailable }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -131,9 +129,10 @@ actor IdentityProviders {
         request.body = .bytes(ByteBuffer(string: "token=\(Self.formEncode(token))&token_type_hint=access_token"))
         let answer: JSONValue
         do {
-            let response = try await httpClient.execute(request, timeout: .seconds(5))
-            guard response.status == .ok else { throw unavailable }
-            answer = try JSONValue(parsing: try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            answer = try await httpClient.execute(request, policy: policy, timeout: .seconds(5)) { response in
+                guard response.status == .ok else { throw unavailable }
+                return try JSONValue(parsing: try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            }
         } catch {
             logger.warning("Token introspection failed", metadata: ["sb.tenant": .string(issuer.tenantID), "sb.error": "\(error)"])
             throw unavailable
@@ -165,14 +164,12 @@ actor IdentityProviders {
 
     private func fetchJWKS(_ issuer: TokenIssuer) async throws -> String {
         let failure = AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer's keys cannot be fetched now.", tenantID: issuer.tenantID)
-        guard let url = issuer.url, let host = URL(string: url)?.host, await policy.check(host: host) == .permitted else {
-            logger.warning("JWKS URL refused by the outbound address policy", metadata: ["sb.tenant": .string(issuer.tenantID)])
-            throw failure
-        }
+        guard let url = issuer.url else { throw failure }
         do {
-            let response = try await httpClient.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
-            guard response.status == .ok else { throw failure }
-            return String(buffer: try await response.body.collect(upTo: 1 << 20))
+            return try await httpClient.execute(HTTPClientRequest(url: url), policy: policy, timeout: .seconds(5)) { response in
+                guard response.status == .ok else { throw failure }
+                return String(buffer: try await response.body.collect(upTo: 1 << 20))
+            }
         } catch {
             logger.warning("JWKS fetch failed", metadata: ["sb.tenant": .string(issuer.tenantID), "sb.error": "\(error)"])
             throw failure

@@ -12,8 +12,9 @@ final class RateLimiter: Sendable {
         case address([UInt8])
         /// Failed authentications from a client address.
         case failures([UInt8])
-        /// A credential's subject.
-        case credential(String)
+        /// A credential's subject within its tenant: subjects of tokens are chosen by each tenant's
+        /// identity providers, so the same `sub` in two tenants is two credentials.
+        case credential(tenant: String, subject: String)
         case tenant(String)
     }
 

@@ -74,7 +74,7 @@ struct SecurityMiddleware: RouterMiddleware {
         }
 
         if let policy = verified.rateLimit.map({ .perMinute("credential", $0) }) ?? (configuration.credentialRateLimit > 0 ? credentialPolicy : nil) {
-            decisions.append(limiter.spend(.credential(verified.principal.subject), policy, at: now))
+            decisions.append(limiter.spend(.credential(tenant: verified.principal.tenantID, subject: verified.principal.subject), policy, at: now))
         }
         if let policy = tenant.rateLimit.map({ .perMinute("tenant", $0) }) ?? (configuration.tenantRateLimit > 0 ? tenantPolicy : nil) {
             decisions.append(limiter.spend(.tenant(verified.principal.tenantID), policy, at: now))
@@ -103,7 +103,10 @@ struct SecurityMiddleware: RouterMiddleware {
             }
         } catch let failure as AuthenticationFailure {
             _ = limiter.spend(.failures(address), failurePolicy, at: now)
-            audit.submit(.authFailed, context: context, tenantID: failure.tenantID, actor: failure.subject, detail: ["reason": failure.reason])
+            // Nobody is authenticated: the actor stays `anonymous`, and the name the credential claims is only data.
+            var detail = ["reason": failure.reason]
+            detail["claimed_subject"] = failure.subject
+            audit.submit(.authFailed, context: context, tenantID: failure.tenantID, detail: detail)
             throw Problem.unauthenticated(failure.detail)
         }
         throw Problem.unauthenticated

@@ -142,7 +142,7 @@ final class CustomerLookup: Sendable {
             throw SwitchboardError(kind: .unavailable, code: "crm_invalid", detail: "crm.lookup_customer answered no customer.customer_id.")
         }
         let tags: [String]? = if case .array(let items) = record["tags"] ?? .null { items.compactMap(\.stringValue) } else { nil }
-        let level = record["level"].flatMap { $0.stringValue ?? $0.numberValue.map { String(Int64($0)) } }
+        let level = record["level"].flatMap { $0.stringValue ?? $0.integerValue.map { String($0) } }
         let changes = CustomerChanges(
             name: record["name"]?.stringValue, phone: record["phone"]?.stringValue, email: record["email"]?.stringValue, level: level,
             tags: tags, source: plugin, externalID: record["external_id"]?.stringValue, linkedVisitorIDs: [visitorID]
@@ -153,7 +153,7 @@ final class CustomerLookup: Sendable {
                 guard let orderID = order["order_id"]?.stringValue, let amount = order["amount"]?.numberValue, let status = order["status"]?.stringValue else { continue }
                 let input = OrderInput(
                     orderID: orderID, customerID: customerID, amount: amount, currency: order["currency"]?.stringValue, status: status,
-                    createTime: order["create_time"]?.numberValue.map { Int64($0) }, source: plugin
+                    createTime: order["create_time"]?.integerValue, source: plugin
                 )
                 _ = try await store.execute(.upsertOrder(input), tenant: tenant, idempotency: nil)
             }

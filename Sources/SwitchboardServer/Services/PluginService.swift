@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import SwitchboardPluginHost
@@ -7,7 +6,7 @@ import SwitchboardPluginHost
 /// deliveries (saving cursors), destroys them, and closes the plugins' HTTP client.
 struct PluginService: Service {
     let manager: IntegrationManager
-    let httpClient: HTTPClient
+    let httpClient: OutboundHTTPClient
 
     func run() async throws {
         try? await gracefulShutdown()

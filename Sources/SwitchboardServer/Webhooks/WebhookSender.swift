@@ -6,7 +6,7 @@ import SwitchboardCore
 import SwitchboardPluginHost
 
 /// Sends one delivery attempt: Standard Webhooks headers, the endpoint's timeout, the SSRF guard checked
-/// again before connecting, and the outcome classified for retry.
+/// again before connecting (to the checked address), and the outcome classified for retry.
 ///
 /// | answer | result |
 /// | --- | --- |
@@ -14,7 +14,7 @@ import SwitchboardPluginHost
 /// | 408, 429 (after `Retry-After` when given), 5xx, timeout, connection error, refused address | retried |
 /// | any other status (3xx, 4xx) | failed, not retried |
 struct WebhookSender: Sendable {
-    let client: HTTPClient
+    let client: OutboundHTTPClient
     let policy: OutboundAddressPolicy
 
     /// The outcome of an attempt.
@@ -49,12 +49,6 @@ struct WebhookSender: Sendable {
         func failure(_ error: String) -> Outcome {
             Outcome(attempt: attempt(now, start, code: nil, error: error, body: nil), isSuccess: false, isRetryable: true, retryAfter: nil)
         }
-        guard let host = URL(string: url)?.host else { return failure("the URL has no host") }
-        switch await policy.check(host: host) {
-        case .unresolved: return failure("the host name does not resolve")
-        case .refused: return failure("the host resolves to a private or reserved address")
-        case .permitted: break
-        }
         let timestamp = Int64(now.timeIntervalSince1970)
         let signatures = secrets.compactMap { WebhookSignature.sign(id: id, timestamp: timestamp, body: payload, secret: $0) }
         var request = HTTPClientRequest(url: url)
@@ -66,20 +60,23 @@ struct WebhookSender: Sendable {
         request.headers.add(name: "webhook-signature", value: signatures.joined(separator: " "))
         request.body = .bytes(ByteBuffer(bytes: payload))
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutMilliseconds)))
-            var body = ByteBuffer()
-            for try await var chunk in response.body where body.readableBytes < 1_024 {
-                body.writeBuffer(&chunk)
+            return try await client.execute(request, policy: policy, timeout: .milliseconds(Int64(timeoutMilliseconds))) { response in
+                var body = ByteBuffer()
+                for try await var chunk in response.body where body.readableBytes < 1_024 {
+                    body.writeBuffer(&chunk)
+                }
+                let code = Int(response.status.code)
+                let text = String(buffer: body).prefix(1_024)
+                let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds($0) }
+                return Outcome(
+                    attempt: attempt(now, start, code: code, error: nil, body: String(text)),
+                    isSuccess: (200..<300).contains(code),
+                    isRetryable: code == 408 || code == 429 || code >= 500,
+                    retryAfter: code == 429 ? retryAfter : nil
+                )
             }
-            let code = Int(response.status.code)
-            let text = String(buffer: body).prefix(1_024)
-            let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds($0) }
-            return Outcome(
-                attempt: attempt(now, start, code: code, error: nil, body: String(text)),
-                isSuccess: (200..<300).contains(code),
-                isRetryable: code == 408 || code == 429 || code >= 500,
-                retryAfter: code == 429 ? retryAfter : nil
-            )
+        } catch let refusal as OutboundHTTPClient.Refusal {
+            return failure(refusal.description)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return failure("timed out after \(timeoutMilliseconds) ms")
         } catch {
