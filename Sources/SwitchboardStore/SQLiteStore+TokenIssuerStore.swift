@@ -7,8 +7,11 @@ extension SQLiteStore: TokenIssuerStore {
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(issuer.tenantID)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
             }
-            guard try db.queryFirst("SELECT 1 FROM token_issuers WHERE issuer = ?", [.text(issuer.issuer)], { _ in true }) == nil else {
-                throw SwitchboardError(kind: .conflict, code: "issuer_taken", detail: "An issuer with this iss is already registered.", field: "issuer")
+            guard
+                try db.queryFirst("SELECT 1 FROM token_issuers WHERE tenant_id = ? AND issuer = ?", [.text(issuer.tenantID), .text(issuer.issuer)], { _ in true })
+                    == nil
+            else {
+                throw SwitchboardError(kind: .conflict, code: "issuer_taken", detail: "This tenant already has an issuer with this iss.", field: "issuer")
             }
             try db.run(
                 """
@@ -31,8 +34,8 @@ extension SQLiteStore: TokenIssuerStore {
         }
     }
 
-    public func tokenIssuer(issuer: String) throws -> (issuer: TokenIssuer, sealedSecret: String?)? {
-        try read { db in try db.queryFirst("SELECT \(Self.issuerColumns) FROM token_issuers WHERE issuer = ?", [.text(issuer)], Self.issuerRow) }
+    public func tokenIssuers(issuer: String) throws -> [(issuer: TokenIssuer, sealedSecret: String?)] {
+        try read { db in try db.query("SELECT \(Self.issuerColumns) FROM token_issuers WHERE issuer = ? ORDER BY id", [.text(issuer)], Self.issuerRow) }
     }
 
     public func deleteTokenIssuer(id: String, tenant: String) async throws -> TokenIssuer {

@@ -13,8 +13,7 @@ import SwitchboardCore
 /// Pinning uses AsyncHTTPClient's public `dnsOverride`, which also keeps TLS verifying the
 /// certificate against the host name (SNI stays the name). `dnsOverride` is a setting of a whole
 /// client, so there is one client per (host, address), created on first use and shut down after
-/// `idleLifetime` without a request; a policy that allows private networks has nothing to guard and
-/// uses the shared client directly.
+/// `idleLifetime` without a request. A literal address needs no pinning and uses the shared client.
 public final class OutboundHTTPClient: Sendable {
     /// Why a request was not sent.
     public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
@@ -75,9 +74,6 @@ public final class OutboundHTTPClient: Sendable {
         guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else { throw Refusal.invalidURL }
-        if policy.allowsPrivateNetworks {
-            return try await read(try await shared.execute(request, timeout: timeout))
-        }
         if let literal = OutboundAddressPolicy.literal(host) {
             guard policy.permits(literal) else { throw Refusal.refused }
             return try await read(try await shared.execute(request, timeout: timeout))

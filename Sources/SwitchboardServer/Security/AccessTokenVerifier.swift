@@ -90,6 +90,14 @@ struct JWTParts {
     var algorithm: String? { header["alg"].flatMap(\.stringValue) }
     var keyID: String? { header["kid"].flatMap(\.stringValue) }
     var issuer: String? { payload["iss"].flatMap(\.stringValue) }
+    /// The `aud` claim, a string or an array of strings.
+    var audiences: [String] {
+        switch payload["aud"] {
+        case .string(let audience)?: [audience]
+        case .array(let values)?: values.compactMap(\.stringValue)
+        default: []
+        }
+    }
 
     private static func json(_ segment: Substring) -> JSONValue? {
         var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")

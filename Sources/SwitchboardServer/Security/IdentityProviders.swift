@@ -36,7 +36,10 @@ actor IdentityProviders {
     private let httpClient: OutboundHTTPClient
     private let policy: OutboundAddressPolicy
     private let logger: Logger
+    /// Loaded issuers by their registration id.
     private var entries: [String: Entry] = [:]
+    /// The registrations of each `iss`, across tenants, and when they were read.
+    private var registrations: [String: (issuers: [(issuer: TokenIssuer, sealedSecret: String?)], readAt: Double)] = [:]
     private var introspections: [SHA256Digest: (answer: Introspection, until: Double)] = [:]
     private let registrationLifetime: Double = 30
     private let jwksLifetime: Double
@@ -63,17 +66,34 @@ actor IdentityProviders {
         self.logger = logger
     }
 
-    /// The registered issuer with this `iss` and keys able to verify a token with `kid`, or nil when no
-    /// tenant registered it.
-    /// - Throws: `AuthenticationFailure` (`issuer_unavailable`) when its JWKS cannot be fetched.
-    func keys(for iss: String, kid: String?) async throws -> (issuer: TokenIssuer, keys: JWTKeyCollection)? {
+    /// The registration a token of `iss` is for, and keys able to verify a token with `kid`; nil when
+    /// no tenant registered `iss`.
+    ///
+    /// Several tenants may trust the same provider; a token is bound to exactly one of them: the one
+    /// the request names (`tenant`, from the `Switchboard-Tenant` header) when it names one, else the
+    /// one whose audience the token names (`audiences`).
+    /// - Throws: `AuthenticationFailure`: `issuer_unavailable` when its JWKS cannot be fetched;
+    ///   `wrong_audience` when no registration has the token's audience; `ambiguous_issuer` when several do.
+    func keys(for iss: String, audiences: [String], tenant: String?, kid: String?) async throws -> (issuer: TokenIssuer, keys: JWTKeyCollection)? {
         let now = MonotonicClock.seconds()
-        var entry = entries[iss]
+        if registrations[iss].map({ now - $0.readAt > registrationLifetime }) ?? true {
+            registrations[iss] = (try store.tokenIssuers(issuer: iss), now)
+        }
+        var candidates = registrations[iss]?.issuers ?? []
+        if let tenant { candidates.removeAll { $0.issuer.tenantID != tenant } }
+        if candidates.count > 1 { candidates.removeAll { !audiences.contains($0.issuer.audience) } }
+        guard candidates.count <= 1 else {
+            throw AuthenticationFailure(
+                reason: "ambiguous_issuer",
+                detail: "Several tenants accept this issuer and audience: name yours with the Switchboard-Tenant header."
+            )
+        }
+        guard let found = candidates.first else {
+            guard registrations[iss]?.issuers.isEmpty == false else { return nil }
+            throw AuthenticationFailure(reason: "wrong_audience", detail: "No tenant accepts tokens of this issuer for this audience.", tenantID: tenant)
+        }
+        var entry = entries[found.issuer.id]
         if entry == nil || now - entry!.loadedAt > registrationLifetime {
-            guard let found = try store.tokenIssuer(issuer: iss) else {
-                entries[iss] = nil
-                return nil
-            }
             entry = try await load(found.issuer, sealedSecret: found.sealedSecret, now: now)
         }
         guard var current = entry else { return nil }
@@ -81,13 +101,14 @@ actor IdentityProviders {
         if current.issuer.kind == .jwks, now - current.fetchedAt > jwksLifetime || (kidIsNew && now - current.fetchedAt > refetchInterval) {
             current = try await load(current.issuer, sealedSecret: nil, now: now)
         }
-        entries[iss] = current
+        entries[found.issuer.id] = current
         return (current.issuer, current.keys)
     }
 
     /// Forgets every cached issuer and answer, after a registration changed.
     func invalidate() {
         entries.removeAll()
+        registrations.removeAll()
         introspections.removeAll()
     }
 
@@ -121,7 +142,7 @@ actor IdentityProviders {
         let digest = SHA256.hash(data: Array(token.utf8))
         if let cached = introspections[digest], cached.until > now { return cached.answer }
         let unavailable = AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer cannot check tokens now.", tenantID: issuer.tenantID)
-        guard let url = issuer.url, let clientID = issuer.clientID, let secret = entries[issuer.issuer]?.clientSecret else { throw unavailable }
+        guard let url = issuer.url, let clientID = issuer.clientID, let secret = entries[issuer.id]?.clientSecret else { throw unavailable }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")

@@ -393,6 +393,31 @@ enum Migrations {
             CREATE INDEX tickets_by_customer ON tickets(tenant_id, customer_id, id);
             """
         ),
+        (
+            12,
+            // An issuer is unique within its tenant only: tenants may trust the same identity provider.
+            """
+            CREATE TABLE token_issuers_new (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                issuer TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                secret TEXT,
+                url TEXT,
+                algorithms TEXT NOT NULL,
+                default_role TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                client_id TEXT,
+                UNIQUE (tenant_id, issuer)
+            ) WITHOUT ROWID;
+            INSERT INTO token_issuers_new
+                SELECT id, tenant_id, issuer, audience, kind, secret, url, algorithms, default_role, created_at, client_id FROM token_issuers;
+            DROP TABLE token_issuers;
+            ALTER TABLE token_issuers_new RENAME TO token_issuers;
+            CREATE INDEX token_issuers_by_issuer ON token_issuers(issuer, id);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.
