@@ -625,6 +625,17 @@ paths = {
                                                                      "subject": {"type": "string"}, "role": {"type": "string"},
                                                                      "tenant_id": {"type": "string"}})),
                                **err((422, "Unprocessable"), *COMMON)}},
+        "delete": {"operationId": "signOut", "tags": ["security"],
+                   "description": "Signs out: revokes the access token the request is authenticated with. Other credentials: 422 "
+                                  "access_token_required.",
+                   "responses": {"204": {"description": "Revoked."}, **err((422, "Unprocessable"), *COMMON)}},
+    },
+    "/api/v1/auth/revoke": {
+        "post": {"operationId": "revokeAccessToken", "tags": ["security"],
+                 "requestBody": body(obj({"token": {"type": "string", "minLength": 1}}, required=["token"])),
+                 "description": "Revokes an access token of the tenant (a directory sign-in token has no OAuth client to revoke it through "
+                                "/oauth/revoke). The caller must hold every scope of the token (403 credential_not_manageable).",
+                 "responses": {"204": {"description": "Revoked."}, **err(*BODY_ERRORS, *COMMON)}},
     },
     "/api/v1/integrations/{plugin}/inbound/{tenant}": {
         "post": {"operationId": "integrationInbound", "tags": ["integrations"], "security": [],
@@ -761,7 +772,10 @@ paths = {
         "post": {"operationId": "createTokenIssuer", "tags": ["security"], "requestBody": body(ref("TokenIssuerInput")),
                  "description": "Registers an identity provider whose JWTs the tenant accepts: its backend (hs256, the answer holds the secret, "
                                 "shown only now), an external provider's JWKS, or its RFC 7662 introspection endpoint. Tokens need iss, aud, "
-                                "sub and exp; role and scope/scp map to the principal, capped by the role.",
+                                "sub and exp; role and scope/scp map to the principal, capped by the role. Tenants may register the same "
+                                "issuer (409 only for the same tenant); a token goes to the tenant whose audience it names, or, where "
+                                "tenants share issuer and audience, to the one its request names in the Switchboard-Tenant header. "
+                                "jwks_url and introspection_url must be https unless security.allow_private_identity_providers.",
                  "responses": {"201": json_response("Created.", ref("TokenIssuer")), **err(*BODY_ERRORS, (409, "Conflict"), *COMMON)}},
         "get": {"operationId": "listTokenIssuers", "tags": ["security"],
                 "responses": {"200": json_response("The tenant's issuers.", ref("TokenIssuerPage")), **err(*COMMON)}},
