@@ -20,6 +20,7 @@ static const char manifest[] =
     "\"description\":\"Logs and counts events; answers echo.ping, echo.state and echo.check_token.\","
     "\"capabilities\":[\"event_listener\"],\"events\":[\"*\"],"
     "\"services\":[\"log\",\"kv\",\"metrics\"],\"serialize_calls\":true,\"call_timeout_ms\":2000,"
+    "\"ops\":[\"echo.ping\",\"echo.state\",\"echo.check_token\"],"
     "\"config_schema\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
     "\"label\":{\"type\":\"string\",\"maxLength\":64,\"description\":\"Shown in echo.ping.\"},"
     "\"token\":{\"type\":\"string\",\"minLength\":4,\"writeOnly\":true,\"description\":\"A secret for echo.check_token.\"}}}}";

@@ -13,7 +13,7 @@ private let manifest: StaticString = """
     {"id":"echo-swift","version":"1.0.0","name":"Echo (Swift)",
     "description":"Counts events in kv; answers echo.ping asynchronously and echo.state.",
     "capabilities":["event_listener"],"events":["message.*","conversation.*"],"services":["log","kv","emit"],
-    "call_timeout_ms":2000,
+    "call_timeout_ms":2000,"ops":["echo.ping","echo.state"],
     "config_schema":{"type":"object","additionalProperties":false,
       "properties":{"label":{"type":"string","maxLength":64},"emit_on_ping":{"type":"boolean"}}}}
     """

@@ -163,15 +163,11 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
         #expect(RedactedURL.redact("/x?a=b#token=t") == "/x?a=b#token=t")
     }
 
-    // Product bug, reported rather than fixed: `redact` looks for "://" anywhere in the text, so a
-    // request target whose query holds a URL (`?origin=https://app`) is taken for a full URL whose
-    // scheme ends inside the query, no `?` is found after it, and the target is logged unredacted,
-    // token and all. Remove `withKnownIssue` once `redact` finds the scheme only before the path.
+    // Guards that a URL inside the query is data: `://` there must not be taken for the scheme,
+    // which left the whole target, token and all, unredacted.
     @Test func aURLInTheQueryDoesNotStopTheRedaction() {
-        withKnownIssue("RedactedURL.redact takes a '://' inside the query for the scheme") {
-            #expect(RedactedURL.redact("/ws?token=sb_live_abc&origin=https://app.example") == "/ws?token=REDACTED&origin=https://app.example")
-            #expect(RedactedURL.redact("/ws?origin=https://app.example/&token=abc") == "/ws?origin=https://app.example/&token=REDACTED")
-        }
+        #expect(RedactedURL.redact("/ws?token=sb_live_abc&origin=https://app.example") == "/ws?token=REDACTED&origin=https://app.example")
+        #expect(RedactedURL.redact("/ws?origin=https://app.example/&token=abc") == "/ws?origin=https://app.example/&token=REDACTED")
     }
 }
 

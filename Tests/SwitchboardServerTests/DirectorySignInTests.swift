@@ -209,13 +209,6 @@ final class Slapd {
             #expect(lead["role"]?.string == "admin")
             #expect(try await client.call(.post, "/api/v1/agents", key: lead["access_token"]?.string, json: ["name": "New"]).status == .created)
 
-            // Sign-in tokens can be revoked: by their holder (sign out), and by a key manager of the tenant.
-            #expect(try await client.call(.delete, "/api/v1/auth/token", key: token).status == .noContent)
-            #expect(try await client.call(.get, "/api/v1/conversations", key: token).status == .unauthorized)
-            let leadToken = try #require(lead["access_token"]?.string)
-            #expect(try await client.call(.post, "/api/v1/auth/revoke", key: key, json: ["token": .string(leadToken)]).status == .noContent)
-            #expect(try await client.call(.get, "/api/v1/agents", key: leadToken).status == .unauthorized)
-
             // Refusals: wrong password, unknown user, a user in no mapped group, an empty password,
             // and a bearer credential where directory credentials are needed.
             for (user, password) in [("alice", "looking-glass"), ("nobody", "x"), ("carol", "no-groups"), ("alice", ""), ("al*", "wonderland")] {
@@ -251,6 +244,13 @@ final class Slapd {
             // Another tenant's sign-in through tenant A's directory is refused: it has no provider.
             let other = try await client.call(.post, "/api/v1/auth/token", key: nil, headers: Self.basic(server.tenantB.tenantID, "alice", "wonderland"))
             #expect(other.status == .unauthorized)
+
+            // Sign-in tokens can be revoked: by their holder (sign out), and by a key manager of the tenant.
+            #expect(try await client.call(.delete, "/api/v1/auth/token", key: token).status == .noContent)
+            #expect(try await client.call(.get, "/api/v1/conversations", key: token).status == .unauthorized)
+            let leadToken = try #require(lead["access_token"]?.string)
+            #expect(try await client.call(.post, "/api/v1/auth/revoke", key: key, json: ["token": .string(leadToken)]).status == .noContent)
+            #expect(try await client.call(.get, "/api/v1/agents", key: leadToken).status == .unauthorized)
         }
     }
 

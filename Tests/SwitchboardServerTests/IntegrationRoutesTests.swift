@@ -355,9 +355,14 @@ import Testing
             #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: [:]).status == .ok)
             _ = try await Fixtures(client: client, key: key).agent()
             _ = try await Self.state(client, key: key, plugin: "echo-c", count: 1)
-            let scraped = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer scrape-me"], body: nil)
-            #expect(scraped.status == .ok)
-            let text = String(buffer: scraped.body)
+            // The webhooks consumer saves its cursor at most once a second; its lag is shown from then on.
+            var text = ""
+            try await eventually {
+                let scraped = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer scrape-me"], body: nil)
+                #expect(scraped.status == .ok)
+                text = String(buffer: scraped.body)
+                return text.contains(#"sb_event_consumer_lag{consumer="webhooks"}"#)
+            }
             #expect(text.contains(#"sb_plugin_echo_events_total{plugin="echo-c",tenant="\#(server.tenantA.tenantID)"} 1"#))
             #expect(text.contains(#"sb_plugin_calls_total{plugin="echo-c",op="echo.state",status="ok"} 1"#))
             #expect(text.contains(#"sb_http_requests_total{method="POST",route="/api/v1/agents",status="201"} 1"#))

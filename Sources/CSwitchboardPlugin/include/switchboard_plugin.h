@@ -254,6 +254,8 @@ typedef struct sb_plugin_api {
  *   "serialize_calls" true: at most one hook of an instance runs at a time.
  *   "call_timeout_ms" deadline of each call and on_event (default 5000).
  *   "http_timeout_ms" default deadline of http_request (default 10000).
+ *   "ops"             the call ops the plugin answers, at most 64: each gets its own label in the
+ *                     sb_plugin_calls_total metric; any other op a caller sends is counted as "other".
  */
 typedef sb_str (*sb_plugin_manifest_v1_fn)(void);
 

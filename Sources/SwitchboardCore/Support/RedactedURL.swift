@@ -20,7 +20,9 @@ public enum RedactedURL {
     public static func redact(_ text: String) -> String {
         var rest = Substring(text)
         var head = ""
-        if let scheme = rest.range(of: "://") {
+        // A scheme only where `://` comes before any path, query or fragment: a URL inside the query is data.
+        let targetStart = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        if let scheme = rest.range(of: "://"), scheme.lowerBound < targetStart {
             head = String(rest[..<scheme.upperBound])
             rest = rest[scheme.upperBound...]
             let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex

@@ -54,7 +54,7 @@ public struct PluginScaffold: Sendable {
     }
 
     private var manifest: String {
-        #"{"id":"\#(id)","version":"0.1.0","capabilities":["event_listener"],"events":["message.received"],"# + #""services":["log"],"config_schema":{"type":"object","properties":{}}}"#
+        #"{"id":"\#(id)","version":"0.1.0","capabilities":["event_listener"],"events":["message.received"],"# + #""services":["log"],"ops":["\#(id).ping"],"config_schema":{"type":"object","properties":{}}}"#
     }
 
     private var cFiles: [(path: String, contents: String)] {
