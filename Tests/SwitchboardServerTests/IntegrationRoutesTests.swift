@@ -355,6 +355,10 @@ import Testing
             #expect(try await client.call(.put, "/api/v1/integrations/echo-c", key: key, json: [:]).status == .ok)
             _ = try await Fixtures(client: client, key: key).agent()
             _ = try await Self.state(client, key: key, plugin: "echo-c", count: 1)
+            // Ops the plugin does not declare share one label, whatever a caller sends.
+            for index in 0..<20 {
+                _ = try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": .string("random.\(index)")])
+            }
             // The webhooks consumer saves its cursor at most once a second; its lag is shown from then on.
             var text = ""
             try await eventually {
@@ -365,6 +369,8 @@ import Testing
             }
             #expect(text.contains(#"sb_plugin_echo_events_total{plugin="echo-c",tenant="\#(server.tenantA.tenantID)"} 1"#))
             #expect(text.contains(#"sb_plugin_calls_total{plugin="echo-c",op="echo.state",status="ok"} 1"#))
+            #expect(text.contains(#"sb_plugin_calls_total{plugin="echo-c",op="other",status="not_found"} 20"#))
+            #expect(!text.contains("random."))
             #expect(text.contains(#"sb_http_requests_total{method="POST",route="/api/v1/agents",status="201"} 1"#))
             #expect(text.contains(#"sb_http_request_duration_seconds_count{method="POST",route="/api/v1/agents",status="201"} 1"#))
             #expect(text.contains("sb_websocket_connections 0"))
