@@ -79,4 +79,19 @@ import Testing
     @Test func missingFileIsAnError() {
         #expect(throws: ConfigurationError.self) { try SwitchboardConfiguration.load(path: "/nonexistent/switchboard.toml", environment: [:]) }
     }
+
+    /// Found by the TOML fuzz target (Fuzz/TOML/regressions): a file with CRLF line endings was one
+    /// line, since "\r\n" is a single Character that never equals "\n".
+    @Test func crlfLineEndingsAreLines() throws {
+        let document = try TOMLDocument(parsing: "[server]\r\nport = 8080\r\nhost = \"::1\"\r\n")
+        #expect(document.values["server.port"]?.value == .integer(8080))
+        #expect(document.values["server.host"]?.line == 3)
+    }
+
+    /// Found by the TOML fuzz target: 20,000 nested `[` overflowed the stack; nesting is bounded.
+    @Test func deeplyNestedArraysAreRefusedNotAStackOverflow() throws {
+        #expect(throws: TOMLDocument.ParseError.self) { try TOMLDocument(parsing: "a = " + String(repeating: "[", count: 20_000)) }
+        let nested = "a = " + String(repeating: "[", count: 32) + String(repeating: "]", count: 32)
+        #expect(try TOMLDocument(parsing: nested).values["a"] != nil)
+    }
 }

@@ -27,9 +27,10 @@ struct TOMLDocument {
     /// - Throws: `ParseError` for anything outside the supported subset, and for a key set twice.
     init(parsing text: String) throws {
         var table = ""
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on the byte: as Characters, "\r\n" is one grapheme and would never match "\n".
+        for (index, rawLine) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
-            var scanner = Scanner(Array(rawLine.utf8), line: number)
+            var scanner = Scanner(Array(rawLine), line: number)
             scanner.skipWhitespace()
             if scanner.isAtEndOfContent { continue }
             if scanner.peek == UInt8(ascii: "[") {
@@ -102,19 +103,23 @@ private struct Scanner {
         return parts.joined(separator: ".")
     }
 
-    mutating func value() throws -> TOMLDocument.Value {
+    /// The deepest nesting of arrays taken: deeper input is refused, not a stack overflow.
+    static let maxDepth = 32
+
+    mutating func value(depth: Int = 0) throws -> TOMLDocument.Value {
         skipWhitespace()
         guard let byte = peek else { throw error("expected a value") }
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "'"):
             return .string(try string())
         case UInt8(ascii: "["):
+            guard depth < Self.maxDepth else { throw error("arrays nest deeper than \(Self.maxDepth) levels") }
             advance()
             var items: [TOMLDocument.Value] = []
             while true {
                 skipWhitespace()
                 if peek == UInt8(ascii: "]") { advance(); return .array(items) }
-                items.append(try value())
+                items.append(try value(depth: depth + 1))
                 skipWhitespace()
                 if peek == UInt8(ascii: ",") { advance(); continue }
                 guard peek == UInt8(ascii: "]") else { throw error("expected ',' or ']' in the array") }
