@@ -8,46 +8,9 @@ import SwitchboardCore
 /// Writes go through one writer thread that commits in groups; reads use a pool of read-only
 /// connections and run on the caller's thread.
 /// - Important: Thread-safe. Call `close()` once, after the last request finished.
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: StoreMaintenance {
     /// How the store opens its database.
-    public struct Configuration: Sendable {
-        /// The database file; created with its folder when missing.
-        public var path: String
-        /// `PRAGMA synchronous`: `FULL` makes every commit durable against power loss, `NORMAL` only against a crash of the process.
-        public var synchronous: Synchronous
-        /// The most write jobs one group commit takes.
-        public var maxBatch: Int
-        /// How many idle read connections stay open.
-        public var readers: Int
-
-        /// The durability level of a commit.
-        public struct Synchronous: Hashable, Sendable {
-            let pragma: String
-            /// fsync at every commit.
-            public static let full = Synchronous(pragma: "FULL")
-            /// fsync at checkpoints only; a process crash loses nothing, a power loss may lose the last commits.
-            public static let normal = Synchronous(pragma: "NORMAL")
-
-            /// The level named `name` (`full` or `normal`, any case), or nil.
-            public init?(name: String) {
-                switch name.lowercased() {
-                case "full": self = .full
-                case "normal": self = .normal
-                default: return nil
-                }
-            }
-
-            private init(pragma: String) { self.pragma = pragma }
-        }
-
-        /// Creates a configuration.
-        public init(path: String = "data/switchboard.sqlite", synchronous: Synchronous = .full, maxBatch: Int = 512, readers: Int = 8) {
-            self.path = path
-            self.synchronous = synchronous
-            self.maxBatch = maxBatch
-            self.readers = readers
-        }
-    }
+    public typealias Configuration = DatabaseSettings
 
     let writer: SQLiteWriter
     let checkpointer: SQLiteCheckpointer
@@ -86,7 +49,7 @@ public final class SQLiteStore: Sendable {
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
     public init(configuration: Configuration, logger: Logger, ids: TimeOrderedIDGenerator = .shared) throws {
         try Self.makePrivate(path: configuration.path)
-        let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.pragma)
+        let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased())
         let applied = try Migrations.run(on: writeConnection)
         if !applied.isEmpty {
             logger.info("Database migrated", metadata: ["sb.db.path": "\(configuration.path)", "sb.db.versions": "\(applied)"])
@@ -98,7 +61,7 @@ public final class SQLiteStore: Sendable {
         self.ids = ids
         self.logger = logger
         let path = configuration.path
-        let synchronous = configuration.synchronous.pragma
+        let synchronous = configuration.synchronous.name.uppercased()
         let readers = SQLiteReaderPool(capacity: configuration.readers) {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: synchronous)
             try connection.execute("PRAGMA query_only = ON")
@@ -107,7 +70,7 @@ public final class SQLiteStore: Sendable {
         self.readers = readers
         // Opened last: nothing throws once its thread runs.
         let checkpointer = SQLiteCheckpointer(
-            connection: try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.pragma),
+            connection: try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased()),
             logger: logger
         )
         self.checkpointer = checkpointer
@@ -139,6 +102,8 @@ public final class SQLiteStore: Sendable {
 
     /// The schema version this build migrates to.
     public static var schemaVersion: Int { Migrations.latestVersion }
+
+    public var schemaVersion: Int { Self.schemaVersion }
 
     /// Finishes queued writes and closes every connection, the writer last: the last connection to close
     /// folds the WAL into the database, and a read-only one cannot.

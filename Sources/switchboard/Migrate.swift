@@ -1,5 +1,4 @@
 import ArgumentParser
-import SwitchboardStore
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
@@ -7,8 +6,8 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        try await options.withStore { _, configuration in
-            print("Database \(configuration.database.path) is at schema version \(SQLiteStore.schemaVersion).")
+        try await options.withStore { store, configuration in
+            print("Database \(configuration.database.path) is at schema version \(store.schemaVersion).")
         }
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwitchboardCore
 import SwitchboardServer
-import SwitchboardStore
 
 /// The `--config` option every command shares.
 struct ConfigOptions: ParsableArguments {
@@ -24,7 +24,7 @@ struct ConfigOptions: ParsableArguments {
     }
 
     /// Loads the configuration, opens its store, runs `body` and closes the store.
-    func withStore<Result>(_ body: (SQLiteStore, SwitchboardConfiguration) async throws -> Result) async throws -> Result {
+    func withStore<Result>(_ body: (any SwitchboardStorage, SwitchboardConfiguration) async throws -> Result) async throws -> Result {
         let configuration = try load()
         let store = try openStore(configuration, logger: Logger(label: "switchboard"))
         defer { store.close() }
@@ -32,9 +32,9 @@ struct ConfigOptions: ParsableArguments {
     }
 
     /// Opens the configured store.
-    func openStore(_ configuration: SwitchboardConfiguration, logger: Logger) throws -> SQLiteStore {
+    func openStore(_ configuration: SwitchboardConfiguration, logger: Logger) throws -> any SwitchboardStorage {
         do {
-            return try SQLiteStore(configuration: configuration.database, logger: logger)
+            return try StoreFactory.open(configuration.database, logger: logger)
         } catch {
             throw ValidationError("Cannot open the database at '\(configuration.database.path)': \(error)")
         }

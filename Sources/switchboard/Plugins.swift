@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
+import SwitchboardServer
 
 struct Plugins: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -100,7 +100,7 @@ struct Plugins: AsyncParsableCommand {
             logger.logLevel = .error
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let store = try SQLiteStore(configuration: .init(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
+            let store = try StoreFactory.open(DatabaseSettings(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
             defer { store.close() }
             let tenant = try await store.createTenant(name: "Bench").id
             let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwitchboardCore
 import SwitchboardServer
-import SwitchboardStore
 
 struct Security: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the security envelope.", subcommands: [Bench.self])
@@ -19,7 +19,7 @@ struct Security: AsyncParsableCommand {
             let logger = Logger(label: "switchboard.bench") { StandardErrorLogHandler(label: $0, logLevel: .error) }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let store = try SQLiteStore(configuration: .init(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
+            let store = try StoreFactory.open(DatabaseSettings(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
             defer { store.close() }
             let report = try await SecurityBenchmark.run(store: store, requests: requests, logger: logger)
             func line(_ name: String, _ nanoseconds: Double, _ note: String) {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwitchboardCore
 import SwitchboardServer
-import SwitchboardStore
 
 struct Statistics: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the statistics rollups and reports.", subcommands: [Bench.self])
@@ -22,7 +22,7 @@ struct Statistics: AsyncParsableCommand {
             let logger = Logger(label: "switchboard.bench") { StandardErrorLogHandler(label: $0, logLevel: .error) }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let store = try SQLiteStore(configuration: .init(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
+            let store = try StoreFactory.open(DatabaseSettings(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
             defer { store.close() }
             let report = try await StatisticsBenchmark.run(store: store, conversations: conversations, days: days, logger: logger)
             print("Statistics, \(report.events) events over \(report.days) days, \(report.cells) hourly cells")

@@ -135,6 +135,9 @@ import Testing
         func cursor(consumer: String) throws -> Int64 { try store.cursor(consumer: consumer) }
         func cursors() throws -> [String: Int64] { try store.cursors() }
         func saveCursor(consumer: String, position: Int64) async throws { try await store.saveCursor(consumer: consumer, position: position) }
+        func importEvents(_ events: [(event: DomainEvent, timestamp: Int64)], tenant: String) async throws {
+            try await store.importEvents(events, tenant: tenant)
+        }
         var commits: CommitSignal { store.commits }
     }
 

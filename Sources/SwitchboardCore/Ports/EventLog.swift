@@ -17,6 +17,9 @@ public protocol EventLog: Sendable {
     func cursors() throws -> [String: Int64]
     /// Persists a consumer's position.
     func saveCursor(consumer: String, position: Int64) async throws
+    /// Appends events with the times they happened, as an import does (history for a benchmark, a moved
+    /// deployment); they get the tenant's next seqs like any other.
+    func importEvents(_ events: [(event: DomainEvent, timestamp: Int64)], tenant: String) async throws
     /// Signalled after every commit that may have appended events.
     var commits: CommitSignal { get }
 }

@@ -6,7 +6,6 @@ import Prometheus
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
 
 /// Builds the HTTP application the `serve` command runs, over an open store: loads the plugin folder and
 /// starts every enabled integration.
@@ -20,7 +19,7 @@ import SwitchboardStore
 /// - Throws: `ConfigurationError` for an unusable secret key or integrations file, or sealed secrets without a key.
 public func buildApplication(
     configuration: SwitchboardConfiguration,
-    store: SQLiteStore,
+    store: any SwitchboardStorage,
     logger: Logger,
     registry: RouteRegistry = RouteRegistry()
 ) async throws -> some ApplicationProtocol {
@@ -153,7 +152,7 @@ func buildRouters(
     configuration: SwitchboardConfiguration,
     ticketing: TicketingService,
     customerLookup: CustomerLookup,
-    store: SQLiteStore,
+    store: any SwitchboardStorage,
     authority: AccessTokenAuthority,
     providers: IdentityProviders,
     secrets: SecretBox,
@@ -254,7 +253,7 @@ func buildRouters(
 
 /// Closes the store once graceful shutdown began and the services after it stopped.
 struct StoreService: Service {
-    let store: SQLiteStore
+    let store: any SwitchboardStorage
 
     func run() async throws {
         try? await gracefulShutdown()

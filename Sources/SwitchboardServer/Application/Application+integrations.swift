@@ -4,14 +4,13 @@ import Logging
 import Metrics
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
 
 /// Loads the plugin folder, starts the stored integrations, then applies the declared ones.
 /// - Parameter connectionsPerHost: how many connections the outgoing HTTP client keeps to one host.
 /// - Returns: the manager and the outgoing HTTP client of plugins and webhooks (shut down by `PluginService`).
 func startIntegrations(
     configuration: SwitchboardConfiguration.Plugins,
-    store: SQLiteStore,
+    store: any SwitchboardStorage,
     secrets: SecretBox,
     metrics: any MetricsFactory,
     connectionsPerHost: Int,

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
 
 /// A configuration that cannot be used, with a message naming the key or line.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -55,7 +54,7 @@ extension SwitchboardConfiguration {
         .integer("server.body_limit", 1_024...1_073_741_824) { $0.server.bodyLimit = $1 },
         .string("database.path") { $0.database.path = $1 },
         .string("database.synchronous") { configuration, name in
-            guard let level = SQLiteStore.Configuration.Synchronous(name: name) else {
+            guard let level = DatabaseSettings.Synchronous(name: name) else {
                 throw ConfigurationError(description: "'database.synchronous' must be \"full\" or \"normal\".")
             }
             configuration.database.synchronous = level

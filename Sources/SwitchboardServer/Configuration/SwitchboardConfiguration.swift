@@ -1,7 +1,6 @@
 import Logging
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
 
 /// Every setting of a Switchboard server, with defaults that run a demo on an embedded database.
 ///
@@ -302,7 +301,7 @@ public struct SwitchboardConfiguration: Sendable {
     }
 
     public var server: Server
-    public var database: SQLiteStore.Configuration
+    public var database: DatabaseSettings
     public var bootstrap: Bootstrap
     public var api: API
     public var plugins: Plugins
@@ -320,7 +319,7 @@ public struct SwitchboardConfiguration: Sendable {
     /// Creates a configuration; every part has its default.
     public init(
         server: Server = .init(),
-        database: SQLiteStore.Configuration = .init(),
+        database: DatabaseSettings = .init(),
         bootstrap: Bootstrap = .init(),
         api: API = .init(),
         plugins: Plugins = .init(),

@@ -2,12 +2,11 @@ import Foundation
 import Hummingbird
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardStore
 
 /// `/api/v1/webhooks`: the calling tenant's endpoints, their secrets, test pings, the delivery log,
 /// redelivery and replay.
 struct WebhookController {
-    let store: SQLiteStore
+    let store: any SwitchboardStorage
     let dispatcher: WebhookDispatcher
     let secrets: SecretBox
     let configuration: SwitchboardConfiguration.Webhooks

@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import SwitchboardCore
-import SwitchboardStore
 
 /// Measures what the security envelope adds to a request on the API-key path: the same constant
 /// handler is called through a router once as a public route and once behind `SecurityMiddleware`
@@ -20,7 +19,7 @@ public enum SecurityBenchmark {
     }
 
     /// Runs `requests` requests per round against each route, over a store with one tenant and key.
-    public static func run(store: SQLiteStore, requests: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
+    public static func run(store: any SwitchboardStorage, requests: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
         let tenant = try await store.createTenant(name: "Bench")
         let (_, secret) = try await store.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "bench", scopes: [.agentsRead]))
         let configuration = SwitchboardConfiguration.Security(credentialRateLimit: 1_000_000_000, tenantRateLimit: 1_000_000_000, addressRateLimit: 1_000_000_000)

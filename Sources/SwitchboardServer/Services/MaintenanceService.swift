@@ -1,12 +1,12 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import SwitchboardStore
+import SwitchboardCore
 
 /// Periodic housekeeping: forgets idempotency keys past their retention and events past theirs (once
 /// every consumer has read them).
 struct MaintenanceService: Service {
-    let store: SQLiteStore
+    let store: any SwitchboardStorage
     let idempotencyRetention: Duration
     /// How long events are kept; nil keeps them forever.
     let eventRetention: Duration?

@@ -1,12 +1,11 @@
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
-import SwitchboardStore
 
 /// Runs webhook delivery for the server's lifetime: the event-log consumer that queues deliveries and the
 /// dispatcher's workers. On graceful shutdown both stop; whatever is undelivered stays queued.
 struct WebhookService: Service {
-    let store: SQLiteStore
+    let store: any SwitchboardStorage
     let dispatcher: WebhookDispatcher
     let logger: Logger
 

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SwitchboardCore
-import SwitchboardStore
 
 /// Measures the statistics path on a generated history: how fast the aggregator rolls the event log up,
 /// and how long a report over it takes, each against a baseline measured in the same run.
@@ -23,7 +22,7 @@ public enum StatisticsBenchmark {
     /// Generates `conversations` conversations of eight events each (created, six messages, ended; one in
     /// seven gets a ticket instead of its last message) spread over `days` days up to now, rolls them up
     /// and runs reports over the whole range.
-    public static func run(store: SQLiteStore, conversations: Int, days: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
+    public static func run(store: any SwitchboardStorage, conversations: Int, days: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
         let tenant = try await store.createTenant(name: "Bench").id
         let end = Int64(Date().timeIntervalSince1970) / 86_400 * 86_400
         let start = end - Int64(days) * 86_400

@@ -2,7 +2,6 @@ import CoreMetrics
 import Foundation
 import Logging
 import SwitchboardCore
-import SwitchboardStore
 
 /// Turns the event log into durable per-endpoint delivery queues and works them off.
 ///
@@ -12,7 +11,7 @@ import SwitchboardStore
 /// the last retry. A per-endpoint circuit breaker pauses a failing endpoint; one failing for
 /// `disableAfter` is disabled. Everything not yet delivered stays in the store across restarts.
 actor WebhookDispatcher {
-    let store: SQLiteStore
+    let store: any SwitchboardStorage
     let sender: WebhookSender
     let secrets: SecretBox
     let configuration: SwitchboardConfiguration.Webhooks
@@ -28,7 +27,7 @@ actor WebhookDispatcher {
     private var isStopped = false
 
     init(
-        store: SQLiteStore,
+        store: any SwitchboardStorage,
         sender: WebhookSender,
         secrets: SecretBox,
         configuration: SwitchboardConfiguration.Webhooks,
