@@ -111,9 +111,6 @@ func numberTokens(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
 /// The input with every number that Foundation's `JSONDecoder` refuses though the parser may read it
 /// written as `0`, or nil when there is none:
 /// - `0e1`, `0E1` (but not `0e+1` or `-0e1`): RFC 8259 allows them, so this is Foundation's bug.
-/// - with FUZZ_JSON_TOLERATE_UNDERFLOW (never set by scripts/fuzz), a number whose digits are not all
-///   zero but whose value underflows to zero, e.g. `1e-400`: the parser reads 0 where its documentation
-///   promises to refuse what `JSONDecoder` refuses (Fuzz/JSON/regressions/underflow-to-zero).
 func patchingFoundationQuirks(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     var out = Array(bytes)
     var patched = false
@@ -121,12 +118,7 @@ func patchingFoundationQuirks(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let text = Array(bytes[token])
         let zeroExponent = text.count > 2 && text[0] == UInt8(ascii: "0") && (text[1] == UInt8(ascii: "e") || text[1] == UInt8(ascii: "E"))
             && text[2] != UInt8(ascii: "+") && text[2] != UInt8(ascii: "-")
-        var underflow = false
-        #if FUZZ_JSON_TOLERATE_UNDERFLOW
-        let mantissa = text.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
-        underflow = Double(String(decoding: text, as: UTF8.self)) == 0 && mantissa.contains { (UInt8(ascii: "1")...UInt8(ascii: "9")).contains($0) }
-        #endif
-        if zeroExponent || underflow {
+        if zeroExponent {
             out.replaceSubrange(token, with: Array("0".utf8))
             patched = true
         }

@@ -85,6 +85,19 @@ import Testing
         }
     }
 
+    /// Found by the JSON fuzz target (Fuzz/JSON/regressions/underflow-to-zero): a nonzero number too
+    /// small for a Double read as 0, where `JSONDecoder` refuses it; zeros with any exponent stay zeros.
+    @Test func numbersThatUnderflowAreRefusedLikeThoseThatOverflow() throws {
+        for text in ["1e-400", "-2e-324", "123456789e-400", "0." + String(repeating: "0", count: 400) + "1"] {
+            #expect(throws: JSONParseError.self, "\(text)") { try JSONValue(parsing: Array(text.utf8)) }
+            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(Double.self, from: Data(text.utf8)) }
+        }
+        for text in ["0e-400", "-0.0e-999", "0.000e+5"] {
+            #expect(try JSONValue(parsing: Array(text.utf8)) == .number(0), "\(text)")
+        }
+        #expect(try JSONValue(parsing: Array("1e-300".utf8)) == .number(1e-300))
+    }
+
     private static func randomString(using generator: inout SystemRandomNumberGenerator) -> String {
         let pieces = ["a", "Z", "é", "中", "😀", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", " ", "\u{7F}", "\u{2028}"]
         return (0..<Int.random(in: 0..<8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()

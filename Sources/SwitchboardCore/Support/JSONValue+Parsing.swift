@@ -247,6 +247,7 @@ private struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw failure("a number without digits after '.'") }
             skipDigits()
         }
+        let mantissaEnd = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -255,7 +256,10 @@ private struct JSONParser {
         }
         // Only ASCII digits, signs, '.' and 'e' were read.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard let number = Double(text), number.isFinite else {
+        // Out of range both ways: too large is infinite, too small for a nonzero mantissa reads as 0.
+        guard let number = Double(text), number.isFinite,
+            number != 0 || !bytes[start..<mantissaEnd].contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") })
+        else {
             throw JSONParseError(reason: "a number out of range", offset: start)
         }
         return number
