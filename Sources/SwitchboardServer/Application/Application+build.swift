@@ -135,7 +135,20 @@ public func buildApplication(
     let server = HTTPServerBuilder.switchboard(
         webSocketRouter: routers.webSocket,
         session: realtime,
-        tls: certificates
+        tls: certificates,
+        limiter: ConnectionLimiter(
+            maxConnections: configuration.server.maxConnections,
+            maxPerAddress: configuration.server.maxConnectionsPerAddress,
+            trustedProxies: configuration.security.trustedProxies,
+            metrics: metricsFactory,
+            logger: logger
+        ),
+        limits: .init(
+            header: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
+            body: .seconds(Int64(configuration.server.bodyTimeoutSeconds)),
+            idle: .seconds(Int64(configuration.server.idleTimeoutSeconds))
+        ),
+        metrics: metricsFactory
     )
     return Application(
         router: routers.http,

@@ -52,6 +52,11 @@ extension SwitchboardConfiguration {
         .string("server.host") { $0.server.host = $1 },
         .integer("server.port", 0...65_535) { $0.server.port = $1 },
         .integer("server.body_limit", 1_024...1_073_741_824) { $0.server.bodyLimit = $1 },
+        .integer("server.header_timeout_seconds", 1...3_600) { $0.server.headerTimeoutSeconds = $1 },
+        .integer("server.body_timeout_seconds", 1...3_600) { $0.server.bodyTimeoutSeconds = $1 },
+        .integer("server.idle_timeout_seconds", 1...86_400) { $0.server.idleTimeoutSeconds = $1 },
+        .integer("server.max_connections", 0...10_000_000) { $0.server.maxConnections = $1 },
+        .integer("server.max_connections_per_address", 1...10_000_000) { $0.server.maxConnectionsPerAddress = $1 },
         .string("database.path") { $0.database.path = $1 },
         .string("database.synchronous") { configuration, name in
             guard let level = DatabaseSettings.Synchronous(name: name) else {

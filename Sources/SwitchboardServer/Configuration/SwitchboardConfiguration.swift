@@ -13,12 +13,37 @@ public struct SwitchboardConfiguration: Sendable {
         public var port: Int
         /// The largest request body accepted, in bytes; larger ones get 413.
         public var bodyLimit: Int
+        /// Seconds from a request's first byte (or the connection's start) to the end of its headers.
+        public var headerTimeoutSeconds: Int
+        /// The longest pause, in seconds, between reads of a request body.
+        public var bodyTimeoutSeconds: Int
+        /// Seconds a keep-alive connection may wait for its next request.
+        public var idleTimeoutSeconds: Int
+        /// The most connections at once, HTTP and WebSocket; 0: the file limit less a reserve for the
+        /// database, plugins and outgoing requests.
+        public var maxConnections: Int
+        /// The most connections at once from one client address (trusted proxies are not limited).
+        public var maxConnectionsPerAddress: Int
 
         /// Creates listener settings.
-        public init(host: String = "127.0.0.1", port: Int = 8080, bodyLimit: Int = 1_048_576) {
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 8080,
+            bodyLimit: Int = 1_048_576,
+            headerTimeoutSeconds: Int = 10,
+            bodyTimeoutSeconds: Int = 30,
+            idleTimeoutSeconds: Int = 60,
+            maxConnections: Int = 0,
+            maxConnectionsPerAddress: Int = 1_000
+        ) {
             self.host = host
             self.port = port
             self.bodyLimit = bodyLimit
+            self.headerTimeoutSeconds = headerTimeoutSeconds
+            self.bodyTimeoutSeconds = bodyTimeoutSeconds
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
         }
     }
 

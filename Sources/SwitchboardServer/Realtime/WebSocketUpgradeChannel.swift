@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -37,9 +38,22 @@ where WebSocketResponder.Context == AppRequestContext {
     let session: RealtimeSession
     /// Whether TLS sits between the connection's handlers and its socket.
     let isEncrypted: Bool
+    let limiter: ConnectionLimiter
+    let limits: ConnectionDeadlineHandler.Limits
+    let metrics: any MetricsFactory
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Over a connection limit the connection closes at once; its pipeline is set up all the same,
+            // so that Hummingbird gets a value whose upgrade fails with the close.
+            let address = channel.remoteAddress.flatMap(ClientAddress.bytes)
+            if limiter.admit(address) == nil {
+                channel.closeFuture.whenComplete { _ in limiter.release(address) }
+            } else {
+                channel.close(promise: nil)
+            }
+            let deadline = ConnectionDeadlineHandler(limits: limits, metrics: metrics)
+            try channel.pipeline.syncOperations.addHandler(deadline, position: .first)
             let accepted = NIOLockedValueBox<RealtimeContext?>(nil)
             let refusal = NIOLockedValueBox<Problem?>(nil)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
@@ -63,6 +77,8 @@ where WebSocketResponder.Context == AppRequestContext {
                         guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
                         let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop, isEncrypted: isEncrypted)
                         let pipeline = channel.pipeline.syncOperations
+                        // The session's idle timeout replaces the HTTP timeouts.
+                        pipeline.removeHandler(try pipeline.handler(type: RequestPhaseObserver.self), promise: nil)
                         try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
                         try pipeline.addHandler(connection)
                         return .webSocket
@@ -87,7 +103,10 @@ where WebSocketResponder.Context == AppRequestContext {
             configuration.enablePipelining = false
             configuration.enableErrorHandling = false
             configuration.enableResponseHeaderValidation = false
-            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let pipeline = channel.pipeline.syncOperations
+            let result = try pipeline.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(RequestPhaseObserver(deadline: deadline), position: .after(decoder))
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -168,7 +187,10 @@ extension HTTPServerBuilder {
     static func switchboard<WebSocketRouter: HTTPResponderBuilder>(
         webSocketRouter: WebSocketRouter,
         session: RealtimeSession,
-        tls certificates: TLSCertificates?
+        tls certificates: TLSCertificates?,
+        limiter: ConnectionLimiter,
+        limits: ConnectionDeadlineHandler.Limits,
+        metrics: any MetricsFactory
     ) -> HTTPServerBuilder where WebSocketRouter.Responder.Context == AppRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
@@ -176,7 +198,10 @@ extension HTTPServerBuilder {
                 responder: responder,
                 webSocketResponder: webSocketResponder,
                 session: session,
-                isEncrypted: certificates != nil
+                isEncrypted: certificates != nil,
+                limiter: limiter,
+                limits: limits,
+                metrics: metrics
             )
             guard let certificates else { return channel }
             return ReloadableTLSChannel(base: channel, certificates: certificates)

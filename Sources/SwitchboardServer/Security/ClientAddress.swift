@@ -21,7 +21,8 @@ enum ClientAddress {
         return client
     }
 
-    private static func bytes(_ address: SocketAddress) -> [UInt8]? {
+    /// The address bytes of an IP socket address (4 or 16), nil for a Unix socket.
+    static func bytes(_ address: SocketAddress) -> [UInt8]? {
         switch address {
         case .v4(let v4): withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
         case .v6(let v6): withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
