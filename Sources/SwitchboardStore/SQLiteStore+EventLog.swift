@@ -36,24 +36,6 @@ extension SQLiteStore: EventLog {
         }
     }
 
-    /// Deletes events older than `cutoff` that every consumer has read: the log's own consumers (by
-    /// position) and each enabled integration (by its tenant's seq). Returns how many went.
-    public func purgeEvents(olderThan cutoff: Date) async throws -> Int {
-        try await write { db in
-            try db.run(
-                """
-                DELETE FROM events
-                WHERE timestamp < ?
-                  AND position <= coalesce((SELECT min(position) FROM consumer_cursors), 0)
-                  AND NOT EXISTS (
-                      SELECT 1 FROM integrations i WHERE i.tenant_id = events.tenant_id AND i.enabled = 1 AND i.cursor_seq < events.seq
-                  )
-                """,
-                [.integer(Int64(cutoff.timeIntervalSince1970))]
-            )
-        }
-    }
-
     /// Appends events with the commit times they had elsewhere, in the order given: history imported from
     /// another system, or a dataset for a benchmark. Consumers see them like any other events.
     /// - Parameter events: each event with its Unix-seconds timestamp.

@@ -8,10 +8,15 @@ extension SQLiteStore: TokenIssuerStore {
                 throw SwitchboardError.notFound("tenant")
             }
             guard
-                try db.queryFirst("SELECT 1 FROM token_issuers WHERE tenant_id = ? AND issuer = ?", [.text(issuer.tenantID), .text(issuer.issuer)], { _ in true })
+                try db.queryFirst("SELECT 1 FROM token_issuers WHERE issuer = ? AND audience = ?", [.text(issuer.issuer), .text(issuer.audience)], { _ in true })
                     == nil
             else {
-                throw SwitchboardError(kind: .conflict, code: "issuer_taken", detail: "This tenant already has an issuer with this iss.", field: "issuer")
+                throw SwitchboardError(
+                    kind: .conflict,
+                    code: "issuer_taken",
+                    detail: "This issuer with this audience is registered already: tokens must name an audience of their tenant's own.",
+                    field: "audience"
+                )
             }
             try db.run(
                 """

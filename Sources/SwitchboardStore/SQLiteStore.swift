@@ -2,6 +2,7 @@ import Foundation
 import CSQLite
 import Logging
 import SwitchboardCore
+import Synchronization
 
 /// The embedded store: one SQLite database file in WAL mode holding every tenant's data and event log.
 ///
@@ -17,6 +18,10 @@ public final class SQLiteStore: StoreMaintenance {
     let readers: SQLiteReaderPool
     let ids: TimeOrderedIDGenerator
     let logger: Logger
+    /// The database file.
+    let path: String
+    /// Whether the last write failed for a full disk; cleared by the next write that succeeds.
+    let storageFull = Mutex(false)
     /// Signalled after every group commit that appended events.
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers.
@@ -50,6 +55,12 @@ public final class SQLiteStore: StoreMaintenance {
     public init(configuration: Configuration, logger: Logger, ids: TimeOrderedIDGenerator = .shared) throws {
         try Self.makePrivate(path: configuration.path)
         let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased())
+        // Deleted rows' pages go back to the file system by `reclaimSpace()`; an older database is
+        // rebuilt once to allow it.
+        if try writeConnection.queryFirst("PRAGMA auto_vacuum", [], { $0.int(0) }) != 2 {
+            try writeConnection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            try writeConnection.execute("VACUUM")
+        }
         let applied = try Migrations.run(on: writeConnection)
         if !applied.isEmpty {
             logger.info("Database migrated", metadata: ["sb.db.path": "\(configuration.path)", "sb.db.versions": "\(applied)"])
@@ -60,6 +71,7 @@ public final class SQLiteStore: StoreMaintenance {
         self.recentEvents = recentEvents
         self.ids = ids
         self.logger = logger
+        self.path = configuration.path
         let path = configuration.path
         let synchronous = configuration.synchronous.name.uppercased()
         let readers = SQLiteReaderPool(capacity: configuration.readers) {
@@ -138,14 +150,23 @@ public final class SQLiteStore: StoreMaintenance {
         }
     }
 
-    /// Runs a write in the next group commit, mapping SQLite failures to `unavailable`.
+    /// Runs a write in the next group commit, mapping SQLite failures to `storage_full` (the disk is
+    /// full; `writeProblem` says so until a write succeeds) or `unavailable`.
     @discardableResult
     func write<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> Result) async throws -> Result {
         do {
-            return try await writer.write(body)
+            let result = try await writer.write(body)
+            storageFull.withLock { $0 = false }
+            return result
         } catch let error as SQLiteError {
-            logger.error("Database write failed", metadata: ["sb.error": "\(error)"])
-            throw Self.unavailableError
+            guard Self.isFull(error) else {
+                logger.error("Database write failed", metadata: ["sb.error": "\(error)"])
+                throw Self.unavailableError
+            }
+            if !storageFull.withLock({ full in defer { full = true }; return full }) {
+                logger.critical("The database's disk is full: writes are refused until space is freed", metadata: ["sb.db.path": "\(path)"])
+            }
+            throw Self.storageFullError
         }
     }
 

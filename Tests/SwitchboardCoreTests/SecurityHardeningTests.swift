@@ -198,6 +198,14 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
         let config: JSONValue = ["url": "https://crm2.example.com/api", "token": "new-token", "timeout": 3]
         #expect(try SecretBox.keepingMaskedSecrets(config, previous: previous, paths: paths) == config)
     }
+
+    // Guards the review's finding: a list of servers (LDAP's "ldap://a,ldap://b") is no single URL,
+    // yet changing it must not keep the stored secret either.
+    @Test func aChangedListOfURLsRefusesAMaskedSecretToo() throws {
+        let stored: JSONValue = ["url": "ldap://dc1:389,ldap://dc2:389", "token": "stored-token"]
+        let changed: JSONValue = ["url": "ldap://attacker:389,ldap://dc2:389", "token": "********"]
+        #expect(throws: SwitchboardError.self) { try SecretBox.keepingMaskedSecrets(changed, previous: stored, paths: paths) }
+    }
 }
 
 @Suite struct CredentialAuthorityTests {

@@ -149,6 +149,9 @@ import Testing
             #expect(inherited.status == .created)
             #expect(inherited["allowed_ips"]?.array.compactMap(\.string) == ["127.0.0.0/8"] && inherited["rate_limit"]?.int == 50)
             #expect(inherited["expires_at"]?.string != nil)
+            // An OAuth client carries no restrictions: a restricted manager cannot make one.
+            let oauth = try await client.call(.post, "/api/v1/oauth-clients", key: manager.secret, json: ["name": "c", "scopes": ["agents:read"]])
+            #expect(oauth.status == .forbidden && oauth["code"]?.string == "restriction_not_liftable", "\(oauth.json)")
             // An unrestricted key with the same scopes is out of its reach: rotating it would hand over a stronger key.
             let open = try await SecurityTests.key(client, admin: admin, ["name": "open", "scopes": ["agents:read"]])
             let rotated = try await client.call(.post, "/api/v1/api-keys/\(open.id)/rotate", key: manager.secret)
@@ -208,17 +211,11 @@ import Testing
             #expect(try await client.call(.get, "/api/v1/conversations", key: a).status == .tooManyRequests)
             #expect(try await client.call(.get, "/api/v1/conversations", key: b).status == .ok, "tenant B's crm-42 has its own bucket")
 
-            // Tenant B registering A's audience too makes the pair ambiguous: the request must name its tenant.
-            let second = "https://second.example"
-            let aSecret = try #require(try await client.call(.post, "/api/v1/token-issuers", key: server.tenantA.key, json: ["issuer": .string(second), "audience": "same", "kind": "hs256"])["secret"]?.string)
-            #expect(try await client.call(.post, "/api/v1/token-issuers", key: server.tenantB.key, json: ["issuer": .string(second), "audience": "same", "kind": "hs256"]).status == .created)
-            let token = try #require(try await PythonScript.run(Self.mint, [aSecret, second, "same", "visitor", "v-1"]).output.split(separator: "\n").first.map(String.init))
-            let ambiguous = try await client.call(.get, "/api/v1/conversations", key: token)
-            #expect(ambiguous.status == .unauthorized)
-            let named = try await client.call(.get, "/api/v1/conversations", key: token, headers: [HTTPField.Name("Switchboard-Tenant")!: server.tenantA.tenantID])
-            #expect(named.status == .ok, "\(named.json)")
-            let wrongTenant = try await client.call(.get, "/api/v1/conversations", key: token, headers: [HTTPField.Name("Switchboard-Tenant")!: server.tenantB.tenantID])
-            #expect(wrongTenant.status == .unauthorized, "A's token does not verify as B's")
+            // Tenant B cannot take A's audience at the same issuer, so A's tokens stay A's alone.
+            let squat = try await client.call(.post, "/api/v1/token-issuers", key: server.tenantB.key, json: ["issuer": .string(issuer), "audience": "shop-a", "kind": "hs256"])
+            #expect(squat.status == .conflict && squat["field"]?.string == "audience")
+            let aAgain = try #require(try await PythonScript.run(Self.mint, [secrets[0], issuer, "shop-a", "visitor", "crm-43"]).output.split(separator: "\n").first.map(String.init))
+            #expect(try await client.call(.get, "/api/v1/conversations", key: aAgain).status == .ok)
         }
     }
 
@@ -241,6 +238,49 @@ import Testing
                 try await outbound.execute(HTTPClientRequest(url: "http://[::127.0.0.1]:\(port)/health"), policy: OutboundAddressPolicy(), timeout: .seconds(5)) { $0.status.code }
             }
             try await outbound.shutdown()
+        }
+    }
+
+    /// The review of the fixes: `since` in the upgrade's query at Int64's end, and a receiver's
+    /// Retry-After of 9.3e15 seconds, each stopped the process; a password check through `call` skipped
+    /// the failed-sign-in limit.
+    @Test func numbersFromTheQueryAndFromReceiversNeverStopTheServer() async throws {
+        let receiver = WebhookReceiver()
+        await receiver.answer([.init(status: .tooManyRequests, headers: [.retryAfter: "9300000000000000"])])
+        let server = try await TestServer.make {
+            $0.webhooks.allowsPrivateNetworks = true
+            $0.webhooks.allowsHTTP = true
+        }
+        try await receiver.run { url in
+            try await server.run { client in
+                let port = try #require(client.port)
+                for since in ["9223372036854775807", "9223372036854775806"] {
+                    try await withSocket(port: port, query: "token=\(server.tenantA.key)&since=\(since)") { socket in
+                        let ready = try await socket.next(type: "ready")
+                        #expect(ready != nil)
+                    }
+                }
+                let key = server.tenantA.key
+                let refused = try await offPool {
+                    try RawConnection(port: port).get(
+                        "/ws?token=\(key)&since=-1",
+                        headers: "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    )
+                }
+                #expect(refused?.hasPrefix("HTTP/1.1 400") == true && refused?.contains(#""field":"since""#) == true, "\(refused ?? "")")
+
+                // A receiver that answers 429 with a Retry-After far beyond any date: the delivery waits a day at most.
+                let webhook = try #require(try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": ["*"]])["id"]?.string)
+                _ = try await Fixtures(client: client, key: key).agent()
+                try await eventually {
+                    let attempts = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]?.array.first?["attempts"]?.array ?? []
+                    return attempts.first?["status_code"] == 429
+                }
+                #expect(try await client.call(.get, "/health", key: nil).status == .ok)
+
+                let reserved = try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "auth.verify", "args": ["username": "u", "password": "p"]])
+                #expect(reserved.status == .forbidden && reserved["code"]?.string == "op_reserved")
+            }
         }
     }
 

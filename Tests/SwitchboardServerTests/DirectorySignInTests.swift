@@ -183,6 +183,10 @@ final class Slapd {
                 json: ["enabled": true, "config": ["url": config["url"]!, "user_base_dn": "dc=example,dc=org", "default_role": "root"]]
             )
             #expect(badRole.status == .unprocessableContent, "\(badRole.json)")
+            // A directory maps users to roles, admin among them: integrations:manage alone does not configure one.
+            let manager = try await SecurityTests.key(client, admin: key, ["name": "integrations", "scopes": ["integrations:manage"]]).secret
+            let escalation = try await client.call(.put, "/api/v1/integrations/auth-ldap", key: manager, json: ["enabled": true, "config": config])
+            #expect(escalation.status == .forbidden && escalation["code"]?.string == "missing_scope", "\(escalation.json)")
             let enabled = try await client.call(.put, "/api/v1/integrations/auth-ldap", key: key, json: ["enabled": true, "config": config])
             #expect(enabled.status == .ok, "\(enabled.json)")
             #expect(enabled["config"]?["bind_password"]?.string == "********")

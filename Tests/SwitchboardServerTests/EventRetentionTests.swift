@@ -12,7 +12,7 @@ import Testing
             for _ in 0..<3 { _ = try await fixtures.agent() }
             // Each consumer of the log (webhook queue, CRM lookups, statistics) reads every event; until then nothing may go.
             try await eventually { try ["webhooks", "crm", "statistics"].allSatisfy { try server.store.cursor(consumer: $0) >= 3 } }
-            let purged = try await server.store.purgeEvents(olderThan: Date().addingTimeInterval(60))
+            let purged = try await server.store.purgeAll(.events, olderThan: Date().addingTimeInterval(60))
             #expect(purged == 3)
 
             let expired = try await client.call(.get, "/api/v1/events?after=0", key: key)

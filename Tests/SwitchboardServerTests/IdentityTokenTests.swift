@@ -74,12 +74,12 @@ actor JWKSServer {
             let secret = try #require(created["secret"]?.string)
             #expect(secret.hasPrefix("sbhs_") && created["default_role"]?.string == "agent")
             #expect(try await client.call(.get, "/api/v1/token-issuers", key: admin)["data"]?.array.first?["secret"] == nil)
-            // Another tenant may trust the same issuer; the same tenant registers it once.
+            // Another tenant may trust the same issuer with an audience of its own; an issuer and audience are registered once.
             let shared = try await client.call(.post, "/api/v1/token-issuers", key: server.tenantB.key, json: ["issuer": "https://shop.example", "audience": "x", "kind": "hs256"])
             #expect(shared.status == .created)
             // Gone again, so that the refusals below are each tenant A's alone.
             #expect(try await client.call(.delete, "/api/v1/token-issuers/\(shared["id"]?.string ?? "")", key: server.tenantB.key).status == .noContent)
-            let taken = try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "https://shop.example", "audience": "y", "kind": "hs256"])
+            let taken = try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "https://shop.example", "audience": "support", "kind": "hs256"])
             #expect(taken.status == .conflict)
             let badAlgorithms = try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "i", "audience": "a", "kind": "jwks", "jwks_url": "https://idp.example/jwks", "algorithms": ["HS256"]])
             #expect(badAlgorithms.status == .unprocessableContent && badAlgorithms["field"]?.string == "algorithms")

@@ -334,7 +334,7 @@ func withSocket(
                 #expect(frame["seq"]?.int == Int(last) + 1 && frame["data"]?["message_id"] == live["id"])
             }
             // A seq older than the retained log asks the client to resync.
-            _ = try await server.store.purgeEvents(olderThan: Date().addingTimeInterval(3_600))
+            _ = try await server.store.purgeAll(.events, olderThan: Date().addingTimeInterval(3_600))
             try await withSocket(port: port, query: "token=\(key)&since=0") { socket in
                 let error = try await socket.next(type: "error")
                 #expect(error?["data"]?["code"]?.string == "resync_required")

@@ -84,7 +84,7 @@ import Testing
         let store = try Self.makeStore(path: path)
         defer { store.close() }
         #expect(try store.tenants().isEmpty)
-        #expect(SQLiteStore.schemaVersion == 12)
+        #expect(SQLiteStore.schemaVersion == 13)
     }
 
     @Test func pluginValuesAreScopedAndCompareAndSet() async throws {
@@ -117,11 +117,11 @@ import Testing
         try await store.saveCursor(consumer: "everything", position: try store.lastPosition())
         _ = try await store.saveIntegration(tenant: tenant, plugin: "p", isEnabled: true, config: .object([:]), initialCursor: 0)
         let future = Date().addingTimeInterval(60)
-        #expect(try await store.purgeEvents(olderThan: future) == 0)
+        #expect(try await store.purgeAll(.events, olderThan: future) == 0)
         try await store.saveIntegrationCursor(tenant: tenant, plugin: "p", seq: 2)
-        #expect(try await store.purgeEvents(olderThan: future) == 2)
+        #expect(try await store.purgeAll(.events, olderThan: future) == 2)
         #expect(try store.firstRetainedSeq(tenant: tenant) == 3)
-        #expect(try await store.purgeEvents(olderThan: Date().addingTimeInterval(-60)) == 0)
+        #expect(try await store.purgeAll(.events, olderThan: Date().addingTimeInterval(-60)) == 0)
     }
 
     @Test func anIntegrationKeepsItsCursorAcrossSaves() async throws {

@@ -1,15 +1,59 @@
 import Foundation
 
-/// What a storage backend does besides serving the ports: scheduled purges, its schema, and closing.
+/// The kinds of records that grow without bound unless purged, and the maintenance service purges.
+public enum RetainedRecords: String, CaseIterable, Sendable {
+    /// Events of the log; only those every consumer and every enabled integration has read.
+    case events
+    case idempotencyKeys = "idempotency_keys"
+    /// Webhook deliveries and their attempts; never one still pending.
+    case webhookDeliveries = "webhook_deliveries"
+    case auditEvents = "audit_events"
+    /// Revoked access tokens past their expiry, which no longer need a revocation.
+    case revokedTokens = "revoked_tokens"
+}
+
+/// How big the database is, for `/metrics`.
+public struct DatabaseFigures: Sendable {
+    /// The database's bytes on disk (with its write-ahead log, where it has one).
+    public var bytes: Int64
+    /// Rows by table.
+    public var rows: [String: Int64]
+
+    public init(bytes: Int64, rows: [String: Int64]) {
+        self.bytes = bytes
+        self.rows = rows
+    }
+}
+
+/// What a storage backend does besides serving the ports: purges, space, its schema, and closing.
 public protocol StoreMaintenance: Sendable {
-    /// Deletes events older than `cutoff`, in bounded batches; returns how many.
-    func purgeEvents(olderThan cutoff: Date) async throws -> Int
-    /// Deletes idempotency keys older than `cutoff`; returns how many.
-    func purgeIdempotencyKeys(olderThan cutoff: Date) async throws -> Int
+    /// Deletes at most `limit` records of a kind older than `cutoff` (the oldest first), in one short
+    /// transaction; returns how many.
+    func purge(_ records: RetainedRecords, olderThan cutoff: Date, limit: Int) async throws -> Int
+    /// Gives the space of deleted rows back to the file system; returns the bytes given back.
+    func reclaimSpace() async throws -> Int64
+    /// The database's size and row counts.
+    func figures() throws -> DatabaseFigures
+    /// Why writes fail now (the disk is full, say), or nil when they do not.
+    var writeProblem: SwitchboardError? { get }
     /// The schema version the database is at.
     var schemaVersion: Int { get }
     /// Finishes queued writes and closes every connection.
     func close()
+}
+
+extension StoreMaintenance {
+    /// Deletes every record of a kind older than `cutoff`, `batch` at a time, each batch its own
+    /// transaction, so writers wait at most one batch; returns how many.
+    @discardableResult
+    public func purgeAll(_ records: RetainedRecords, olderThan cutoff: Date, batch: Int = 1_000) async throws -> Int {
+        var total = 0
+        while true {
+            let purged = try await purge(records, olderThan: cutoff, limit: batch)
+            total += purged
+            if purged < batch { return total }
+        }
+    }
 }
 
 /// The storage boundary: every port the server, its services and the CLI use. A backend implements

@@ -1,7 +1,7 @@
 /// The identity providers tenants accept tokens from.
 public protocol TokenIssuerStore: Sendable {
     /// Stores an issuer with its sealed secret: the HS256 key, or the introspection client's secret.
-    /// - Throws: `tenant_not_found`; `issuer_taken` (409) when the tenant already has this `iss`.
+    /// - Throws: `tenant_not_found`; `issuer_taken` (409) when this `iss` with this `audience` is registered.
     func createTokenIssuer(_ issuer: TokenIssuer, sealedSecret: String?) async throws
     func tokenIssuers(tenant: String) throws -> [TokenIssuer]
     /// The issuers with this `iss`, of every tenant that registered it, with their sealed secrets.

@@ -187,6 +187,21 @@ public struct CredentialAuthority: Sendable {
         )
     }
 
+    /// For credentials that carry no restrictions (OAuth clients and their tokens).
+    /// - Throws: 403 `restriction_not_liftable` when the manager's own key is restricted in any way.
+    public func checkCanCreateUnrestricted() throws {
+        do {
+            try checkRestrictions(expiresAt: nil, allowedIPs: [], rateLimit: nil)
+        } catch let error as SwitchboardError {
+            throw SwitchboardError(
+                kind: .forbidden,
+                code: "restriction_not_liftable",
+                detail: "Your key has an expiry, networks or a rate limit; an OAuth client carries none, so only an unrestricted credential creates one.",
+                field: error.field
+            )
+        }
+    }
+
     private func checkRestrictions(expiresAt: Date?, allowedIPs: [IPAddressRange], rateLimit: Int?) throws {
         guard let own = ownKey else { return }
         func refuse(_ field: String, _ detail: String) -> SwitchboardError {

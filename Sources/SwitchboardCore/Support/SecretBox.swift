@@ -84,13 +84,17 @@ public struct SecretBox: Sendable {
         }
     }
 
-    /// Every string of `config` outside the secret `paths` that is a URL with a host, by its path.
+    /// Every string of `config` outside the secret `paths` that names a destination, by its path: a URL
+    /// with a host, or any text with `://` in it (a list of URLs, such as LDAP's space- or
+    /// comma-separated servers).
     static func destinations(of config: JSONValue, secrets paths: [[String]]) -> [String: String] {
         var found: [String: String] = [:]
         func walk(_ value: JSONValue, _ path: [String]) {
             switch value {
             case .string(let text) where !paths.contains(path):
-                if let url = URL(string: text), url.scheme != nil, url.host?.isEmpty == false { found[path.joined(separator: "\u{0}")] = text }
+                if text.contains("://") || URL(string: text).map({ $0.scheme != nil && $0.host?.isEmpty == false }) == true {
+                    found[path.joined(separator: "\u{0}")] = text
+                }
             case .object(let fields):
                 for (name, child) in fields { walk(child, path + [name]) }
             case .array(let items):

@@ -21,6 +21,8 @@ public struct SwitchboardError: Error, Hashable, Sendable, CustomStringConvertib
         public static let forbidden = Kind(name: "forbidden")
         /// The store or another dependency cannot serve the request now; retrying may succeed.
         public static let unavailable = Kind(name: "unavailable")
+        /// The store has no room to write; retrying succeeds once space is freed.
+        public static let insufficientStorage = Kind(name: "insufficient_storage")
     }
 
     /// The broad class of failure.

@@ -44,6 +44,9 @@ public final class OutboundHTTPClient: Sendable {
         var lastUsed: ContinuousClock.Instant
     }
 
+    /// The most pinned clients kept while idle.
+    static let maxPinned = 256
+
     /// The client for requests that need no pinning, shared with the rest of the server.
     public let shared: HTTPClient
     private let configuration: HTTPClient.Configuration
@@ -105,6 +108,15 @@ public final class OutboundHTTPClient: Sendable {
             for (key, entry) in pinned where key != pin && entry.inFlight == 0 && now - entry.lastUsed > idleLifetime {
                 expired.append(entry.client)
                 pinned[key] = nil
+            }
+            // Hosts are chosen by tenants: past the cap the least recently used idle clients go at once
+            // (clients with a request in flight stay, so the count stays bounded by the requests running).
+            if pinned[pin] == nil, pinned.count >= Self.maxPinned {
+                let idle = pinned.filter { $0.value.inFlight == 0 }.sorted { $0.value.lastUsed < $1.value.lastUsed }
+                for (key, entry) in idle.prefix(pinned.count - Self.maxPinned + 1) {
+                    expired.append(entry.client)
+                    pinned[key] = nil
+                }
             }
             if pinned[pin] == nil {
                 var configuration = configuration

@@ -96,12 +96,7 @@ public func buildApplication(
         statistics: statistics,
         registry: registry
     )
-    let maintenance = MaintenanceService(
-        store: store,
-        idempotencyRetention: .seconds(configuration.api.idempotencyRetentionHours * 3_600),
-        eventRetention: configuration.api.eventRetentionDays > 0 ? .seconds(configuration.api.eventRetentionDays * 86_400) : nil,
-        logger: logger
-    )
+    let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration.api), logger: logger)
     // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
     // closes), the store last.
     var services: [any Service] = [
@@ -226,7 +221,7 @@ func buildRouters(
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
-    OAuthClientController(store: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
+    OAuthClientController(store: store, directory: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
     TokenIssuerController(
         store: store,
         providers: providers,
@@ -250,8 +245,8 @@ func buildRouters(
 
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
-    SystemController(log: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
-    MetricsController(registry: metrics, token: configuration.metrics.token, log: store, hub: hub).addRoutes(to: root)
+    SystemController(store: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
+    MetricsController(registry: metrics, token: configuration.metrics.token, store: store, hub: hub).addRoutes(to: root)
     InboundController(integrations: integrations, ticketing: ticketing).addRoutes(to: root)
     OAuthController(
         store: store,

@@ -69,6 +69,8 @@ extension SwitchboardConfiguration {
         .boolean("bootstrap.demo_tenant") { $0.bootstrap.createsDemoTenant = $1 },
         .integer("api.idempotency_retention_hours", 1...8_760) { $0.api.idempotencyRetentionHours = $1 },
         .integer("api.event_retention_days", 0...36_500) { $0.api.eventRetentionDays = $1 },
+        .integer("api.webhook_delivery_retention_days", 0...36_500) { $0.api.webhookDeliveryRetentionDays = $1 },
+        .integer("api.audit_retention_days", 0...36_500) { $0.api.auditRetentionDays = $1 },
         .string("plugins.dir") { $0.plugins.directory = $1 },
         .boolean("plugins.allow_private_networks") { $0.plugins.allowsPrivateNetworks = $1 },
         .string("plugins.integrations_file") { $0.plugins.integrationsFile = $1 },

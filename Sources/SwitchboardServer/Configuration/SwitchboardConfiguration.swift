@@ -67,6 +67,11 @@ public struct SwitchboardConfiguration: Sendable {
         public var eventRetentionDays: Int
 
         /// Creates API settings.
+        /// Days finished webhook deliveries and their attempts are kept (pending ones always are); 0: forever.
+        public var webhookDeliveryRetentionDays: Int = 30
+        /// Days audit events are kept; 0: forever.
+        public var auditRetentionDays: Int = 365
+
         public init(idempotencyRetentionHours: Int = 24, eventRetentionDays: Int = 30) {
             self.idempotencyRetentionHours = idempotencyRetentionHours
             self.eventRetentionDays = eventRetentionDays

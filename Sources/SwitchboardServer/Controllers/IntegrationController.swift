@@ -52,6 +52,15 @@ struct IntegrationController {
         let plugin = try context.parameters.require("plugin")
         let isEnabled = settings.enabled ?? true
         let tenant = context.requirePrincipal.tenantID
+        // A directory decides who signs in with which role, as a token issuer does: admin only.
+        let manifest = try await manager.integration(tenant: tenant, plugin: plugin).manifest
+        if manifest.capabilities.contains(.authProvider), !context.requirePrincipal.allows(.admin) {
+            throw SwitchboardError(
+                kind: .forbidden,
+                code: "missing_scope",
+                detail: "An auth_provider plugin maps directory users to roles, admin among them: configuring one needs the scope 'admin'."
+            )
+        }
         let view = try await manager.configure(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: settings.config)
         directorySignIns.invalidate { $0.principal.tenantID == tenant }
         // The config may hold secrets: the entry names what changed, never the values.
@@ -76,6 +85,10 @@ struct IntegrationController {
     @Sendable func call(_ request: Request, context: AppRequestContext) async throws -> Response {
         let call = try await CollectedBody.collect(request, context: context).decode(Call.self)
         guard !call.op.isEmpty, call.op.utf8.count <= 128 else { throw SwitchboardError.invalidField("op", "'op' must be 1 to 128 bytes.") }
+        // Checking a password is sign-in's work, behind its failed-authentication limit: never a call.
+        guard call.op != "auth.verify" else {
+            throw SwitchboardError(kind: .forbidden, code: "op_reserved", detail: "auth.verify is called by directory sign-in only.", field: "op")
+        }
         let outcome = try await manager.call(
             tenant: context.requirePrincipal.tenantID,
             plugin: context.parameters.require("plugin"),

@@ -9,12 +9,16 @@ import SwitchboardCore
 ///
 /// Besides what the server counts as it goes (requests, webhook attempts, plugin calls and metrics), each
 /// scrape sets `sb_websocket_connections`, `sb_event_log_position` and `sb_event_consumer_lag{consumer}`:
-/// how many events each event-log consumer (realtime aside, which keeps no cursor) has still to read.
+/// how many events each event-log consumer (realtime aside, which keeps no cursor) has still to read;
+/// and, read at most once a minute since counting rows takes a while, `sb_database_bytes` and
+/// `sb_database_rows{table}`.
 struct MetricsController {
     let registry: PrometheusCollectorRegistry
     let token: String?
-    let log: any EventLog
+    let store: any SwitchboardStorage
     let hub: RealtimeHub
+    /// The database figures, read at most once per their lifetime.
+    let figures = ExpiringCache<String, DatabaseFigures>(lifetime: 60)
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/metrics", use: scrape)
@@ -28,9 +32,15 @@ struct MetricsController {
         guard Data(SHA256.hash(data: Array(presented.utf8))) == Data(SHA256.hash(data: Array(token.utf8))) else {
             throw Problem.unauthenticated
         }
-        let position = try log.lastPosition()
+        let position = try store.lastPosition()
         registry.makeGauge(descriptor: Self.logPosition).set(Double(position))
-        for (consumer, cursor) in try log.cursors() {
+        if let database = try figures.value("", load: { try store.figures() }) {
+            registry.makeGauge(descriptor: Self.databaseBytes).set(Double(database.bytes))
+            for (table, count) in database.rows {
+                registry.makeGauge(descriptor: Self.databaseRows, labels: [("table", table)]).set(Double(count))
+            }
+        }
+        for (consumer, cursor) in try store.cursors() {
             registry.makeGauge(descriptor: Self.consumerLag, labels: [("consumer", consumer)]).set(Double(max(0, position - cursor)))
         }
         registry.makeGauge(descriptor: Self.webSocketConnections).set(Double(hub.connectionCount))
@@ -50,6 +60,12 @@ struct MetricsController {
         MetricNameDescriptor(
             namespace: "sb", metricName: "event_consumer_lag", unitName: "", helpText: "Committed events a log consumer has not processed yet."
         )
+    }
+    private static var databaseBytes: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sb", metricName: "database_bytes", unitName: "", helpText: "The database's size on disk, with its write-ahead log.")
+    }
+    private static var databaseRows: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sb", metricName: "database_rows", unitName: "", helpText: "Rows of each table of the database.")
     }
     private static var webSocketConnections: MetricNameDescriptor {
         MetricNameDescriptor(

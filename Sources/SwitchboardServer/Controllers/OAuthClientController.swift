@@ -5,6 +5,7 @@ import SwitchboardCore
 /// creator holds.
 struct OAuthClientController {
     let store: any OAuthStore
+    let directory: any TenantDirectory
     let clients: ExpiringCache<String, OAuthClient>
     let audit: AuditRecorder
 
@@ -24,6 +25,7 @@ struct OAuthClientController {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let principal = context.requirePrincipal
         let scopes = try APIKeyController.Body.grantable(body.scopes, by: principal)
+        try APIKeyController.authority(context, in: directory).checkCanCreateUnrestricted()
         let (client, secret) = try await store.createOAuthClient(tenant: principal.tenantID, name: body.name, scopes: scopes)
         try await audit.record(.oauthClientCreated, context: context, target: "oauth_client:\(client.id)", detail: ["scopes": body.scopes.sorted().joined(separator: " ")])
         return try .json(WithSecret(resource: client, secret: secret, field: "client_secret"), status: .created)

@@ -4,7 +4,7 @@ import SwitchboardCore
 
 /// Unauthenticated routes: liveness, readiness and the OpenAPI document.
 struct SystemController {
-    let log: any EventLog
+    let store: any SwitchboardStorage
     /// The OpenAPI document as served, from `OpenAPIDocument.render`.
     let openAPI: [UInt8]
 
@@ -18,9 +18,15 @@ struct SystemController {
         .json(bytes: #"{"status":"ok"}"#.utf8)
     }
 
-    /// Ready when the database answers a read.
+    /// Ready when the database answers a read and takes writes; otherwise 503 with the reason (a full
+    /// disk, say: reads and WebSocket delivery of committed events go on meanwhile).
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try log.lastPosition()
+        _ = try store.lastPosition()
+        if let problem = store.writeProblem {
+            var unready = Problem(status: .serviceUnavailable, code: problem.code, detail: problem.detail)
+            unready.headers[.retryAfter] = "30"
+            throw unready
+        }
         return .json(bytes: #"{"status":"ready"}"#.utf8)
     }
 

@@ -45,9 +45,11 @@ struct Problem: Encodable, Error {
             case .unauthenticated: .unauthorized
             case .forbidden: .forbidden
             case .unavailable: .serviceUnavailable
+            case .insufficientStorage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
             default: .unprocessableContent
             }
         self.init(status: status, code: error.code, detail: error.detail, field: error.field)
+        if error.kind == .insufficientStorage { headers[.retryAfter] = "30" }
     }
 
     /// The response, as `application/problem+json`.

@@ -53,7 +53,8 @@ struct RealtimeSession: Sendable {
         let tenant = listener.principal.tenantID
         do {
             var cursor = try since ?? log.lastSeq(tenant: tenant)
-            if since != nil, cursor + 1 < (try log.firstRetainedSeq(tenant: tenant)) {
+            // No arithmetic on the client's number: `since` may be as large as Int64 allows.
+            if since != nil, cursor < (try log.firstRetainedSeq(tenant: tenant)) - 1 {
                 let now = try log.lastSeq(tenant: tenant)
                 mailbox.send(
                     RealtimeFrame.error(

@@ -150,7 +150,13 @@ where WebSocketResponder.Context == AppRequestContext {
             guard response.status == .ok, let principal = acceptance.principal else {
                 return .failure(Problem(status: response.status, code: "upgrade_refused", detail: "The WebSocket upgrade was refused."))
             }
-            let since = request.uri.queryParameters["since"].flatMap { Int64($0) }
+            var since: Int64?
+            if let text = request.uri.queryParameters["since"] {
+                guard let seq = Int64(text), seq >= 0 else {
+                    return .failure(Problem.invalidParameter("since", "'since' must be a non-negative integer seq."))
+                }
+                since = seq
+            }
             return .success(RealtimeContext(logger: context.logger, since: since, principal: principal))
         } catch {
             var problem = ProblemMiddleware<AppRequestContext>.problem(for: error, logger: logger)

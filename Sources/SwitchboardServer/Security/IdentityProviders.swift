@@ -67,31 +67,22 @@ actor IdentityProviders {
     }
 
     /// The registration a token of `iss` is for, and keys able to verify a token with `kid`; nil when
-    /// no tenant registered `iss`.
+    /// no registration takes it.
     ///
-    /// Several tenants may trust the same provider; a token is bound to exactly one of them: the one
-    /// the request names (`tenant`, from the `Switchboard-Tenant` header) when it names one, else the
-    /// one whose audience the token names (`audiences`).
-    /// - Throws: `AuthenticationFailure`: `issuer_unavailable` when its JWKS cannot be fetched;
-    ///   `wrong_audience` when no registration has the token's audience; `ambiguous_issuer` when several do.
-    func keys(for iss: String, audiences: [String], tenant: String?, kid: String?) async throws -> (issuer: TokenIssuer, keys: JWTKeyCollection)? {
+    /// Several tenants may trust the same provider, each with an audience of its own (an issuer is
+    /// unique with its audience): a token is bound to the one registration whose audience it names, or
+    /// to the only registration of its issuer (whose audience is then checked like any claim).
+    /// - Throws: `AuthenticationFailure` (`issuer_unavailable`) when its JWKS cannot be fetched.
+    func keys(for iss: String, audiences: [String], kid: String?) async throws -> (issuer: TokenIssuer, keys: JWTKeyCollection)? {
         let now = MonotonicClock.seconds()
         if registrations[iss].map({ now - $0.readAt > registrationLifetime }) ?? true {
+            // Issuers named by unauthenticated tokens are cached, misses too: bounded.
+            if registrations.count >= 10_000 { registrations.removeAll() }
             registrations[iss] = (try store.tokenIssuers(issuer: iss), now)
         }
         var candidates = registrations[iss]?.issuers ?? []
-        if let tenant { candidates.removeAll { $0.issuer.tenantID != tenant } }
         if candidates.count > 1 { candidates.removeAll { !audiences.contains($0.issuer.audience) } }
-        guard candidates.count <= 1 else {
-            throw AuthenticationFailure(
-                reason: "ambiguous_issuer",
-                detail: "Several tenants accept this issuer and audience: name yours with the Switchboard-Tenant header."
-            )
-        }
-        guard let found = candidates.first else {
-            guard registrations[iss]?.issuers.isEmpty == false else { return nil }
-            throw AuthenticationFailure(reason: "wrong_audience", detail: "No tenant accepts tokens of this issuer for this audience.", tenantID: tenant)
-        }
+        guard candidates.count == 1, let found = candidates.first else { return nil }
         var entry = entries[found.issuer.id]
         if entry == nil || now - entry!.loadedAt > registrationLifetime {
             entry = try await load(found.issuer, sealedSecret: found.sealedSecret, now: now)

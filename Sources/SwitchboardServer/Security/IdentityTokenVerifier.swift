@@ -1,5 +1,4 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
 import JWTKit
 import SwitchboardCore
@@ -7,16 +6,12 @@ import SwitchboardCore
 /// Bearer JWTs of a tenant's own token issuers (`/api/v1/token-issuers`): agents' and visitors'
 /// identity tokens signed by the tenant's backend (HS256) or by its identity provider (JWKS).
 ///
-/// The token's `iss` names the issuer, and with its `aud` (or the `Switchboard-Tenant` header, where
-/// tenants share an issuer and audience) the one tenant it is for; its `alg` must be one the issuer allows;
+/// The token's `iss` names the issuer, and with its `aud` the one tenant it is for; its `alg` must be one the issuer allows;
 /// `exp` is required, `nbf` and `iat` are checked with a clock-skew allowance, `aud` must name the
 /// issuer's audience. Claims map to the principal: `sub`, `role` (else the issuer's default role),
 /// and `scope` (space-separated) or `scp` (array), capped by the role.
 struct IdentityTokenVerifier: CredentialVerifier {
     let providers: IdentityProviders
-
-    /// Names the tenant a token is for, where several tenants trust the same issuer and audience.
-    static let tenantHeader = HTTPField.Name("Switchboard-Tenant")!
 
     struct Claims: JWTPayload {
         var iss: IssuerClaim
@@ -36,10 +31,8 @@ struct IdentityTokenVerifier: CredentialVerifier {
     func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let token = APIKeyVerifier.bearerToken(in: request.headers), !token.hasPrefix(APIKeySecret.prefix) else { return nil }
         let parts = try JWTParts(token)
-        let tenant = request.headers[Self.tenantHeader]
-        guard let iss = parts.issuer, let (issuer, keys) = try await providers.keys(for: iss, audiences: parts.audiences, tenant: tenant, kid: parts.keyID)
-        else {
-            throw AuthenticationFailure(reason: "unknown_issuer", detail: "No tenant accepts tokens of this issuer.")
+        guard let iss = parts.issuer, let (issuer, keys) = try await providers.keys(for: iss, audiences: parts.audiences, kid: parts.keyID) else {
+            throw AuthenticationFailure(reason: "unknown_issuer", detail: "No tenant accepts tokens of this issuer and audience.")
         }
         func failure(_ reason: String, _ detail: String, subject: String? = nil) -> AuthenticationFailure {
             AuthenticationFailure(reason: reason, detail: detail, tenantID: issuer.tenantID, subject: subject)

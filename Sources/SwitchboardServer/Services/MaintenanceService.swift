@@ -3,28 +3,36 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 
-/// Periodic housekeeping: forgets idempotency keys past their retention and events past theirs (once
-/// every consumer has read them).
+/// Periodic housekeeping: every kind of record that grows is purged past its retention, in batches of
+/// `batchSize` rows each in its own transaction (writers wait at most one batch), then the space is
+/// given back to the file system.
 struct MaintenanceService: Service {
     let store: any SwitchboardStorage
-    let idempotencyRetention: Duration
-    /// How long events are kept; nil keeps them forever.
-    let eventRetention: Duration?
+    /// How long each kind of record is kept; a kind without an entry is kept forever.
+    let retention: [RetainedRecords: Duration]
     let logger: Logger
     var interval: Duration = .seconds(3_600)
+    var batchSize = 1_000
     var clock: any Clock<Duration> = ContinuousClock()
+    /// The present, for the cutoffs.
+    var now: @Sendable () -> Date = { Date() }
+
+    /// The retentions of `configuration`: idempotency keys and revoked tokens always, the rest unless 0.
+    static func retention(of configuration: SwitchboardConfiguration.API) -> [RetainedRecords: Duration] {
+        var retention: [RetainedRecords: Duration] = [.idempotencyKeys: .seconds(configuration.idempotencyRetentionHours * 3_600), .revokedTokens: .zero]
+        let days: [(RetainedRecords, Int)] = [
+            (.events, configuration.eventRetentionDays), (.webhookDeliveries, configuration.webhookDeliveryRetentionDays),
+            (.auditEvents, configuration.auditRetentionDays),
+        ]
+        for (records, count) in days where count > 0 { retention[records] = .seconds(count * 86_400) }
+        return retention
+    }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let seconds = Double(idempotencyRetention.components.seconds)
-                    let purged = try await store.purgeIdempotencyKeys(olderThan: Date().addingTimeInterval(-seconds))
-                    logger.debug("Purged idempotency keys", metadata: ["sb.count": "\(purged)"])
-                    if let eventRetention {
-                        let events = try await store.purgeEvents(olderThan: Date().addingTimeInterval(-(eventRetention / .seconds(1))))
-                        logger.debug("Purged events", metadata: ["sb.count": "\(events)"])
-                    }
+                    try await pass()
                     try await clock.sleep(for: interval, tolerance: nil)
                 } catch is CancellationError {
                     return
@@ -34,5 +42,17 @@ struct MaintenanceService: Service {
                 }
             }
         }
+    }
+
+    /// One round: every purge, then the space given back.
+    func pass() async throws {
+        let now = now()
+        for records in RetainedRecords.allCases {
+            guard let kept = retention[records] else { continue }
+            let purged = try await store.purgeAll(records, olderThan: now.addingTimeInterval(-(kept / .seconds(1))), batch: batchSize)
+            if purged > 0 { logger.debug("Purged", metadata: ["sb.records": "\(records.rawValue)", "sb.count": "\(purged)"]) }
+        }
+        let freed = try await store.reclaimSpace()
+        if freed > 0 { logger.debug("Gave space back", metadata: ["sb.bytes": "\(freed)"]) }
     }
 }

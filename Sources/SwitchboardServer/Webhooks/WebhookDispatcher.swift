@@ -271,7 +271,7 @@ actor WebhookDispatcher {
 
     /// The monotonic instant of a stored wall-clock time (now, for a time already past).
     private static func instant(of date: Date) -> ContinuousClock.Instant {
-        .now + .milliseconds(Int64(max(date.timeIntervalSinceNow, 0) * 1_000))
+        .now + .milliseconds(Int64(min(max(date.timeIntervalSinceNow, 0), 86_400 * 366) * 1_000))
     }
 
     /// The additional data that binds a sealed signing secret to its endpoint.

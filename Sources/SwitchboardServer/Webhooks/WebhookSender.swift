@@ -67,7 +67,8 @@ struct WebhookSender: Sendable {
                 }
                 let code = Int(response.status.code)
                 let text = String(buffer: body).prefix(1_024)
-                let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds($0) }
+                // A receiver's Retry-After is honoured up to a day: it is a number from outside.
+                let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(min(max($0, 0), 86_400)) }
                 return Outcome(
                     attempt: attempt(now, start, code: code, error: nil, body: String(text)),
                     isSuccess: (200..<300).contains(code),

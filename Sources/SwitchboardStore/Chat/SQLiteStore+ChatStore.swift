@@ -196,9 +196,4 @@ extension SQLiteStore: ChatStore {
         guard row.fingerprint == idempotency.fingerprint else { throw SwitchboardError.idempotencyKeyReused }
         return row.response
     }
-
-    /// Deletes idempotency records older than `cutoff`; returns how many.
-    public func purgeIdempotencyKeys(olderThan cutoff: Date) async throws -> Int {
-        try await write { db in try db.run("DELETE FROM idempotency_keys WHERE created_at < ?", [SQLiteValue(cutoff)]) }
-    }
 }

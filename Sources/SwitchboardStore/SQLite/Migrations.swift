@@ -395,7 +395,8 @@ enum Migrations {
         ),
         (
             12,
-            // An issuer is unique within its tenant only: tenants may trust the same identity provider.
+            // Tenants may trust the same identity provider: what is unique is the issuer with an audience,
+            // which binds a token to one tenant.
             """
             CREATE TABLE token_issuers_new (
                 id TEXT PRIMARY KEY,
@@ -409,13 +410,22 @@ enum Migrations {
                 default_role TEXT NOT NULL,
                 created_at INTEGER NOT NULL,
                 client_id TEXT,
-                UNIQUE (tenant_id, issuer)
+                UNIQUE (issuer, audience)
             ) WITHOUT ROWID;
             INSERT INTO token_issuers_new
                 SELECT id, tenant_id, issuer, audience, kind, secret, url, algorithms, default_role, created_at, client_id FROM token_issuers;
             DROP TABLE token_issuers;
             ALTER TABLE token_issuers_new RENAME TO token_issuers;
-            CREATE INDEX token_issuers_by_issuer ON token_issuers(issuer, id);
+            CREATE INDEX token_issuers_by_tenant ON token_issuers(tenant_id, id);
+            """
+        ),
+        (
+            13,
+            // What retention deletes by age, oldest first.
+            """
+            CREATE INDEX audit_events_by_age ON audit_events(occurred_at);
+            CREATE INDEX webhook_deliveries_finished_by_age ON webhook_deliveries(created_at) WHERE status != 'pending';
+            CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens(expires_at);
             """
         ),
     ]

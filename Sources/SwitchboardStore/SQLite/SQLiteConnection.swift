@@ -27,7 +27,13 @@ enum SQLiteValue {
     init(_ integer: Int64?) { self = integer.map(SQLiteValue.integer) ?? .null }
     /// Native-endian `Double`s as a blob.
     init(doubles: [Double]) { self = .blob(doubles.withUnsafeBytes { Array($0) }) }
-    init(_ date: Date?) { self = date.map { .integer(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .null }
+    /// Milliseconds since 1970; a date beyond what they hold is stored at the nearest end, never a trap.
+    init(_ date: Date?) {
+        self = date.map { date in
+            let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+            return .integer(Int64(exactly: milliseconds) ?? (milliseconds > 0 ? Int64.max : Int64.min))
+        } ?? .null
+    }
 }
 
 /// One SQLite connection with a cache of prepared statements.

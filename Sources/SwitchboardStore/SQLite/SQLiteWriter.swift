@@ -124,7 +124,7 @@ final class SQLiteWriter: @unchecked Sendable {
             try connection.run("BEGIN IMMEDIATE")
         } catch {
             logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
-            for job in batch { job.finish(SQLiteStore.unavailableError) }
+            for job in batch { job.finish(error) }
             return
         }
         for job in batch {
@@ -152,7 +152,7 @@ final class SQLiteWriter: @unchecked Sendable {
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
             try? connection.execute("ROLLBACK")
-            for job in batch { job.finish(SQLiteStore.unavailableError) }
+            for job in batch { job.finish(error) }
             return
         }
         let commits = readers.committed()

@@ -1,0 +1,97 @@
+import CSQLite
+import Foundation
+import SwitchboardCore
+
+extension SQLiteStore {
+    public func purge(_ records: RetainedRecords, olderThan cutoff: Date, limit: Int) async throws -> Int {
+        let limit = Int64(max(1, limit))
+        return try await write { db in
+            switch records {
+            case .events:
+                // Only events every log consumer (by position) and every enabled integration (by seq) has read.
+                return try db.run(
+                    """
+                    DELETE FROM events WHERE position IN (
+                        SELECT position FROM events
+                        WHERE timestamp < ?
+                          AND position <= coalesce((SELECT min(position) FROM consumer_cursors), 0)
+                          AND NOT EXISTS (
+                              SELECT 1 FROM integrations i WHERE i.tenant_id = events.tenant_id AND i.enabled = 1 AND i.cursor_seq < events.seq
+                          )
+                        ORDER BY position LIMIT ?)
+                    """,
+                    [.integer(Int64(cutoff.timeIntervalSince1970)), .integer(limit)]
+                )
+            case .idempotencyKeys:
+                return try db.run(
+                    """
+                    DELETE FROM idempotency_keys WHERE (tenant_id, key) IN (
+                        SELECT tenant_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)
+                    """,
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
+            case .webhookDeliveries:
+                // The attempts of the same deliveries first: both statements select the same rows in this transaction.
+                let finished = "SELECT %@ FROM webhook_deliveries WHERE status != 'pending' AND created_at < ? ORDER BY position LIMIT ?"
+                try db.run(
+                    "DELETE FROM webhook_attempts WHERE delivery_id IN (\(finished.replacingOccurrences(of: "%@", with: "id")))",
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
+                return try db.run(
+                    "DELETE FROM webhook_deliveries WHERE position IN (\(finished.replacingOccurrences(of: "%@", with: "position")))",
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
+            case .auditEvents:
+                return try db.run(
+                    "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
+            case .revokedTokens:
+                return try db.run(
+                    "DELETE FROM revoked_tokens WHERE id IN (SELECT id FROM revoked_tokens WHERE expires_at < ? LIMIT ?)",
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
+            }
+        }
+    }
+
+    /// Runs SQLite's incremental vacuum: the pages deleted rows freed go back to the file system.
+    public func reclaimSpace() async throws -> Int64 {
+        try await write { db in
+            let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
+            let before = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
+            try db.execute("PRAGMA incremental_vacuum")
+            let after = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
+            return (before - after) * pageSize
+        }
+    }
+
+    public func figures() throws -> DatabaseFigures {
+        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int64) ?? 0
+        return try read { db in
+            let pages = try db.queryFirst("PRAGMA page_count") { $0.int64(0) } ?? 0
+            let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
+            let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.text(0) }
+            var rows: [String: Int64] = [:]
+            for table in tables {
+                rows[table] = try db.queryFirst("SELECT count(*) FROM \"\(table)\"") { $0.int64(0) } ?? 0
+            }
+            return DatabaseFigures(bytes: pages * pageSize + wal, rows: rows)
+        }
+    }
+
+    public var writeProblem: SwitchboardError? {
+        storageFull.withLock { $0 } ? Self.storageFullError : nil
+    }
+
+    /// Whether an error of SQLite says the disk (or the database's size limit) is full.
+    static func isFull(_ error: SQLiteError) -> Bool {
+        error.code & 0xFF == SQLITE_FULL
+    }
+
+    static let storageFullError = SwitchboardError(
+        kind: .insufficientStorage,
+        code: "storage_full",
+        detail: "The database's disk is full: nothing was written. Reads go on; retry once space is freed."
+    )
+}
