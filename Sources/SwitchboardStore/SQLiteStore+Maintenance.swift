@@ -76,7 +76,7 @@ extension SQLiteStore {
             for table in tables {
                 rows[table] = try db.queryFirst("SELECT count(*) FROM \"\(table)\"") { $0.int64(0) } ?? 0
             }
-            return DatabaseFigures(bytes: pages * pageSize + wal, rows: rows)
+            return DatabaseFigures(databaseBytes: pages * pageSize, logBytes: wal, rows: rows)
         }
     }
 

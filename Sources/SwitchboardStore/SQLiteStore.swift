@@ -20,6 +20,8 @@ public final class SQLiteStore: StoreMaintenance {
     let logger: Logger
     /// The database file.
     let path: String
+    /// Held shared while the store is open, so a restore cannot replace the database under it.
+    let lock: SQLiteDatabaseLock
     /// Whether the last write failed for a full disk; cleared by the next write that succeeds.
     let storageFull = Mutex(false)
     /// Signalled after every group commit that appended events.
@@ -54,6 +56,7 @@ public final class SQLiteStore: StoreMaintenance {
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
     public init(configuration: Configuration, logger: Logger, ids: TimeOrderedIDGenerator = .shared) throws {
         try Self.makePrivate(path: configuration.path)
+        let lock = try SQLiteDatabaseLock(database: configuration.path, exclusive: false)
         let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased())
         // Deleted rows' pages go back to the file system by `reclaimSpace()`; an older database is
         // rebuilt once to allow it.
@@ -72,6 +75,7 @@ public final class SQLiteStore: StoreMaintenance {
         self.ids = ids
         self.logger = logger
         self.path = configuration.path
+        self.lock = lock
         let path = configuration.path
         let synchronous = configuration.synchronous.name.uppercased()
         let readers = SQLiteReaderPool(capacity: configuration.readers) {
@@ -123,6 +127,7 @@ public final class SQLiteStore: StoreMaintenance {
         readers.drain()
         checkpointer.stop()
         writer.stop()
+        lock.release()
     }
 
     /// Runs a read on a pooled connection, mapping SQLite failures to `unavailable`.

@@ -14,13 +14,16 @@ public enum RetainedRecords: String, CaseIterable, Sendable {
 
 /// How big the database is, for `/metrics`.
 public struct DatabaseFigures: Sendable {
-    /// The database's bytes on disk (with its write-ahead log, where it has one).
-    public var bytes: Int64
+    /// The database's own size: the bytes of its pages in use or free.
+    public var databaseBytes: Int64
+    /// The write-ahead log's bytes, where the backend has one on disk.
+    public var logBytes: Int64
     /// Rows by table.
     public var rows: [String: Int64]
 
-    public init(bytes: Int64, rows: [String: Int64]) {
-        self.bytes = bytes
+    public init(databaseBytes: Int64, logBytes: Int64, rows: [String: Int64]) {
+        self.databaseBytes = databaseBytes
+        self.logBytes = logBytes
         self.rows = rows
     }
 }

@@ -2,6 +2,12 @@ import Foundation
 import SwitchboardCore
 
 extension SwitchboardConfiguration.Secrets {
+    /// The file that holds the key, or nil when the key is given in the configuration itself.
+    public func keyFilePath(databasePath: String) -> String? {
+        guard key == nil else { return nil }
+        return keyFile ?? ((databasePath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("secret.key")
+    }
+
     /// The box that seals stored secrets: with `key`, or with the key in `keyFile` (default `secret.key`
     /// beside the database), which is created with mode 0600 on first start.
     /// - Throws: `ConfigurationError` for a key that is not 32 bytes of base64, or an unreadable key file.
@@ -9,7 +15,7 @@ extension SwitchboardConfiguration.Secrets {
         if let key {
             do { return try SecretBox(base64Key: key) } catch { throw ConfigurationError(description: "secrets.key: \(error.message)") }
         }
-        let path = keyFile ?? ((databasePath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("secret.key")
+        let path = keyFilePath(databasePath: databasePath) ?? ""
         let manager = FileManager.default
         if !manager.fileExists(atPath: path) {
             try? manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

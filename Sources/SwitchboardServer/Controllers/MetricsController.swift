@@ -35,7 +35,7 @@ struct MetricsController {
         let position = try store.lastPosition()
         registry.makeGauge(descriptor: Self.logPosition).set(Double(position))
         if let database = try figures.value("", load: { try store.figures() }) {
-            registry.makeGauge(descriptor: Self.databaseBytes).set(Double(database.bytes))
+            registry.makeGauge(descriptor: Self.databaseBytes).set(Double(database.databaseBytes + database.logBytes))
             for (table, count) in database.rows {
                 registry.makeGauge(descriptor: Self.databaseRows, labels: [("table", table)]).set(Double(count))
             }
