@@ -29,14 +29,18 @@ struct Backup: AsyncParsableCommand {
         } catch {
             throw ValidationError("The backup failed: \(error)")
         }
-        if let key = configuration.secrets.keyFilePath(databasePath: configuration.database.path), manager.fileExists(atPath: key) {
-            let keyCopy = (to as NSString).appendingPathComponent(BackupFolder.key)
-            try manager.copyItem(atPath: key, toPath: keyCopy)
-            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyCopy)
-            print("Backed up \(configuration.database.path) and its secret key to \(to).")
-        } else {
+        guard let key = configuration.secrets.keyFilePath(databasePath: configuration.database.path) else {
             print("Backed up \(configuration.database.path) to \(to). The secret key is in your configuration (secrets.key): keep it with the backup.")
+            return
         }
+        guard manager.fileExists(atPath: key) else {
+            print("Backed up \(configuration.database.path) to \(to). There is no secret key file (\(key)) yet: nothing is sealed.")
+            return
+        }
+        let keyCopy = (to as NSString).appendingPathComponent(BackupFolder.key)
+        try manager.copyItem(atPath: key, toPath: keyCopy)
+        try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyCopy)
+        print("Backed up \(configuration.database.path) and its secret key to \(to).")
     }
 }
 
