@@ -184,6 +184,42 @@ import Testing
         }
     }
 
+    /// The review of the fixes: tickets were checked by tenant only, so an agent read and changed the
+    /// tickets of conversations not assigned to it.
+    @Test func agentsReachOnlyTheTicketsOfTheirConversations() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let admin = server.tenantA.key
+            let secret = try #require(
+                try await client.call(.post, "/api/v1/token-issuers", key: admin, json: ["issuer": "https://shop.example", "audience": "support", "kind": "hs256"])["secret"]?.string
+            )
+            let fixtures = Fixtures(client: client, key: admin)
+            let own = try await fixtures.conversation()
+            let other = try await fixtures.conversation()
+            let token = try #require(try await PythonScript.run(Self.mint, [secret, "https://shop.example", "support", "agent", own.agent]).output.split(separator: "\n").first.map(String.init))
+            func ticket(_ conversation: String?) async throws -> String {
+                var body: [String: JSONValue] = ["title": "t", "content": "c"]
+                body["conversation_id"] = conversation.map(JSONValue.string)
+                return try #require(try await client.call(.post, "/api/v1/tickets", key: admin, json: .object(body))["ticket_id"]?.string)
+            }
+            let mine = try await ticket(own.id)
+            let theirs = try await ticket(other.id)
+            let loose = try await ticket(nil)
+
+            #expect(try await client.call(.get, "/api/v1/tickets/\(mine)", key: token).status == .ok)
+            for id in [theirs, loose] {
+                #expect(try await client.call(.get, "/api/v1/tickets/\(id)", key: token).status == .notFound)
+                #expect(try await client.call(.put, "/api/v1/tickets/\(id)", key: token, json: ["status": "closed"]).status == .notFound)
+            }
+            #expect(try await client.call(.get, "/api/v1/tickets", key: token).status == .unprocessableContent)
+            #expect(try await client.call(.get, "/api/v1/tickets?conversation_id=\(other.id)", key: token).status == .unprocessableContent)
+            #expect(try await client.call(.get, "/api/v1/tickets?conversation_id=\(own.id)", key: token)["data"]?.array.count == 1)
+            let into = try await client.call(.post, "/api/v1/tickets", key: token, json: ["title": "t", "content": "c", "conversation_id": .string(other.id)])
+            #expect(into.status == .unprocessableContent && into["code"]?.string == "conversation_not_found")
+            #expect(try await client.call(.get, "/api/v1/tickets/\(theirs)", key: admin).status == .ok)
+        }
+    }
+
     /// PyJWT: prints one HS256 token per `role sub` pair.
     static let mint = """
         import sys, time, jwt

@@ -216,7 +216,7 @@ func buildRouters(
     MessageController(store: store, responder: responder, permissions: permissions).addRoutes(to: api)
     EventController(log: store).addRoutes(to: api)
     CustomerController(store: store, responder: responder, permissions: permissions, lookup: customerLookup).addRoutes(to: api)
-    TicketController(store: store, responder: responder, ticketing: ticketing).addRoutes(to: api)
+    TicketController(store: store, permissions: permissions, responder: responder, ticketing: ticketing).addRoutes(to: api)
     IntegrationController(manager: integrations, audit: audit, directorySignIns: directorySignIns).addRoutes(to: api)
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
