@@ -28,11 +28,16 @@ struct IdentityTokenVerifier: CredentialVerifier {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
+    static let unverified =
+        "The token does not verify: its issuer and audience are not registered, its algorithm is not allowed, its signature is wrong or sub, aud or exp is missing."
+
     func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let token = APIKeyVerifier.bearerToken(in: request.headers), !token.hasPrefix(APIKeySecret.prefix) else { return nil }
         let parts = try JWTParts(token)
+        // Until the signature verifies, every refusal reads the same to the client, so an unsigned token
+        // cannot tell which issuers tenants trust; the audit log has the reason.
         guard let iss = parts.issuer, let (issuer, keys) = try await providers.keys(for: iss, audiences: parts.audiences, kid: parts.keyID) else {
-            throw AuthenticationFailure(reason: "unknown_issuer", detail: "No tenant accepts tokens of this issuer and audience.")
+            throw AuthenticationFailure(reason: "unknown_issuer", detail: Self.unverified)
         }
         func failure(_ reason: String, _ detail: String, subject: String? = nil) -> AuthenticationFailure {
             AuthenticationFailure(reason: reason, detail: detail, tenantID: issuer.tenantID, subject: subject)
@@ -43,13 +48,13 @@ struct IdentityTokenVerifier: CredentialVerifier {
             return try Self.credential(subject: answer.subject, role: answer.role, scopes: answer.scope.map { $0.split(separator: " ").map(String.init) }, issuer: issuer)
         }
         guard let algorithm = parts.algorithm, issuer.algorithms.contains(algorithm) else {
-            throw failure("algorithm_not_allowed", "This issuer's tokens must be signed with \(issuer.algorithms.joined(separator: " or ")).")
+            throw failure("algorithm_not_allowed", Self.unverified)
         }
         let claims: Claims
         do {
             claims = try await keys.verify(token, as: Claims.self)
         } catch {
-            throw failure("bad_signature", "The token's signature does not verify, or a required claim (sub, aud, exp) is missing.")
+            throw failure("bad_signature", Self.unverified)
         }
         try AccessTokenVerifier.checkTimes(
             expires: claims.exp.value,
