@@ -676,6 +676,31 @@ paths = {
                  "responses": {"200": {"description": "The plugin's JSON result.", "content": {"application/json": {}}},
                                **err(*BODY_ERRORS, (404, "NotFound"), (409, "Conflict"), (502, "PluginFailed"), *COMMON)}},
     },
+    "/api/v1/integrations/{plugin}/parked": {
+        "parameters": [PARAM_PLUGIN],
+        "get": {"operationId": "listParkedEvents", "tags": ["integrations"],
+                "description": "Events the tenant's instance set aside after plugins.max_event_attempts failed attempts (an error "
+                               "status, a crash of the child, a timeout), oldest first; later events were delivered meanwhile.",
+                "responses": {"200": json_response("The parked events.", obj({
+                    "data": {"type": "array", "items": obj({"seq": {"type": "integer"}, "event": {"type": "string"},
+                                                             "error": {"type": "string"}, "attempts": {"type": "integer"},
+                                                             "parked_at": {"type": "string", "format": "date-time"}})},
+                    "next_cursor": {"type": ["string", "null"]}, "has_more": {"type": "boolean"}})),
+                              **err((404, "NotFound"), *COMMON)}},
+    },
+    "/api/v1/integrations/{plugin}/parked/{seq}/retry": {
+        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "post": {"operationId": "retryParkedEvent", "tags": ["integrations"],
+                 "description": "Delivers the parked event again now. Taken, it is no longer parked; refused again, it stays parked "
+                                "with the new error and the plugin's problem is the answer.",
+                 "responses": {"200": json_response("Delivered.", obj({"seq": {"type": "integer"}, "delivered": {"type": "boolean"}})),
+                               **err((400, "BadRequest"), (404, "NotFound"), (409, "Conflict"), (502, "PluginFailed"), *COMMON)}},
+    },
+    "/api/v1/integrations/{plugin}/parked/{seq}": {
+        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "delete": {"operationId": "dropParkedEvent", "tags": ["integrations"], "description": "Forgets the parked event without delivering it.",
+                   "responses": {"204": {"description": "Dropped."}, **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
+    },
     "/api/v1/webhooks": {
         "post": {"operationId": "createWebhook", "tags": ["webhooks"], "requestBody": body(ref("WebhookInput")),
                  "description": "Creates an endpoint; the answer holds its signing secret, shown only now.",

@@ -46,6 +46,42 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
+    public func parkEvent(_ event: ParkedEvent) async throws {
+        try await write { db in
+            try db.run(
+                """
+                INSERT INTO parked_events (tenant_id, plugin_id, seq, type, error, attempts, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, plugin_id, seq) DO UPDATE SET error = excluded.error, attempts = attempts + excluded.attempts,
+                    parked_at = excluded.parked_at
+                """,
+                [
+                    .text(event.tenantID), .text(event.pluginID), .integer(event.seq), .text(event.type), .text(event.error),
+                    .integer(Int64(event.attempts)), SQLiteValue(event.parkedAt),
+                ]
+            )
+        }
+    }
+
+    public func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent] {
+        try read { db in
+            try db.query(
+                "SELECT seq, type, error, attempts, parked_at FROM parked_events WHERE tenant_id = ? AND plugin_id = ? ORDER BY seq",
+                [.text(tenant), .text(plugin)]
+            ) { row in
+                ParkedEvent(
+                    tenantID: tenant, pluginID: plugin, seq: row.int64(0), type: row.text(1), error: row.text(2), attempts: row.int(3),
+                    parkedAt: Date(timeIntervalSince1970: Double(row.int64(4)) / 1000)
+                )
+            }
+        }
+    }
+
+    public func removeParkedEvent(tenant: String, plugin: String, seq: Int64) async throws -> Bool {
+        try await write { db in
+            try db.run("DELETE FROM parked_events WHERE tenant_id = ? AND plugin_id = ? AND seq = ?", [.text(tenant), .text(plugin), .integer(seq)]) > 0
+        }
+    }
+
     public func pluginValue(tenant: String, plugin: String, key: String) throws -> PluginValue? {
         try read { db in try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key) }
     }

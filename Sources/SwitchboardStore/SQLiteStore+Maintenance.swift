@@ -46,6 +46,14 @@ extension SQLiteStore {
                     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
                     [SQLiteValue(cutoff), .integer(limit)]
                 )
+            case .parkedEvents:
+                return try db.run(
+                    """
+                    DELETE FROM parked_events WHERE (tenant_id, plugin_id, seq) IN (
+                        SELECT tenant_id, plugin_id, seq FROM parked_events WHERE parked_at < ? ORDER BY parked_at LIMIT ?)
+                    """,
+                    [SQLiteValue(cutoff), .integer(limit)]
+                )
             case .revokedTokens:
                 return try db.run(
                     "DELETE FROM revoked_tokens WHERE id IN (SELECT id FROM revoked_tokens WHERE expires_at < ? LIMIT ?)",

@@ -64,7 +64,7 @@ import Testing
                 let resource = route.path.split(separator: "/")[2]
                 let uri = route.path.replacingOccurrences(of: "{id}", with: ids[String(resource)] ?? "none")
                     .replacingOccurrences(of: "{delivery_id}", with: delivery).replacingOccurrences(of: "{plugin}", with: "echo-c")
-                    .replacingOccurrences(of: "{keyid}", with: signatureKey) + (queries[route.path] ?? "")
+                    .replacingOccurrences(of: "{keyid}", with: signatureKey).replacingOccurrences(of: "{seq}", with: "1") + (queries[route.path] ?? "")
                 let method = HTTPRequest.Method(route.method)!
                 let body: String? = method == .get || method == .delete ? nil : bodies["\(route.method) \(route.path)"] ?? "{}"
 

@@ -84,7 +84,7 @@ import Testing
         let store = try Self.makeStore(path: path)
         defer { store.close() }
         #expect(try store.tenants().isEmpty)
-        #expect(SQLiteStore.schemaVersion == 13)
+        #expect(SQLiteStore.schemaVersion == 14)
     }
 
     @Test func pluginValuesAreScopedAndCompareAndSet() async throws {

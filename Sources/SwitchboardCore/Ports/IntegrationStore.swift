@@ -24,6 +24,28 @@ public struct IntegrationRecord: Sendable, Equatable {
     }
 }
 
+/// An event an integration failed too often to deliver, set aside so later events flow.
+public struct ParkedEvent: Sendable, Equatable {
+    public var tenantID: String
+    public var pluginID: String
+    public var seq: Int64
+    public var type: String
+    /// The last failure: the plugin's status and message.
+    public var error: String
+    public var attempts: Int
+    public var parkedAt: Date
+
+    public init(tenantID: String, pluginID: String, seq: Int64, type: String, error: String, attempts: Int, parkedAt: Date) {
+        self.tenantID = tenantID
+        self.pluginID = pluginID
+        self.seq = seq
+        self.type = type
+        self.error = error
+        self.attempts = attempts
+        self.parkedAt = parkedAt
+    }
+}
+
 /// A value in a plugin's key-value space and its version (1 after the first put, +1 per put).
 public struct PluginValue: Sendable, Equatable {
     public var bytes: [UInt8]
@@ -56,6 +78,12 @@ public protocol IntegrationStore: Sendable {
     func saveIntegration(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue, initialCursor: Int64) async throws -> IntegrationRecord
     /// Moves an integration's cursor forward (never back).
     func saveIntegrationCursor(tenant: String, plugin: String, seq: Int64) async throws
+    /// Sets an event aside for an integration; parking it again updates its error and attempts.
+    func parkEvent(_ event: ParkedEvent) async throws
+    /// The integration's parked events, oldest seq first.
+    func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent]
+    /// Removes a parked event (delivered at last, or dropped); false when there was none.
+    func removeParkedEvent(tenant: String, plugin: String, seq: Int64) async throws -> Bool
 
     func pluginValue(tenant: String, plugin: String, key: String) throws -> PluginValue?
     /// Stores a value if `expected` holds and returns the new version.

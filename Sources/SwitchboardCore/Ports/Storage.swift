@@ -10,6 +10,8 @@ public enum RetainedRecords: String, CaseIterable, Sendable {
     case auditEvents = "audit_events"
     /// Revoked access tokens past their expiry, which no longer need a revocation.
     case revokedTokens = "revoked_tokens"
+    /// Events integrations set aside (`ParkedEvent`), by when they were parked.
+    case parkedEvents = "parked_events"
 }
 
 /// How big the database is, for `/metrics`.

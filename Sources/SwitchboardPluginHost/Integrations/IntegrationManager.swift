@@ -19,6 +19,8 @@ public actor IntegrationManager {
         public var breakerThreshold: Int
         /// How long an open breaker sheds calls before it admits a probe.
         public var breakerCooldown: Duration
+        /// Failed attempts after which an event is parked and delivery goes on with the next.
+        public var maxEventAttempts: Int
         /// Where plugins run unless listed in `subprocessPlugins`.
         public var isolation: Isolation
         /// Plugin ids that always run in a child process.
@@ -32,6 +34,7 @@ public actor IntegrationManager {
             retryMax: Duration = .seconds(60),
             breakerThreshold: Int = 5,
             breakerCooldown: Duration = .seconds(30),
+            maxEventAttempts: Int = 5,
             isolation: Isolation = .inProcess,
             subprocessPlugins: Set<String> = [],
             pluginHostExecutable: String? = nil
@@ -40,6 +43,7 @@ public actor IntegrationManager {
             self.retryMax = retryMax
             self.breakerThreshold = breakerThreshold
             self.breakerCooldown = breakerCooldown
+            self.maxEventAttempts = maxEventAttempts
             self.isolation = isolation
             self.subprocessPlugins = subprocessPlugins
             self.pluginHostExecutable = pluginHostExecutable
@@ -91,7 +95,9 @@ public actor IntegrationManager {
 
     private struct Running {
         let instance: any PluginRunner
+        /// The breaker of calls; event delivery has its own (`eventBreaker`).
         let breaker: BreakerBox
+        let eventBreaker: BreakerBox
         let delivery: Task<Void, Never>
     }
 
@@ -240,6 +246,49 @@ public actor IntegrationManager {
         return outcome
     }
 
+    // MARK: - Parked events
+
+    /// The events `tenant`'s instance of `plugin` set aside, oldest first.
+    public func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent] {
+        _ = try library(plugin)
+        return try store.parkedEvents(tenant: tenant, plugin: plugin)
+    }
+
+    /// Delivers a parked event once more, now: acknowledged, it is no longer parked; refused again, it
+    /// stays parked with the new error.
+    /// - Throws: `integration_not_enabled`, `parked_event_not_found`, `event_expired` when retention
+    ///   removed the event from the log meanwhile.
+    public func retryParked(tenant: String, plugin: String, seq: Int64) async throws -> CallOutcome {
+        _ = try library(plugin)
+        guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
+            throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
+        }
+        guard let parked = try store.parkedEvents(tenant: tenant, plugin: plugin).first(where: { $0.seq == seq }) else {
+            throw SwitchboardError.notFound("parked_event")
+        }
+        guard let event = try log.events(tenant: tenant, after: seq - 1, limit: 1).first, event.seq == seq else {
+            throw SwitchboardError(kind: .conflict, code: "event_expired", detail: "Event \(seq) is no longer kept in the log; drop it.")
+        }
+        let outcome = await running.instance.deliver(events: [try SwitchboardJSON.encode(event)]).first ?? CallOutcome(status: .internal, body: [])
+        if outcome.status.acknowledgesEvent {
+            _ = try await store.removeParkedEvent(tenant: tenant, plugin: plugin, seq: seq)
+        } else {
+            var again = parked
+            again.error = outcome.text.isEmpty ? outcome.status.name : "\(outcome.status.name): \(outcome.text)"
+            again.attempts = 1
+            again.parkedAt = Date()
+            try await store.parkEvent(again)
+        }
+        return outcome
+    }
+
+    /// Forgets a parked event without delivering it.
+    /// - Throws: `parked_event_not_found`.
+    public func dropParked(tenant: String, plugin: String, seq: Int64) async throws {
+        _ = try library(plugin)
+        guard try await store.removeParkedEvent(tenant: tenant, plugin: plugin, seq: seq) else { throw SwitchboardError.notFound("parked_event") }
+    }
+
     // MARK: - Instances
 
     /// Creates the instance of a stored, enabled integration and starts its delivery.
@@ -276,13 +325,21 @@ public actor IntegrationManager {
             tenant: tenant,
             config: config,
             environment: environment,
-            launch: .init(executable: executable, restartBase: configuration.retryBase)
+            launch: .init(executable: executable, restartBase: configuration.retryBase, metrics: metrics)
         )
     }
 
     private func start(key: Key, instance: any PluginRunner, cursor: Int64) {
+        // Calls and event deliveries fail for different reasons: a call that succeeds must not reset the
+        // count of failing deliveries, so each has a breaker.
         let breaker = BreakerBox(CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown))
-        running[key] = Running(instance: instance, breaker: breaker, delivery: deliveryTask(key: key, instance: instance, breaker: breaker, cursor: cursor))
+        let eventBreaker = BreakerBox(CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown))
+        running[key] = Running(
+            instance: instance,
+            breaker: breaker,
+            eventBreaker: eventBreaker,
+            delivery: deliveryTask(key: key, instance: instance, breaker: eventBreaker, cursor: cursor)
+        )
     }
 
     private func deactivate(_ key: Key) async {
@@ -306,6 +363,7 @@ public actor IntegrationManager {
             log: log,
             store: store,
             configuration: configuration,
+            metrics: metrics,
             logger: instance.logger
         )
         return Task { await delivery.run(from: cursor) }
@@ -335,6 +393,7 @@ public actor IntegrationManager {
         let current = running[key]
         let health = await current?.instance.health()
         let breaker = current?.breaker.snapshot
+        let parked = (try? store.parkedEvents(tenant: tenant, plugin: library.manifest.id)) ?? []
         let state: IntegrationView.State =
             if current != nil { .running } else if let failure = failures[key], record?.isEnabled == true { .failed(failure) } else { .disabled }
         return IntegrationView(
@@ -346,7 +405,9 @@ public actor IntegrationManager {
             cursor: record?.cursor,
             state: state,
             health: health,
-            breaker: breaker
+            breaker: breaker,
+            eventBreaker: current?.eventBreaker.snapshot,
+            parked: parked
         )
     }
 }

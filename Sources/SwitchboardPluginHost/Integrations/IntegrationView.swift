@@ -20,11 +20,18 @@ public struct IntegrationView: Encodable, Sendable {
     public let cursor: Int64?
     public let state: State
     public let health: CallOutcome?
+    /// The breaker of calls.
     public let breaker: CircuitBreaker?
+    /// The breaker of event deliveries.
+    public let eventBreaker: CircuitBreaker?
+    /// Events set aside after repeated failures, oldest first.
+    public let parked: [ParkedEvent]
 
     enum CodingKeys: String, CodingKey {
         case plugin, version, name, description, capabilities, events, services, abi, isolation, enabled, config, state, error, health, breaker, cursor
         case configSchema = "config_schema"
+        case eventBreaker = "event_breaker"
+        case parkedEvents = "parked_events"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,20 +57,29 @@ public struct IntegrationView: Encodable, Sendable {
             try container.encode(reason, forKey: .error)
         }
         if let health {
-            try container.encode(
-                JSONValue.object(["status": .string(health.status == .ok ? "ok" : health.status.name), "detail": JSONValue(health.text.isEmpty ? nil : health.text)]),
-                forKey: .health
-            )
+            // An instance that answers its health check but parked events is degraded: it says which.
+            var fields: [String: JSONValue] = [
+                "status": .string(health.status == .ok ? (parked.isEmpty ? "ok" : "degraded") : health.status.name),
+                "detail": JSONValue(health.text.isEmpty ? nil : health.text),
+            ]
+            if let last = parked.last {
+                fields["parked_events"] = JSONValue(Int64(parked.count))
+                fields["last_parked"] = ["seq": JSONValue(last.seq), "event": .string(last.type), "error": .string(last.error)]
+            }
+            try container.encode(JSONValue.object(fields), forKey: .health)
         } else {
             try container.encodeNil(forKey: .health)
         }
-        if let breaker {
-            try container.encode(
-                JSONValue.object(["state": .string(breaker.state.name), "consecutive_failures": JSONValue(Int64(breaker.consecutiveFailures))]),
-                forKey: .breaker
-            )
-        } else {
-            try container.encodeNil(forKey: .breaker)
+        for (breaker, key) in [(breaker, CodingKeys.breaker), (eventBreaker, CodingKeys.eventBreaker)] {
+            if let breaker {
+                try container.encode(
+                    JSONValue.object(["state": .string(breaker.state.name), "consecutive_failures": JSONValue(Int64(breaker.consecutiveFailures))]),
+                    forKey: key
+                )
+            } else {
+                try container.encodeNil(forKey: key)
+            }
         }
+        try container.encode(Int64(parked.count), forKey: .parkedEvents)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import SwitchboardCore
 
@@ -17,6 +18,8 @@ final class SubprocessInstance: PluginRunner {
         var executable: String
         var restartBase: Duration = .milliseconds(100)
         var restartMax: Duration = .seconds(30)
+        /// Where restarts are counted (`sb_plugin_restarts_total{plugin}`).
+        var metrics: (any MetricsFactory)?
     }
 
     let library: PluginLibrary
@@ -222,6 +225,7 @@ final class SubprocessInstance: PluginRunner {
         }
         guard let failures else { return }
         logger.warning("Plugin process ended; restarting", metadata: ["sb.exit": .string(exit), "sb.attempt": "\(failures)"])
+        if let metrics = launch.metrics { Counter(label: "sb_plugin_restarts_total", dimensions: [("plugin", library.manifest.id)], factory: metrics).increment() }
         let delay = min(launch.restartBase * (1 << min(failures - 1, 20)), launch.restartMax)
         Task {
             try? await Task.sleep(for: delay)

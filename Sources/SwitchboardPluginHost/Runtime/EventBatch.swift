@@ -3,7 +3,7 @@ import Synchronization
 extension PluginStatus {
     /// Whether `on_event` answering this lets delivery move past the event: OK and UNSUPPORTED acknowledge,
     /// INVALID drops it; anything else means the same event is delivered again later.
-    var acknowledgesEvent: Bool { self == .ok || self == .unsupported || self == .invalid }
+    public var acknowledgesEvent: Bool { self == .ok || self == .unsupported || self == .invalid }
 }
 
 /// The outcomes of a batch of events delivered one after another, as they arrive.

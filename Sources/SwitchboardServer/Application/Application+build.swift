@@ -96,7 +96,7 @@ public func buildApplication(
         statistics: statistics,
         registry: registry
     )
-    let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration.api), logger: logger)
+    let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
     // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
     // closes), the store last.
     var services: [any Service] = [

@@ -32,6 +32,7 @@ func startIntegrations(
             retryBase: .milliseconds(configuration.retryBaseMilliseconds),
             breakerThreshold: configuration.breakerThreshold,
             breakerCooldown: .seconds(configuration.breakerCooldownSeconds),
+            maxEventAttempts: configuration.maxEventAttempts,
             isolation: configuration.isolation,
             subprocessPlugins: configuration.subprocessPlugins,
             pluginHostExecutable: configuration.hostExecutable

@@ -76,6 +76,8 @@ extension SwitchboardConfiguration {
         .string("plugins.integrations_file") { $0.plugins.integrationsFile = $1 },
         .integer("plugins.retry_base_ms", 1...600_000) { $0.plugins.retryBaseMilliseconds = $1 },
         .integer("plugins.breaker_threshold", 1...1_000) { $0.plugins.breakerThreshold = $1 },
+        .integer("plugins.max_event_attempts", 1...1_000) { $0.plugins.maxEventAttempts = $1 },
+        .integer("plugins.parked_event_retention_days", 0...36_500) { $0.plugins.parkedEventRetentionDays = $1 },
         .integer("plugins.breaker_cooldown_seconds", 1...86_400) { $0.plugins.breakerCooldownSeconds = $1 },
         .string("plugins.isolation") { configuration, name in
             guard let isolation = IntegrationManager.Isolation(named: name) else {

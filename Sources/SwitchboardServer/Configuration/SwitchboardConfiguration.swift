@@ -102,6 +102,10 @@ public struct SwitchboardConfiguration: Sendable {
         public var ticketingSyncSeconds: Int
         /// Seconds a visitor's CRM record is served without asking the CRM again.
         public var crmCacheSeconds: Int
+        /// Failed attempts (error status, crash of the child, timeout) after which an event is parked.
+        public var maxEventAttempts: Int = 5
+        /// Days parked events are kept; 0: forever.
+        public var parkedEventRetentionDays: Int = 30
 
         /// Creates plugin settings.
         public init(

@@ -19,6 +19,9 @@ struct IntegrationController {
         routes.on(.put, "/integrations/{plugin}", scope: .integrationsManage, use: put)
         routes.on(.delete, "/integrations/{plugin}", scope: .integrationsManage, use: delete)
         routes.on(.post, "/integrations/{plugin}/call", scope: .integrationsManage, use: call)
+        routes.on(.get, "/integrations/{plugin}/parked", scope: .integrationsManage, use: parked)
+        routes.on(.post, "/integrations/{plugin}/parked/{seq}/retry", scope: .integrationsManage, use: retryParked)
+        routes.on(.delete, "/integrations/{plugin}/parked/{seq}", scope: .integrationsManage, use: dropParked)
     }
 
     /// The body of PUT: `enabled` defaults to true; an absent `config` keeps the stored one.
@@ -100,6 +103,45 @@ struct IntegrationController {
             throw Problem(status: .badGateway, code: "plugin_invalid_result", detail: "The plugin's result for \(call.op) is not JSON.")
         }
         return try .json(result)
+    }
+
+    /// The events the tenant's instance set aside after repeated failures, oldest first.
+    @Sendable func parked(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let events = try await manager.parkedEvents(tenant: context.requirePrincipal.tenantID, plugin: context.parameters.require("plugin"))
+        let items: [JSONValue] = events.map { event in
+            [
+                "seq": JSONValue(event.seq), "event": .string(event.type), "error": .string(event.error), "attempts": JSONValue(Int64(event.attempts)),
+                "parked_at": .string(event.parkedAt.formatted(.iso8601)),
+            ]
+        }
+        return try .json(JSONValue.object(["data": .array(items), "next_cursor": .null, "has_more": false]))
+    }
+
+    /// Delivers a parked event again now: 200 when the plugin took it, else the plugin's problem (the
+    /// event stays parked with the new error).
+    @Sendable func retryParked(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let plugin = try context.parameters.require("plugin")
+        let seq = try Self.seq(context)
+        let outcome = try await manager.retryParked(tenant: context.requirePrincipal.tenantID, plugin: plugin, seq: seq)
+        try await audit.record(.integrationUpdated, context: context, target: "integration:\(plugin)", detail: ["parked_retry": String(seq), "status": outcome.status.name])
+        guard outcome.status.acknowledgesEvent else { throw Problem(pluginOutcome: outcome, op: "on_event") }
+        return try .json(JSONValue.object(["seq": JSONValue(seq), "delivered": true]))
+    }
+
+    /// Forgets a parked event without delivering it.
+    @Sendable func dropParked(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let plugin = try context.parameters.require("plugin")
+        let seq = try Self.seq(context)
+        try await manager.dropParked(tenant: context.requirePrincipal.tenantID, plugin: plugin, seq: seq)
+        try await audit.record(.integrationUpdated, context: context, target: "integration:\(plugin)", detail: ["parked_dropped": String(seq)])
+        return Response(status: .noContent)
+    }
+
+    private static func seq(_ context: AppRequestContext) throws -> Int64 {
+        guard let seq = Int64(try context.parameters.require("seq")), seq > 0 else {
+            throw Problem.invalidParameter("seq", "'seq' is the event's positive seq.")
+        }
+        return seq
     }
 }
 

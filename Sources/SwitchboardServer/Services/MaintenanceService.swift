@@ -18,6 +18,13 @@ struct MaintenanceService: Service {
     var now: @Sendable () -> Date = { Date() }
 
     /// The retentions of `configuration`: idempotency keys and revoked tokens always, the rest unless 0.
+    static func retention(of configuration: SwitchboardConfiguration) -> [RetainedRecords: Duration] {
+        var retention = retention(of: configuration.api)
+        if configuration.plugins.parkedEventRetentionDays > 0 { retention[.parkedEvents] = .seconds(configuration.plugins.parkedEventRetentionDays * 86_400) }
+        return retention
+    }
+
+    /// The retentions of the `[api]` section.
     static func retention(of configuration: SwitchboardConfiguration.API) -> [RetainedRecords: Duration] {
         var retention: [RetainedRecords: Duration] = [.idempotencyKeys: .seconds(configuration.idempotencyRetentionHours * 3_600), .revokedTokens: .zero]
         let days: [(RetainedRecords, Int)] = [

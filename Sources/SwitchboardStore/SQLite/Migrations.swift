@@ -428,6 +428,22 @@ enum Migrations {
             CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens(expires_at);
             """
         ),
+        (
+            14,
+            """
+            CREATE TABLE parked_events (
+                tenant_id TEXT NOT NULL,
+                plugin_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                type TEXT NOT NULL,
+                error TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                parked_at INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, plugin_id, seq)
+            ) WITHOUT ROWID;
+            CREATE INDEX parked_events_by_age ON parked_events(parked_at);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

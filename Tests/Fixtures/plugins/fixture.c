@@ -7,7 +7,10 @@
  *   BAD_SCHEMA      the config schema uses an unknown type.
  *   MISSING_INIT    no sb_plugin_init_v1.
  *   CRASH           "crash": on_event dereferences NULL while the file named by config "crash_file"
- *                   exists (for subprocess isolation only).
+ *                   exists, and for any event with "poison-crash" in it (for subprocess isolation only).
+ *
+ * Both "fixture" and "crash" answer SB_UNAVAILABLE for an event with "poison-fail" in it, unless their
+ * config says "heal": true.
  *
  * Calls of "fixture": fixture.hang (never answers), fixture.kv {"n": N} (N kv_get round trips, for
  * benchmarks), fixture.fail {"on": bool} (on_event answers
@@ -42,12 +45,13 @@ static const char manifest[] = "{\"id\":\"bad-schema\",\"version\":\"1\",\"capab
 static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capabilities\":[\"event_listener\",\"crm\",\"auth_provider\",\"ticketing\"],"
                                "\"events\":[\"message.received\"],\"services\":[\"log\",\"http\",\"kv\"],\"call_timeout_ms\":1000,"
                                "\"config_schema\":{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"integer\",\"minimum\":1},"
-                               "\"crash_file\":{\"type\":\"string\"},\"auth_subject\":{\"type\":\"string\"}}}}";
+                               "\"crash_file\":{\"type\":\"string\"},\"auth_subject\":{\"type\":\"string\"},\"heal\":{\"type\":\"boolean\"}}}}";
 #endif
 
 struct sb_instance {
     const sb_host *host;
     int failing;
+    int healed;
     char crash_file[256];
     char auth_subject[128];
     char seen[8192];
@@ -78,6 +82,7 @@ static sb_status create(const sb_host *context, sb_str tenant, sb_str config, sb
     instance->host = context;
     config_string(config, "crash_file", instance->crash_file, sizeof instance->crash_file);
     config_string(config, "auth_subject", instance->auth_subject, sizeof instance->auth_subject);
+    instance->healed = memmem(config.ptr, config.len, "\"heal\":true", 11) != NULL;
     *out = instance;
     return SB_OK;
 }
@@ -87,7 +92,9 @@ static void destroy(sb_instance *instance) { free(instance); }
 static sb_status on_event(sb_instance *instance, sb_str event) {
 #ifdef CRASH
     if (instance->crash_file[0] && access(instance->crash_file, F_OK) == 0) *(volatile int *)NULL = 1;
+    if (!instance->healed && memmem(event.ptr, event.len, "poison-crash", 12) != NULL) *(volatile int *)NULL = 1;
 #endif
+    if (!instance->healed && memmem(event.ptr, event.len, "poison-fail", 11) != NULL) return SB_UNAVAILABLE;
     if (instance->failing) return SB_UNAVAILABLE;
     const char *seq = memmem(event.ptr, event.len, "\"seq\":", 6);
     if (seq == NULL) return SB_INVALID;
