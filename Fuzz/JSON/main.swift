@@ -110,14 +110,15 @@ func numberTokens(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
 
 /// The input with every number that Foundation's `JSONDecoder` refuses though the parser may read it
 /// written as `0`, or nil when there is none:
-/// - `0e1`, `0E1` (but not `0e+1` or `-0e1`): RFC 8259 allows them, so this is Foundation's bug.
+/// - a zero with an exponent, such as `0e1`, `0E1` or `0.00E2` (Foundation refuses some of these forms):
+///   RFC 8259 allows them all, so this is Foundation's bug, and each is 0 anyway.
 func patchingFoundationQuirks(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     var out = Array(bytes)
     var patched = false
     for token in numberTokens(bytes).reversed() {
         let text = Array(bytes[token])
-        let zeroExponent = text.count > 2 && text[0] == UInt8(ascii: "0") && (text[1] == UInt8(ascii: "e") || text[1] == UInt8(ascii: "E"))
-            && text[2] != UInt8(ascii: "+") && text[2] != UInt8(ascii: "-")
+        let exponent = text.firstIndex { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+        let zeroExponent = exponent.map { exponent in text[..<exponent].allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") } } ?? false
         if zeroExponent {
             out.replaceSubrange(token, with: Array("0".utf8))
             patched = true
