@@ -52,6 +52,7 @@ import Glibc
             "SWITCHBOARD_TLS_PRIVATE_KEY": directory + "/key.pem",
             "SWITCHBOARD_TLS_REDIRECT_PORT": String(redirect),
             "SWITCHBOARD_LOG_LEVEL": "info",
+            "SWITCHBOARD_SERVER_HEADER_TIMEOUT_SECONDS": "3",
         ])
         defer { server.kill(SIGTERM) }
         let key = try #require(server.demoKey())
@@ -95,6 +96,21 @@ import Glibc
             except (ConnectionResetError, socket.timeout):
                 reply = b""
             assert not reply.startswith(b"HTTP/1.1 200"), reply
+
+            # The header timeout (3 s here) holds under TLS too: a socket that never starts its handshake,
+            # and one that finishes it but sends half a header, are both closed by the server.
+            import time
+            silent = socket.create_connection(("127.0.0.1", port))
+            half = context(first).wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+            half.sendall(b"GET /health HTTP/1.1\\r\\nHost: x\\r\\n")
+            started = time.monotonic()
+            for slow in (silent, half):
+                slow.settimeout(15)
+                try:
+                    assert slow.recv(100) == b"", "no answer to half a request"
+                except (ConnectionResetError, ssl.SSLError):
+                    pass
+            assert 2 <= time.monotonic() - started < 12, time.monotonic() - started
 
             import asyncio, websockets
             async def wss():
