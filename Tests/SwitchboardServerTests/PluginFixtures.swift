@@ -23,7 +23,7 @@ enum PluginFixtures {
     /// The `switchboard` executable of this build, for `plugin-host` children.
     static var switchboardExecutable: String { productsDirectory.appendingPathComponent("switchboard").path }
 
-    private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The folder where SwiftPM put the example plugins of this build.
     private static var productsDirectory: URL {
