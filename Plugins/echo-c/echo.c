@@ -6,11 +6,14 @@
  *   echo.ping         -> {"pong":true,"tenant_id":...,"label":...,"args":<args>}
  *   echo.state        -> {"count":N,"seen":[...]}
  *   echo.check_token  {"token":"..."} -> {"match":true|false}   (compares with the secret config field)
+ *
+ * JSON is read and written with switchboard_json.h, the helper beside the ABI header.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard_json.h"
 #include "switchboard_plugin.h"
 
 static const sb_host_api *host_api;
@@ -55,23 +58,30 @@ static sb_str hand_over(const char *text) {
     return (sb_str){out, len};
 }
 
-/* The string value of a top-level "name" in compact JSON without escapes in that value; NULL if absent. */
-static char *string_field(const char *json, const char *name) {
-    char pattern[80];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", name);
-    const char *start = strstr(json, pattern);
-    if (start == NULL) return NULL;
-    start += strlen(pattern);
-    const char *end = strchr(start, '"');
-    if (end == NULL) return NULL;
-    return copy((sb_str){start, (size_t)(end - start)});
+/* Tokens enough for the config, an event's envelope and call args; a bigger document is refused. */
+#define TOKENS 512
+
+/* The string value of the top-level "name" of a JSON object, unescaped and NUL-terminated (malloc'd),
+ * or NULL when the text is not an object, "name" is absent or not a string. */
+static char *string_field(sb_str json, const char *name) {
+    sb_json_token tokens[TOKENS];
+    sb_json doc;
+    if (sb_json_parse(&doc, json.ptr, json.len, tokens, TOKENS) < 0) return NULL;
+    int value = sb_json_get(&doc, 0, name);
+    long length = sb_json_string(&doc, value, NULL, 0);
+    if (length < 0) return NULL;
+    char *out = malloc((size_t)length + 1);
+    if (out != NULL) sb_json_string(&doc, value, out, (size_t)length + 1);
+    return out;
 }
 
-static long long number_field(const char *json, const char *name) {
-    char pattern[80];
-    snprintf(pattern, sizeof pattern, "\"%s\":", name);
-    const char *start = strstr(json, pattern);
-    return start == NULL ? -1 : atoll(start + strlen(pattern));
+/* The integer value of the top-level "name" of a JSON object, or -1. */
+static long long number_field(sb_str json, const char *name) {
+    sb_json_token tokens[TOKENS];
+    sb_json doc;
+    int64_t value = -1;
+    if (sb_json_parse(&doc, json.ptr, json.len, tokens, TOKENS) < 0 || !sb_json_int64(&doc, sb_json_get(&doc, 0, name), &value)) return -1;
+    return value;
 }
 
 static void free_instance(struct sb_instance *instance) {
@@ -82,13 +92,10 @@ static void free_instance(struct sb_instance *instance) {
 }
 
 static sb_status apply_config(struct sb_instance *instance, sb_str config_json) {
-    char *config = copy(config_json);
-    if (config == NULL) return SB_INTERNAL;
     free(instance->label);
     free(instance->token);
-    instance->label = string_field(config, "label");
-    instance->token = string_field(config, "token");
-    free(config);
+    instance->label = string_field(config_json, "label");
+    instance->token = string_field(config_json, "token");
     return SB_OK;
 }
 
@@ -181,11 +188,8 @@ static sb_status record(sb_instance *instance, const char *type, long long seq) 
 }
 
 static sb_status on_event(sb_instance *instance, sb_str event_json) {
-    char *event = copy(event_json);
-    if (event == NULL) return SB_INTERNAL;
-    char *type = string_field(event, "event");
-    long long seq = number_field(event, "seq");
-    free(event);
+    char *type = string_field(event_json, "event");
+    long long seq = number_field(event_json, "seq");
     if (type == NULL || seq < 0) {
         free(type);
         return SB_INVALID;
@@ -200,18 +204,33 @@ static sb_status on_event(sb_instance *instance, sb_str event_json) {
 static sb_status call(sb_instance *instance, sb_call_id call_id, sb_str op, sb_str args_json, sb_str *result_out) {
     (void)call_id;
     char *name = copy(op);
-    char *args = copy(args_json);
     sb_status status = SB_OK;
-    if (name == NULL || args == NULL) {
+    if (name == NULL) {
         status = SB_INTERNAL;
     } else if (strcmp(name, "echo.ping") == 0) {
-        size_t size = strlen(args) + strlen(instance->tenant) + (instance->label ? strlen(instance->label) : 4) + 80;
+        /* Escaping makes the answer at most 6 bytes per byte of text, plus the fixed parts. */
+        size_t size = 6 * (strlen(instance->tenant) + (instance->label ? strlen(instance->label) : 0)) + args_json.len + 80;
         char *out = malloc(size);
-        if (instance->label)
-            snprintf(out, size, "{\"pong\":true,\"tenant_id\":\"%s\",\"label\":\"%s\",\"args\":%s}", instance->tenant, instance->label, args);
-        else
-            snprintf(out, size, "{\"pong\":true,\"tenant_id\":\"%s\",\"label\":null,\"args\":%s}", instance->tenant, args);
-        *result_out = hand_over(out);
+        sb_json_writer w;
+        sb_json_writer_init(&w, out, out ? size : 0);
+        sb_json_begin_object(&w);
+        sb_json_key(&w, "pong");
+        sb_json_write_bool(&w, 1);
+        sb_json_key(&w, "tenant_id");
+        sb_json_write_string(&w, instance->tenant, strlen(instance->tenant));
+        sb_json_key(&w, "label");
+        if (instance->label) sb_json_write_string(&w, instance->label, strlen(instance->label));
+        else sb_json_write_null(&w);
+        sb_json_key(&w, "args");
+        sb_json_write_raw(&w, args_json.ptr, args_json.len); /* args are JSON already */
+        sb_json_end_object(&w);
+        if (sb_json_writer_failed(&w)) {
+            status = SB_INTERNAL;
+        } else {
+            char *answer = host_api->alloc(w.length);
+            if (answer != NULL) memcpy(answer, out, w.length);
+            *result_out = (sb_str){answer, answer ? w.length : 0};
+        }
         free(out);
     } else if (strcmp(name, "echo.state") == 0) {
         uint64_t version;
@@ -229,7 +248,7 @@ static sb_status call(sb_instance *instance, sb_call_id call_id, sb_str op, sb_s
         free(count);
         free(seen);
     } else if (strcmp(name, "echo.check_token") == 0) {
-        char *token = string_field(args, "token");
+        char *token = string_field(args_json, "token");
         if (token == NULL) {
             *result_out = hand_over("args need a string \"token\"");
             status = SB_INVALID;
@@ -242,7 +261,6 @@ static sb_status call(sb_instance *instance, sb_call_id call_id, sb_str op, sb_s
         status = SB_NOT_FOUND;
     }
     free(name);
-    free(args);
     return status;
 }
 

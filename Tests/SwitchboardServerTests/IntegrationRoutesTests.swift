@@ -248,7 +248,11 @@ import Testing
     }
 
     @Test func failingDeliveriesAreRetriedThroughTheBreakerAndDeliveredOnce() async throws {
-        let server = try await Self.server(plugins: ["fixture"]) { $0.plugins.breakerThreshold = 3 }
+        // An outage, not a poisoned event: no event is parked while it lasts.
+        let server = try await Self.server(plugins: ["fixture"]) {
+            $0.plugins.breakerThreshold = 3
+            $0.plugins.maxEventAttempts = 1_000
+        }
         try await server.run { client in
             let key = server.tenantA.key
             #expect(try await client.call(.put, "/api/v1/integrations/fixture", key: key, json: [:]).status == .ok)
@@ -256,14 +260,17 @@ import Testing
             let fixtures = Fixtures(client: client, key: key)
             let conversation = try await fixtures.conversation()
             for index in 0..<3 { _ = try await fixtures.message(in: conversation.id, from: conversation.visitor, "m\(index)") }
-            try await eventually { try await client.call(.get, "/api/v1/integrations/fixture", key: key)["breaker"]?["state"]?.string == "open" }
-            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"])["code"]?.string == "integration_unavailable")
+            try await eventually { try await client.call(.get, "/api/v1/integrations/fixture", key: key)["event_breaker"]?["state"]?.string == "open" }
+            // Calls have a breaker of their own: failing events do not refuse them.
+            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"]).status == .ok)
+            #expect(try await client.call(.get, "/api/v1/integrations/fixture", key: key)["breaker"]?["state"]?.string == "closed")
 
-            // The cooldown ends, a call goes through as the probe, and the fault is cleared.
-            try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.fail", "args": ["on": .bool(false)]]).status == .ok }
+            // The fault is cleared; after the cooldown a probe delivers, and the rest follow.
+            #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.fail", "args": ["on": .bool(false)]]).status == .ok)
             let expected = try await Self.events(client, key: key).filter { $0.type == "message.received" }.map { JSONValue.number(Double($0.seq)) }
             try await eventually { try await client.call(.post, "/api/v1/integrations/fixture/call", key: key, json: ["op": "fixture.seen"]).json == .array(expected) }
-            #expect(try await client.call(.get, "/api/v1/integrations/fixture", key: key)["breaker"]?["state"]?.string == "closed")
+            #expect(try await client.call(.get, "/api/v1/integrations/fixture", key: key)["event_breaker"]?["state"]?.string == "closed")
+            #expect(try await client.call(.get, "/api/v1/integrations/fixture/parked", key: key)["data"]?.array.isEmpty == true)
         }
     }
 
@@ -307,6 +314,8 @@ import Testing
         let server = try await Self.server(plugins: ["crash", "echo-c"]) { configuration in
             configuration.plugins.subprocessPlugins = ["crash"]
             configuration.plugins.hostExecutable = PluginFixtures.switchboardExecutable
+            // The fault lasts until the test removes it: retried, not parked.
+            configuration.plugins.maxEventAttempts = 1_000
         }
         try await server.run { client in
             let key = server.tenantA.key
@@ -320,7 +329,7 @@ import Testing
             #expect(try await fixtures.message(in: conversation.id, from: conversation.visitor, "boom").status == .created)
 
             // The child dies on the event again and again; REST and the in-process plugin keep working.
-            try await eventually { try await client.call(.get, "/api/v1/integrations/crash", key: key)["breaker"]?["consecutive_failures"]?.int ?? 0 >= 2 }
+            try await eventually { try await client.call(.get, "/api/v1/integrations/crash", key: key)["event_breaker"]?["consecutive_failures"]?.int ?? 0 >= 2 }
             #expect(try await fixtures.message(in: conversation.id, from: conversation.visitor, "still here").status == .created)
             _ = try await Self.state(client, key: key, plugin: "echo-c", count: try await Self.events(client, key: key).count)
 

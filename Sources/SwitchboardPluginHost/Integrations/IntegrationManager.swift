@@ -34,7 +34,7 @@ public actor IntegrationManager {
             retryMax: Duration = .seconds(60),
             breakerThreshold: Int = 5,
             breakerCooldown: Duration = .seconds(30),
-            maxEventAttempts: Int = 5,
+            maxEventAttempts: Int = 10,
             isolation: Isolation = .inProcess,
             subprocessPlugins: Set<String> = [],
             pluginHostExecutable: String? = nil

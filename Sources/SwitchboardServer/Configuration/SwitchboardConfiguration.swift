@@ -103,7 +103,7 @@ public struct SwitchboardConfiguration: Sendable {
         /// Seconds a visitor's CRM record is served without asking the CRM again.
         public var crmCacheSeconds: Int
         /// Failed attempts (error status, crash of the child, timeout) after which an event is parked.
-        public var maxEventAttempts: Int = 5
+        public var maxEventAttempts: Int = 10
         /// Days parked events are kept; 0: forever.
         public var parkedEventRetentionDays: Int = 30
 
