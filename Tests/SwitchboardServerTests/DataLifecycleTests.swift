@@ -101,13 +101,13 @@ import Testing
                         }
                     }
                 }
-                try await eventually { acknowledged.ids.withLock { $0.count } >= 200 }
+                try await eventually(limit: .seconds(60)) { acknowledged.ids.withLock { $0.count } >= 200 }
                 let count = acknowledged.ids.withLock { acknowledged in
                     before.ids.withLock { $0 = acknowledged }
                     return acknowledged.count
                 }
                 try StoreFactory.backup(server.configuration.database, to: copy)
-                try await eventually { acknowledged.ids.withLock { $0.count } >= count + 100 }
+                try await eventually(limit: .seconds(60)) { acknowledged.ids.withLock { $0.count } >= count + 100 }
                 stop.value.store(true, ordering: .relaxed)
                 try await group.waitForAll()
             }
