@@ -186,10 +186,11 @@ import Testing
 }
 
 @Suite struct PluginScaffoldTests {
-    @Test func theEmbeddedHeaderIsTheABIHeader() throws {
+    @Test func theEmbeddedHeadersAreTheABIHeaderAndTheJSONHelper() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let header = try String(contentsOf: root.appendingPathComponent("Sources/CSwitchboardPlugin/include/switchboard_plugin.h"), encoding: .utf8)
-        #expect(PluginScaffold.header == header, "run python3 scripts/embed-header.py")
+        let include = root.appendingPathComponent("Sources/CSwitchboardPlugin/include")
+        #expect(PluginScaffold.header == (try String(contentsOf: include.appendingPathComponent("switchboard_plugin.h"), encoding: .utf8)), "run python3 scripts/embed-header.py")
+        #expect(PluginScaffold.jsonHeader == (try String(contentsOf: include.appendingPathComponent("switchboard_json.h"), encoding: .utf8)), "run python3 scripts/embed-header.py")
     }
 
     @Test func aCScaffoldBuildsAndLoads() throws {
@@ -199,9 +200,15 @@ import Testing
         let make = Process()
         make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
         make.arguments = ["-s", "-C", parent + "/my-crm"]
+        let output = Pipe()
+        make.standardOutput = output
+        make.standardError = output
         try make.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         make.waitUntilExit()
         #expect(make.terminationStatus == 0)
+        // -Wall -Wextra -Wpedantic -Wconversion and -fvisibility=hidden: no warning, and the entry points still load.
+        #expect(!printed.contains("warning"), "\(printed)")
         let manifest = try PluginCatalog.readManifest(path: parent + "/my-crm/" + scaffold.libraryPath)
         #expect(manifest.id == "my-crm")
         #expect(throws: ManifestError.self) { try PluginScaffold(id: "My CRM", language: .swift) }

@@ -265,6 +265,23 @@ typedef sb_str (*sb_plugin_manifest_v1_fn)(void);
  */
 typedef sb_status (*sb_plugin_init_v1_fn)(const sb_host_api *host, sb_plugin_api *plugin);
 
+/**
+ * Marks the two entry points as exported, so a plugin built with -fvisibility=hidden (which keeps its
+ * other symbols private) still has them: `SB_EXPORT sb_str sb_plugin_manifest_v1(void) { ... }`.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define SB_EXPORT __attribute__((visibility("default")))
+#else
+#define SB_EXPORT
+#endif
+
+/* The entry points a C plugin defines, declared so that a wrong signature fails to compile. (Swift
+ * plugins define them with @_cdecl and do not see these declarations.) */
+#ifndef __swift__
+SB_EXPORT sb_str sb_plugin_manifest_v1(void);
+SB_EXPORT sb_status sb_plugin_init_v1(const sb_host_api *host, sb_plugin_api *plugin);
+#endif
+
 /** The size of the 1.0 part of sb_plugin_api: what every v1 plugin fills at least. */
 #define SB_PLUGIN_API_V1_0_SIZE (offsetof(sb_plugin_api, cancel) + sizeof(void (*)(void)))
 /** The size of the 1.0 part of sb_host_api: what every v1 host offers at least. */

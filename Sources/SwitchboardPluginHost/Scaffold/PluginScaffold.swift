@@ -60,7 +60,12 @@ public struct PluginScaffold: Sendable {
     private var cFiles: [(path: String, contents: String)] {
         [
             ("switchboard_plugin.h", Self.header),
-            ("Makefile", "lib\(id).so: plugin.c switchboard_plugin.h\n\tcc -std=c99 -Wall -Wextra -O2 -shared -fPIC -o $@ plugin.c\n"),
+            ("switchboard_json.h", Self.jsonHeader),
+            (
+                "Makefile",
+                "lib\(id).so: plugin.c switchboard_plugin.h switchboard_json.h\n"
+                    + "\tcc -std=c99 -Wall -Wextra -Wpedantic -Wconversion -O2 -fvisibility=hidden -shared -fPIC -o $@ plugin.c\n"
+            ),
             ("plugin.c", cSource),
             ("README.md", readme(build: "make", output: "lib\(id).so")),
         ]
@@ -69,10 +74,12 @@ public struct PluginScaffold: Sendable {
     private var cSource: String {
         let escaped = manifest.replacingOccurrences(of: "\"", with: "\\\"")
         return """
-            /* \(id): a Switchboard plugin. The ABI is switchboard_plugin.h (vendored next to this file). */
+            /* \(id): a Switchboard plugin. The ABI is switchboard_plugin.h and the JSON helper
+             * switchboard_json.h, both vendored next to this file. */
             #include <stdlib.h>
             #include <string.h>
 
+            #include "switchboard_json.h"
             #include "switchboard_plugin.h"
 
             static const sb_host_api *host;
@@ -100,37 +107,53 @@ public struct PluginScaffold: Sendable {
 
             static void destroy(sb_instance *instance) { free(instance); }
 
+            /* Events are JSON envelopes: {"seq", "event", "data", ...}. */
             static sb_status on_event(sb_instance *instance, sb_str event) {
-                (void)event;
-                host->log(instance->context, SB_LOG_INFO, text("\(id) received an event"));
+                sb_json_token tokens[256];
+                sb_json doc;
+                char type[128];
+                if (sb_json_parse(&doc, event.ptr, event.len, tokens, 256) < 0) return SB_INVALID;
+                if (sb_json_string(&doc, sb_json_get(&doc, 0, "event"), type, sizeof type) < 0) return SB_INVALID;
+                host->log(instance->context, SB_LOG_INFO, text(type));
                 return SB_OK;
             }
 
+            /* \(id).ping answers {"pong": true, "args": <the call's args>}. */
             static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str args, sb_str *result) {
                 (void)instance;
                 (void)id;
-                (void)args;
                 if (op.len != strlen("\(id).ping") || memcmp(op.ptr, "\(id).ping", op.len) != 0) return SB_NOT_FOUND;
-                const char *answer = "{\\"pong\\":true}";
-                char *out = host->alloc(strlen(answer));
+                size_t size = args.len + 32;
+                char *out = host->alloc(size);
                 if (out == NULL) return SB_INTERNAL;
-                memcpy(out, answer, strlen(answer));
+                sb_json_writer writer;
+                sb_json_writer_init(&writer, out, size);
+                sb_json_begin_object(&writer);
+                sb_json_key(&writer, "pong");
+                sb_json_write_bool(&writer, 1);
+                sb_json_key(&writer, "args");
+                sb_json_write_raw(&writer, args.ptr, args.len);
+                sb_json_end_object(&writer);
+                if (sb_json_writer_failed(&writer)) {
+                    host->free(out);
+                    return SB_INTERNAL;
+                }
                 result->ptr = out;
-                result->len = strlen(answer);
+                result->len = writer.length;
                 return SB_OK;
             }
 
-            sb_str sb_plugin_manifest_v1(void) {
+            SB_EXPORT sb_str sb_plugin_manifest_v1(void) {
                 sb_str result = {manifest, sizeof manifest - 1};
                 return result;
             }
 
-            sb_status sb_plugin_init_v1(const sb_host_api *host_api, sb_plugin_api *plugin) {
+            SB_EXPORT sb_status sb_plugin_init_v1(const sb_host_api *host_api, sb_plugin_api *plugin) {
                 if (host_api->abi_major != SB_ABI_VERSION_MAJOR) return SB_UNSUPPORTED;
                 host = host_api;
                 sb_plugin_api api;
                 memset(&api, 0, sizeof api);
-                api.struct_size = sizeof api;
+                api.struct_size = (uint32_t)sizeof api;
                 api.abi_major = SB_ABI_VERSION_MAJOR;
                 api.abi_minor = SB_ABI_VERSION_MINOR;
                 api.create = create;
@@ -138,7 +161,7 @@ public struct PluginScaffold: Sendable {
                 api.on_event = on_event;
                 api.call = call;
                 memcpy(plugin, &api, plugin->struct_size < sizeof api ? plugin->struct_size : sizeof api);
-                plugin->struct_size = sizeof api;
+                plugin->struct_size = (uint32_t)sizeof api;
                 return SB_OK;
             }
 
