@@ -49,22 +49,32 @@ public enum SQLiteBackup {
         let lock = try SQLiteDatabaseLock(database: database, exclusive: true)
         defer { lock.release() }
         let manager = FileManager.default
-        if manager.fileExists(atPath: database) {
-            guard replacing else {
-                throw SQLiteError(code: SQLITE_CANTOPEN, message: "a database exists at \(database); pass --force to replace it (it is kept, renamed)")
-            }
-            let kept = database + ".before-restore-\(Int(Date().timeIntervalSince1970))"
-            try manager.moveItem(atPath: database, toPath: kept)
-            for suffix in ["-wal", "-shm"] where manager.fileExists(atPath: database + suffix) {
-                try manager.moveItem(atPath: database + suffix, toPath: kept + suffix)
-            }
+        if manager.fileExists(atPath: database), !replacing {
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "a database exists at \(database); pass --force to replace it (it is kept, renamed)")
         }
+        // The copy is staged and synced first; then the old files are moved aside, a WAL or shared
+        // memory file included even without a database beside it (SQLite would replay a stale WAL onto
+        // the copy); then the copy is renamed into place, so a crash leaves either state, never neither.
         let staging = database + ".restoring"
         try? manager.removeItem(atPath: staging)
         try manager.copyItem(atPath: file, toPath: staging)
         _ = chmod(staging, 0o600)
+        try sync(staging)
+        let kept = database + ".before-restore-\(Int(Date().timeIntervalSince1970))"
+        for suffix in ["-wal", "-shm", ""] where manager.fileExists(atPath: database + suffix) {
+            try manager.moveItem(atPath: database + suffix, toPath: kept + suffix)
+        }
         guard rename(staging, database) == 0 else { throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot move the copy into place at \(database)") }
+        try sync((database as NSString).deletingLastPathComponent)
     }
+}
+
+/// Flushes a file or folder to the disk.
+func sync(_ path: String) throws {
+    let descriptor = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot open \(path)") }
+    defer { close(descriptor) }
+    guard fsync(descriptor) == 0 else { throw SQLiteError(code: SQLITE_IOERR, message: "cannot sync \(path)") }
 }
 
 /// An advisory lock on `<database>.lock`: every open store holds it shared for as long as it is open

@@ -8,7 +8,8 @@ extension SQLiteStore {
         return try await write { db in
             switch records {
             case .events:
-                // Only events every log consumer (by position) and every enabled integration (by seq) has read.
+                // Only events every log consumer (by position) and every enabled integration (by seq) has
+                // read, and none an integration parked (a retry delivers it from the log).
                 return try db.run(
                     """
                     DELETE FROM events WHERE position IN (
@@ -18,6 +19,7 @@ extension SQLiteStore {
                           AND NOT EXISTS (
                               SELECT 1 FROM integrations i WHERE i.tenant_id = events.tenant_id AND i.enabled = 1 AND i.cursor_seq < events.seq
                           )
+                          AND NOT EXISTS (SELECT 1 FROM parked_events p WHERE p.tenant_id = events.tenant_id AND p.seq = events.seq)
                         ORDER BY position LIMIT ?)
                     """,
                     [.integer(Int64(cutoff.timeIntervalSince1970)), .integer(limit)]
@@ -63,14 +65,20 @@ extension SQLiteStore {
         }
     }
 
-    /// Runs SQLite's incremental vacuum: the pages deleted rows freed go back to the file system.
+    /// Runs SQLite's incremental vacuum, 2,000 pages per write job so writers wait at most one step:
+    /// the pages deleted rows freed go back to the file system.
     public func reclaimSpace() async throws -> Int64 {
-        try await write { db in
-            let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
-            let before = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
-            try db.execute("PRAGMA incremental_vacuum")
-            let after = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
-            return (before - after) * pageSize
+        var freed: Int64 = 0
+        while true {
+            let step = try await write { db -> (freed: Int64, left: Int64) in
+                let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
+                let before = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
+                try db.execute("PRAGMA incremental_vacuum(2000)")
+                let after = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
+                return ((before - after) * pageSize, after)
+            }
+            freed += step.freed
+            if step.left == 0 || step.freed == 0 { return freed }
         }
     }
 

@@ -80,7 +80,8 @@ extension SQLiteStore: OAuthStore {
 
     public func revokeToken(id: String, expiresAt: Date) async throws {
         try await write { db in
-            try db.run("DELETE FROM revoked_tokens WHERE expires_at < ?", [SQLiteValue(Self.now())])
+            // Kept 5 minutes past expiry: tokens are accepted with a clock skew allowance.
+            try db.run("DELETE FROM revoked_tokens WHERE expires_at < ?", [SQLiteValue(Self.now().addingTimeInterval(-300))])
             try db.run("INSERT OR IGNORE INTO revoked_tokens (id, expires_at) VALUES (?, ?)", [.text(id), SQLiteValue(expiresAt)])
         }
     }

@@ -58,11 +58,16 @@ public final class SQLiteStore: StoreMaintenance {
         try Self.makePrivate(path: configuration.path)
         let lock = try SQLiteDatabaseLock(database: configuration.path, exclusive: false)
         let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased())
-        // Deleted rows' pages go back to the file system by `reclaimSpace()`; an older database is
-        // rebuilt once to allow it.
+        // Deleted rows' pages go back to the file system by `reclaimSpace()`. A new database gets that
+        // setting at once; an older one is rebuilt once to have it, and when that cannot be done now (no
+        // room, another process writing) it is served as it is and tried again at the next start.
         if try writeConnection.queryFirst("PRAGMA auto_vacuum", [], { $0.int(0) }) != 2 {
-            try writeConnection.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            try writeConnection.execute("VACUUM")
+            do {
+                try writeConnection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                try writeConnection.execute("VACUUM")
+            } catch {
+                logger.warning("The database could not be rebuilt for incremental vacuum; freed space stays in the file", metadata: ["sb.error": "\(error)"])
+            }
         }
         let applied = try Migrations.run(on: writeConnection)
         if !applied.isEmpty {

@@ -64,15 +64,25 @@ struct Restore: AsyncParsableCommand {
         {
             throw ValidationError("\(keyPath) holds another key than the backup's; pass --force to replace it.")
         }
+        // The key is staged before the database is swapped, and the old key is kept beside, renamed,
+        // like the old database: the kept database's secrets open only with it.
+        let stagedKey = keyPath.map { $0 + ".restoring" }
+        if let stagedKey, manager.fileExists(atPath: keyCopy) {
+            try? manager.removeItem(atPath: stagedKey)
+            try manager.copyItem(atPath: keyCopy, toPath: stagedKey)
+            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: stagedKey)
+        }
         do {
             try StoreFactory.restore(configuration.database, from: copy, replacing: force)
         } catch {
+            if let stagedKey { try? manager.removeItem(atPath: stagedKey) }
             throw ValidationError("Not restored: \(error)")
         }
-        if let keyPath, manager.fileExists(atPath: keyCopy) {
-            try? manager.removeItem(atPath: keyPath)
-            try manager.copyItem(atPath: keyCopy, toPath: keyPath)
-            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
+        if let keyPath, let stagedKey, manager.fileExists(atPath: stagedKey) {
+            if manager.fileExists(atPath: keyPath) {
+                try manager.moveItem(atPath: keyPath, toPath: keyPath + ".before-restore-\(Int(Date().timeIntervalSince1970))")
+            }
+            guard rename(stagedKey, keyPath) == 0 else { throw ValidationError("The database is restored, but its key could not be moved to \(keyPath) from \(stagedKey).") }
         }
         print("Restored \(configuration.database.path) from \(from).")
     }

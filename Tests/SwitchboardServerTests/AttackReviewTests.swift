@@ -304,6 +304,17 @@ import Testing
                     )
                 }
                 #expect(refused?.hasPrefix("HTTP/1.1 400") == true && refused?.contains(#""field":"since""#) == true, "\(refused ?? "")")
+                // An upgrade request with bytes after it in the same write (a frame sent before the 101):
+                // the connection's HTTP timeouts step aside before those bytes come through.
+                try await offPool {
+                    let eager = try RawConnection(port: port)
+                    eager.send(
+                        "GET /ws?token=\(key) HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nXYZ"
+                    )
+                    _ = eager.isClosed(within: .seconds(2))
+                }
+                #expect(try await client.call(.get, "/health", key: nil).status == .ok, "the server is still up")
 
                 // A receiver that answers 429 with a Retry-After far beyond any date: the delivery waits a day at most.
                 let webhook = try #require(try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": ["*"]])["id"]?.string)

@@ -103,12 +103,19 @@ func offPool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) as
                 stalledBody.send("POST /api/v1/agents HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
                 let idle = try RawConnection(port: port)
                 #expect(idle.status("/health") == "HTTP/1.1 200 OK")
+                // Answered before its body is read (401), then the body's byte, then silence: the idle timeout.
+                let answeredEarly = try RawConnection(port: port)
+                #expect(answeredEarly.get("/health") != nil)
+                answeredEarly.send("POST /api/v1/agents HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n")
+                usleep(300_000)
+                answeredEarly.send("x")
 
                 #expect(slow.allSatisfy { $0.isClosed(within: .seconds(10)) }, "every half-header connection is closed")
                 let elapsed = ContinuousClock.now - opened
                 #expect(elapsed >= .seconds(2) && elapsed < .seconds(12), "closed by the header timeout: \(elapsed)")
                 #expect(stalledBody.isClosed(within: .seconds(10)))
                 #expect(idle.isClosed(within: .seconds(10)))
+                #expect(answeredEarly.isClosed(within: .seconds(10)))
                 #expect(try RawConnection(port: port).status("/health") == "HTTP/1.1 200 OK")
 
                 let metrics = try RawConnection(port: port).get("/metrics", headers: "Authorization: Bearer scrape\r\n") ?? ""

@@ -70,7 +70,14 @@ struct EventDelivery: Sendable {
             }
             _ = breaker.admits()
             let outcomes = await instance.deliver(events: Array(envelopes[delivered...]))
-            for outcome in outcomes where outcome.status.acknowledgesEvent {
+            // Only the acknowledged events before the first failure count, and never more than were
+            // sent: a child's progress frames are outside input.
+            var failure = CallOutcome(status: .internal, body: [])
+            for outcome in outcomes.prefix(events.count - delivered) {
+                guard outcome.status.acknowledgesEvent else {
+                    failure = outcome
+                    break
+                }
                 if outcome.status == .invalid {
                     let event = events[delivered]
                     logger.warning("Plugin refused an event; skipped", metadata: ["sb.seq": "\(event.seq)", "sb.event": .string(event.type.name)])
@@ -82,7 +89,6 @@ struct EventDelivery: Sendable {
                 breaker.record(.ok)
                 break
             }
-            let failure = outcomes.last { !$0.status.acknowledgesEvent } ?? CallOutcome(status: .internal, body: [])
             breaker.record(failure.status)
             failures += 1
             let event = events[delivered]

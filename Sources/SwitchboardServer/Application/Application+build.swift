@@ -120,7 +120,15 @@ public func buildApplication(
         certificates = loaded
         services.append(CertificateReloadService(certificates: loaded, logger: logger))
         if let port = configuration.tls.redirectPort {
-            services.append(HTTPSRedirect.application(host: configuration.server.host, port: port, httpsPort: configuration.server.port, logger: logger))
+            services.append(
+                HTTPSRedirect.application(
+                    host: configuration.server.host,
+                    port: port,
+                    httpsPort: configuration.server.port,
+                    idleTimeout: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
+                    logger: logger
+                )
+            )
         }
     case (nil, nil):
         break

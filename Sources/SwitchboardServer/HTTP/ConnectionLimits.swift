@@ -45,9 +45,17 @@ final class ConnectionLimiter: Sendable {
         logger.info("Connection limits", metadata: ["sb.max_connections": "\(self.maxConnections)", "sb.file_limit": "\(files)", "sb.max_per_address": "\(maxPerAddress)"])
     }
 
+    /// The key an address is limited under: an IPv6 address by its /64, which one subscriber usually
+    /// holds whole; nil for a trusted proxy or a socket that is not IP.
+    private func limitKey(_ address: [UInt8]?) -> [UInt8]? {
+        guard let address, !trustedProxies.contains(where: { $0.contains(address) }) else { return nil }
+        let isMapped = address.count == 16 && address[0..<10].allSatisfy { $0 == 0 } && address[10] == 0xFF && address[11] == 0xFF
+        return address.count == 16 && !isMapped ? Array(address[0..<8]) : address
+    }
+
     /// Counts a new connection from `address` (nil: not an IP socket), or says why it is refused.
     func admit(_ address: [UInt8]?) -> Refusal? {
-        let limited = address.flatMap { address in trustedProxies.contains(where: { $0.contains(address) }) ? nil : address }
+        let limited = limitKey(address)
         let now = ContinuousClock.now
         let (refusal, report) = state.withLock { state -> (Refusal?, Int?) in
             let refusal: Refusal? =
@@ -77,7 +85,7 @@ final class ConnectionLimiter: Sendable {
 
     /// Forgets a connection `admit` counted.
     func release(_ address: [UInt8]?) {
-        let limited = address.flatMap { address in trustedProxies.contains(where: { $0.contains(address) }) ? nil : address }
+        let limited = limitKey(address)
         state.withLock { state in
             state.total -= 1
             guard let limited else { return }
@@ -121,9 +129,9 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
 
     /// Where the connection is, which decides its timeout.
     enum Phase: String {
-        /// Waiting for a request: the idle timeout, or the header timeout for a new connection.
+        /// Waiting for the next request on a kept-alive connection: the idle timeout.
         case idle
-        /// Between a request's first byte and the end of its headers.
+        /// Between a request's first byte (a new connection's start) and the end of its headers.
         case header
         /// Reading a request's body.
         case body
@@ -135,7 +143,11 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
 
     private let limits: Limits
     private let metrics: any MetricsFactory
-    private var phase = Phase.idle
+    private var phase = Phase.header
+    /// Whether the current request was read to its end, and whether its answer was written to its end:
+    /// an answer may end first (a 401 or 413 before the body is read).
+    private var requestComplete = false
+    private var responseComplete = false
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
@@ -169,11 +181,26 @@ final class ConnectionDeadlineHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     /// The request's headers are complete.
-    func headReceived() { enter(.body, timeout: limits.body) }
-    /// The request is complete.
-    func requestEnded() { enter(.handling, timeout: nil) }
-    /// The answer is written: wait for the next request.
-    func responseEnded() { if phase == .handling { enter(.idle, timeout: limits.idle) } }
+    func headReceived() {
+        guard phase != .off else { return }
+        requestComplete = false
+        responseComplete = false
+        enter(.body, timeout: limits.body)
+    }
+
+    /// The request is complete: it is being answered, or, answered already, the next is awaited.
+    func requestEnded() {
+        guard phase != .off else { return }
+        requestComplete = true
+        if responseComplete { enter(.idle, timeout: limits.idle) } else { enter(.handling, timeout: nil) }
+    }
+
+    /// The answer is written: once the request was read to its end too, wait for the next request.
+    func responseEnded() {
+        guard phase != .off else { return }
+        responseComplete = true
+        if requestComplete { enter(.idle, timeout: limits.idle) }
+    }
     /// The connection has timeouts of its own from now on.
     func stop() { enter(.off, timeout: nil) }
 

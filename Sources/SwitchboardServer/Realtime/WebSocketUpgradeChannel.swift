@@ -59,6 +59,12 @@ where WebSocketResponder.Context == AppRequestContext {
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: session.configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
+                    // From here the connection is an upgrade: the HTTP timeouts end, and the observer goes
+                    // before NIO removes the request decoder, which hands any bytes after the request on
+                    // as raw bytes that the observer must never see.
+                    if let observer = try? channel.pipeline.syncOperations.handler(type: RequestPhaseObserver.self) {
+                        channel.pipeline.syncOperations.removeHandler(observer, promise: nil)
+                    }
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
                         switch await authorize(head, channel: channel, logger: logger) {
@@ -77,8 +83,6 @@ where WebSocketResponder.Context == AppRequestContext {
                         guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
                         let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop, isEncrypted: isEncrypted)
                         let pipeline = channel.pipeline.syncOperations
-                        // The session's idle timeout replaces the HTTP timeouts.
-                        pipeline.removeHandler(try pipeline.handler(type: RequestPhaseObserver.self), promise: nil)
                         try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
                         try pipeline.addHandler(connection)
                         return .webSocket

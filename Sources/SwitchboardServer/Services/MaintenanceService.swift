@@ -17,7 +17,8 @@ struct MaintenanceService: Service {
     /// The present, for the cutoffs.
     var now: @Sendable () -> Date = { Date() }
 
-    /// The retentions of `configuration`: idempotency keys and revoked tokens always, the rest unless 0.
+    /// The retentions of `configuration`: idempotency keys and revoked tokens always (a revocation is
+    /// kept 5 minutes past its token's expiry, beyond the clock skew tokens are accepted with), the rest unless 0.
     static func retention(of configuration: SwitchboardConfiguration) -> [RetainedRecords: Duration] {
         var retention = retention(of: configuration.api)
         if configuration.plugins.parkedEventRetentionDays > 0 { retention[.parkedEvents] = .seconds(configuration.plugins.parkedEventRetentionDays * 86_400) }
@@ -26,7 +27,7 @@ struct MaintenanceService: Service {
 
     /// The retentions of the `[api]` section.
     static func retention(of configuration: SwitchboardConfiguration.API) -> [RetainedRecords: Duration] {
-        var retention: [RetainedRecords: Duration] = [.idempotencyKeys: .seconds(configuration.idempotencyRetentionHours * 3_600), .revokedTokens: .zero]
+        var retention: [RetainedRecords: Duration] = [.idempotencyKeys: .seconds(configuration.idempotencyRetentionHours * 3_600), .revokedTokens: .seconds(300)]
         let days: [(RetainedRecords, Int)] = [
             (.events, configuration.eventRetentionDays), (.webhookDeliveries, configuration.webhookDeliveryRetentionDays),
             (.auditEvents, configuration.auditRetentionDays),

@@ -1,13 +1,20 @@
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The plain-HTTP listener of a TLS server, when configured: every request gets 308 to the same path
-/// on the HTTPS port, so clients that start with http:// land on TLS; nothing else is served there.
+/// on the HTTPS port, so clients that start with http:// land on TLS; nothing else is served there. A
+/// connection that says nothing for `idleTimeout` is closed, so idle sockets cannot pile up here either.
 enum HTTPSRedirect {
-    static func application(host: String, port: Int, httpsPort: Int, logger: Logger) -> some ApplicationProtocol {
+    static func application(host: String, port: Int, httpsPort: Int, idleTimeout: TimeAmount, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
         router.addMiddleware { HTTPSRedirectMiddleware(httpsPort: httpsPort) }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "switchboard"), logger: logger)
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
+            configuration: .init(address: .hostname(host, port: port), serverName: "switchboard"),
+            logger: logger
+        )
     }
 }
 

@@ -135,6 +135,9 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a transaction is open: false once SQLite rolled one back by itself (on `SQLITE_FULL`, say).
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     /// Runs a statement for its effect; returns the number of rows changed.
     @discardableResult
     func run(_ sql: String, _ bindings: [SQLiteValue] = []) throws -> Int {

@@ -116,6 +116,14 @@ final class SQLiteWriter: @unchecked Sendable {
         return batch
     }
 
+    /// Fails every job of a batch whose transaction SQLite ended: nothing of it was written.
+    private func abandon(_ batch: [any SQLiteWriteJob], _ error: any Error) {
+        logger.error("Write transaction rolled back by SQLite", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
+        try? connection.execute("ROLLBACK")
+        connection.clearAppended()
+        for job in batch { job.finish(error) }
+    }
+
     private func commit(_ batch: [any SQLiteWriteJob]) {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
@@ -136,12 +144,16 @@ final class SQLiteWriter: @unchecked Sendable {
                     try connection.run("RELEASE job")
                     outcomes.append((job, nil))
                 } catch {
+                    // SQLite may have rolled back the whole transaction (a full disk does): then every
+                    // job of the batch failed, and no later one may run outside a transaction.
+                    guard connection.isInTransaction else { return abandon(batch, error) }
                     connection.dropAppendedEvents(after: appended)
                     try connection.run("ROLLBACK TO job")
                     try connection.run("RELEASE job")
                     outcomes.append((job, error))
                 }
             } catch {
+                guard connection.isInTransaction else { return abandon(batch, error) }
                 outcomes.append((job, error))
             }
         }
