@@ -53,8 +53,10 @@ struct Plugins: AsyncParsableCommand {
 
         func run() async throws {
             let manifest: PluginManifest
+            // dlopen reads a bare name as a library to search for, not a file here.
+            let path = file.contains("/") ? file : "./" + file
             do {
-                manifest = try PluginCatalog.readManifest(path: file)
+                manifest = try PluginCatalog.readManifest(path: path)
             } catch let rejection as PluginRejection {
                 throw ValidationError("\(file) is not a usable plugin: \(rejection.reason).")
             }
