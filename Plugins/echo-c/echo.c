@@ -134,7 +134,7 @@ static char *kv_read(const sb_host *host, const char *key, const char *fallback,
     }
     if (status != SB_OK) return NULL;
     char *text = copy(value);
-    host_api->free((void *)value.ptr);
+    host_api->free(value.ptr);
     return text;
 }
 

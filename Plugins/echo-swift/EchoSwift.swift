@@ -73,7 +73,7 @@ private func read(_ context: OpaquePointer, _ key: String) -> (value: String?, v
     let status = borrowed(key) { host.pointee.kv_get(context, $0, &value, &version) }
     if status == SB_NOT_FOUND { return (nil, 0) }
     guard status == SB_OK else { return nil }
-    defer { host.pointee.free(UnsafeMutableRawPointer(mutating: value.ptr)) }
+    defer { host.pointee.free(value.ptr) }
     return (text(value), version)
 }
 

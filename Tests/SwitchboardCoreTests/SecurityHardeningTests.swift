@@ -199,6 +199,15 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
         #expect(try SecretBox.keepingMaskedSecrets(config, previous: previous, paths: paths) == config)
     }
 
+    // A config PUT replaces the config whole, but a secret it leaves out is kept; null removes it.
+    @Test func aLeftOutSecretIsKeptAndANullOneRemoved() throws {
+        let kept = try SecretBox.keepingMaskedSecrets(["url": "https://crm.example.com/api", "timeout": 5], previous: previous, paths: paths)
+        #expect(kept["token"] == "stored-token" && kept["timeout"] == 5)
+        let removed = try SecretBox.keepingMaskedSecrets(["url": "https://crm.example.com/api", "token": .null], previous: previous, paths: paths)
+        #expect(removed["token"] == .null)
+        #expect(throws: SwitchboardError.self) { try SecretBox.keepingMaskedSecrets(["url": "https://elsewhere.example"], previous: previous, paths: paths) }
+    }
+
     // Guards the review's finding: a list of servers (LDAP's "ldap://a,ldap://b") is no single URL,
     // yet changing it must not keep the stored secret either.
     @Test func aChangedListOfURLsRefusesAMaskedSecretToo() throws {

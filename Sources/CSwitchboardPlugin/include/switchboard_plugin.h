@@ -27,8 +27,8 @@
  *
  * Threads. The host calls hooks on its worker threads, never on a network event loop, and never
  * two hooks of one instance at once when the manifest sets "serialize_calls". Host services may be
- * called from any thread, between the return of `create` and the return of `destroy` for
- * instance-scoped services. Hooks must not block for long: slow work returns SB_PENDING and
+ * called from any thread, for instance-scoped services from the call of `create` (inside it too)
+ * until `destroy` returns. Hooks must not block for long: slow work returns SB_PENDING and
  * finishes through `complete`. Nothing may unwind (C++ exceptions, Swift errors, panics) across
  * this boundary.
  */
@@ -131,10 +131,12 @@ typedef struct sb_host_api {
     uint16_t abi_major;   /**< The host's SB_ABI_VERSION_MAJOR. */
     uint16_t abi_minor;   /**< The host's SB_ABI_VERSION_MINOR. */
 
-    /** Allocates `size` bytes for data handed to the host. Returns NULL when out of memory. */
+    /** Allocates `size` bytes for data handed to the host (alloc(0) gives a pointer to free like any
+     *  other). Returns NULL when out of memory. */
     void *(*alloc)(size_t size);
-    /** Frees memory from `alloc`, including strings the host handed over. NULL is ignored. */
-    void (*free)(void *ptr);
+    /** Frees memory from `alloc`, including strings the host handed over (an `sb_str`'s `ptr` as it
+     *  is, without casting `const` away: the same call as in the 1.0 header). NULL is ignored. */
+    void (*free)(const void *ptr);
 
     /** Writes a log record tagged with the plugin and, for an instance context, the tenant. */
     void (*log)(const sb_host *host, sb_log_level level, sb_str message);

@@ -62,14 +62,19 @@ public struct SecretBox: Sendable {
         paths.reduce(config) { config, path in config.replacing(at: path) { _ in .string(mask) } }
     }
 
-    /// `config` where every secret still equal to ``mask`` takes its value from `previous`.
+    /// `config` where every secret still equal to ``mask``, or left out, takes its value from `previous`
+    /// (a config PUT replaces the config whole, but a stored secret stays unless the PUT sets it, or
+    /// sets it to null).
     ///
     /// A stored secret never follows a changed destination: when any URL in the config (a string with
     /// a scheme and a host, outside the secrets) differs from `previous`, masked secrets are refused
     /// and must be given again, or a config change could send the stored token to another host.
     /// - Throws: `secret_required` naming the first masked secret in that case.
     public static func keepingMaskedSecrets(_ config: JSONValue, previous: JSONValue?, paths: [[String]]) throws -> JSONValue {
-        let masked = paths.filter { config.value(at: $0) == .string(mask) && previous?.value(at: $0) != nil }
+        let masked = paths.filter { path in
+            (config.value(at: path) == .string(mask) || (config.value(at: path) == nil && Self.parentExists(path, in: config)))
+                && previous?.value(at: path) != nil
+        }
         if let first = masked.first, let previous, destinations(of: config, secrets: paths) != destinations(of: previous, secrets: paths) {
             let field = (["config"] + first).joined(separator: ".")
             throw SwitchboardError(
@@ -80,8 +85,15 @@ public struct SecretBox: Sendable {
             )
         }
         return masked.reduce(config) { config, path in
-            config.replacing(at: path) { _ in previous?.value(at: path) ?? .string(mask) }
+            guard let old = previous?.value(at: path) else { return config }
+            return config.setting(old, at: path)
         }
+    }
+
+    /// Whether the object that would hold `path`'s last key exists in `config`.
+    private static func parentExists(_ path: [String], in config: JSONValue) -> Bool {
+        if case .object? = config.value(at: Array(path.dropLast())) { return true }
+        return false
     }
 
     /// Every string of `config` outside the secret `paths` that names a destination, by its path: a URL
@@ -145,6 +157,14 @@ extension JSONValue {
         guard let first = path.first else { return self }
         guard case .object(let fields) = self, let child = fields[first] else { return nil }
         return child.value(at: Array(path.dropFirst()))
+    }
+
+    /// A copy with `value` at `path`, whose parent object must exist; the key is added when absent.
+    public func setting(_ value: JSONValue, at path: [String]) -> JSONValue {
+        guard let first = path.first else { return value }
+        guard case .object(var fields) = self else { return self }
+        fields[first] = path.count == 1 ? value : (fields[first] ?? .null).setting(value, at: Array(path.dropFirst()))
+        return .object(fields)
     }
 
     /// A copy with the value at `path` (when present) replaced by `transform` of it.

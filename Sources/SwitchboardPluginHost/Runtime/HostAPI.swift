@@ -21,7 +21,7 @@ final class HostAPI: @unchecked Sendable {
                 abi_major: UInt16(SB_ABI_VERSION_MAJOR),
                 abi_minor: UInt16(SB_ABI_VERSION_MINOR),
                 alloc: { size in malloc(max(size, 1)) },
-                free: { pointer in Foundation.free(pointer) },
+                free: { pointer in Foundation.free(UnsafeMutableRawPointer(mutating: pointer)) },
                 log: { host, level, message in HostAPI.log(host, level, message) },
                 kv_get: { host, key, value, version in HostAPI.kvGet(host, key, value, version).raw },
                 kv_put: { host, key, value, expected, version in HostAPI.kvPut(host, key, value, expected, version).raw },
