@@ -24,6 +24,11 @@ struct TestServer {
         var configuration = SwitchboardConfiguration()
         configuration.server.port = 0
         configuration.database.path = temporaryDatabasePath()
+        // HummingbirdTesting's live client keeps one connection and does not reconnect when the server
+        // closes it; a test that computes for a while between requests must not lose it to the header
+        // or idle timeout (ConnectionLimitTests sets them short to test them).
+        configuration.server.headerTimeoutSeconds = 600
+        configuration.server.idleTimeoutSeconds = 600
         configure(&configuration)
         let store = try SQLiteStore(configuration: configuration.database, logger: testLogger)
         var credentials: [Credentials] = []
