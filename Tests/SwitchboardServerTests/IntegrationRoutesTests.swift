@@ -34,7 +34,7 @@ import Testing
         #expect(reasons["echo-c"] == "loaded")
         #expect(reasons["fixture"] == "loaded")
         #expect(reasons["notes"]?.contains("not an ELF shared object") == true)
-        #expect(reasons["wrong-abi"]?.contains("built for plugin ABI 2.0; this host speaks 1.0") == true)
+        #expect(reasons["wrong-abi"]?.contains("built for plugin ABI 2.0; this host speaks 1.1") == true)
         #expect(reasons["bad-manifest"]?.contains("malformed manifest: the manifest is not valid JSON") == true)
         #expect(reasons["bad-schema"]?.contains("config_schema.properties.x.type must be one of") == true)
         #expect(reasons["missing-init"]?.contains("missing the entry symbols") == true)

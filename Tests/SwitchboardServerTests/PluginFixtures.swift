@@ -59,6 +59,16 @@ enum PluginFixtures {
             compiler.waitUntilExit()
             if compiler.terminationStatus == 0 { files[name] = library }
         }
+        // "checked" speaks the current ABI (1.1), against the header of this tree.
+        let checked = Process()
+        checked.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+        checked.arguments = [
+            "-shared", "-fPIC", "-O1", "-I", packageRoot.appendingPathComponent("Sources/CSwitchboardPlugin/include").path, "-o", "\(output)/checked.so",
+            packageRoot.appendingPathComponent("Tests/Fixtures/plugins/checked.c").path,
+        ]
+        try? checked.run()
+        checked.waitUntilExit()
+        if checked.terminationStatus == 0 { files["checked"] = "\(output)/checked.so" }
         // auth-ldap links libldap (libldap-dev), so it is built here rather than by the package.
         let ldap = Process()
         ldap.executableURL = URL(fileURLWithPath: "/usr/bin/make")

@@ -69,4 +69,20 @@ import Testing
             #expect(try await client.call(.get, "/api/v1/integrations/crash/parked", key: key)["data"]?.array.count == 1)
         }
     }
+
+    /// ABI 1.1: the log and metric services say what they refused, where the 1.0 ones stay silent.
+    @Test func checkedServicesReportWhatTheyRefuse() async throws {
+        let server = try await IntegrationRoutesTests.server(plugins: ["checked"]) { $0.metrics.token = "scrape" }
+        try await server.run { client in
+            let key = server.tenantA.key
+            #expect(try await client.call(.put, "/api/v1/integrations/checked", key: key, json: ["config": [:]]).status == .ok)
+            let answer = try await client.call(.post, "/api/v1/integrations/checked/call", key: key, json: ["op": "checked.try"])
+            // As switchboard_plugin.h numbers them: SB_OK 0, SB_INVALID 2.
+            let statuses = answer.json.array.compactMap(\.int)
+            let (invalid, ok) = (2, 0)
+            #expect(statuses == [invalid, ok, invalid, invalid, ok, ok], "\(answer.json)")
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer scrape"], body: nil).body)
+            #expect(metrics.contains(#"sb_plugin_checked_total{plugin="checked",tenant="\#(server.tenantA.tenantID)"} 2"#))
+        }
+    }
 }

@@ -45,7 +45,7 @@ extern "C" {
 /** ABI major version: part of every entry symbol's name (`sb_plugin_init_v1`). */
 #define SB_ABI_VERSION_MAJOR 1
 /** ABI minor version: a host accepts plugins built against any minor up to its own. */
-#define SB_ABI_VERSION_MINOR 0
+#define SB_ABI_VERSION_MINOR 1
 
 /** Status of every ABI call. A receiver treats any value it does not know as SB_INTERNAL. */
 typedef enum sb_status {
@@ -180,6 +180,19 @@ typedef struct sb_host_api {
      * after the host timed the call out or cancelled it is ignored.
      */
     void (*complete)(const sb_host *host, sb_call_id call_id, sb_status status, sb_str result_json);
+
+    /* ABI 1.1: services that say whether they did what was asked, where the 1.0 ones drop a bad
+     * request silently. A plugin that may run on a 1.0 host checks
+     * host->struct_size >= SB_HOST_API_V1_1_SIZE before calling them. */
+
+    /** Like `log`: SB_INVALID (and nothing written) for a level outside sb_log_level, else SB_OK. */
+    sb_status (*log_checked)(const sb_host *host, sb_log_level level, sb_str message);
+    /**
+     * Like `metric_counter` (`histogram` 0) or `metric_histogram` (1): SB_INVALID for a name that is
+     * not 1-64 of [a-z0-9_], a value that is not finite, or a negative counter delta; SB_DENIED when
+     * the manifest does not list the "metrics" service; SB_OK when the value was taken.
+     */
+    sb_status (*metric_checked)(const sb_host *host, sb_str name, double value, int histogram);
 } sb_host_api;
 
 /**
@@ -288,6 +301,8 @@ SB_EXPORT sb_status sb_plugin_init_v1(const sb_host_api *host, sb_plugin_api *pl
 #define SB_PLUGIN_API_V1_0_SIZE (offsetof(sb_plugin_api, cancel) + sizeof(void (*)(void)))
 /** The size of the 1.0 part of sb_host_api: what every v1 host offers at least. */
 #define SB_HOST_API_V1_0_SIZE (offsetof(sb_host_api, complete) + sizeof(void (*)(void)))
+/** The size of the 1.1 part of sb_host_api: a host at least this big has the checked services. */
+#define SB_HOST_API_V1_1_SIZE (offsetof(sb_host_api, metric_checked) + sizeof(void (*)(void)))
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,9 @@ final class HostAPI: @unchecked Sendable {
                 http_request: { host, request, callback, userData in HostAPI.http(host, request, callback, userData).raw },
                 metric_counter: { host, name, delta in HostAPI.metric(host, name, delta, histogram: false) },
                 metric_histogram: { host, name, value in HostAPI.metric(host, name, value, histogram: true) },
-                complete: { host, callID, status, result in HostAPI.complete(host, callID, status, result) }
+                complete: { host, callID, status, result in HostAPI.complete(host, callID, status, result) },
+                log_checked: { host, level, message in HostAPI.logChecked(host, level, message).raw },
+                metric_checked: { host, name, value, histogram in HostAPI.metricChecked(host, name, value, histogram: histogram != 0).raw }
             )
         )
     }
@@ -42,6 +44,21 @@ final class HostAPI: @unchecked Sendable {
         let levels: [Logger.Level] = [.trace, .debug, .info, .warning, .error]
         let index = Int(level.rawValue)
         context.environment.services.log(context, level: levels.indices.contains(index) ? levels[index] : .error, message: text(message))
+    }
+
+    private static func logChecked(_ host: OpaquePointer?, _ level: sb_log_level, _ message: sb_str) -> PluginStatus {
+        guard HostContext.from(host) != nil else { return .denied }
+        guard (0..<5).contains(Int(level.rawValue)) else { return .invalid }
+        log(host, level, message)
+        return .ok
+    }
+
+    private static func metricChecked(_ host: OpaquePointer?, _ name: sb_str, _ value: Double, histogram: Bool) -> PluginStatus {
+        guard let context = HostContext.from(host) else { return .denied }
+        guard context.services.contains(.metrics) else { return .denied }
+        guard PluginMetric.isValid(name: text(name), value: value, histogram: histogram) else { return .invalid }
+        metric(host, name, value, histogram: histogram)
+        return .ok
     }
 
     private static func kvGet(_ host: OpaquePointer?, _ key: sb_str, _ value: UnsafeMutablePointer<sb_str>?, _ version: UnsafeMutablePointer<UInt64>?) -> PluginStatus {

@@ -103,9 +103,7 @@ struct LocalPluginServices: PluginServices {
     }
 
     func metric(_ context: HostContext, name: String, value: Double, isHistogram: Bool) {
-        guard let metrics, context.services.contains(.metrics), value.isFinite, !name.isEmpty, name.count <= 64,
-            name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
-        else { return }
+        guard let metrics, context.services.contains(.metrics), PluginMetric.isValid(name: name, value: value, histogram: isHistogram) else { return }
         let dimensions = [("plugin", context.pluginID), ("tenant", context.tenantID ?? "")]
         if isHistogram {
             metrics.makeRecorder(label: "sb_plugin_\(name)", dimensions: dimensions, aggregate: true).record(value)
@@ -146,5 +144,14 @@ extension ExpectedVersion {
         case .absent: 0
         case .exactly(let version): version
         }
+    }
+}
+
+/// The rules a plugin's metric meets: a name of 1-64 characters of `a-z 0-9 _` (it becomes
+/// `sb_plugin_<name>`), a finite value, and no negative counter increment.
+enum PluginMetric {
+    static func isValid(name: String, value: Double, histogram: Bool) -> Bool {
+        value.isFinite && (histogram || (value >= 0 && value < 9.2e18)) && !name.isEmpty && name.count <= 64
+            && name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
     }
 }
