@@ -83,11 +83,12 @@ actor IdentityProviders {
         var candidates = registrations[iss]?.issuers ?? []
         if candidates.count > 1 { candidates.removeAll { !audiences.contains($0.issuer.audience) } }
         guard candidates.count == 1, let found = candidates.first else { return nil }
-        var entry = entries[found.issuer.id]
-        if entry == nil || now - entry!.loadedAt > registrationLifetime {
-            entry = try await load(found.issuer, sealedSecret: found.sealedSecret, now: now)
+        var current: Entry
+        if let cached = entries[found.issuer.id], now - cached.loadedAt <= registrationLifetime {
+            current = cached
+        } else {
+            current = try await load(found.issuer, sealedSecret: found.sealedSecret, now: now)
         }
-        guard var current = entry else { return nil }
         let kidIsNew = kid.map { !current.kids.contains($0) } ?? false
         if current.issuer.kind == .jwks, now - current.fetchedAt > jwksLifetime || (kidIsNew && now - current.fetchedAt > refetchInterval) {
             current = try await load(current.issuer, sealedSecret: nil, now: now)
