@@ -77,14 +77,16 @@ public final class OutboundHTTPClient: Sendable {
         guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else { throw Refusal.invalidURL }
-        if let literal = OutboundAddressPolicy.literal(host) {
-            guard policy.permits(literal) else { throw Refusal.refused }
+        let address: [UInt8]
+        switch await policy.check(host: host, resolver: resolver) {
+        case .unresolved: throw Refusal.unresolved
+        case .refused: throw Refusal.refused
+        case .permitted(let checked): address = checked
+        }
+        if OutboundAddressPolicy.literal(host) != nil {
             return try await read(try await shared.execute(request, timeout: timeout))
         }
-        let addresses = await resolver(host)
-        guard let first = addresses.first else { throw Refusal.unresolved }
-        guard addresses.allSatisfy(policy.permits) else { throw Refusal.refused }
-        let pin = Pin(host: host, address: IPAddressRange.format(first))
+        let pin = Pin(host: host, address: IPAddressRange.format(address))
         let client = checkOut(pin)
         defer { checkIn(pin) }
         return try await read(try await client.execute(request, timeout: timeout))

@@ -63,22 +63,20 @@ public final class PluginHTTPClient: Sendable {
 extension OutboundAddressPolicy {
     /// What resolving a host name found.
     public enum Check: Sendable, Equatable {
-        case permitted
+        /// Every address is permitted; the first is the one to connect to.
+        case permitted(address: [UInt8])
         case refused
         case unresolved
     }
 
-    /// Resolves `host` (a name or a literal address) and checks every address: all must be permitted.
-    /// Webhooks and plugin HTTP run it when a URL is saved and again before each connection.
-    public func check(host: String) async -> Check {
+    /// Resolves `host` (a name or a literal address) with `resolver` and checks every address: all must
+    /// be permitted. Webhooks check a URL with it when it is saved, and `OutboundHTTPClient` before
+    /// each connection.
+    public func check(host: String, resolver: OutboundHTTPClient.Resolver = Self.resolve) async -> Check {
         let addresses: [[UInt8]]
-        if let literal = Self.literal(host) {
-            addresses = [literal]
-        } else {
-            addresses = await Self.resolve(host)
-        }
-        if addresses.isEmpty { return .unresolved }
-        return addresses.allSatisfy(permits) ? .permitted : .refused
+        if let literal = Self.literal(host) { addresses = [literal] } else { addresses = await resolver(host) }
+        guard let first = addresses.first else { return .unresolved }
+        return addresses.allSatisfy(permits) ? .permitted(address: first) : .refused
     }
 
     /// The bytes of `host` when it is a literal IPv4 or IPv6 address (`[…]` or bare), read without a lookup.
