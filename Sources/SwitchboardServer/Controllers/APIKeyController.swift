@@ -75,7 +75,7 @@ struct APIKeyController {
         guard body.name != nil else { throw SwitchboardError.missingField("name") }
         guard body.scopes != nil else { throw SwitchboardError.missingField("scopes") }
         let principal = context.requirePrincipal
-        let settings = try authority(context).newKeySettings(try body.settings(grantedBy: principal))
+        let settings = try Self.authority(context, in: directory).newKeySettings(try body.settings(grantedBy: principal))
         let (key, secret) = try await directory.createAPIKey(tenant: principal.tenantID, settings: settings)
         try await audit.record(.apiKeyCreated, context: context, target: "api_key:\(key.id)", detail: ["scopes": Self.names(key.scopes)])
         return try .json(WithSecret(resource: key, secret: secret), status: .created)
@@ -86,15 +86,15 @@ struct APIKeyController {
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(try requireKey(context))
+        try .json(try Self.requireKey(context, in: directory))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let principal = context.requirePrincipal
         let settings = try body.settings(grantedBy: principal)
-        let existing = try requireKey(context)
-        try authority(context).checkUpdate(of: existing, to: settings)
+        let existing = try Self.requireKey(context, in: directory)
+        try Self.authority(context, in: directory).checkUpdate(of: existing, to: settings)
         let key = try await directory.updateAPIKey(id: existing.id, tenant: principal.tenantID, settings: settings)
         verifier.invalidate(keyID: key.id)
         let changed = Body.CodingKeys.allCases.filter { body.isSet($0) }.map(\.stringValue).joined(separator: " ")
@@ -103,29 +103,17 @@ struct APIKeyController {
     }
 
     @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (key, secret) = try await directory.rotateAPIKey(id: try requireManageableKey(context).id, tenant: context.requirePrincipal.tenantID)
+        let (key, secret) = try await directory.rotateAPIKey(id: try Self.requireManageableKey(context, in: directory).id, tenant: context.requirePrincipal.tenantID)
         verifier.invalidate(keyID: key.id)
         try await audit.record(.apiKeyRotated, context: context, target: "api_key:\(key.id)")
         return try .json(WithSecret(resource: key, secret: secret))
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let key = try await directory.revokeAPIKey(id: try requireManageableKey(context).id, tenant: context.requirePrincipal.tenantID)
+        let key = try await directory.revokeAPIKey(id: try Self.requireManageableKey(context, in: directory).id, tenant: context.requirePrincipal.tenantID)
         verifier.invalidate(keyID: key.id)
         try await audit.record(.apiKeyRevoked, context: context, target: "api_key:\(key.id)")
         return try .json(key)
-    }
-
-    private func requireKey(_ context: AppRequestContext) throws -> APIKey {
-        try Self.requireKey(context, in: directory)
-    }
-
-    private func requireManageableKey(_ context: AppRequestContext) throws -> APIKey {
-        try Self.requireManageableKey(context, in: directory)
-    }
-
-    private func authority(_ context: AppRequestContext) throws -> CredentialAuthority {
-        try Self.authority(context, in: directory)
     }
 
     /// The key of the path's `{id}`.
