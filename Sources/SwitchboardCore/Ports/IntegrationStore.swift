@@ -30,8 +30,9 @@ public struct ParkedEvent: Sendable, Equatable {
     public var pluginID: String
     public var seq: Int64
     public var type: String
-    /// The last failure: the plugin's status and message.
+    /// The last failure: the plugin's status and message, at most `maxErrorLength` characters.
     public var error: String
+    public static let maxErrorLength = 1_000
     public var attempts: Int
     public var parkedAt: Date
 

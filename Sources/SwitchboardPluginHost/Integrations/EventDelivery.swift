@@ -112,9 +112,9 @@ struct EventDelivery: Sendable {
 
     /// Sets `event` aside; false when the store could not take it (delivery then retries it).
     private func park(_ event: Event, after failure: CallOutcome, attempts: Int) async -> Bool {
-        let error = failure.text.isEmpty ? failure.status.name : "\(failure.status.name): \(failure.text)"
+        let error = String(failure.failureDescription.prefix(ParkedEvent.maxErrorLength))
         let parked = ParkedEvent(
-            tenantID: tenant, pluginID: plugin, seq: event.seq, type: event.type.name, error: String(error.prefix(1_000)), attempts: attempts, parkedAt: Date()
+            tenantID: tenant, pluginID: plugin, seq: event.seq, type: event.type.name, error: error, attempts: attempts, parkedAt: Date()
         )
         do {
             try await store.parkEvent(parked)

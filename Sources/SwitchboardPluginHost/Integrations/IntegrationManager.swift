@@ -232,9 +232,7 @@ public actor IntegrationManager {
     /// - Throws: `integration_not_enabled`, or `integration_unavailable` while its breaker is open.
     public func call(tenant: String, plugin: String, op: String, args: JSONValue) async throws -> CallOutcome {
         let manifest = try library(plugin).manifest
-        guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
-            throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
-        }
+        let running = try runningInstance(tenant: tenant, plugin: plugin)
         guard running.breaker.admits() else {
             throw SwitchboardError(kind: .unavailable, code: "integration_unavailable", detail: "The integration '\(plugin)' is failing; its circuit breaker is open.")
         }
@@ -260,9 +258,7 @@ public actor IntegrationManager {
     ///   removed the event from the log meanwhile.
     public func retryParked(tenant: String, plugin: String, seq: Int64) async throws -> CallOutcome {
         _ = try library(plugin)
-        guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
-            throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
-        }
+        let running = try runningInstance(tenant: tenant, plugin: plugin)
         guard let parked = try store.parkedEvents(tenant: tenant, plugin: plugin).first(where: { $0.seq == seq }) else {
             throw SwitchboardError.notFound("parked_event")
         }
@@ -274,7 +270,7 @@ public actor IntegrationManager {
             _ = try await store.removeParkedEvent(tenant: tenant, plugin: plugin, seq: seq)
         } else {
             var again = parked
-            again.error = outcome.text.isEmpty ? outcome.status.name : "\(outcome.status.name): \(outcome.text)"
+            again.error = String(outcome.failureDescription.prefix(ParkedEvent.maxErrorLength))
             again.attempts = 1
             again.parkedAt = Date()
             try await store.parkEvent(again)
@@ -370,6 +366,15 @@ public actor IntegrationManager {
     }
 
     // MARK: - Helpers
+
+    /// `tenant`'s running instance of `plugin`.
+    /// - Throws: `integration_not_enabled`.
+    private func runningInstance(tenant: String, plugin: String) throws -> Running {
+        guard let running = running[Key(tenant: tenant, plugin: plugin)] else {
+            throw SwitchboardError(kind: .conflict, code: "integration_not_enabled", detail: "The integration '\(plugin)' is not enabled for this tenant.")
+        }
+        return running
+    }
 
     private func library(_ plugin: String) throws -> PluginLibrary {
         guard let library = plugins[plugin] else {

@@ -14,6 +14,9 @@ public struct CallOutcome: Sendable, Equatable {
 
     /// The body as text.
     public var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The status with the plugin's message, when it gave one: `unavailable: backend down`.
+    public var failureDescription: String { text.isEmpty ? status.name : "\(status.name): \(text)" }
 }
 
 /// Calls waiting for their outcome, by id. Whoever finishes a call first — the hook returning, the
