@@ -34,15 +34,11 @@ extension SQLiteStore {
                 )
             case .webhookDeliveries:
                 // The attempts of the same deliveries first: both statements select the same rows in this transaction.
-                let finished = "SELECT %@ FROM webhook_deliveries WHERE status != 'pending' AND created_at < ? ORDER BY position LIMIT ?"
-                try db.run(
-                    "DELETE FROM webhook_attempts WHERE delivery_id IN (\(finished.replacingOccurrences(of: "%@", with: "id")))",
-                    [SQLiteValue(cutoff), .integer(limit)]
-                )
-                return try db.run(
-                    "DELETE FROM webhook_deliveries WHERE position IN (\(finished.replacingOccurrences(of: "%@", with: "position")))",
-                    [SQLiteValue(cutoff), .integer(limit)]
-                )
+                func finished(_ column: String) -> String {
+                    "SELECT \(column) FROM webhook_deliveries WHERE status != 'pending' AND created_at < ? ORDER BY position LIMIT ?"
+                }
+                try db.run("DELETE FROM webhook_attempts WHERE delivery_id IN (\(finished("id")))", [SQLiteValue(cutoff), .integer(limit)])
+                return try db.run("DELETE FROM webhook_deliveries WHERE position IN (\(finished("position")))", [SQLiteValue(cutoff), .integer(limit)])
             case .auditEvents:
                 return try db.run(
                     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
