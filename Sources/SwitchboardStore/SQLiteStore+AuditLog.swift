@@ -41,7 +41,7 @@ extension SQLiteStore: AuditLog {
                     target: row.optionalText(6),
                     clientIP: row.optionalText(7),
                     isSuccess: row.int(8) != 0,
-                    detail: try SwitchboardJSON.makeDecoder().decode([String: String].self, from: Data(row.text(9).utf8))
+                    detail: try SwitchboardJSON.decode([String: String].self, from: row.text(9))
                 )
             }
         }

@@ -141,8 +141,7 @@ extension SQLiteStore: StatisticsStore {
     }
 
     public func pushedStatistics(tenant: String, type: StatisticType, from start: LocalDate, through end: LocalDate) throws -> [PushedStatistic] {
-        let decoder = JSONDecoder()
-        return try read { db in
+        try read { db in
             try db.query(
                 "SELECT day, agent, category, channel, metrics FROM stats_pushed WHERE tenant_id = ? AND type = ? AND day BETWEEN ? AND ?",
                 [.text(tenant), .text(type.name), .integer(start.dayNumber), .integer(end.dayNumber)]
@@ -151,7 +150,7 @@ extension SQLiteStore: StatisticsStore {
                     type: type,
                     date: LocalDate(dayNumber: row.int64(0)),
                     dimensions: [row.text(1), row.text(2), row.text(3)],
-                    metrics: (try? decoder.decode([String: Double].self, from: Data(row.text(4).utf8))) ?? [:]
+                    metrics: (try? SwitchboardJSON.decode([String: Double].self, from: row.text(4))) ?? [:]
                 )
             }
         }

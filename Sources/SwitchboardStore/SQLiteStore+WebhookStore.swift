@@ -237,7 +237,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     private static func webhookRow(_ row: SQLiteRow) throws -> Webhook {
-        let patterns = try JSONDecoder().decode([String].self, from: Data(row.text(3).utf8))
+        let patterns = try SwitchboardJSON.decode([String].self, from: row.text(3))
         return Webhook(
             id: row.text(1),
             tenantID: row.text(0),

@@ -363,6 +363,45 @@ import Testing
             }
         }
     }
+
+    /// Found by fuzzing: Foundation's `JSONDecoder` stops the process on a document whose 513th nested
+    /// bracket is its last byte. A webhook receiver answering the ownership challenge and an identity
+    /// provider serving its key set with such a body each get a refusal, and the server stays up.
+    @Test func peersAnsweringJSONNestedPastTheBoundDoNotStopTheServer() async throws {
+        let nested = String(repeating: "[", count: 513)
+        let server = try await TestServer.make {
+            $0.security.allowsPrivateIdentityProviders = true
+            $0.webhooks.allowsPrivateNetworks = true
+            $0.webhooks.allowsHTTP = true
+        }
+        let router = Router()
+        router.post("/challenge") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: nested))) }
+        router.get("/jwks.json") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: nested))) }
+        let peer = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: testLogger)
+        try await peer.test(.live) { peerClient in
+            let base = "http://127.0.0.1:\(try #require(peerClient.port))"
+            try await server.run { client in
+                let admin = server.tenantA.key
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: admin, json: ["url": .string(base + "/challenge"), "events": ["*"], "verify_ownership": true])
+                #expect(webhook.status == .unprocessableContent && webhook["code"]?.string == "ownership_not_verified", "\(webhook.json)")
+
+                let issuer = try await client.call(
+                    .post, "/api/v1/token-issuers", key: admin,
+                    json: ["issuer": "https://idp.example", "audience": "support", "kind": "jwks", "jwks_url": .string(base + "/jwks.json")]
+                )
+                #expect(issuer.status == .created, "\(issuer.json)")
+                func segment(_ json: String) -> String {
+                    Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                        .replacingOccurrences(of: "=", with: "")
+                }
+                let exp = Int(Date().timeIntervalSince1970) + 300
+                let token = segment(#"{"alg":"RS256","kid":"k1"}"#) + "." + segment(#"{"iss":"https://idp.example","aud":"support","sub":"a","exp":\#(exp)}"#) + ".c2ln"
+                let answer = try await client.call(.get, "/api/v1/agents", key: token)
+                #expect(answer.status.code >= 400 && answer.status.code != 500, "\(answer.status) \(answer.json)")
+                #expect(try await client.call(.get, "/api/v1/agents", key: admin).status == .ok, "the server is still up")
+            }
+        }
+    }
 }
 
 extension JSONValue {

@@ -12,10 +12,19 @@ public enum SwitchboardJSON {
         String(decoding: try encode(value), as: UTF8.self)
     }
 
-    /// A decoder that reads RFC 3339 dates.
-    public static func makeDecoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
+    /// `T` decoded from JSON `bytes`, with RFC 3339 dates: the one way Switchboard reads JSON.
+    ///
+    /// The bytes are parsed by `JSONValue(parsing:)`, which bounds nesting at 512 levels, and then
+    /// decoded by `JSONValueDecoder`. Foundation's `JSONDecoder` is not used on them: it stops the
+    /// process (an illegal instruction in its error reporting) on a document whose 513th nested
+    /// bracket is its last byte, and any byte may come from a client, a peer or a plugin.
+    /// - Throws: `JSONParseError` for text that is not JSON, `DecodingError` for JSON of another shape.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
+        try JSONValueDecoder.decode(T.self, from: JSONValue(parsing: bytes))
+    }
+
+    /// `T` decoded from JSON `text`; see `decode(_:from:)` for bytes.
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try decode(T.self, from: text.utf8)
     }
 }

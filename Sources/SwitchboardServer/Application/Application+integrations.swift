@@ -71,7 +71,7 @@ struct DeclaredIntegration: Decodable {
             throw ConfigurationError(description: "Cannot read plugins.integrations_file '\(path)'.")
         }
         do {
-            return try JSONDecoder().decode([DeclaredIntegration].self, from: data)
+            return try SwitchboardJSON.decode([DeclaredIntegration].self, from: data)
         } catch {
             throw ConfigurationError(
                 description: "\(path): expected a JSON array of {\"tenant\", \"plugin\", \"enabled\", \"config\"} objects (\(error))."

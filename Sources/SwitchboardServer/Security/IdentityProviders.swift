@@ -117,8 +117,9 @@ actor IdentityProviders {
         default:
             let json = try await fetchJWKS(issuer)
             do {
-                try await keys.add(jwksJSON: json)
-                kids = Set((try? JSONDecoder().decode(JWKS.self, from: Data(json.utf8)))?.keys.compactMap { $0.keyIdentifier?.string } ?? [])
+                let jwks = try SwitchboardJSON.decode(JWKS.self, from: json)
+                try await keys.add(jwks: jwks)
+                kids = Set(jwks.keys.compactMap { $0.keyIdentifier?.string })
             } catch {
                 throw AuthenticationFailure(reason: "issuer_unavailable", detail: "The token issuer's key set is not a valid JWKS.", tenantID: issuer.tenantID)
             }

@@ -73,7 +73,7 @@ struct PluginAuthVerifier: CredentialVerifier {
             var role: String?
             var scopes: [String]?
         }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)), !answer.subject.isEmpty,
+        guard let answer = try? SwitchboardJSON.decode(Answer.self, from: body), !answer.subject.isEmpty,
             let role = answer.role.map(Role.init(named:)) ?? .agent
         else {
             throw SwitchboardError(kind: .unavailable, code: "auth_provider_invalid", detail: "The directory plugin '\(plugin)' answered an invalid principal.")

@@ -39,7 +39,7 @@ struct WebhookSender: Sendable {
         let payload = Array(#"{"type":"url_verification","challenge":"\#(challenge)"}"#.utf8)
         var outcome = await post(id: "msg_" + TimeOrderedIDGenerator.shared.make(), payload: payload, url: url, timeoutMilliseconds: timeoutMilliseconds, secrets: [secret])
         let body = outcome.attempt.responseBody ?? ""
-        let echoed = (try? JSONDecoder().decode([String: String].self, from: Data(body.utf8)))?["challenge"] ?? body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let echoed = (try? SwitchboardJSON.decode([String: String].self, from: body))?["challenge"] ?? body.trimmingCharacters(in: .whitespacesAndNewlines)
         outcome.isSuccess = outcome.isSuccess && echoed == challenge
         return outcome
     }

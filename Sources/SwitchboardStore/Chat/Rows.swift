@@ -69,17 +69,16 @@ enum Rows {
         "id, title, content, priority, category, status, handler, conversation_id, customer_id, external, created_at, update_time, version"
 
     static func customer(_ row: SQLiteRow) throws -> Customer {
-        let decoder = SwitchboardJSON.makeDecoder()
-        return Customer(
+        Customer(
             customerID: row.text(0),
             name: row.optionalText(1),
             phone: row.optionalText(2),
             email: row.optionalText(3),
             level: row.optionalText(4),
-            tags: try decoder.decode([String].self, from: Data(row.text(5).utf8)),
+            tags: try SwitchboardJSON.decode([String].self, from: row.text(5)),
             source: row.text(6),
             externalID: row.optionalText(7),
-            visitorIDs: try decoder.decode([String].self, from: Data(row.text(8).utf8)),
+            visitorIDs: try SwitchboardJSON.decode([String].self, from: row.text(8)),
             createdAt: row.date(9),
             updatedAt: row.date(10),
             version: row.int64(11)
@@ -112,7 +111,7 @@ enum Rows {
             handler: row.optionalText(6),
             conversationID: row.optionalText(7),
             customerID: row.optionalText(8),
-            external: try row.optionalText(9).map { try SwitchboardJSON.makeDecoder().decode(Ticket.ExternalReference.self, from: Data($0.utf8)) },
+            external: try row.optionalText(9).map { try SwitchboardJSON.decode(Ticket.ExternalReference.self, from: $0) },
             createdAt: row.date(10),
             updateTime: row.int64(11),
             version: row.int64(12)

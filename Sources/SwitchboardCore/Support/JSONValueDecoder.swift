@@ -1,5 +1,4 @@
 import Foundation
-import SwitchboardCore
 
 /// Decodes a `Decodable` value from a parsed `JSONValue`, with `JSONDecoder`'s errors (the same
 /// `DecodingError` cases and coding paths) and its `.iso8601` dates.
@@ -8,10 +7,10 @@ import SwitchboardCore
 /// parsed object, where `JSONDecoder` had built the object's key dictionary twice (once for the check,
 /// once for the body). Numbers are `Double`s: an integer field takes only a whole number that a
 /// `Double` holds exactly (below 2^53), and reports any other as not fitting, as `JSONDecoder` does.
-enum JSONValueDecoder {
+public enum JSONValueDecoder {
     /// `T` decoded from `value`.
     /// - Throws: `DecodingError`, as `JSONDecoder` would.
-    static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try ValueDecoder(value: value, codingPath: []).decode(T.self)
     }
 }
