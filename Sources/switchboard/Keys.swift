@@ -52,8 +52,8 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await options.withStore { store, _ in
-                guard try store.tenant(id: tenant) != nil else { throw ValidationError("No tenant has the id '\(tenant)'.") }
-                for key in try store.apiKeys(tenant: tenant) {
+                guard try await store.tenant(id: tenant) != nil else { throw ValidationError("No tenant has the id '\(tenant)'.") }
+                for key in try await store.apiKeys(tenant: tenant) {
                     let state =
                         key.revokedAt.map { "revoked \($0.ISO8601Format())" }
                         ?? key.expiresAt.map { $0 > Date() ? "expires \($0.ISO8601Format())" : "expired \($0.ISO8601Format())" } ?? "active"

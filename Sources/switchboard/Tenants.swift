@@ -29,7 +29,7 @@ struct Tenants: AsyncParsableCommand {
 
         func run() async throws {
             try await options.withStore { store, _ in
-                for tenant in try store.tenants() {
+                for tenant in try await store.tenants() {
                     print("\(tenant.id)\t\(tenant.createdAt.ISO8601Format())\t\(tenant.name)")
                 }
             }

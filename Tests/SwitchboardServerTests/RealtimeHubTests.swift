@@ -39,7 +39,7 @@ import Testing
         func execute(_ command: ChatCommand, tenant: String, idempotency: IdempotencyKey?) async throws -> CommandOutcome { throw Unavailable() }
     }
 
-    @Test func aMessageWhoseConversationCannotBeReadIsPublishedOnceTheReadSucceedsAndEarlierOnesNotTwice() throws {
+    @Test func aMessageWhoseConversationCannotBeReadIsPublishedOnceTheReadSucceedsAndEarlierOnesNotTwice() async throws {
         let conversation = Conversation(
             id: "c1",
             visitorID: "v1",
@@ -78,10 +78,10 @@ import Testing
             return seqs
         }
 
-        #expect(throws: FlakyConversations.Unavailable.self) { try hub.publish(batch) }
+        await #expect(throws: FlakyConversations.Unavailable.self) { try await hub.publish(batch) }
         #expect(try written() == [1], "the event before the failed read goes out; the message waits")
         store.isFailing.store(false, ordering: .relaxed)
-        try hub.publish(batch)
+        try await hub.publish(batch)
         #expect(try written() == [2], "published again, the batch delivers the message and not the first event twice")
     }
 }

@@ -5,5 +5,5 @@ public protocol AuditLog: Sendable {
     /// Appends an entry later, without waiting; for failures on hot paths. Errors are logged.
     func submit(_ event: AuditEvent)
     /// A tenant's entries, newest first, optionally of one action.
-    func auditEvents(tenant: String, action: AuditEvent.Action?, page: PageRequest) throws -> Page<AuditEvent>
+    func auditEvents(tenant: String, action: AuditEvent.Action?, page: PageRequest) async throws -> Page<AuditEvent>
 }

@@ -3,24 +3,24 @@
 /// - Important: Reads are synchronous and short (an indexed lookup); call them from any thread.
 ///   `execute` may wait for a group commit.
 public protocol ChatStore: Sendable {
-    func agent(id: String, tenant: String) throws -> Agent?
-    func agents(tenant: String, status: Agent.Status?, page: PageRequest) throws -> Page<Agent>
-    func visitor(id: String, tenant: String) throws -> Visitor?
+    func agent(id: String, tenant: String) async throws -> Agent?
+    func agents(tenant: String, status: Agent.Status?, page: PageRequest) async throws -> Page<Agent>
+    func visitor(id: String, tenant: String) async throws -> Visitor?
     /// The first visitor with this external id (the id the tenant's own systems use).
-    func visitor(externalID: String, tenant: String) throws -> Visitor?
-    func conversation(id: String, tenant: String) throws -> Conversation?
-    func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) throws -> Page<Conversation>
-    func message(id: String, tenant: String) throws -> Message?
-    func messages(conversationID: String, tenant: String, page: PageRequest) throws -> Page<Message>
-    func customer(id: String, tenant: String) throws -> Customer?
-    func customers(tenant: String, filter: CustomerFilter, page: PageRequest) throws -> Page<Customer>
-    func order(id: String, tenant: String) throws -> Order?
+    func visitor(externalID: String, tenant: String) async throws -> Visitor?
+    func conversation(id: String, tenant: String) async throws -> Conversation?
+    func conversations(tenant: String, filter: ConversationFilter, page: PageRequest) async throws -> Page<Conversation>
+    func message(id: String, tenant: String) async throws -> Message?
+    func messages(conversationID: String, tenant: String, page: PageRequest) async throws -> Page<Message>
+    func customer(id: String, tenant: String) async throws -> Customer?
+    func customers(tenant: String, filter: CustomerFilter, page: PageRequest) async throws -> Page<Customer>
+    func order(id: String, tenant: String) async throws -> Order?
     /// A customer's orders in `order_id` order.
-    func orders(customerID: String, tenant: String, page: PageRequest) throws -> Page<Order>
+    func orders(customerID: String, tenant: String, page: PageRequest) async throws -> Page<Order>
     /// A customer's `limit` newest orders by `create_time`.
-    func recentOrders(customerID: String, tenant: String, limit: Int) throws -> [Order]
-    func ticket(id: String, tenant: String) throws -> Ticket?
-    func tickets(tenant: String, filter: TicketFilter, page: PageRequest) throws -> Page<Ticket>
+    func recentOrders(customerID: String, tenant: String, limit: Int) async throws -> [Order]
+    func ticket(id: String, tenant: String) async throws -> Ticket?
+    func tickets(tenant: String, filter: TicketFilter, page: PageRequest) async throws -> Page<Ticket>
 
     /// Runs `command` for `tenant` in one transaction that also appends its events to the log.
     ///

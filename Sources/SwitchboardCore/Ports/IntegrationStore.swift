@@ -72,8 +72,8 @@ public enum ExpectedVersion: Sendable, Equatable {
 /// Per-tenant plugin integrations, their cursors and key-value data, and plugin-emitted events.
 public protocol IntegrationStore: Sendable {
     /// Every integration of `tenant`, or of every tenant when nil, ordered by tenant and plugin.
-    func integrations(tenant: String?) throws -> [IntegrationRecord]
-    func integration(tenant: String, plugin: String) throws -> IntegrationRecord?
+    func integrations(tenant: String?) async throws -> [IntegrationRecord]
+    func integration(tenant: String, plugin: String) async throws -> IntegrationRecord?
     /// Creates or replaces an integration. A new one starts its cursor at `initialCursor`; an existing one
     /// keeps its cursor.
     func saveIntegration(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue, initialCursor: Int64) async throws -> IntegrationRecord
@@ -82,11 +82,11 @@ public protocol IntegrationStore: Sendable {
     /// Sets an event aside for an integration; parking it again updates its error and attempts.
     func parkEvent(_ event: ParkedEvent) async throws
     /// The integration's parked events, oldest seq first.
-    func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent]
+    func parkedEvents(tenant: String, plugin: String) async throws -> [ParkedEvent]
     /// Removes a parked event (delivered at last, or dropped); false when there was none.
     func removeParkedEvent(tenant: String, plugin: String, seq: Int64) async throws -> Bool
 
-    func pluginValue(tenant: String, plugin: String, key: String) throws -> PluginValue?
+    func pluginValue(tenant: String, plugin: String, key: String) async throws -> PluginValue?
     /// Stores a value if `expected` holds and returns the new version.
     /// - Throws: a `conflict` error when the stored version differs.
     func putPluginValue(tenant: String, plugin: String, key: String, bytes: [UInt8], expected: ExpectedVersion) async throws -> UInt64

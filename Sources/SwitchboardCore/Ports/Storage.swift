@@ -38,7 +38,7 @@ public protocol StoreMaintenance: Sendable {
     /// Gives the space of deleted rows back to the file system; returns the bytes given back.
     func reclaimSpace() async throws -> Int64
     /// The database's size and row counts.
-    func figures() throws -> DatabaseFigures
+    func figures() async throws -> DatabaseFigures
     /// Why writes fail now (the disk is full, say), or nil when they do not.
     var writeProblem: SwitchboardError? { get }
     /// The schema version the database is at.

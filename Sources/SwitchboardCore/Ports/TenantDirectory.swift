@@ -1,12 +1,12 @@
 /// Tenants, their security settings and the API keys bound to them.
 public protocol TenantDirectory: Sendable {
     func createTenant(name: String) async throws -> Tenant
-    func tenant(id: String) throws -> Tenant?
-    func tenants() throws -> [Tenant]
+    func tenant(id: String) async throws -> Tenant?
+    func tenants() async throws -> [Tenant]
     /// Creates a key (`settings.name` required) and returns it with its secret, which is stored only as a hash.
     func createAPIKey(tenant: String, settings: APIKeySettings) async throws -> (key: APIKey, secret: String)
-    func apiKeys(tenant: String) throws -> [APIKey]
-    func apiKey(id: String, tenant: String) throws -> APIKey?
+    func apiKeys(tenant: String) async throws -> [APIKey]
+    func apiKey(id: String, tenant: String) async throws -> APIKey?
     /// Changes a live key's settings.
     /// - Throws: `api_key_not_found`, or `api_key_revoked` for a revoked key.
     func updateAPIKey(id: String, tenant: String, settings: APIKeySettings) async throws -> APIKey
@@ -17,9 +17,9 @@ public protocol TenantDirectory: Sendable {
     /// - Throws: `api_key_not_found` when the tenant has no such key.
     func revokeAPIKey(id: String, tenant: String) async throws -> APIKey
     /// The key whose secret this is, live or not (the caller checks `isLive`), or nil.
-    func authenticate(secret: String) throws -> APIKey?
+    func authenticate(secret: String) async throws -> APIKey?
     /// - Throws: `tenant_not_found`.
-    func tenantSecurity(tenant: String) throws -> TenantSecurity
+    func tenantSecurity(tenant: String) async throws -> TenantSecurity
     /// - Throws: `tenant_not_found`.
     func setTenantSecurity(_ security: TenantSecurity, tenant: String) async throws
 }

@@ -32,13 +32,13 @@ struct EventDelivery: Sendable {
             let generation = log.commits.generation
             let batch: [Event]
             do {
-                batch = try log.events(tenant: tenant, after: cursor, limit: 256)
+                batch = try await log.events(tenant: tenant, after: cursor, limit: 256)
             } catch {
                 try? await Task.sleep(for: configuration.retryBase)
                 continue
             }
             guard let last = batch.last else {
-                reportLag(cursor: cursor)
+                await reportLag(cursor: cursor)
                 await log.commits.wait(after: generation)
                 continue
             }
@@ -49,7 +49,7 @@ struct EventDelivery: Sendable {
             if cursor > saved, (try? await store.saveIntegrationCursor(tenant: tenant, plugin: plugin, seq: cursor)) != nil {
                 saved = cursor
             }
-            reportLag(cursor: cursor)
+            await reportLag(cursor: cursor)
         }
         if cursor > saved {
             try? await store.saveIntegrationCursor(tenant: tenant, plugin: plugin, seq: cursor)
@@ -130,8 +130,8 @@ struct EventDelivery: Sendable {
     }
 
     /// How far the instance is behind its tenant's log, as a gauge.
-    private func reportLag(cursor: Int64) {
-        guard let metrics, let head = try? log.lastSeq(tenant: tenant) else { return }
+    private func reportLag(cursor: Int64) async {
+        guard let metrics, let head = try? await log.lastSeq(tenant: tenant) else { return }
         Gauge(label: "sb_plugin_lag_events", dimensions: [("plugin", plugin), ("tenant", tenant)], factory: metrics).record(Double(max(0, head - cursor)))
     }
 

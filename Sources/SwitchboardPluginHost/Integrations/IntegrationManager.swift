@@ -128,7 +128,7 @@ public actor IntegrationManager {
     /// Starts every stored enabled integration.
     /// - Throws: ``SecretBoxError`` when sealed secrets exist and no key (or another key) is configured.
     public func start() async throws {
-        let records = try store.integrations(tenant: nil)
+        let records = try await store.integrations(tenant: nil)
         for record in records where SecretBox.containsSealed(record.config) {
             guard let library = plugins[record.pluginID] else { continue }
             _ = try secrets.open(record.config, paths: library.manifest.configSchema.secretPaths, scope: scope(record.tenantID, record.pluginID))
@@ -152,7 +152,7 @@ public actor IntegrationManager {
 
     /// Every loaded plugin as `tenant` sees it.
     public func integrations(tenant: String) async throws -> [IntegrationView] {
-        let records = Dictionary(try store.integrations(tenant: tenant).map { ($0.pluginID, $0) }, uniquingKeysWith: { first, _ in first })
+        let records = await Dictionary(try store.integrations(tenant: tenant).map { ($0.pluginID, $0) }, uniquingKeysWith: { first, _ in first })
         var views: [IntegrationView] = []
         for id in plugins.keys.sorted() {
             views.append(await view(tenant: tenant, library: plugins[id]!, record: records[id]))
@@ -194,7 +194,7 @@ public actor IntegrationManager {
         let library = try library(plugin)
         let key = Key(tenant: tenant, plugin: plugin)
         let schema = library.manifest.configSchema
-        let existing = try store.integration(tenant: tenant, plugin: plugin)
+        let existing = try await store.integration(tenant: tenant, plugin: plugin)
         let previous = try existing.map { try openConfig($0, library: library) }
         let plain = try config.map { try SecretBox.keepingMaskedSecrets($0, previous: previous, paths: schema.secretPaths) } ?? previous ?? .object([:])
         guard case .object = plain else {
@@ -209,7 +209,8 @@ public actor IntegrationManager {
         } catch let error as SecretBoxError {
             throw SwitchboardError(kind: .unavailable, code: "secret_key_missing", detail: error.message)
         }
-        let cursor = try existing?.cursor ?? log.lastSeq(tenant: tenant)
+        let cursor: Int64
+        if let existing { cursor = existing.cursor } else { cursor = try await log.lastSeq(tenant: tenant) }
         if isEnabled {
             try await apply(key: key, library: library, config: plain, cursor: cursor)
         } else {
@@ -222,7 +223,7 @@ public actor IntegrationManager {
 
     /// Disables `tenant`'s integration with `plugin`, keeping its config and cursor.
     public func disable(tenant: String, plugin: String) async throws {
-        guard let existing = try store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
+        guard let existing = try await store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
         await deactivate(Key(tenant: tenant, plugin: plugin))
         failures[Key(tenant: tenant, plugin: plugin)] = nil
         _ = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
@@ -247,9 +248,9 @@ public actor IntegrationManager {
     // MARK: - Parked events
 
     /// The events `tenant`'s instance of `plugin` set aside, oldest first.
-    public func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent] {
+    public func parkedEvents(tenant: String, plugin: String) async throws -> [ParkedEvent] {
         _ = try library(plugin)
-        return try store.parkedEvents(tenant: tenant, plugin: plugin)
+        return try await store.parkedEvents(tenant: tenant, plugin: plugin)
     }
 
     /// Delivers a parked event once more, now: acknowledged, it is no longer parked; refused again, it
@@ -259,10 +260,10 @@ public actor IntegrationManager {
     public func retryParked(tenant: String, plugin: String, seq: Int64) async throws -> CallOutcome {
         _ = try library(plugin)
         let running = try runningInstance(tenant: tenant, plugin: plugin)
-        guard let parked = try store.parkedEvents(tenant: tenant, plugin: plugin).first(where: { $0.seq == seq }) else {
+        guard let parked = try await store.parkedEvents(tenant: tenant, plugin: plugin).first(where: { $0.seq == seq }) else {
             throw SwitchboardError.notFound("parked_event")
         }
-        guard let event = try log.events(tenant: tenant, after: seq - 1, limit: 1).first, event.seq == seq else {
+        guard let event = try await log.events(tenant: tenant, after: seq - 1, limit: 1).first, event.seq == seq else {
             throw SwitchboardError(kind: .conflict, code: "event_expired", detail: "Event \(seq) is no longer kept in the log; drop it.")
         }
         let outcome = await running.instance.deliver(events: [try SwitchboardJSON.encode(event)]).first ?? CallOutcome(status: .internal, body: [])
@@ -305,7 +306,7 @@ public actor IntegrationManager {
             // Whatever runs now goes: the old instance, or one a concurrent request started meanwhile. Its
             // delivery saved its cursor on the way out, so the new instance continues from there.
             while running[key] != nil { await deactivate(key) }
-            start(key: key, instance: instance, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
+            await start(key: key, instance: instance, cursor: try store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor ?? cursor)
         } catch let error as PluginCallError {
             throw SwitchboardError(kind: .invalidInput, code: "plugin_refused_config", detail: "The plugin refused the configuration: \(error).", field: "config")
         }
@@ -398,7 +399,7 @@ public actor IntegrationManager {
         let current = running[key]
         let health = await current?.instance.health()
         let breaker = current?.breaker.snapshot
-        let parked = (try? store.parkedEvents(tenant: tenant, plugin: library.manifest.id)) ?? []
+        let parked = (try? await store.parkedEvents(tenant: tenant, plugin: library.manifest.id)) ?? []
         let state: IntegrationView.State =
             if current != nil { .running } else if let failure = failures[key], record?.isEnabled == true { .failed(failure) } else { .disabled }
         return IntegrationView(

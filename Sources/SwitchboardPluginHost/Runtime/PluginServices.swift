@@ -47,11 +47,11 @@ struct LocalPluginServices: PluginServices {
 
     func kvGet(_ context: HostContext, key: String) -> (PluginStatus, PluginValue?) {
         guard let tenant = context.tenant(for: .kv), let store else { return (.denied, nil) }
-        do {
-            guard let value = try store.pluginValue(tenant: tenant, plugin: context.pluginID, key: key) else { return (.notFound, nil) }
-            return (.ok, value)
-        } catch {
-            return (.unavailable, nil)
+        let plugin = context.pluginID
+        switch waitFor({ try await store.pluginValue(tenant: tenant, plugin: plugin, key: key) }) {
+        case .success(let value?): return (.ok, value)
+        case .success(nil): return (.notFound, nil)
+        case .failure: return (.unavailable, nil)
         }
     }
 

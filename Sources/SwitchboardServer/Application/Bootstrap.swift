@@ -12,7 +12,7 @@ public enum Bootstrap {
     /// Creates a demo tenant with an admin API key when enabled and the database has no tenant yet.
     /// - Returns: the credentials to print once, or nil when nothing was created.
     public static func prepare(store: any SwitchboardStorage, configuration: SwitchboardConfiguration) async throws -> DemoCredentials? {
-        guard configuration.bootstrap.createsDemoTenant, try store.tenants().isEmpty else { return nil }
+        guard configuration.bootstrap.createsDemoTenant, try await store.tenants().isEmpty else { return nil }
         let tenant = try await store.createTenant(name: "Demo")
         let (key, secret) = try await store.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "admin", scopes: [.admin]))
         return DemoCredentials(tenant: tenant, apiKey: key, secret: secret)

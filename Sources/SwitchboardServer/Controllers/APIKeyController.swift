@@ -75,26 +75,26 @@ struct APIKeyController {
         guard body.name != nil else { throw SwitchboardError.missingField("name") }
         guard body.scopes != nil else { throw SwitchboardError.missingField("scopes") }
         let principal = context.requirePrincipal
-        let settings = try Self.authority(context, in: directory).newKeySettings(try body.settings(grantedBy: principal))
+        let settings = try await Self.authority(context, in: directory).newKeySettings(try body.settings(grantedBy: principal))
         let (key, secret) = try await directory.createAPIKey(tenant: principal.tenantID, settings: settings)
         try await audit.record(.apiKeyCreated, context: context, target: "api_key:\(key.id)", detail: ["scopes": Self.names(key.scopes)])
         return try .json(WithSecret(resource: key, secret: secret), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(ListBody(data: try directory.apiKeys(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+        try await .json(ListBody(data: try directory.apiKeys(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(try Self.requireKey(context, in: directory))
+        try await .json(try Self.requireKey(context, in: directory))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let principal = context.requirePrincipal
         let settings = try body.settings(grantedBy: principal)
-        let existing = try Self.requireKey(context, in: directory)
-        try Self.authority(context, in: directory).checkUpdate(of: existing, to: settings)
+        let existing = try await Self.requireKey(context, in: directory)
+        try await Self.authority(context, in: directory).checkUpdate(of: existing, to: settings)
         let key = try await directory.updateAPIKey(id: existing.id, tenant: principal.tenantID, settings: settings)
         verifier.invalidate(keyID: key.id)
         let changed = Body.CodingKeys.allCases.filter { body.isSet($0) }.map(\.stringValue).joined(separator: " ")
@@ -118,8 +118,8 @@ struct APIKeyController {
 
     /// The key of the path's `{id}`.
     /// - Throws: `api_key_not_found`.
-    static func requireKey(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> APIKey {
-        guard let key = try directory.apiKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
+    static func requireKey(_ context: AppRequestContext, in directory: any TenantDirectory) async throws -> APIKey {
+        guard let key = try await directory.apiKey(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
             throw SwitchboardError.notFound("api_key")
         }
         return key
@@ -127,17 +127,17 @@ struct APIKeyController {
 
     /// The key of the path's `{id}` when the caller may act on it.
     /// - Throws: `api_key_not_found`, `credential_not_manageable`.
-    static func requireManageableKey(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> APIKey {
-        let key = try requireKey(context, in: directory)
-        try authority(context, in: directory).checkManageable(key)
+    static func requireManageableKey(_ context: AppRequestContext, in directory: any TenantDirectory) async throws -> APIKey {
+        let key = try await requireKey(context, in: directory)
+        try await authority(context, in: directory).checkManageable(key)
         return key
     }
 
     /// What the caller may do to credentials: its principal, and its own API key when it used one.
-    static func authority(_ context: AppRequestContext, in directory: any TenantDirectory) throws -> CredentialAuthority {
+    static func authority(_ context: AppRequestContext, in directory: any TenantDirectory) async throws -> CredentialAuthority {
         let principal = context.requirePrincipal
         let ownsKey = principal.method == .apiKey || principal.method == .signature
-        return CredentialAuthority(principal: principal, ownKey: ownsKey ? try directory.apiKey(id: principal.subject, tenant: principal.tenantID) : nil)
+        return await CredentialAuthority(principal: principal, ownKey: ownsKey ? try directory.apiKey(id: principal.subject, tenant: principal.tenantID) : nil)
     }
 
     private static func names(_ scopes: Set<Scope>) -> String {

@@ -47,14 +47,14 @@ struct AgentController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let status = try request.enumParameter("status", as: Agent.Status.self)
-        let page = try store.agents(tenant: context.requirePrincipal.tenantID, status: status, page: try request.pageRequest())
+        let page = try await store.agents(tenant: context.requirePrincipal.tenantID, status: status, page: try request.pageRequest())
         return try .json(ListBody(page))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let tenant = context.requirePrincipal.tenantID
-        guard let agent = try store.agent(id: id, tenant: tenant) else { throw SwitchboardError.notFound("agent") }
+        guard let agent = try await store.agent(id: id, tenant: tenant) else { throw SwitchboardError.notFound("agent") }
         return try representations.response(for: agent, tenant: tenant, id: agent.id, version: agent.version)
     }
 

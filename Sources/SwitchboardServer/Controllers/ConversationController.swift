@@ -55,7 +55,7 @@ struct ConversationController {
         let input = try body.decode(Body.self)
         guard let visitorID = input.visitorID else { throw SwitchboardError.missingField("visitor_id") }
         // A visitor opens conversations for itself only.
-        if case .visitor(let own) = try permissions.visibility(of: context.requirePrincipal), own != visitorID {
+        if case .visitor(let own) = try await permissions.visibility(of: context.requirePrincipal), own != visitorID {
             throw SwitchboardError.unknownReference(field: "visitor_id", resource: "visitor")
         }
         let defaults = NewConversation(visitorID: visitorID)
@@ -71,18 +71,18 @@ struct ConversationController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let filter = ConversationFilter(
+        let filter = await ConversationFilter(
             status: try request.enumParameter("status", as: Conversation.Status.self),
             agentID: try request.idParameter("agent_id"),
             visitorID: try request.idParameter("visitor_id"),
             visibility: try permissions.visibility(of: context.requirePrincipal)
         )
-        let page = try store.conversations(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())
+        let page = try await store.conversations(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())
         return try .json(ListBody(page))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let conversation = try load(context)
+        let conversation = try await load(context)
         return try representations.response(
             for: conversation,
             tenant: context.requirePrincipal.tenantID,
@@ -92,7 +92,7 @@ struct ConversationController {
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try load(context).id
+        let id = try await load(context).id
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(Body.self)
         guard input.visitorID == nil, input.channel == nil else {
@@ -104,18 +104,18 @@ struct ConversationController {
     }
 
     @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try load(context).id
+        let id = try await load(context).id
         let expected = try ETag.expectedVersion(request)
         return try await responder.respond(.endConversation(id: id, expectedVersion: expected), request: request, context: context)
     }
 
     @Sendable func messages(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let conversation = try load(context)
-        let page = try store.messages(conversationID: conversation.id, tenant: context.requirePrincipal.tenantID, page: try request.pageRequest())
+        let conversation = try await load(context)
+        let page = try await store.messages(conversationID: conversation.id, tenant: context.requirePrincipal.tenantID, page: try request.pageRequest())
         return try .json(ListBody(page))
     }
 
-    private func load(_ context: AppRequestContext) throws -> Conversation {
-        try permissions.conversation(try context.parameters.require("id"), for: context.requirePrincipal)
+    private func load(_ context: AppRequestContext) async throws -> Conversation {
+        try await permissions.conversation(try context.parameters.require("id"), for: context.requirePrincipal)
     }
 }

@@ -87,11 +87,11 @@ struct CustomerController {
         if let phone = filter.phone, CustomerFilter.phoneKey(phone).isEmpty {
             throw Problem.invalidParameter("phone", "'phone' must contain digits.")
         }
-        return try .json(ListBody(try store.customers(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())))
+        return try await .json(ListBody(try store.customers(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let customer = try requireCustomer(context)
+        let customer = try await requireCustomer(context)
         return try .json(customer, version: customer.version)
     }
 
@@ -113,8 +113,8 @@ struct CustomerController {
     }
 
     @Sendable func orders(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let customer = try requireCustomer(context)
-        let page = try store.orders(customerID: customer.customerID, tenant: context.requirePrincipal.tenantID, page: try request.pageRequest())
+        let customer = try await requireCustomer(context)
+        let page = try await store.orders(customerID: customer.customerID, tenant: context.requirePrincipal.tenantID, page: try request.pageRequest())
         return try .json(ListBody(page))
     }
 
@@ -134,7 +134,7 @@ struct CustomerController {
 
     @Sendable func order(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let order = try store.order(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("order") }
+        guard let order = try await store.order(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("order") }
         return try .json(order, version: order.version)
     }
 
@@ -142,7 +142,7 @@ struct CustomerController {
     @Sendable func conversationCustomer(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let principal = context.requirePrincipal
-        let conversation = try permissions.conversation(id, for: principal)
+        let conversation = try await permissions.conversation(id, for: principal)
         let refresh: Bool
         switch request.uri.queryParameters["refresh"] {
         case nil, "false": refresh = false
@@ -152,9 +152,9 @@ struct CustomerController {
         return try .json(try await lookup.lookup(tenant: principal.tenantID, conversation: conversation, refresh: refresh))
     }
 
-    private func requireCustomer(_ context: AppRequestContext) throws -> Customer {
+    private func requireCustomer(_ context: AppRequestContext) async throws -> Customer {
         let id = try context.parameters.require("id")
-        guard let customer = try store.customer(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("customer") }
+        guard let customer = try await store.customer(id: id, tenant: context.requirePrincipal.tenantID) else { throw SwitchboardError.notFound("customer") }
         return customer
     }
 }

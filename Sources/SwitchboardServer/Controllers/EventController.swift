@@ -22,7 +22,7 @@ struct EventController {
             limit = value
         }
         let tenant = context.requirePrincipal.tenantID
-        let first = try log.firstRetainedSeq(tenant: tenant)
+        let first = try await log.firstRetainedSeq(tenant: tenant)
         guard after >= first - 1 else {
             throw Problem(
                 status: .gone,
@@ -30,7 +30,7 @@ struct EventController {
                 detail: "Events up to seq \(first - 1) are past the log's retention; resync over REST, then read from after=\(first - 1)."
             )
         }
-        var events = try log.events(tenant: tenant, after: after, limit: limit + 1)
+        var events = try await log.events(tenant: tenant, after: after, limit: limit + 1)
         let hasMore = events.count > limit
         if hasMore { events.removeLast() }
         let next = hasMore ? events.last.map { String($0.seq) } : nil

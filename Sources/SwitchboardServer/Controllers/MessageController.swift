@@ -45,7 +45,7 @@ struct MessageController {
         let body = try await CollectedBody.collect(request, context: context)
         let input = try body.decode(CreateBody.self)
         let principal = context.requirePrincipal
-        try permissions.authorizeSend(
+        try await permissions.authorizeSend(
             into: input.conversationID,
             from: input.from,
             tenant: principal.tenantID,
@@ -64,12 +64,12 @@ struct MessageController {
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let message = try permissions.message(try context.parameters.require("id"), for: context.requirePrincipal)
+        let message = try await permissions.message(try context.parameters.require("id"), for: context.requirePrincipal)
         return try .json(message, version: message.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
+        let id = try await permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(UpdateBody.self)
         return try await responder.respond(
@@ -80,7 +80,7 @@ struct MessageController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
+        let id = try await permissions.messageToChange(try context.parameters.require("id"), for: context.requirePrincipal).id
         let expected = try ETag.expectedVersion(request)
         return try await responder.respond(.deleteMessage(id: id, expectedVersion: expected), request: request, context: context)
     }

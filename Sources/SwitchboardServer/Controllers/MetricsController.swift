@@ -32,15 +32,15 @@ struct MetricsController {
         guard Data(SHA256.hash(data: Array(presented.utf8))) == Data(SHA256.hash(data: Array(token.utf8))) else {
             throw Problem.unauthenticated
         }
-        let position = try store.lastPosition()
+        let position = try await store.lastPosition()
         registry.makeGauge(descriptor: Self.logPosition).set(Double(position))
-        if let database = try figures.value("", load: { try store.figures() }) {
+        if let database = try await figures.value("", load: { try await store.figures() }) {
             registry.makeGauge(descriptor: Self.databaseBytes).set(Double(database.databaseBytes + database.logBytes))
             for (table, count) in database.rows {
                 registry.makeGauge(descriptor: Self.databaseRows, labels: [("table", table)]).set(Double(count))
             }
         }
-        for (consumer, cursor) in try store.cursors() {
+        for (consumer, cursor) in try await store.cursors() {
             registry.makeGauge(descriptor: Self.consumerLag, labels: [("consumer", consumer)]).set(Double(max(0, position - cursor)))
         }
         registry.makeGauge(descriptor: Self.webSocketConnections).set(Double(hub.connectionCount))

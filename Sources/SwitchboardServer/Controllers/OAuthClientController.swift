@@ -25,20 +25,20 @@ struct OAuthClientController {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let principal = context.requirePrincipal
         let scopes = try APIKeyController.Body.grantable(body.scopes, by: principal)
-        try APIKeyController.authority(context, in: directory).checkCanCreateUnrestricted()
+        try await APIKeyController.authority(context, in: directory).checkCanCreateUnrestricted()
         let (client, secret) = try await store.createOAuthClient(tenant: principal.tenantID, name: body.name, scopes: scopes)
         try await audit.record(.oauthClientCreated, context: context, target: "oauth_client:\(client.id)", detail: ["scopes": body.scopes.sorted().joined(separator: " ")])
         return try .json(WithSecret(resource: client, secret: secret, field: "client_secret"), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(ListBody(data: try store.oauthClients(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+        try await .json(ListBody(data: try store.oauthClients(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = context.requirePrincipal
         let id = try context.parameters.require("id")
-        guard let target = try store.oauthClient(id: id), target.tenantID == principal.tenantID else {
+        guard let target = try await store.oauthClient(id: id), target.tenantID == principal.tenantID else {
             throw SwitchboardError.notFound("oauth_client")
         }
         try CredentialAuthority(principal: principal, ownKey: nil).checkManageable(target.scopes, what: "OAuth client")

@@ -42,7 +42,7 @@ struct OAuthController {
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
             let form = try await Self.form(request, context: context)
-            let client = try authenticateClient(request, form: form, context: context)
+            let client = try await authenticateClient(request, form: form, context: context)
             guard form["grant_type"] == "client_credentials" else {
                 throw OAuthError(code: "unsupported_grant_type", description: "Only grant_type=client_credentials is supported.")
             }
@@ -131,14 +131,14 @@ struct OAuthController {
     /// The authenticated client and the `token` parameter of an introspection or revocation request.
     private func clientAndToken(_ request: Request, context: AppRequestContext) async throws -> (OAuthClient, String) {
         let form = try await Self.form(request, context: context)
-        let client = try authenticateClient(request, form: form, context: context)
+        let client = try await authenticateClient(request, form: form, context: context)
         guard let token = form["token"] else { throw OAuthError(code: "invalid_request", description: "The token parameter is required.") }
         return (client, token)
     }
 
     /// The client of `client_secret_basic` or `client_secret_post` (not both); failures count against
     /// the address's failed-authentication limit.
-    private func authenticateClient(_ request: Request, form: [String: String], context: AppRequestContext) throws -> OAuthClient {
+    private func authenticateClient(_ request: Request, form: [String: String], context: AppRequestContext) async throws -> OAuthClient {
         let address = ClientAddress.resolve(peer: context.remoteAddress, headers: request.headers, trustedProxies: trustedProxies) ?? []
         let now = MonotonicClock.seconds()
         guard limiter.peek(.failures(address), failurePolicy, at: now).isAllowed else {
@@ -153,7 +153,7 @@ struct OAuthController {
         case (.some, .some): throw OAuthError(code: "invalid_request", description: "Authenticate the client one way only, not with both Basic and the body.")
         case (nil, nil): throw OAuthError(status: .unauthorized, code: "invalid_client", description: "Client authentication is required.")
         }
-        guard let client = try store.authenticateOAuthClient(id: credentials.id, secret: credentials.secret), client.revokedAt == nil else {
+        guard let client = try await store.authenticateOAuthClient(id: credentials.id, secret: credentials.secret), client.revokedAt == nil else {
             _ = limiter.spend(.failures(address), failurePolicy, at: now)
             throw OAuthError(status: .unauthorized, code: "invalid_client", description: "Unknown client, wrong secret or revoked client.", usedBasic: basic != nil)
         }

@@ -33,13 +33,13 @@ struct SecurityController {
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(try directory.tenantSecurity(tenant: context.requirePrincipal.tenantID))
+        try await .json(try directory.tenantSecurity(tenant: context.requirePrincipal.tenantID))
     }
 
     @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
         let tenant = context.requirePrincipal.tenantID
-        var security = try directory.tenantSecurity(tenant: tenant)
+        var security = try await directory.tenantSecurity(tenant: tenant)
         if let allowedIPs = body.allowedIPs { security.allowedIPs = try allowedIPs.map { try IPAddressRange(parsing: $0) } }
         if let rateLimit = body.rateLimit {
             if let limit = rateLimit, limit < 1 { throw SwitchboardError.invalidField("rate_limit", "The limit is requests per minute, at least 1.") }
@@ -59,6 +59,6 @@ struct SecurityController {
     /// Newest first; `?action=` filters, `limit` and `cursor` page.
     @Sendable func auditEvents(_ request: Request, context: AppRequestContext) async throws -> Response {
         let action = request.uri.queryParameters["action"].map { AuditEvent.Action(String($0)) }
-        return try .json(ListBody(try auditLog.auditEvents(tenant: context.requirePrincipal.tenantID, action: action, page: try request.pageRequest())))
+        return try await .json(ListBody(try auditLog.auditEvents(tenant: context.requirePrincipal.tenantID, action: action, page: try request.pageRequest())))
     }
 }

@@ -30,7 +30,7 @@ struct SignatureKeyController {
     /// its public key, as base64 of the 32 raw bytes or a PEM SubjectPublicKeyInfo.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
-        let apiKey = try requireAPIKey(context)
+        let apiKey = try await requireAPIKey(context)
         guard let algorithm = SignatureKey.Algorithm(named: body.algorithm) else {
             throw SwitchboardError.invalidField("algorithm", "The algorithm must be one of: \(SignatureKey.Algorithm.all.map(\.name).joined(separator: ", ")).")
         }
@@ -55,12 +55,12 @@ struct SignatureKeyController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let apiKey = try requireAPIKey(context)
-        return try .json(ListBody(data: try store.signatureKeys(apiKey: apiKey.id, tenant: apiKey.tenantID), nextCursor: nil, hasMore: false))
+        let apiKey = try await requireAPIKey(context)
+        return try await .json(ListBody(data: try store.signatureKeys(apiKey: apiKey.id, tenant: apiKey.tenantID), nextCursor: nil, hasMore: false))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let apiKey = try requireAPIKey(context)
+        let apiKey = try await requireAPIKey(context)
         let keyID = try context.parameters.require("keyid")
         try await store.deleteSignatureKey(id: keyID, apiKey: apiKey.id, tenant: apiKey.tenantID)
         try await audit.record(.signatureKeyDeleted, context: context, target: "api_key:\(apiKey.id)", detail: ["keyid": keyID])
@@ -68,8 +68,8 @@ struct SignatureKeyController {
     }
 
     /// The API key of the path, when the caller may act on it: a signing key acts as that key.
-    private func requireAPIKey(_ context: AppRequestContext) throws -> APIKey {
-        try APIKeyController.requireManageableKey(context, in: directory)
+    private func requireAPIKey(_ context: AppRequestContext) async throws -> APIKey {
+        try await APIKeyController.requireManageableKey(context, in: directory)
     }
 
     /// The 32 bytes of an Ed25519 public key given raw in base64 or as PEM (the DER ends with them).

@@ -21,7 +21,7 @@ struct SystemController {
     /// Ready when the database answers a read and takes writes; otherwise 503 with the reason (a full
     /// disk, say: reads and WebSocket delivery of committed events go on meanwhile).
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try store.lastPosition()
+        _ = try await store.lastPosition()
         if let problem = store.writeProblem {
             var unready = Problem(status: .serviceUnavailable, code: problem.code, detail: problem.detail)
             unready.headers[.retryAfter] = "30"

@@ -52,7 +52,7 @@ struct TicketController {
         let input = try body.decode(Body.self)
         guard let title = input.title else { throw SwitchboardError.missingField("title") }
         guard let content = input.content else { throw SwitchboardError.missingField("content") }
-        try checkConversation(input.conversationID, field: "conversation_id", context: context)
+        try await checkConversation(input.conversationID, field: "conversation_id", context: context)
         let ticket = NewTicket(
             title: title, content: content, priority: input.priority ?? .normal, category: input.category, handler: input.handler,
             conversationID: input.conversationID, customerID: input.customerID
@@ -71,18 +71,18 @@ struct TicketController {
             conversationID: try request.idParameter("conversation_id"),
             customerID: request.uri.queryParameters["customer_id"].map(String.init)
         )
-        try checkConversation(filter.conversationID, field: "conversation_id", context: context)
-        return try .json(ListBody(try store.tickets(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())))
+        try await checkConversation(filter.conversationID, field: "conversation_id", context: context)
+        return try await .json(ListBody(try store.tickets(tenant: context.requirePrincipal.tenantID, filter: filter, page: try request.pageRequest())))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let ticket = try visibleTicket(id, context: context)
+        let ticket = try await visibleTicket(id, context: context)
         return try .json(ticket, version: ticket.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try visibleTicket(try context.parameters.require("id"), context: context).ticketID
+        let id = try await visibleTicket(try context.parameters.require("id"), context: context).ticketID
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(ChangesBody.self)
         let changes = TicketChanges(status: input.status, handler: input.handler, priority: input.priority)
@@ -91,22 +91,22 @@ struct TicketController {
 
     /// The ticket with `id` when the principal sees it: any of its tenant's for admins and integrations,
     /// else one of a conversation it sees.
-    private func visibleTicket(_ id: String, context: AppRequestContext) throws -> Ticket {
+    private func visibleTicket(_ id: String, context: AppRequestContext) async throws -> Ticket {
         let principal = context.requirePrincipal
-        guard let ticket = try store.ticket(id: id, tenant: principal.tenantID) else { throw SwitchboardError.notFound("ticket") }
-        let visibility = try permissions.visibility(of: principal)
+        guard let ticket = try await store.ticket(id: id, tenant: principal.tenantID) else { throw SwitchboardError.notFound("ticket") }
+        let visibility = try await permissions.visibility(of: principal)
         if visibility != .all {
             guard let conversation = ticket.conversationID,
-                try permissions.conversation(conversation, tenant: principal.tenantID, visibleIn: visibility) != nil
+                try await permissions.conversation(conversation, tenant: principal.tenantID, visibleIn: visibility) != nil
             else { throw SwitchboardError.notFound("ticket") }
         }
         return ticket
     }
 
     /// For agents and visitors: `conversationID` must be given and be one they see.
-    private func checkConversation(_ conversationID: String?, field: String, context: AppRequestContext) throws {
+    private func checkConversation(_ conversationID: String?, field: String, context: AppRequestContext) async throws {
         let principal = context.requirePrincipal
-        let visibility = try permissions.visibility(of: principal)
+        let visibility = try await permissions.visibility(of: principal)
         guard visibility != .all else { return }
         guard let conversationID else {
             throw SwitchboardError(
@@ -116,7 +116,7 @@ struct TicketController {
                 field: field
             )
         }
-        guard try permissions.conversation(conversationID, tenant: principal.tenantID, visibleIn: visibility) != nil else {
+        guard try await permissions.conversation(conversationID, tenant: principal.tenantID, visibleIn: visibility) != nil else {
             throw SwitchboardError.unknownReference(field: field, resource: "conversation")
         }
     }

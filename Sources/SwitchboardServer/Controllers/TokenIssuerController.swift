@@ -98,7 +98,7 @@ struct TokenIssuerController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(ListBody(data: try store.tokenIssuers(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+        try await .json(ListBody(data: try store.tokenIssuers(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -33,7 +33,7 @@ struct VisitorController {
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let principal = context.requirePrincipal
-        guard let visitor = try store.visitor(id: id, tenant: principal.tenantID), try permissions.visibility(of: principal).contains(visitor: visitor.id) else {
+        guard let visitor = try await store.visitor(id: id, tenant: principal.tenantID), try await permissions.visibility(of: principal).contains(visitor: visitor.id) else {
             throw SwitchboardError.notFound("visitor")
         }
         return try .json(visitor)

@@ -91,16 +91,16 @@ struct WebhookController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try .json(ListBody(data: try store.webhooks(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
+        try await .json(ListBody(data: try store.webhooks(tenant: context.requirePrincipal.tenantID), nextCursor: nil, hasMore: false))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         return try .json(WithBreaker(webhook: webhook, breaker: await dispatcher.breaker(of: webhook.id)), version: webhook.version)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        var webhook = try requireWebhook(context)
+        var webhook = try await requireWebhook(context)
         let expected = try ETag.expectedVersion(request)
         if let expected, expected != webhook.version { throw SwitchboardError.versionMismatch(current: webhook.version) }
         let body = try await CollectedBody.collect(request, context: context).decode(Body.self)
@@ -120,7 +120,7 @@ struct WebhookController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         try await store.deleteWebhook(id: webhook.id, tenant: webhook.tenantID)
         await dispatcher.refresh()
         try await audit.record(.webhookDeleted, context: context, target: "webhook:\(webhook.id)")
@@ -128,7 +128,7 @@ struct WebhookController {
     }
 
     @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         let secret = WebhookSignature.makeSecret()
         let previousUntil = Date().addingTimeInterval(configuration.secretGrace / .seconds(1))
         try await store.rotateWebhookSecret(
@@ -142,7 +142,7 @@ struct WebhookController {
     }
 
     @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         let now = Date()
         let ping = Event(
             id: TimeOrderedIDGenerator.shared.make(now: now),
@@ -161,27 +161,27 @@ struct WebhookController {
     }
 
     @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         let limit = try request.pageRequest().limit
-        let deliveries = try store.deliveries(webhook: webhook.id, tenant: webhook.tenantID, limit: limit)
+        let deliveries = try await store.deliveries(webhook: webhook.id, tenant: webhook.tenantID, limit: limit)
         return try .json(ListBody(data: deliveries, nextCursor: nil, hasMore: false))
     }
 
     @Sendable func redeliver(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         try await store.redeliver(delivery: try context.parameters.require("delivery_id"), webhook: webhook.id, tenant: webhook.tenantID)
         dispatcher.queued.notify()
         return Response(status: .accepted)
     }
 
     @Sendable func replay(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let webhook = try requireWebhook(context)
+        let webhook = try await requireWebhook(context)
         let replay = try await CollectedBody.collect(request, context: context).decode(Replay.self)
         guard replay.sinceSeq >= 0 else { throw SwitchboardError.invalidField("since_seq", "'since_seq' must be 0 or more.") }
         var after = replay.sinceSeq
         var queued = 0
         while true {
-            let events = try store.events(tenant: webhook.tenantID, after: after, limit: 500)
+            let events = try await store.events(tenant: webhook.tenantID, after: after, limit: 500)
             guard let last = events.last else { break }
             let deliveries = try events.filter { webhook.events.matches($0.type) }.map { try WebhookDispatcher.delivery(of: $0, to: webhook) }
             try await store.enqueueDeliveries(deliveries, replay: true)
@@ -194,8 +194,8 @@ struct WebhookController {
 
     // MARK: - Helpers
 
-    private func requireWebhook(_ context: AppRequestContext) throws -> Webhook {
-        guard let webhook = try store.webhook(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
+    private func requireWebhook(_ context: AppRequestContext) async throws -> Webhook {
+        guard let webhook = try await store.webhook(id: try context.parameters.require("id"), tenant: context.requirePrincipal.tenantID) else {
             throw SwitchboardError.notFound("webhook")
         }
         return webhook

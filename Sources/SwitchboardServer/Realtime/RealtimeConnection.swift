@@ -174,7 +174,7 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     private func start() async {
         let listener: RealtimeHub.Listener
         do {
-            listener = try session.register(principal, mailbox: mailbox, logger: logger)
+            listener = try await session.register(principal, mailbox: mailbox, logger: logger)
         } catch {
             mailbox.close(error)
             return

@@ -107,14 +107,14 @@ final class RealtimeHub: Sendable {
     /// Hands each event, encoded once, to every connection of its tenant that may see it.
     /// - Throws: the store's error when a message's conversation cannot be read; the events before it
     ///   were handed out, and publishing them again delivers none twice (mailboxes drop seen seqs).
-    func publish(_ events: [Event]) throws {
+    func publish(_ events: [Event]) async throws {
         var drains = Mailbox.Drains()
         defer { drains.run() }
         for event in events {
             let listeners = state.withLock { $0.listeners[event.tenantID] } ?? []
             // Conversation events keep the directory of assignments current even with nobody listening.
             guard !listeners.isEmpty || event.type.name.hasPrefix("conversation.") else { continue }
-            let audience = try audience(of: event)
+            let audience = try await audience(of: event)
             var frame: ByteBuffer?
             for listener in listeners where listener.receivesEvents && listener.visibility.sees(audience) {
                 if frame == nil { frame = RealtimeFrame.event(event) }
@@ -125,7 +125,7 @@ final class RealtimeHub: Sendable {
 
     /// Who may see an event; conversation events also update the directory message events rely on.
     /// - Throws: the store's error when a message's conversation is not in the directory and cannot be read.
-    func audience(of event: Event) throws -> Audience {
+    func audience(of event: Event) async throws -> Audience {
         let data = event.data
         switch event.type.name {
         case let name where name.hasPrefix("conversation."):
@@ -139,7 +139,7 @@ final class RealtimeHub: Sendable {
         case let name where name.hasPrefix("message."):
             guard case .string(let id)? = data["conversation_id"] else { return .administrators }
             if let known = state.withLock({ $0.conversations[id] }) { return .conversation(agentID: known.agentID, visitorID: known.visitorID) }
-            guard let conversation = try store.conversation(id: id, tenant: event.tenantID) else { return .administrators }
+            guard let conversation = try await store.conversation(id: id, tenant: event.tenantID) else { return .administrators }
             state.withLock { $0.conversations[id] = (conversation.agentID, conversation.visitorID) }
             return .conversation(agentID: conversation.agentID, visitorID: conversation.visitorID)
         // Agents read every agent, customer and ticket of the tenant over REST, so they get these events too.

@@ -26,10 +26,10 @@ struct RealtimeSession: Sendable {
 
     /// Adds a connection of `principal` to the hub.
     /// - Throws: the close for a refused connection: too many for the principal or the tenant, or unavailable.
-    func register(_ principal: Principal, mailbox: Mailbox, logger: Logger) throws(RealtimeClose) -> RealtimeHub.Listener {
+    func register(_ principal: Principal, mailbox: Mailbox, logger: Logger) async throws(RealtimeClose) -> RealtimeHub.Listener {
         let visibility: Visibility
         do {
-            visibility = try permissions.visibility(of: principal)
+            visibility = try await permissions.visibility(of: principal)
         } catch {
             logger.warning("WebSocket refused: cannot resolve the principal's view", metadata: ["sb.error": "\(error)"])
             throw .unavailable
@@ -52,10 +52,11 @@ struct RealtimeSession: Sendable {
     func replay(after since: Int64?, listener: RealtimeHub.Listener, mailbox: Mailbox) async {
         let tenant = listener.principal.tenantID
         do {
-            var cursor = try since ?? log.lastSeq(tenant: tenant)
+            var cursor: Int64
+            if let since { cursor = since } else { cursor = try await log.lastSeq(tenant: tenant) }
             // No arithmetic on the client's number: `since` may be as large as Int64 allows.
-            if since != nil, cursor < (try log.firstRetainedSeq(tenant: tenant)) - 1 {
-                let now = try log.lastSeq(tenant: tenant)
+            if since != nil, try await cursor < log.firstRetainedSeq(tenant: tenant) - 1 {
+                let now = try await log.lastSeq(tenant: tenant)
                 mailbox.send(
                     RealtimeFrame.error(
                         id: .null,
@@ -67,10 +68,10 @@ struct RealtimeSession: Sendable {
             }
             mailbox.beginReplay(after: cursor)
             while listener.receivesEvents {
-                let events = try log.events(tenant: tenant, after: cursor, limit: 500)
+                let events = try await log.events(tenant: tenant, after: cursor, limit: 500)
                 guard let last = events.last else { break }
                 for event in events {
-                    mailbox.replay(seq: event.seq, frame: listener.visibility.sees(try hub.audience(of: event)) ? RealtimeFrame.event(event) : nil)
+                    await mailbox.replay(seq: event.seq, frame: listener.visibility.sees(try hub.audience(of: event)) ? RealtimeFrame.event(event) : nil)
                 }
                 cursor = last.seq
                 if mailbox.closing != nil { return }
@@ -111,9 +112,14 @@ struct RealtimeSession: Sendable {
         guard principal.allows(.messagesWrite) else {
             throw SwitchboardError(kind: .forbidden, code: "missing_scope", detail: "Sending messages needs the scope 'messages:write'.")
         }
-        let visibility = try permissions.visibility(of: principal)
-        let conversationID = try frame.conversationID ?? openConversation(between: frame.from, and: frame.to, principal: principal, visibility: visibility)
-        try permissions.authorizeSend(into: conversationID, from: frame.from, tenant: principal.tenantID, visibleIn: visibility)
+        let visibility = try await permissions.visibility(of: principal)
+        let conversationID: String
+        if let existing = frame.conversationID {
+            conversationID = existing
+        } else {
+            conversationID = try await openConversation(between: frame.from, and: frame.to, principal: principal, visibility: visibility)
+        }
+        try await permissions.authorizeSend(into: conversationID, from: frame.from, tenant: principal.tenantID, visibleIn: visibility)
         let message = NewMessage(
             conversationID: conversationID,
             from: frame.from,
@@ -130,9 +136,9 @@ struct RealtimeSession: Sendable {
     }
 
     /// The newest open conversation visible to the principal in which `from` (and `to`, when given) take part.
-    private func openConversation(between from: String, and to: String?, principal: Principal, visibility: Visibility) throws -> String {
+    private func openConversation(between from: String, and to: String?, principal: Principal, visibility: Visibility) async throws -> String {
         let filter = ConversationFilter(status: .open, visibility: visibility)
-        var page = try store.conversations(tenant: principal.tenantID, filter: filter, page: PageRequest(limit: PageRequest.maxLimit))
+        var page = try await store.conversations(tenant: principal.tenantID, filter: filter, page: PageRequest(limit: PageRequest.maxLimit))
         page.items.reverse()
         let participants = Set([from, to].compactMap { $0 })
         guard let match = page.items.first(where: { participants.isSubset(of: Set([$0.visitorID, $0.agentID].compactMap { $0 })) }) else {

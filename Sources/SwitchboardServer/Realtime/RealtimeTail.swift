@@ -38,16 +38,16 @@ struct RealtimeTail: Service {
 
     private func follow() async {
         await cancelWhenGracefulShutdown {
-            var position = (try? log.lastPosition()) ?? 0
+            var position = (try? await log.lastPosition()) ?? 0
             while !Task.isCancelled {
                 let generation = log.commits.generation
                 do {
-                    let batch = try log.events(afterPosition: position, limit: 512)
+                    let batch = try await log.events(afterPosition: position, limit: 512)
                     guard let last = batch.last else {
                         await log.commits.wait(after: generation)
                         continue
                     }
-                    try hub.publish(batch)
+                    try await hub.publish(batch)
                     position = last.position
                 } catch {
                     // The batch is read and published again: no connection misses an event, none gets one twice.

@@ -58,7 +58,7 @@ actor AccessTokenAuthority {
 
     /// Loads the stored keys, dropping expired ones and making a new one when the newest is due.
     func start() async throws {
-        for record in try store.signingKeys() {
+        for record in try await store.signingKeys() {
             let raw = try secrets.open(text: record.sealedPrivateKey, scope: Self.secretScope(record.id))
             guard let bytes = Data(base64Encoded: raw) else { throw SwitchboardError.invalidField("signing_key", "A stored signing key is not base64.") }
             published.append((record.id, try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: bytes)), record.createdAt))

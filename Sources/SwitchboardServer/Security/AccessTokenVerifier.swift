@@ -32,11 +32,11 @@ struct AccessTokenVerifier: CredentialVerifier {
         guard claims.aud.value.contains(authority.settings.audience) else {
             throw AuthenticationFailure(reason: "wrong_audience", detail: "The access token is not meant for this server.", tenantID: claims.tenantID, subject: claims.sub.value)
         }
-        if try revocations.value(claims.jti.value, load: { try store.isTokenRevoked(id: claims.jti.value) }) == true {
+        if try await revocations.value(claims.jti.value, load: { try await store.isTokenRevoked(id: claims.jti.value) }) == true {
             throw AuthenticationFailure(reason: "revoked", detail: "The access token was revoked.", tenantID: claims.tenantID, subject: claims.sub.value)
         }
         guard let clientID = claims.clientID else { return try Self.signedIn(claims) }
-        let client = try clients.value(clientID) { try store.oauthClient(id: clientID) }
+        let client = try await clients.value(clientID) { try await store.oauthClient(id: clientID) }
         guard let client, client.revokedAt == nil, client.tenantID == claims.tenantID else {
             throw AuthenticationFailure(reason: "revoked", detail: "The access token's client was revoked.", tenantID: claims.tenantID, subject: claims.sub.value)
         }

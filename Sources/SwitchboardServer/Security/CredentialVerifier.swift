@@ -52,7 +52,7 @@ struct APIKeyVerifier: CredentialVerifier {
         guard secret.hasPrefix(APIKeySecret.prefix) else {
             throw AuthenticationFailure(reason: "malformed", detail: "An API key starts with '\(APIKeySecret.prefix)'.")
         }
-        guard let key = try cache.value(SecretDigest(secret), load: { try directory.authenticate(secret: secret) }) else {
+        guard let key = try await cache.value(SecretDigest(secret), load: { try await directory.authenticate(secret: secret) }) else {
             throw AuthenticationFailure(reason: "unknown_credential", detail: "The API key is not valid.")
         }
         if key.revokedAt != nil {

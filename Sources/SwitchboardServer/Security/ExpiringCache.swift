@@ -24,9 +24,9 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// The cached value of `key`, or the one `load` returns, which is cached when not nil.
     /// - Parameter now: seconds on the monotonic clock, when the caller has read it already.
-    func value(_ key: Key, now: Double = MonotonicClock.seconds(), load: () throws -> Value?) rethrows -> Value? {
+    func value(_ key: Key, now: Double = MonotonicClock.seconds(), load: () async throws -> Value?) async rethrows -> Value? {
         if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.value }
-        guard let value = try load() else { return nil }
+        guard let value = try await load() else { return nil }
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[key] = Entry(value: value, expires: now + lifetime)

@@ -78,7 +78,7 @@ actor IdentityProviders {
         if registrations[iss].map({ now - $0.readAt > registrationLifetime }) ?? true {
             // Issuers named by unauthenticated tokens are cached, misses too: bounded.
             if registrations.count >= 10_000 { registrations.removeAll() }
-            registrations[iss] = (try store.tokenIssuers(issuer: iss), now)
+            registrations[iss] = (try await store.tokenIssuers(issuer: iss), now)
         }
         var candidates = registrations[iss]?.issuers ?? []
         if candidates.count > 1 { candidates.removeAll { !audiences.contains($0.issuer.audience) } }

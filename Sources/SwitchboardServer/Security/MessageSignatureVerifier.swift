@@ -35,7 +35,7 @@ struct MessageSignatureVerifier: CredentialVerifier {
         else { throw refuse("malformed", "Send one signature: Signature-Input and Signature with the same label (RFC 9421).") }
 
         let parameters = covered.rfc9651Parameters
-        guard case .string(let keyID)? = parameters["keyid"], let (key, material) = try keys.signatureKey(id: keyID) else {
+        guard case .string(let keyID)? = parameters["keyid"], let (key, material) = try await keys.signatureKey(id: keyID) else {
             throw refuse("unknown_credential", "The signature's keyid names no signing key.")
         }
         if case .string(let algorithm)? = parameters["alg"], algorithm != key.algorithm.name {
@@ -90,7 +90,7 @@ struct MessageSignatureVerifier: CredentialVerifier {
         guard nonces.insert(key.id + " " + nonce, lifetime: 2 * Self.window) else {
             throw refuse("replayed", "This nonce was used before; sign every request with a new one.", key: key)
         }
-        guard let apiKey = try directory.apiKey(id: key.apiKeyID, tenant: key.tenantID), apiKey.isLive(at: Date()) else {
+        guard let apiKey = try await directory.apiKey(id: key.apiKeyID, tenant: key.tenantID), apiKey.isLive(at: Date()) else {
             throw refuse("revoked", "The API key of this signing key is revoked or expired.", key: key)
         }
         return VerifiedCredential(apiKey, method: .signature)

@@ -26,7 +26,7 @@ struct PluginAuthVerifier: CredentialVerifier {
         let tenant = String(user[..<slash])
         let username = String(user[user.index(after: slash)...])
         let digest = SHA256.hash(data: Array("\(tenant)\n\(username)\n\(password)".utf8))
-        if let cached = cache.value(digest, load: { nil }) { return cached }
+        if let cached = await cache.value(digest, load: { nil }) { return cached }
 
         let plugins = await integrations.runningPlugins(tenant: tenant, capability: .authProvider)
         guard !plugins.isEmpty else {
@@ -44,7 +44,7 @@ struct PluginAuthVerifier: CredentialVerifier {
             switch outcome.status {
             case .ok:
                 let verified = try Self.credential(outcome.body, tenant: tenant, plugin: plugin)
-                _ = cache.value(digest) { verified }
+                _ = await cache.value(digest) { verified }
                 return verified
             case .notFound:
                 continue

@@ -65,7 +65,7 @@ struct SecurityMiddleware: RouterMiddleware {
         let verified = try await authenticate(&request, context: context, address: address, now: now)
         context.principal = verified.principal
         context.logger[metadataKey: "sb.tenant"] = .string(verified.principal.tenantID)
-        let tenant = try tenantSecurity.value(verified.principal.tenantID, now: now) { try directory.tenantSecurity(tenant: verified.principal.tenantID) }
+        let tenant = try await tenantSecurity.value(verified.principal.tenantID, now: now) { try await directory.tenantSecurity(tenant: verified.principal.tenantID) }
             ?? TenantSecurity()
 
         for (list, scope) in [(tenant.allowedIPs, "tenant"), (verified.allowedIPs, "credential")] where !list.permits(context.clientAddress) {

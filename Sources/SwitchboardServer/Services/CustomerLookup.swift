@@ -69,15 +69,15 @@ final class CustomerLookup: Sendable {
     /// TTL (or `refresh`), else as stored.
     func lookup(tenant: String, conversation: Conversation, refresh: Bool = false) async throws -> Result {
         let key = "\(tenant)/\(conversation.visitorID)"
-        let stored = try linkedCustomer(tenant: tenant, visitorID: conversation.visitorID)
+        let stored = try await linkedCustomer(tenant: tenant, visitorID: conversation.visitorID)
         guard let plugin = await integrations.runningPlugins(tenant: tenant, capability: .crm).first else {
-            return try result(conversation, stored, tenant: tenant, stale: false, source: nil, checkedAt: nil)
+            return try await result(conversation, stored, tenant: tenant, stale: false, source: nil, checkedAt: nil)
         }
         let lastChecked = checked.withLock { $0[key] }
         if !refresh, let lastChecked, Date().timeIntervalSince(lastChecked) < ttl / .seconds(1) {
-            return try result(conversation, stored, tenant: tenant, stale: false, source: plugin, checkedAt: lastChecked)
+            return try await result(conversation, stored, tenant: tenant, stale: false, source: plugin, checkedAt: lastChecked)
         }
-        let visitor = try store.visitor(id: conversation.visitorID, tenant: tenant)
+        let visitor = try await store.visitor(id: conversation.visitorID, tenant: tenant)
         var args: [String: JSONValue] = [
             "visitor_id": .string(conversation.visitorID), "external_id": JSONValue(visitor?.externalID), "name": JSONValue(visitor?.name),
         ]
@@ -91,20 +91,20 @@ final class CustomerLookup: Sendable {
             case .ok:
                 let customer = try await save(try JSONValue(parsing: outcome.body), tenant: tenant, plugin: plugin, visitorID: conversation.visitorID, stored: stored)
                 checked.withLock { $0[key] = now }
-                return try result(conversation, customer, tenant: tenant, stale: false, source: plugin, checkedAt: now)
+                return try await result(conversation, customer, tenant: tenant, stale: false, source: plugin, checkedAt: now)
             case .notFound:
                 checked.withLock { $0[key] = now }
-                return try result(conversation, stored, tenant: tenant, stale: false, source: plugin, checkedAt: now)
+                return try await result(conversation, stored, tenant: tenant, stale: false, source: plugin, checkedAt: now)
             default:
                 throw SwitchboardError(kind: .unavailable, code: "crm_failed", detail: "crm.lookup_customer answered \(outcome.status): \(outcome.text)")
             }
         } catch let error as SwitchboardError where error.kind == .unavailable || error.kind == .conflict || error.kind == .invalidInput {
             logger.warning("CRM lookup failed; serving the stored record", metadata: ["sb.tenant": "\(tenant)", "sb.plugin": "\(plugin)", "sb.error": "\(error)"])
-            var answer = try result(conversation, stored, tenant: tenant, stale: true, source: plugin, checkedAt: lastChecked)
+            var answer = try await result(conversation, stored, tenant: tenant, stale: true, source: plugin, checkedAt: lastChecked)
             answer.detail = error.detail
             return answer
         } catch is DecodingError {
-            var answer = try result(conversation, stored, tenant: tenant, stale: true, source: plugin, checkedAt: lastChecked)
+            var answer = try await result(conversation, stored, tenant: tenant, stale: true, source: plugin, checkedAt: lastChecked)
             answer.detail = "The CRM answered something that is not JSON."
             return answer
         }
@@ -124,7 +124,7 @@ final class CustomerLookup: Sendable {
         ) { events in
             let horizon = Int64(Date().timeIntervalSince1970 - self.ttl / .seconds(1))
             for event in events where event.type == .conversationCreated && event.timestamp >= horizon {
-                guard let id = event.data["conversation_id"]?.stringValue, let conversation = try self.store.conversation(id: id, tenant: event.tenantID) else {
+                guard let id = event.data["conversation_id"]?.stringValue, let conversation = try await self.store.conversation(id: id, tenant: event.tenantID) else {
                     continue
                 }
                 _ = try await self.lookup(tenant: event.tenantID, conversation: conversation)
@@ -132,8 +132,8 @@ final class CustomerLookup: Sendable {
         }
     }
 
-    private func linkedCustomer(tenant: String, visitorID: String) throws -> Customer? {
-        try store.customers(tenant: tenant, filter: CustomerFilter(visitorID: visitorID), page: PageRequest(limit: 1)).items.first
+    private func linkedCustomer(tenant: String, visitorID: String) async throws -> Customer? {
+        try await store.customers(tenant: tenant, filter: CustomerFilter(visitorID: visitorID), page: PageRequest(limit: 1)).items.first
     }
 
     /// Stores the CRM's customer, linked to the visitor, and its orders.
@@ -162,8 +162,9 @@ final class CustomerLookup: Sendable {
         return customer
     }
 
-    private func result(_ conversation: Conversation, _ customer: Customer?, tenant: String, stale: Bool, source: String?, checkedAt: Date?) throws -> Result {
-        let orders = try customer.map { try store.recentOrders(customerID: $0.customerID, tenant: tenant, limit: Self.recentOrders) } ?? []
+    private func result(_ conversation: Conversation, _ customer: Customer?, tenant: String, stale: Bool, source: String?, checkedAt: Date?) async throws -> Result {
+        var orders: [Order] = []
+        if let customer { orders = try await store.recentOrders(customerID: customer.customerID, tenant: tenant, limit: Self.recentOrders) }
         return Result(conversationID: conversation.id, customer: customer, orders: orders, stale: stale, source: source, checkedAt: checkedAt)
     }
 }

@@ -86,7 +86,7 @@ public struct EventLogConsumer: Service {
     }
 
     private func consume<C: Clock<Duration>>(clock: C) async throws {
-        var cursor = try log.cursor(consumer: name)
+        var cursor = try await log.cursor(consumer: name)
         var saved = cursor
         var lastSave = clock.now
         func save() async throws {
@@ -97,7 +97,7 @@ public struct EventLogConsumer: Service {
         }
         while !Task.isCancelled {
             let generation = log.commits.generation
-            let batch = try log.events(afterPosition: cursor, limit: batchSize)
+            let batch = try await log.events(afterPosition: cursor, limit: batchSize)
             guard let last = batch.last else {
                 var isSaveDue = false
                 if let interval = cursorSaving.interval, saved != cursor {

@@ -83,7 +83,7 @@ actor TicketingService: Service {
     private func createPending(tenant: String, plugin: String) async throws {
         var after: String?
         repeat {
-            let page = try store.tickets(
+            let page = try await store.tickets(
                 tenant: tenant,
                 filter: TicketFilter(external: .missing, excludesClosed: true),
                 page: PageRequest(limit: Self.batchLimit, after: after)
@@ -117,7 +117,7 @@ actor TicketingService: Service {
     private func pullStatuses(tenant: String, plugin: String) async throws {
         var after: String?
         repeat {
-            let page = try store.tickets(
+            let page = try await store.tickets(
                 tenant: tenant,
                 filter: TicketFilter(external: .heldBy(plugin), excludesClosed: true),
                 page: PageRequest(limit: Self.batchLimit, after: after)
@@ -143,9 +143,9 @@ actor TicketingService: Service {
         for report in reports {
             let ticket: Ticket? =
                 if let id = report["ticket_id"]?.stringValue {
-                    try store.ticket(id: id, tenant: tenant)
+                    try await store.ticket(id: id, tenant: tenant)
                 } else if let external = report["external_id"]?.stringValue {
-                    try store.tickets(tenant: tenant, filter: TicketFilter(external: .reference(system: plugin, id: external)), page: PageRequest(limit: 1)).items.first
+                    try await store.tickets(tenant: tenant, filter: TicketFilter(external: .reference(system: plugin, id: external)), page: PageRequest(limit: 1)).items.first
                 } else {
                     nil
                 }

@@ -30,7 +30,7 @@ struct StatisticsAggregator: Service {
     func ingest(_ events: [Event]) async throws {
         guard let last = events.last else { return }
         let keys = Set(events.compactMap(ConversationRollup.conversation(of:)))
-        var rollup = ConversationRollup(facts: try store.conversationFacts(keys))
+        var rollup = await ConversationRollup(facts: try store.conversationFacts(keys))
         for event in events { rollup.apply(event) }
         if try await store.applyRollup(rollup, consumer: StatisticsIndex.consumer, position: last.position) {
             index.apply(rollup, position: last.position)

@@ -65,7 +65,7 @@ public enum StatisticsBenchmark {
         let batchSize = 1_024
         var position: Int64 = 0
         let readStart = ContinuousClock.now
-        while let last = try store.events(afterPosition: position, limit: batchSize).last { position = last.position }
+        while let last = try await store.events(afterPosition: position, limit: batchSize).last { position = last.position }
         let readTime = ContinuousClock.now - readStart
 
         let index = StatisticsIndex(store: store)
@@ -73,25 +73,25 @@ public enum StatisticsBenchmark {
         position = 0
         let ingestStart = ContinuousClock.now
         while true {
-            let batch = try store.events(afterPosition: position, limit: batchSize)
+            let batch = try await store.events(afterPosition: position, limit: batchSize)
             guard let last = batch.last else { break }
             try await aggregator.ingest(batch)
             position = last.position
         }
         let ingestTime = ContinuousClock.now - ingestStart
 
-        func median(_ body: () throws -> Int) rethrows -> (Double, Int) {
+        func median(_ body: () async throws -> Int) async rethrows -> (Double, Int) {
             var times: [Double] = []
             var rows = 0
             for _ in 0..<rounds {
                 let begin = ContinuousClock.now
-                rows = try body()
+                rows = try await body()
                 times.append((ContinuousClock.now - begin) / .milliseconds(1))
             }
             return (times.sorted()[rounds / 2], rows)
         }
-        let (tableRead, cells) = try median {
-            try store.rollupTable(tenant: tenant, type: .conversation, consumer: StatisticsIndex.consumer).count
+        let (tableRead, cells) = try await median {
+            try await store.rollupTable(tenant: tenant, type: .conversation, consumer: StatisticsIndex.consumer).count
         }
         let first = LocalDate(dayNumber: start / 86_400)
         let last = LocalDate(dayNumber: end / 86_400 - 1)
@@ -105,8 +105,8 @@ public enum StatisticsBenchmark {
         var reports: [(name: String, milliseconds: Double, rows: Int)] = []
         for (name, granularity, zone, dimensions) in queries {
             let query = ReportQuery(type: .conversation, startDate: first, endDate: last, granularity: granularity, timeZone: TimeZone(identifier: zone)!, dimensions: dimensions)
-            let (time, rows) = try median {
-                let report = try index.report(query, tenant: tenant, agent: nil)
+            let (time, rows) = try await median {
+                let report = try await index.report(query, tenant: tenant, agent: nil)
                 _ = report.json
                 return report.rows.count
             }

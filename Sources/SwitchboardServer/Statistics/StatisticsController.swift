@@ -42,12 +42,12 @@ struct StatisticsController {
         let query = try ReportQuery { parameters[Substring($0)].map(String.init) }
         let principal = context.requirePrincipal
         let agent: String?
-        switch try permissions.visibility(of: principal) {
+        switch try await permissions.visibility(of: principal) {
         case .all, .agent(_, seesQueue: true): agent = nil
         case .agent(let id, seesQueue: false): agent = id
         case .visitor, .none: throw SwitchboardError(kind: .forbidden, code: "statistics_forbidden", detail: "Only agents and integrations read statistics.")
         }
-        let report = try index.report(query, tenant: principal.tenantID, agent: agent)
+        let report = try await index.report(query, tenant: principal.tenantID, agent: agent)
         if request.headers[.accept]?.contains("text/csv") == true {
             return Response(
                 status: .ok,

@@ -11,9 +11,15 @@ final class StatisticsIndex: Sendable {
     static let consumer = "statistics"
 
     let store: any StatisticsStore
-    /// Loaded tables by tenant. Loading happens under the lock, so a batch committed during a load is
-    /// either in the loaded rows or applied after, never both or neither.
-    private let tables = Mutex<[String: RollupTable]>([:])
+    /// Loaded tables by tenant, and the log position of the last batch applied to them. A table loaded
+    /// from before that batch is loaded again, so a batch committed during a load is either in the
+    /// loaded rows or applied after, never both or neither.
+    private struct State {
+        var tables: [String: RollupTable] = [:]
+        var appliedPosition: Int64 = 0
+    }
+
+    private let state = Mutex(State())
 
     init(store: any StatisticsStore) {
         self.store = store
@@ -21,29 +27,35 @@ final class StatisticsIndex: Sendable {
 
     /// The report a validated query asks for.
     /// - Parameter agent: when set, only that agent's figures.
-    func report(_ query: ReportQuery, tenant: String, agent: String?) throws -> StatisticsReport {
-        let table = query.type.isComputed ? try table(tenant: tenant) : nil
-        let pushed = try store.pushedStatistics(tenant: tenant, type: query.type, from: query.startDate, through: query.endDate)
+    func report(_ query: ReportQuery, tenant: String, agent: String?) async throws -> StatisticsReport {
+        let table = await query.type.isComputed ? try table(tenant: tenant) : nil
+        let pushed = try await store.pushedStatistics(tenant: tenant, type: query.type, from: query.startDate, through: query.endDate)
         return StatisticsReport(query: query, computed: table, pushed: pushed, agent: agent)
     }
 
     /// The tenant's computed conversation table, loading it on first use.
-    func table(tenant: String) throws -> RollupTable {
-        try tables.withLock { tables in
-            if let table = tables[tenant] { return table }
-            let table = try store.rollupTable(tenant: tenant, type: .conversation, consumer: Self.consumer)
-            tables[tenant] = table
-            return table
+    func table(tenant: String) async throws -> RollupTable {
+        while true {
+            if let table = state.withLock({ $0.tables[tenant] }) { return table }
+            let loaded = try await store.rollupTable(tenant: tenant, type: .conversation, consumer: Self.consumer)
+            let kept = state.withLock { state -> RollupTable? in
+                if let table = state.tables[tenant] { return table }
+                guard loaded.position >= state.appliedPosition else { return nil }
+                state.tables[tenant] = loaded
+                return loaded
+            }
+            if let kept { return kept }
         }
     }
 
     /// Adds a committed batch, which ended at log `position`, to every loaded table that lacks it.
     func apply(_ rollup: ConversationRollup, position: Int64) {
-        tables.withLock { tables in
-            let behind = Set(tables.filter { $0.value.position < position }.keys)
-            for tenant in behind { tables[tenant]!.position = position }
+        state.withLock { state in
+            state.appliedPosition = max(state.appliedPosition, position)
+            let behind = Set(state.tables.filter { $0.value.position < position }.keys)
+            for tenant in behind { state.tables[tenant]!.position = position }
             for (key, amounts) in rollup.cells where behind.contains(key.tenantID) {
-                tables[key.tenantID]!.add(hour: key.hour, dimensions: key.dimensions, amounts: amounts)
+                state.tables[key.tenantID]!.add(hour: key.hour, dimensions: key.dimensions, amounts: amounts)
             }
         }
     }

@@ -44,9 +44,9 @@ struct StatisticsSinkService: Service {
     }
 
     private func deliver(tenant: String, plugin: String) async throws {
-        var cursor = try store.sinkCursor(tenant: tenant, plugin: plugin)
+        var cursor = try await store.sinkCursor(tenant: tenant, plugin: plugin)
         while true {
-            let cells = try store.changedCells(tenant: tenant, type: .conversation, after: cursor, limit: Self.batchLimit)
+            let cells = try await store.changedCells(tenant: tenant, type: .conversation, after: cursor, limit: Self.batchLimit)
             guard let last = cells.last else { return }
             let outcome = try await integrations.call(tenant: tenant, plugin: plugin, op: "stats.push", args: try payload(tenant: tenant, cells: cells))
             guard outcome.status == .ok else {
@@ -59,7 +59,7 @@ struct StatisticsSinkService: Service {
 
     /// `{"tenant_id", "type", "metrics": [{name, kind}], "rows": [{hour, dimension, metrics, position}],
     /// "totals": [{dimension, metrics}]}`; dimension values "" are null.
-    private func payload(tenant: String, cells: [RollupCell]) throws -> JSONValue {
+    private func payload(tenant: String, cells: [RollupCell]) async throws -> JSONValue {
         let type = StatisticType.conversation
         let formatter = ISO8601DateFormatter()
         let rows: [JSONValue] = cells.map { cell in
@@ -70,7 +70,7 @@ struct StatisticsSinkService: Service {
                 "position": JSONValue(cell.position),
             ]
         }
-        let totals: [JSONValue] = try index.table(tenant: tenant).totalsByDimensions().map { total in
+        let totals: [JSONValue] = try await index.table(tenant: tenant).totalsByDimensions().map { total in
             ["dimension": Self.dimension(total.dimensions), "metrics": Self.metrics(type, total.slots)]
         }
         let registry: [JSONValue] = type.metrics.map { metric in

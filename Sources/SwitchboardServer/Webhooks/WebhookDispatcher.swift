@@ -48,8 +48,8 @@ actor WebhookDispatcher {
     }
 
     /// Starts a worker for every enabled endpoint and stops those of endpoints no longer enabled.
-    func refresh() {
-        guard !isStopped, let enabled = try? store.enabledWebhooks() else { return }
+    func refresh() async {
+        guard !isStopped, let enabled = try? await store.enabledWebhooks() else { return }
         let ids = Set(enabled.map(\.id))
         for (id, worker) in workers where !ids.contains(id) {
             worker.cancel()
@@ -75,7 +75,7 @@ actor WebhookDispatcher {
     func enqueue(_ events: [Event]) async throws {
         var deliveries: [WebhookDelivery] = []
         for (tenant, tenantEvents) in Dictionary(grouping: events, by: \.tenantID) {
-            let endpoints = try store.webhooks(tenant: tenant).filter(\.isEnabled)
+            let endpoints = try await store.webhooks(tenant: tenant).filter(\.isEnabled)
             guard !endpoints.isEmpty else { continue }
             for event in tenantEvents {
                 for endpoint in endpoints where endpoint.events.matches(event.type) {
@@ -135,9 +135,9 @@ actor WebhookDispatcher {
                 if refills || inFlight.count <= maxInFlight / 2 {
                     refills = false
                     let generation = queued.generation
-                    guard let webhook = try? store.webhook(id: id, tenant: tenant), webhook.isEnabled else { break }
+                    guard let webhook = try? await store.webhook(id: id, tenant: tenant), webhook.isEnabled else { break }
                     maxInFlight = webhook.maxInFlight
-                    switch next(for: webhook, room: maxInFlight - inFlight.count, excluding: inFlight) {
+                    switch await next(for: webhook, room: maxInFlight - inFlight.count, excluding: inFlight) {
                     case .send(let batch, let secrets):
                         for delivery in batch {
                             inFlight.insert(delivery.id)
@@ -188,29 +188,29 @@ actor WebhookDispatcher {
     }
 
     /// Up to `room` deliveries to send now, or how to idle.
-    private func next(for webhook: Webhook, room: Int, excluding inFlight: Set<String>) -> Next {
+    private func next(for webhook: Webhook, room: Int, excluding inFlight: Set<String>) async -> Next {
         guard room > 0 else { return .idle(Idle()) }
         let batch: [WebhookDelivery]
         if webhook.maxInFlight == 1 {
             // Ordered: the oldest pending delivery goes first, even when it waits for its retry time.
-            batch = (try? store.nextDelivery(webhook: webhook.id)).flatMap { $0 }.map { [$0] } ?? []
+            batch = (try? await store.nextDelivery(webhook: webhook.id)).flatMap { $0 }.map { [$0] } ?? []
             if let next = batch.first?.nextAttemptAt, next > Date() {
                 return .idle(Idle(until: Self.instant(of: next)))
             }
         } else {
-            batch = (try? store.dueDeliveries(webhook: webhook.id, now: Date(), limit: room, excluding: inFlight)) ?? []
+            batch = (try? await store.dueDeliveries(webhook: webhook.id, now: Date(), limit: room, excluding: inFlight)) ?? []
         }
         guard !batch.isEmpty else {
             // With requests in flight the worker waits for them, not for a time.
             guard inFlight.isEmpty else { return .idle(Idle()) }
-            let next = try? store.nextDueDate(webhook: webhook.id)
+            let next = try? await store.nextDueDate(webhook: webhook.id)
             return .idle(Idle(until: next.map(Self.instant(of:))))
         }
         if let reopens = breakers[webhook.id]?.reopensAt, reopens > .now {
             return .idle(Idle(until: reopens, wakesOnQueue: false))
         }
         guard breakers[webhook.id]?.admits(at: .now) ?? true else { return .idle(Idle()) }
-        guard let signing = try? signingSecrets(webhook) else {
+        guard let signing = try? await signingSecrets(webhook) else {
             logger.error("Webhook secret does not open; endpoint paused", metadata: ["sb.webhook": .string(webhook.id)])
             return .idle(Idle(until: .now + configuration.breakerCooldown, wakesOnQueue: false))
         }
@@ -261,8 +261,8 @@ actor WebhookDispatcher {
         return .retry(at: Date().addingTimeInterval(pause))
     }
 
-    private func signingSecrets(_ webhook: Webhook) throws -> [String] {
-        let stored = try store.webhookSecrets(id: webhook.id, tenant: webhook.tenantID)
+    private func signingSecrets(_ webhook: Webhook) async throws -> [String] {
+        let stored = try await store.webhookSecrets(id: webhook.id, tenant: webhook.tenantID)
         let scope = Self.secretScope(tenant: webhook.tenantID, webhook: webhook.id)
         var signing = [try secrets.open(text: stored.current, scope: scope)]
         if let previous = stored.previous { signing.append(try secrets.open(text: previous, scope: scope)) }
