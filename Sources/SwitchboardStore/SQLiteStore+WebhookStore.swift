@@ -36,6 +36,18 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
+    public func webhookFigures() throws -> WebhookFigures {
+        try read { db in
+            try db.queryFirst(
+                """
+                SELECT (SELECT count(*) FROM webhooks WHERE enabled = 0 AND disabled_reason IS NOT NULL),
+                       (SELECT count(*) FROM webhook_deliveries \(Self.pendingIndex) WHERE status = 'pending')
+                """,
+                []
+            ) { WebhookFigures(disabledEndpoints: $0.int64(0), waitingDeliveries: $0.int64(1)) } ?? WebhookFigures(disabledEndpoints: 0, waitingDeliveries: 0)
+        }
+    }
+
     public func enabledWebhooks() throws -> [Webhook] {
         try read { db in try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE enabled = 1 ORDER BY id", [], Self.webhookRow) }
     }

@@ -28,6 +28,8 @@ public final class SQLiteStore: StoreMaintenance {
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers.
     let recentEvents: RecentEvents
+    /// Where commit times and database failures are reported.
+    let observer = StoreObserverSlot()
     /// Agents read recently by id.
     let agentCache = RecordCache<Agent>()
     /// Conversations read recently by id.
@@ -98,7 +100,7 @@ public final class SQLiteStore: StoreMaintenance {
         writeConnection.reportWALSize(to: checkpointer)
         let agentCache = agentCache
         let conversationCache = conversationCache
-        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, logger: logger) { commit in
+        self.writer = SQLiteWriter(connection: writeConnection, maxBatch: configuration.maxBatch, readers: readers, observer: observer, logger: logger) { commit in
             Self.invalidate(commit, agents: agentCache, conversations: conversationCache)
             guard !commit.events.isEmpty else { return }
             // In memory first: a reader the signal wakes finds the events there.
@@ -126,6 +128,10 @@ public final class SQLiteStore: StoreMaintenance {
 
     public var schemaVersion: Int { Self.schemaVersion }
 
+    public func observe(with observer: any StoreObserver) {
+        self.observer.set(observer)
+    }
+
     /// Finishes queued writes and closes every connection, the writer last: the last connection to close
     /// folds the WAL into the database, and a read-only one cannot.
     public func close() {
@@ -146,6 +152,7 @@ public final class SQLiteStore: StoreMaintenance {
             return try readers.read(body)
         } catch let error as SQLiteError {
             logger.error("Database read failed", metadata: ["sb.error": "\(error)"])
+            observer.databaseFailed(.read)
             throw Self.unavailableError
         }
     }
@@ -169,6 +176,7 @@ public final class SQLiteStore: StoreMaintenance {
             storageFull.withLock { $0 = false }
             return result
         } catch let error as SQLiteError {
+            observer.databaseFailed(.write)
             guard Self.isFull(error) else {
                 logger.error("Database write failed", metadata: ["sb.error": "\(error)"])
                 throw Self.unavailableError

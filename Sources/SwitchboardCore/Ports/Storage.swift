@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The kinds of records that grow without bound unless purged, and the maintenance service purges.
 public enum RetainedRecords: String, CaseIterable, Sendable {
@@ -43,8 +44,46 @@ public protocol StoreMaintenance: Sendable {
     var writeProblem: SwitchboardError? { get }
     /// The schema version the database is at.
     var schemaVersion: Int { get }
+    /// Reports the database's own work (commit times, failures) to `observer` from now on.
+    func observe(with observer: any StoreObserver)
     /// Finishes queued writes and closes every connection.
     func close()
+}
+
+/// What a storage backend reports of its own work, for `/metrics`.
+public protocol StoreObserver: Sendable {
+    /// A write transaction (one group commit) ended after `duration`, committed or not.
+    func transactionEnded(after duration: Duration, committed: Bool)
+    /// A read or a write failed in the database itself; a command refused by the core's rules is not
+    /// such a failure.
+    func databaseFailed(_ operation: StoreOperation)
+}
+
+/// The kind of database work that failed.
+public enum StoreOperation: String, Sendable, CaseIterable {
+    case read
+    case write
+}
+
+/// The observer a backend reports to, set once the application's metrics exist (after the store
+/// opened); reports before that go nowhere.
+/// - Important: Thread-safe: the observer lives behind a mutex.
+public final class StoreObserverSlot: StoreObserver {
+    private let observer = Mutex<(any StoreObserver)?>(nil)
+
+    public init() {}
+
+    public func set(_ observer: any StoreObserver) {
+        self.observer.withLock { $0 = observer }
+    }
+
+    public func transactionEnded(after duration: Duration, committed: Bool) {
+        observer.withLock { $0 }?.transactionEnded(after: duration, committed: committed)
+    }
+
+    public func databaseFailed(_ operation: StoreOperation) {
+        observer.withLock { $0 }?.databaseFailed(operation)
+    }
 }
 
 extension StoreMaintenance {

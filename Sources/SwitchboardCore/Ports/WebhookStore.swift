@@ -33,7 +33,21 @@ public protocol WebhookStore: Sendable {
     func recordAttempts(_ attempts: [(delivery: String, attempt: WebhookAttempt, result: WebhookAttemptResult)]) async throws
     /// An endpoint's deliveries, newest first.
     func deliveries(webhook: String, tenant: String, limit: Int) async throws -> [WebhookDelivery]
+    /// Across tenants: endpoints the server disabled after they kept failing, and deliveries waiting
+    /// to be sent (pending, due or not).
+    func webhookFigures() async throws -> WebhookFigures
     /// Queues a delivery again (any status) for an attempt now.
     /// - Throws: `delivery_not_found`.
     func redeliver(delivery: String, webhook: String, tenant: String) async throws
+}
+
+/// How webhook delivery stands across tenants, for `/metrics`.
+public struct WebhookFigures: Sendable, Equatable {
+    public var disabledEndpoints: Int64
+    public var waitingDeliveries: Int64
+
+    public init(disabledEndpoints: Int64, waitingDeliveries: Int64) {
+        self.disabledEndpoints = disabledEndpoints
+        self.waitingDeliveries = waitingDeliveries
+    }
 }

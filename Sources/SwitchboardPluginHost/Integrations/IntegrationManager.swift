@@ -245,6 +245,38 @@ public actor IntegrationManager {
         return outcome
     }
 
+    // MARK: - Figures
+
+    /// How one plugin's instances stand, across tenants, for `/metrics`.
+    public struct PluginFigures: Sendable, Equatable {
+        /// Running instances without parked events.
+        public var running = 0
+        /// Running instances that parked events.
+        public var degraded = 0
+        /// Enabled instances that could not start.
+        public var failed = 0
+        /// Instances whose breaker of calls is not closed.
+        public var callBreakersOpen = 0
+        /// Instances whose breaker of event delivery is not closed.
+        public var eventBreakersOpen = 0
+    }
+
+    /// The figures of every loaded plugin, zero for one without instances. Reads no plugin: the parked
+    /// events are counted in the store.
+    public func figures() async -> [String: PluginFigures] {
+        var figures = Dictionary(uniqueKeysWithValues: plugins.keys.map { ($0, PluginFigures()) })
+        for (key, current) in running {
+            let parked = (try? await store.parkedEvents(tenant: key.tenant, plugin: key.plugin)) ?? []
+            if parked.isEmpty { figures[key.plugin, default: PluginFigures()].running += 1 } else { figures[key.plugin, default: PluginFigures()].degraded += 1 }
+            if current.breaker.snapshot.state != .closed { figures[key.plugin, default: PluginFigures()].callBreakersOpen += 1 }
+            if current.eventBreaker.snapshot.state != .closed { figures[key.plugin, default: PluginFigures()].eventBreakersOpen += 1 }
+        }
+        for key in failures.keys where running[key] == nil {
+            figures[key.plugin, default: PluginFigures()].failed += 1
+        }
+        return figures
+    }
+
     // MARK: - Parked events
 
     /// The events `tenant`'s instance of `plugin` set aside, oldest first.

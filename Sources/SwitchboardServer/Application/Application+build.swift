@@ -25,6 +25,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let metrics = PrometheusCollectorRegistry()
     let metricsFactory = PrometheusMetricsFactory(registry: metrics)
+    store.observe(with: DatabaseMetrics(factory: metricsFactory))
     let secrets = try configuration.secrets.makeBox(databasePath: configuration.database.path)
     let (manager, httpClient) = try await startIntegrations(
         configuration: configuration.plugins,
@@ -63,7 +64,7 @@ public func buildApplication(
         refetchInterval: Double(configuration.security.jwksRefetchSeconds),
         logger: logger
     )
-    let hub = RealtimeHub(store: store, limits: configuration.realtime, logger: logger)
+    let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
     let realtime = RealtimeSession(
         hub: hub,
         store: store,
@@ -89,7 +90,7 @@ public func buildApplication(
             dispatcher: dispatcher,
             secrets: secrets,
             configuration: configuration.webhooks,
-            audit: AuditRecorder(log: store)
+            audit: AuditRecorder(log: store, metrics: metricsFactory)
         ),
         metrics: metrics,
         hub: hub,
@@ -189,7 +190,7 @@ func buildRouters(
     router.add(middleware: HTTPMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
     router.add(middleware: ProblemMiddleware())
 
-    let audit = AuditRecorder(log: store)
+    let audit = AuditRecorder(log: store, metrics: PrometheusMetricsFactory(registry: metrics))
     let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache())
     let tokenVerifier = AccessTokenVerifier(authority: authority, store: store, clients: ExpiringCache(), revocations: ExpiringCache())
     let tenantSecurity = ExpiringCache<String, TenantSecurity>()
@@ -254,7 +255,9 @@ func buildRouters(
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
     SystemController(store: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
-    MetricsController(registry: metrics, token: configuration.metrics.token, store: store, hub: hub).addRoutes(to: root)
+    MetricsController(
+        registry: metrics, token: configuration.metrics.token, store: store, hub: hub, webhooks: webhooks.dispatcher, integrations: integrations
+    ).addRoutes(to: root)
     InboundController(integrations: integrations, ticketing: ticketing).addRoutes(to: root)
     OAuthController(
         store: store,

@@ -13,7 +13,7 @@ import Synchronization
 /// `sb_connections_refused_total{reason}`, and logged once per `logInterval` with how many were refused.
 final class ConnectionLimiter: Sendable {
     /// Why a connection was refused, the metric's label.
-    enum Refusal: String, Sendable {
+    enum Refusal: String, Sendable, CaseIterable {
         case server
         case address
     }
@@ -22,7 +22,8 @@ final class ConnectionLimiter: Sendable {
     let maxConnections: Int
     let maxPerAddress: Int
     let trustedProxies: [IPAddressRange]
-    private let metrics: any MetricsFactory
+    /// `sb_connections_refused_total{reason}`, each made at start so that it counts from 0.
+    private let refused: [Refusal: Counter]
     private let logger: Logger
     private let logInterval: Duration = .seconds(10)
     private let state = Mutex(State())
@@ -40,7 +41,9 @@ final class ConnectionLimiter: Sendable {
         self.maxConnections = maxConnections > 0 ? maxConnections : max(64, files - max(256, files / 10))
         self.maxPerAddress = maxPerAddress
         self.trustedProxies = trustedProxies
-        self.metrics = metrics
+        self.refused = Dictionary(uniqueKeysWithValues: Refusal.allCases.map { refusal in
+            (refusal, Counter(label: "sb_connections_refused_total", dimensions: [("reason", refusal.rawValue)], factory: metrics))
+        })
         self.logger = logger
         logger.info("Connection limits", metadata: ["sb.max_connections": "\(self.maxConnections)", "sb.file_limit": "\(files)", "sb.max_per_address": "\(maxPerAddress)"])
     }
@@ -72,7 +75,7 @@ final class ConnectionLimiter: Sendable {
             return (refusal, state.refusedSinceLog)
         }
         if let refusal {
-            Counter(label: "sb_connections_refused_total", dimensions: [("reason", refusal.rawValue)], factory: metrics).increment()
+            refused[refusal]?.increment()
             if let report {
                 logger.warning(
                     "Connections refused over the connection limits",

@@ -13,6 +13,14 @@ struct RealtimeClose: Error, Equatable, Sendable {
     static let rateLimited = RealtimeClose(code: 4002, reason: "rate_limited")
     static let tooManyForPrincipal = RealtimeClose(code: 4003, reason: "too_many_connections_for_principal")
     static let tooManyForTenant = RealtimeClose(code: 4004, reason: "too_many_connections_for_tenant")
+    /// Every close the server starts.
+    static let startedByServer: [RealtimeClose] = [
+        .shutdown, .protocolError, .invalidText, .messageTooLarge, .unavailable, .idle, .slowConsumer, .rateLimited, .tooManyForPrincipal, .tooManyForTenant,
+    ]
+
+    /// The reason's code, without the advice some reasons carry (`slow_consumer`).
+    var metricName: String { String(reason.prefix { $0 != ":" }) }
+
     /// The client closed or vanished: nothing more goes out, not even a close frame (1006 is never sent).
     static let gone = RealtimeClose(code: 1006, reason: "")
 }

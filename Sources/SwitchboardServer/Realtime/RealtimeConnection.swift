@@ -107,6 +107,7 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let close = event as? RealtimeClose else { return context.fireUserInboundEventTriggered(event) }
         guard close != .gone, machine.closeDue() else { return }
+        session.hub.countClose(close)
         var payload = context.channel.allocator.buffer(capacity: 2 + close.reason.utf8.count)
         payload.writeInteger(close.code)
         payload.writeString(close.reason)

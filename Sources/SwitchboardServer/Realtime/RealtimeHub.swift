@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import Synchronization
@@ -49,11 +50,24 @@ final class RealtimeHub: Sendable {
     private let store: any ChatStore
     private let limits: SwitchboardConfiguration.Realtime
     private let logger: Logger
+    /// `sb_websocket_closes_total{reason}` by the closes the server starts, each made at start so
+    /// that it counts from 0.
+    private let closes: [String: Counter]
 
-    init(store: any ChatStore, limits: SwitchboardConfiguration.Realtime, logger: Logger) {
+    init(store: any ChatStore, limits: SwitchboardConfiguration.Realtime, metrics: (any MetricsFactory)? = nil, logger: Logger) {
         self.store = store
         self.limits = limits
+        self.closes = Dictionary(uniqueKeysWithValues: (metrics.map { metrics in
+            RealtimeClose.startedByServer.map { close in
+                (close.metricName, Counter(label: "sb_websocket_closes_total", dimensions: [("reason", close.metricName)], factory: metrics))
+            }
+        } ?? []))
         self.logger = logger
+    }
+
+    /// Counts a close the server started, by its reason: `sb_websocket_closes_total{reason}`.
+    func countClose(_ close: RealtimeClose) {
+        closes[close.metricName]?.increment()
     }
 
     /// Adds a connection; its mailbox starts in replay mode.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SwitchboardCore
@@ -6,6 +7,8 @@ import SwitchboardCore
 /// address, and when.
 struct AuditRecorder: Sendable {
     let log: any AuditLog
+    /// Where refusals are counted: `sb_requests_refused_total{action,reason}`.
+    var metrics: (any MetricsFactory)?
 
     /// Records an entry and waits until it is durable; for changes a client is told succeeded.
     func record(
@@ -27,6 +30,10 @@ struct AuditRecorder: Sendable {
         detail: [String: String]
     ) {
         let event = entry(action, context: context, tenantID: tenantID, target: target, isSuccess: false, detail: detail)
+        if let metrics {
+            let reason = detail["reason"] ?? detail["policy"] ?? ""
+            Counter(label: "sb_requests_refused_total", dimensions: [("action", action.name), ("reason", reason)], factory: metrics).increment()
+        }
         guard event.tenantID != nil else {
             // A credential naming no tenant has no tenant log to go to.
             context.logger.notice("Refused", metadata: ["sb.action": "\(action)", "sb.client_ip": "\(event.clientIP ?? "")", "sb.detail": "\(detail)"])

@@ -105,6 +105,11 @@ actor WebhookDispatcher {
 
     // MARK: - One endpoint's worker
 
+    /// Endpoints with a running worker, and how many of them have a breaker that is not closed.
+    func breakerFigures() -> (endpoints: Int, breakersOpen: Int) {
+        (workers.count, breakers.values.count { $0.state != .closed })
+    }
+
     /// The circuit breaker of an endpoint with a running worker.
     func breaker(of webhook: String) -> CircuitBreaker? { breakers[webhook] }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardCore
 
 /// The single writer of a database: runs write jobs on its own thread and commits them in groups.
 ///
@@ -16,6 +17,7 @@ final class SQLiteWriter: @unchecked Sendable {
     /// The read connections, told of every commit so that none reads an older snapshot after it.
     private let readers: SQLiteReaderPool
     private let onCommitted: @Sendable (Commit) -> Void
+    private let observer: any StoreObserver
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
@@ -42,9 +44,11 @@ final class SQLiteWriter: @unchecked Sendable {
         connection: SQLiteConnection,
         maxBatch: Int,
         readers: SQLiteReaderPool,
+        observer: any StoreObserver,
         logger: Logger,
         onCommitted: @escaping @Sendable (Commit) -> Void
     ) {
+        self.observer = observer
         self.connection = connection
         self.maxBatch = maxBatch
         self.readers = readers
@@ -95,7 +99,9 @@ final class SQLiteWriter: @unchecked Sendable {
 
     private func run() {
         while let batch = nextBatch() {
-            commit(batch)
+            let start = ContinuousClock.now
+            let committed = commit(batch)
+            observer.transactionEnded(after: ContinuousClock.now - start, committed: committed)
         }
         connection.close()
         stopped.lock()
@@ -117,14 +123,16 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     /// Fails every job of a batch whose transaction SQLite ended: nothing of it was written.
-    private func abandon(_ batch: [any SQLiteWriteJob], _ error: any Error) {
+    private func abandon(_ batch: [any SQLiteWriteJob], _ error: any Error) -> Bool {
         logger.error("Write transaction rolled back by SQLite", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
         try? connection.execute("ROLLBACK")
         connection.clearAppended()
         for job in batch { job.finish(error) }
+        return false
     }
 
-    private func commit(_ batch: [any SQLiteWriteJob]) {
+    /// Runs a batch in one transaction; whether it committed.
+    private func commit(_ batch: [any SQLiteWriteJob]) -> Bool {
         var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
         connection.clearAppended()
@@ -133,7 +141,7 @@ final class SQLiteWriter: @unchecked Sendable {
         } catch {
             logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
             for job in batch { job.finish(error) }
-            return
+            return false
         }
         for job in batch {
             let appended = connection.appendedEvents.count
@@ -165,7 +173,7 @@ final class SQLiteWriter: @unchecked Sendable {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
             try? connection.execute("ROLLBACK")
             for job in batch { job.finish(error) }
-            return
+            return false
         }
         let commits = readers.committed()
         // Cursors, deliveries and other bookkeeping neither wake the event log's readers nor touch caches.
@@ -174,6 +182,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         connection.clearAppended()
         for (job, error) in outcomes { job.finish(error) }
+        return true
     }
 }
 

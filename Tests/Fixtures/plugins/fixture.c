@@ -14,7 +14,7 @@
  *
  * Calls of "fixture": fixture.hang (never answers), fixture.kv {"n": N} (N kv_get round trips, for
  * benchmarks), fixture.fail {"on": bool} (on_event answers
- * SB_UNAVAILABLE while on), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
+ * SB_UNAVAILABLE while on), fixture.slow {"ms": N} (on_event takes N more milliseconds), fixture.seen (the seqs delivered so far), fixture.fetch {"url"} (GET through
  * the host's HTTP service, completed asynchronously: {"status", "code", "body"}), and auth.verify
  * {"username", "password"}: the password "s3cret" gives {"subject": config "auth_subject", "role": "agent"},
  * anything else SB_DENIED; ticketing.create_ticket answers {"external_id": "FX-<n>"}, or SB_INVALID for
@@ -51,6 +51,7 @@ static const char manifest[] = "{\"id\":\"" ID "\",\"version\":\"1.0.0\",\"capab
 struct sb_instance {
     const sb_host *host;
     int failing;
+    int slow_ms;
     int healed;
     char crash_file[256];
     char auth_subject[128];
@@ -96,6 +97,7 @@ static sb_status on_event(sb_instance *instance, sb_str event) {
 #endif
     if (!instance->healed && memmem(event.ptr, event.len, "poison-fail", 11) != NULL) return SB_UNAVAILABLE;
     if (instance->failing) return SB_UNAVAILABLE;
+    if (instance->slow_ms > 0) usleep((useconds_t)instance->slow_ms * 1000);
     const char *seq = memmem(event.ptr, event.len, "\"seq\":", 6);
     if (seq == NULL) return SB_INVALID;
     size_t used = strlen(instance->seen);
@@ -151,6 +153,14 @@ static sb_status call(sb_instance *instance, sb_call_id id, sb_str op, sb_str ar
     }
     if (op.len == 12 && memcmp(op.ptr, "fixture.fail", 12) == 0) {
         instance->failing = memmem(args.ptr, args.len, "true", 4) != NULL;
+        *result = hand_over("{}");
+        return SB_OK;
+    }
+    if (op.len == 12 && memcmp(op.ptr, "fixture.slow", 12) == 0) {
+        int ms = 0;
+        for (size_t i = 0; i < args.len; i++)
+            if (args.ptr[i] >= '0' && args.ptr[i] <= '9' && ms < 60000) ms = ms * 10 + (args.ptr[i] - '0');
+        instance->slow_ms = ms;
         *result = hand_over("{}");
         return SB_OK;
     }
