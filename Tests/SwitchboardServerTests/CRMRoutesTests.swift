@@ -192,7 +192,7 @@ import Testing
 
     @Test func aTicketTheTicketingSystemRefusesHoldsUpNoOther() async throws {
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["fixture"])
+            $0.plugins.directory = try PluginFixtures.directory(["fixture"])
             $0.plugins.ticketingSyncSeconds = 1
         }
         let key = server.tenantA.key

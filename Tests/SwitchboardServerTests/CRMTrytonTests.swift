@@ -83,7 +83,7 @@ final class Tryton: @unchecked Sendable {
         try await tryton.start()
         try tryton.seed()
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["crm-tryton"])
+            $0.plugins.directory = try PluginFixtures.directory(["crm-tryton"])
             $0.plugins.allowsPrivateNetworks = true
         }
         try await server.run { client in

@@ -164,7 +164,7 @@ final class Slapd {
 
     @Test func agentsSignInWithDirectoryCredentialsAndGetTheMappedRole() async throws {
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["auth-ldap"])
+            $0.plugins.directory = try PluginFixtures.directory(["auth-ldap"])
         }
         try await server.run { client in
             let key = server.tenantA.key
@@ -260,7 +260,7 @@ final class Slapd {
 
     @Test func directoriesOverTLSAreTrustedOnlyWithTheirCA() async throws {
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["auth-ldap"])
+            $0.plugins.directory = try PluginFixtures.directory(["auth-ldap"])
         }
         try await server.run { client in
             let key = server.tenantA.key

@@ -11,14 +11,14 @@ import Testing
 @Suite struct IntegrationRoutesTests {
     static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 
-    static func server(plugins: [String], notELF: Bool = false, configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func server(plugins: [String], notELF: Bool = false, configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {
         let directory = try PluginFixtures.directory(plugins, notELF: notELF)
         return try await TestServer.make { configuration in
             configuration.plugins.directory = directory
             configuration.secrets.key = secretKey
             configuration.plugins.retryBaseMilliseconds = 20
             configuration.plugins.breakerCooldownSeconds = 1
-            configure(&configuration)
+            try configure(&configuration)
         }
     }
 

@@ -31,7 +31,7 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-stats-\(UUID().uuidString)").path
         setenv("SWITCHBOARD_STATS_FILE_DIR", root, 1)
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["stats-file"])
+            $0.plugins.directory = try PluginFixtures.directory(["stats-file"])
             $0.statistics.sinkIntervalSeconds = 1
         }
         let tenant = server.tenantA.tenantID
@@ -76,7 +76,7 @@ import Testing
     @Test func pushgatewayShowsTheTenantsTotalsOnceItIsUp() async throws {
         let port = try TLSTests.freePort()
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["stats-prometheus"])
+            $0.plugins.directory = try PluginFixtures.directory(["stats-prometheus"])
             $0.plugins.allowsPrivateNetworks = true
             $0.statistics.sinkIntervalSeconds = 1
         }

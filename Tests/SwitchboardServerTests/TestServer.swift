@@ -20,7 +20,7 @@ struct TestServer {
     }
 
     /// Opens a store in a new temporary folder and creates tenants A and B.
-    static func make(configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func make(configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {
         var configuration = SwitchboardConfiguration()
         configuration.server.port = 0
         configuration.database.path = temporaryDatabasePath()
@@ -29,7 +29,7 @@ struct TestServer {
         // or idle timeout (ConnectionLimitTests sets them short to test them).
         configuration.server.headerTimeoutSeconds = 600
         configuration.server.idleTimeoutSeconds = 600
-        configure(&configuration)
+        try configure(&configuration)
         let store = try SQLiteStore(configuration: configuration.database, logger: testLogger)
         var credentials: [Credentials] = []
         for name in ["Tenant A", "Tenant B"] {

@@ -78,7 +78,7 @@ final class RequestTracker: @unchecked Sendable {
 @Suite struct TicketingRTTests {
     @Test func ticketsReachRTOnceItIsUpAndStatusChangesThereComeBack() async throws {
         let server = try await TestServer.make {
-            $0.plugins.directory = try! PluginFixtures.directory(["ticketing-rt"])
+            $0.plugins.directory = try PluginFixtures.directory(["ticketing-rt"])
             $0.plugins.allowsPrivateNetworks = true
             $0.plugins.ticketingSyncSeconds = 1
             $0.webhooks.allowsPrivateNetworks = true

@@ -79,12 +79,12 @@ actor WebhookReceiver {
 }
 
 @Suite struct WebhookRoutesTests {
-    static func server(_ configure: (inout SwitchboardConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func server(_ configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {
         try await TestServer.make { configuration in
             configuration.webhooks.allowsPrivateNetworks = true
             configuration.webhooks.allowsHTTP = true
             configuration.webhooks.retrySchedule = [.milliseconds(40), .milliseconds(40), .milliseconds(40), .milliseconds(40)]
-            configure(&configuration)
+            try configure(&configuration)
         }
     }
 
