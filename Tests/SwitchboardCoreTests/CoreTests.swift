@@ -3,7 +3,7 @@ import Testing
 
 @testable import SwitchboardCore
 
-@Suite struct TimeOrderedIDTests {
+@Suite(.timeLimit(.minutes(1))) struct TimeOrderedIDTests {
     @Test func idsAreWellFormedVersion7AndStrictlyIncreasing() {
         let generator = TimeOrderedIDGenerator()
         let now = Date()
@@ -35,7 +35,7 @@ import Testing
     }
 }
 
-@Suite struct ValidationTests {
+@Suite(.timeLimit(.minutes(1))) struct ValidationTests {
     @Test func requiredTextIsTrimmedAndLimitedInCharacters() throws {
         #expect(try Validation.requiredText("  Ana \n", field: "name", maxLength: 3) == "Ana")
         #expect(try Validation.requiredText("Ana", field: "name", maxLength: 3) == "Ana")
@@ -46,7 +46,7 @@ import Testing
     }
 }
 
-@Suite struct ConversationRulesTests {
+@Suite(.timeLimit(.minutes(1))) struct ConversationRulesTests {
     let now = Date(timeIntervalSince1970: 1_700_000_000)
 
     func open() -> Conversation {
@@ -96,7 +96,7 @@ import Testing
     }
 }
 
-@Suite struct CommitSignalTests {
+@Suite(.timeLimit(.minutes(1))) struct CommitSignalTests {
     @Test func aWaiterWakesOnTheNextNotify() async {
         let signal = CommitSignal()
         let seen = signal.generation
@@ -156,7 +156,7 @@ extension JSONValue {
     }
 }
 
-@Suite struct JSONStreamEncoderTests {
+@Suite(.timeLimit(.minutes(1))) struct JSONStreamEncoderTests {
     /// Foundation's encoder with the conventions the stream encoder replaces.
     func foundation(_ value: some Encodable) throws -> JSONValue {
         let encoder = JSONEncoder()
@@ -289,7 +289,7 @@ extension JSONValue {
     }
 }
 
-@Suite struct WebhookSignatureTests {
+@Suite(.timeLimit(.minutes(1))) struct WebhookSignatureTests {
     @Test func signaturesMatchTheStandardWebhooksTestVector() {
         let body = Array(#"{"test": 2432232314}"#.utf8)
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

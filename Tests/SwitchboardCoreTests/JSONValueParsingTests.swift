@@ -3,7 +3,7 @@ import Testing
 
 @testable import SwitchboardCore
 
-@Suite struct JSONValueParsingTests {
+@Suite(.timeLimit(.minutes(1))) struct JSONValueParsingTests {
     /// What Foundation's decoder makes of `text`, or nil when it refuses it.
     private func foundation(_ bytes: [UInt8]) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))

@@ -17,7 +17,7 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
     ("-9223372036854775808", Int64.min),
 ]
 
-@Suite struct ClientFrameNumberTests {
+@Suite(.timeLimit(.minutes(1))) struct ClientFrameNumberTests {
     /// A frame of every type whose `id` is the number text `n`, written as raw text so the exact text
     /// reaches the parser, with what the frame asks for when the id is taken.
     static func framesWithID(_ n: String) -> [(text: String, command: ClientFrame.Command)] {
@@ -108,7 +108,7 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
     }
 }
 
-@Suite struct OutboundAddressRangesTests {
+@Suite(.timeLimit(.minutes(1))) struct OutboundAddressRangesTests {
     func isPublic(_ text: String) throws -> Bool {
         OutboundAddressPolicy.isPublic(try #require(IPAddressRange.parseAddress(text), "\(text) does not parse"))
     }
@@ -135,7 +135,7 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
     }
 }
 
-@Suite struct RedactedURLTests {
+@Suite(.timeLimit(.minutes(1))) struct RedactedURLTests {
     // Guards the redacted access log: a token in the query of a request target is not written to the log.
     @Test func credentialParametersAreRedactedAndOthersKept() {
         #expect(RedactedURL.redact("/ws?token=sb_live_abc&since=4") == "/ws?token=REDACTED&since=4")
@@ -171,7 +171,7 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
     }
 }
 
-@Suite struct MaskedSecretTests {
+@Suite(.timeLimit(.minutes(1))) struct MaskedSecretTests {
     let paths = [["token"]]
     let previous: JSONValue = ["url": "https://crm.example.com/api", "token": "stored-token", "timeout": 3]
 
@@ -217,7 +217,7 @@ private let hostileNumbers: [(text: String, exact: Int64?)] = [
     }
 }
 
-@Suite struct CredentialAuthorityTests {
+@Suite(.timeLimit(.minutes(1))) struct CredentialAuthorityTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func range(_ text: String) -> IPAddressRange {

@@ -4,7 +4,7 @@ import Testing
 
 @testable import SwitchboardPluginHost
 
-@Suite struct ManifestOpsTests {
+@Suite(.timeLimit(.minutes(5))) struct ManifestOpsTests {
     func manifest(_ fields: String) throws -> PluginManifest {
         try PluginManifest(json: Array(#"{"id":"p","version":"1","capabilities":["crm"]\#(fields)}"#.utf8))
     }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import SwitchboardPluginHost
 
-@Suite struct ConfigSchemaTests {
+@Suite(.timeLimit(.minutes(5))) struct ConfigSchemaTests {
     func schema(_ json: String) throws -> ConfigSchema {
         try ConfigSchema(JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))
     }
@@ -60,7 +60,7 @@ import Testing
     }
 }
 
-@Suite struct PluginManifestTests {
+@Suite(.timeLimit(.minutes(5))) struct PluginManifestTests {
     func manifest(_ fields: String) throws -> PluginManifest {
         try PluginManifest(json: Array(#"{"id":"p","version":"1","capabilities":["crm"]\#(fields)}"#.utf8))
     }
@@ -96,7 +96,7 @@ import Testing
     }
 }
 
-@Suite struct CircuitBreakerTests {
+@Suite(.timeLimit(.minutes(5))) struct CircuitBreakerTests {
     @Test func opensAfterTheThresholdProbesAfterTheCooldownAndClosesOnSuccess() {
         var breaker = CircuitBreaker(threshold: 3, cooldown: .seconds(10))
         let start = ContinuousClock.now
@@ -124,7 +124,7 @@ import Testing
     }
 }
 
-@Suite struct SecretBoxTests {
+@Suite(.timeLimit(.minutes(5))) struct SecretBoxTests {
     let key = Data((0..<32).map { UInt8($0) }).base64EncodedString()
 
     @Test func sealedSecretsOpenOnlyWithTheirKeyAndScope() throws {
@@ -143,7 +143,7 @@ import Testing
     }
 }
 
-@Suite struct PluginFrameTests {
+@Suite(.timeLimit(.minutes(5))) struct PluginFrameTests {
     @Test func framesRoundTripThroughAPipe() throws {
         var descriptors: [Int32] = [0, 0]
         #expect(pipe(&descriptors) == 0)
@@ -158,7 +158,7 @@ import Testing
     }
 }
 
-@Suite struct OutboundAddressPolicyTests {
+@Suite(.timeLimit(.minutes(5))) struct OutboundAddressPolicyTests {
     @Test func privateAndReservedAddressesAreRefusedUnlessAllowed() {
         let refused: [[UInt8]] = [
             [127, 0, 0, 1], [10, 1, 2, 3], [172, 16, 0, 1], [192, 168, 1, 1], [169, 254, 169, 254], [100, 64, 0, 1], [0, 0, 0, 0],
@@ -185,7 +185,7 @@ import Testing
     }
 }
 
-@Suite struct PluginScaffoldTests {
+@Suite(.timeLimit(.minutes(5))) struct PluginScaffoldTests {
     @Test func theEmbeddedHeadersAreTheABIHeaderAndTheJSONHelper() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let include = root.appendingPathComponent("Sources/CSwitchboardPlugin/include")

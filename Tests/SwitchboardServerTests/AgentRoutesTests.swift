@@ -4,7 +4,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct AgentRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct AgentRoutesTests {
     @Test func agentLifecycleOverHTTP() async throws {
         let server = try await TestServer.make()
         let key = server.tenantA.key

@@ -5,7 +5,7 @@ import SwitchboardCore
 import Testing
 
 /// Customers, orders and tickets over REST, with their events.
-@Suite struct CRMRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct CRMRoutesTests {
     static func events(_ client: any TestClientProtocol, key: String, after seq: Int) async throws -> [JSONValue] {
         try await client.call(.get, "/api/v1/events?after=\(seq)&limit=200", key: key)["data"]?.array ?? []
     }

@@ -77,7 +77,7 @@ final class Tryton: @unchecked Sendable {
 }
 
 /// Customers and orders looked up through the crm-tryton plugin (Swift, loaded with dlopen) in a real Tryton.
-@Suite struct CRMTrytonTests {
+@Suite(.timeLimit(.minutes(5))) struct CRMTrytonTests {
     @Test func anOpeningConversationGetsTheCustomerAndOrdersAndAStaleCopyWhenTheCRMIsDown() async throws {
         let tryton = try Tryton()
         try await tryton.start()

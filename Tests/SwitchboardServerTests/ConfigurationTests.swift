@@ -3,7 +3,7 @@ import Testing
 
 @testable import SwitchboardServer
 
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(5))) struct ConfigurationTests {
     func write(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID().uuidString).toml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -18,10 +18,18 @@ import Testing
         #expect(configuration.server.bodyLimit == defaults.server.bodyLimit)
         #expect(configuration.database.path == defaults.database.path)
         #expect(configuration.database.synchronous == defaults.database.synchronous)
-        let documented = try String(contentsOfFile: shipped, encoding: .utf8)
+        // Each key is documented in its own section, set or commented out: `[webhooks]` then `breaker_threshold =`.
+        var section = ""
+        var documented: Set<String> = []
+        for line in try String(contentsOfFile: shipped, encoding: .utf8).split(separator: "\n") {
+            if let header = line.wholeMatch(of: /\[([a-z_]+)\]/) {
+                section = String(header.1)
+            } else if let key = line.prefixMatch(of: /(?:# )?([a-z_]+) =/) {
+                documented.insert("\(section).\(key.1)")
+            }
+        }
         for setting in SwitchboardConfiguration.settings {
-            let name = String(setting.key.split(separator: ".").last!)
-            #expect(documented.contains("\(name) ="), "Config/switchboard.toml does not document \(setting.key)")
+            #expect(documented.contains(setting.key), "Config/switchboard.toml does not document \(setting.key) in its section")
         }
     }
 
@@ -66,6 +74,51 @@ import Testing
         } throws: { error in
             "\(error)".contains(expected)
         }
+    }
+
+    @Test func listsAreArraysInTheFileAndCommaSeparatedInTheEnvironment() throws {
+        let path = try write(
+            """
+            [security]
+            trusted_proxies = ["10.0.0.0/8", "::1"]
+            [webhooks]
+            retry_schedule_ms = [100, 2_000]
+            [plugins]
+            subprocess = ["crash"]
+            """
+        )
+        let fromFile = try SwitchboardConfiguration.load(path: path, environment: [:])
+        #expect(fromFile.security.trustedProxies.map(\.description) == ["10.0.0.0/8", "::1/128"])
+        #expect(fromFile.webhooks.retrySchedule == [.milliseconds(100), .milliseconds(2_000)])
+        #expect(fromFile.plugins.subprocessPlugins == ["crash"])
+        let fromEnvironment = try SwitchboardConfiguration.load(
+            path: nil,
+            environment: ["SWITCHBOARD_SECURITY_TRUSTED_PROXIES": "10.0.0.0/8, ::1", "SWITCHBOARD_WEBHOOKS_RETRY_SCHEDULE_MS": "100,2000"]
+        )
+        #expect(fromEnvironment.security.trustedProxies == fromFile.security.trustedProxies)
+        #expect(fromEnvironment.webhooks.retrySchedule == fromFile.webhooks.retrySchedule)
+        for (text, expected) in [
+            ("[security]\ntrusted_proxies = \"10.0.0.0/8\"", "must be an array of strings"),
+            ("[security]\ntrusted_proxies = [\"10.0.0.300\"]", "'10.0.0.300' is not an address"),
+            ("[webhooks]\nretry_schedule_ms = [-1]", "array of integers from 0"),
+            ("[webhooks]\nretry_schedule_ms = []", "at least one pause"),
+        ] {
+            let path = try write(text)
+            #expect {
+                try SwitchboardConfiguration.load(path: path, environment: [:])
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+        }
+    }
+
+    @Test func anUnknownVariableStopsTheLoadNamingIt() {
+        #expect {
+            try SwitchboardConfiguration.load(path: nil, environment: ["SWITCHBOARD_SERVER_PORTT": "1", "HOME": "/root"])
+        } throws: { error in
+            "\(error)".contains("SWITCHBOARD_SERVER_PORTT: unknown setting")
+        }
+        #expect(throws: Never.self) { try SwitchboardConfiguration.load(path: nil, environment: ["SWITCHBOARD_CONFIG": "x", "SWITCHBOARDX": "1"]) }
     }
 
     @Test func badEnvironmentValuesNameTheVariable() {

@@ -5,7 +5,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct ConventionsTests {
+@Suite(.timeLimit(.minutes(5))) struct ConventionsTests {
     @Test func idempotencyKeyReplaysTheOriginalResponse() async throws {
         let server = try await TestServer.make()
         let key = server.tenantA.key

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct ConversationRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct ConversationRoutesTests {
     @Test func conversationLifecycleEndsClosedAndReadable() async throws {
         let server = try await TestServer.make()
         let key = server.tenantA.key

@@ -79,7 +79,7 @@ final class Slapd {
 }
 
 /// Agents sign in through the auth-ldap plugin (C, libldap, loaded with dlopen) against a real slapd.
-@Suite struct DirectorySignInTests {
+@Suite(.timeLimit(.minutes(5))) struct DirectorySignInTests {
     /// People (employeeNumber holds the Switchboard agent id), a service account, and groups.
     static func entries(alice: String, bob: String) -> String {
         """

@@ -6,7 +6,7 @@ import SwitchboardServer
 import SwitchboardStore
 import Testing
 
-@Suite struct EventLogConsumerTests {
+@Suite(.timeLimit(.minutes(5))) struct EventLogConsumerTests {
     /// Collects what a consumer was handed, failing the first `failures` batches.
     final class Recorder: Sendable {
         private let state: Mutex<(events: [Event], failures: Int)>

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct EventLogRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct EventLogRoutesTests {
     @Test func everyMutationAppearsOnceInCommitOrderWithConsecutiveSeq() async throws {
         let server = try await TestServer.make()
         let key = server.tenantA.key

@@ -3,7 +3,7 @@ import SwitchboardCore
 import SwitchboardServer
 import Testing
 
-@Suite struct EventRetentionTests {
+@Suite(.timeLimit(.minutes(5))) struct EventRetentionTests {
     @Test func expiredEventsGoOnlyOnceEveryConsumerReadThemAndReadingBeforeThemIs410() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

@@ -28,7 +28,7 @@ actor JWKSServer {
     }
 }
 
-@Suite struct IdentityTokenTests {
+@Suite(.timeLimit(.minutes(5))) struct IdentityTokenTests {
     /// PyJWT, the independent implementation: prints one token per line for the claims and keys given.
     static let mint = """
         import sys, json, time, jwt

@@ -8,7 +8,7 @@ import SwitchboardStore
 import Testing
 
 /// Plugins loaded with dlopen from real `.so` files into a real server, driven over loopback REST.
-@Suite struct IntegrationRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct IntegrationRoutesTests {
     static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 
     static func server(plugins: [String], notELF: Bool = false, configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {

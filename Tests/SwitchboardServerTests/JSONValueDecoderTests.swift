@@ -6,7 +6,7 @@ import Testing
 
 /// `JSONValueDecoder` against `JSONDecoder` with `.iso8601` dates: the same values, or the same error
 /// case at the same coding path.
-@Suite struct JSONValueDecoderTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONValueDecoderTests {
     enum Color: String, Codable, Equatable { case red, green }
 
     struct Inner: Codable, Equatable {

@@ -9,7 +9,7 @@ import Testing
 
 /// The mailbox on a real loopback socket, where it sends frames straight to the socket and falls back to
 /// NIO when the socket's buffer is full.
-@Suite struct MailboxSocketTests {
+@Suite(.timeLimit(.minutes(5))) struct MailboxSocketTests {
     /// One record of the stream: its kind (`m` from the mailbox, `p` through the pipeline, as a pong
     /// would), its index, and padding of a size that varies, filled with bytes derived from the index.
     /// Records through the pipeline are large, so that NIO often holds part of one when a frame comes.

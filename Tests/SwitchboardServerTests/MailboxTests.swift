@@ -6,7 +6,7 @@ import Testing
 @testable import SwitchboardServer
 
 /// The mailbox against an embedded channel whose writability the test sets.
-@Suite struct MailboxTests {
+@Suite(.timeLimit(.minutes(5))) struct MailboxTests {
     /// Records the closes the mailbox reports down the pipeline.
     final class Closings: ChannelInboundHandler, Sendable {
         typealias InboundIn = NIOAny

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct MessageRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct MessageRoutesTests {
     @Test func messagesAreSentEditedAndTombstoned() async throws {
         let server = try await TestServer.make()
         let key = server.tenantA.key

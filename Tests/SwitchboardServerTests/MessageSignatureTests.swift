@@ -7,7 +7,7 @@ import SwitchboardCore
 import SwitchboardServer
 import Testing
 
-@Suite struct MessageSignatureTests {
+@Suite(.timeLimit(.minutes(5))) struct MessageSignatureTests {
     /// The `http-message-signatures` package signs with both algorithms over `requests`; prints each
     /// probe's status code.
     static let probes = """

@@ -6,7 +6,7 @@ import SwitchboardCore
 import SwitchboardServer
 import Testing
 
-@Suite struct OAuthTests {
+@Suite(.timeLimit(.minutes(5))) struct OAuthTests {
     static func client(_ client: any TestClientProtocol, admin: String, scopes: JSONValue) async throws -> (id: String, secret: String) {
         let created = try await client.call(.post, "/api/v1/oauth-clients", key: admin, json: ["name": "crm", "scopes": scopes])
         #expect(created.status == .created, "\(created.json)")

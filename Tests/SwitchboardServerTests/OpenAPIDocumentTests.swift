@@ -7,7 +7,7 @@ import SwitchboardPluginHost
 import SwitchboardServer
 import Testing
 
-@Suite struct OpenAPIDocumentTests {
+@Suite(.timeLimit(.minutes(5))) struct OpenAPIDocumentTests {
     @Test func documentListsExactlyTheRoutesTheServerServes() async throws {
         let server = try await TestServer.make()
         let registry = RouteRegistry()

@@ -5,7 +5,7 @@ import Testing
 @testable import SwitchboardServer
 
 /// The WebSocket side of a connection, frame by frame, without a socket.
-@Suite struct RealtimeConnectionStateMachineTests {
+@Suite(.timeLimit(.minutes(5))) struct RealtimeConnectionStateMachineTests {
     typealias Machine = RealtimeConnection.StateMachine
     let start = ContinuousClock.now
 

@@ -9,7 +9,7 @@ import Testing
 @testable import SwitchboardServer
 
 /// The hub's fan-out when the store cannot say whose conversation a message is in.
-@Suite struct RealtimeHubTests {
+@Suite(.timeLimit(.minutes(5))) struct RealtimeHubTests {
     /// A store that knows one conversation and fails to read it while `isFailing`; the hub reads nothing else.
     final class FlakyConversations: ChatStore {
         struct Unavailable: Error {}

@@ -60,7 +60,7 @@ func withSocket(
     }
 }
 
-@Suite struct RealtimeTests {
+@Suite(.timeLimit(.minutes(5))) struct RealtimeTests {
     @Test func framesAreAnsweredMessagesAckedOnceAfterCommitAndRESTAndSocketSeeEachOther() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

@@ -6,7 +6,7 @@ import SwitchboardCore
 import SwitchboardServer
 import Testing
 
-@Suite struct SecurityTests {
+@Suite(.timeLimit(.minutes(5))) struct SecurityTests {
     /// Creates a key of tenant A over REST and returns its id and secret.
     static func key(_ client: any TestClientProtocol, admin: String, _ settings: JSONValue) async throws -> (id: String, secret: String) {
         let created = try await client.call(.post, "/api/v1/api-keys", key: admin, json: settings)

@@ -7,7 +7,7 @@ import Testing
 
 /// The real `switchboard serve` process: killed with SIGKILL while webhook deliveries are queued, and
 /// stopped with SIGTERM.
-@Suite struct ServerProcessTests {
+@Suite(.timeLimit(.minutes(5))) struct ServerProcessTests {
     /// A running `switchboard serve` child and the port it listens on.
     final class ServerProcess: @unchecked Sendable {
         // @unchecked: the process and its output are touched by one test task at a time.

@@ -7,7 +7,7 @@ import Testing
 
 /// The statistics sink plugins, loaded with dlopen, against a real file system and a real Prometheus
 /// Pushgateway on loopback.
-@Suite struct StatisticsSinkTests {
+@Suite(.timeLimit(.minutes(5))) struct StatisticsSinkTests {
     /// A conversation with a visitor message and an agent answer, then ended: one cell with total 1,
     /// messages 2, closed 1.
     static func makeActivity(_ client: any TestClientProtocol, key: String) async throws -> String {

@@ -8,7 +8,7 @@ import Testing
 
 @testable import SwitchboardServer
 
-@Suite struct StatisticsTests {
+@Suite(.timeLimit(.minutes(5))) struct StatisticsTests {
     /// A generated month-and-more of conversations whose figures the test works out on its own.
     struct Dataset {
         struct Conversation {

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// HTTPS on the real `switchboard serve` process, with certificates the test makes with openssl.
-@Suite struct TLSTests {
+@Suite(.timeLimit(.minutes(5))) struct TLSTests {
     /// A free loopback port: bound, read, released.
     static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import Testing
 
-@Suite struct TenantIsolationTests {
+@Suite(.timeLimit(.minutes(5))) struct TenantIsolationTests {
     @Test func tenantBGets404OnEveryIdOfTenantA() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

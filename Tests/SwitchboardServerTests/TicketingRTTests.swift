@@ -75,7 +75,7 @@ final class RequestTracker: @unchecked Sendable {
 }
 
 /// Tickets through the ticketing-rt plugin (Swift, loaded with dlopen) against a real RT 5.
-@Suite struct TicketingRTTests {
+@Suite(.timeLimit(.minutes(5))) struct TicketingRTTests {
     @Test func ticketsReachRTOnceItIsUpAndStatusChangesThereComeBack() async throws {
         let server = try await TestServer.make {
             $0.plugins.directory = try PluginFixtures.directory(["ticketing-rt"])

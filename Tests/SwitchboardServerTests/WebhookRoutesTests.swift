@@ -78,7 +78,7 @@ actor WebhookReceiver {
     }
 }
 
-@Suite struct WebhookRoutesTests {
+@Suite(.timeLimit(.minutes(5))) struct WebhookRoutesTests {
     static func server(_ configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {
         try await TestServer.make { configuration in
             configuration.webhooks.allowsPrivateNetworks = true

@@ -5,7 +5,7 @@ import Testing
 @testable import SwitchboardStore
 
 /// Checkpoints run on the checkpointer's thread, not inside the writer's commits.
-@Suite struct SQLiteCheckpointerTests {
+@Suite(.timeLimit(.minutes(5))) struct SQLiteCheckpointerTests {
     /// A writer connection over a fresh database with one table, reporting its WAL to a checkpointer
     /// of `pages` and `limit`, stopped at once when `isRunning` is false.
     private static func make(

@@ -6,7 +6,7 @@ import Testing
 
 @testable import SwitchboardStore
 
-@Suite struct SQLiteStoreTests {
+@Suite(.timeLimit(.minutes(5))) struct SQLiteStoreTests {
     static func makeStore(path: String = temporaryPath()) throws -> SQLiteStore {
         try SQLiteStore(configuration: .init(path: path), logger: Logger(label: "test"))
     }

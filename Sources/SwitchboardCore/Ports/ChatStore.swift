@@ -1,6 +1,6 @@
 /// The chat core's persistence: reads per tenant, and commands that change state together with their events.
 ///
-/// - Important: Reads are synchronous and short (an indexed lookup); call them from any thread.
+/// - Important: Reads are short (an indexed lookup) and asynchronous, so a backend with an asynchronous client serves them without blocking a thread.
 ///   `execute` may wait for a group commit.
 public protocol ChatStore: Sendable {
     func agent(id: String, tenant: String) async throws -> Agent?

@@ -36,6 +36,10 @@ extension SwitchboardConfiguration {
                 }
             }
         }
+        let known = Set(settings.map(\.environmentName)).union(otherEnvironmentNames)
+        if let unknown = environment.keys.filter({ $0.hasPrefix("SWITCHBOARD_") && !known.contains($0) }).sorted().first {
+            throw ConfigurationError(description: "\(unknown): unknown setting; the variables are SWITCHBOARD_ and a key of Config/switchboard.toml, e.g. SWITCHBOARD_SERVER_PORT.")
+        }
         for setting in settings {
             guard let text = environment[setting.environmentName] else { continue }
             do {
@@ -46,6 +50,9 @@ extension SwitchboardConfiguration {
         }
         return configuration
     }
+
+    /// `SWITCHBOARD_*` variables that are not settings: the configuration file's path.
+    static let otherEnvironmentNames: Set<String> = ["SWITCHBOARD_CONFIG"]
 
     /// Every key the loader accepts, in the order `Config/switchboard.toml` documents them.
     static let settings: [Setting] = [
@@ -85,9 +92,7 @@ extension SwitchboardConfiguration {
             }
             configuration.plugins.isolation = isolation
         },
-        .string("plugins.subprocess") { configuration, list in
-            configuration.plugins.subprocessPlugins = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        },
+        .strings("plugins.subprocess") { $0.plugins.subprocessPlugins = Set($1) },
         .string("plugins.host_executable") { $0.plugins.hostExecutable = $1 },
         .integer("plugins.ticketing_sync_seconds", 1...86_400) { $0.plugins.ticketingSyncSeconds = $1 },
         .integer("plugins.crm_cache_seconds", 0...86_400) { $0.plugins.crmCacheSeconds = $1 },
@@ -95,12 +100,9 @@ extension SwitchboardConfiguration {
         .string("secrets.key_file") { $0.secrets.keyFile = $1.isEmpty ? nil : $1 },
         .boolean("webhooks.allow_private_networks") { $0.webhooks.allowsPrivateNetworks = $1 },
         .boolean("webhooks.allow_http") { $0.webhooks.allowsHTTP = $1 },
-        .string("webhooks.retry_schedule_ms") { configuration, text in
-            let pauses = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !pauses.isEmpty, pauses.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-                throw ConfigurationError(description: "'webhooks.retry_schedule_ms' must be comma-separated milliseconds, e.g. \"5000,300000\".")
-            }
-            configuration.webhooks.retrySchedule = pauses.map { .milliseconds($0!) }
+        .integers("webhooks.retry_schedule_ms", 0...86_400_000) { configuration, pauses in
+            guard !pauses.isEmpty else { throw ConfigurationError(description: "'webhooks.retry_schedule_ms' needs at least one pause, e.g. [5000, 300000].") }
+            configuration.webhooks.retrySchedule = pauses.map { .milliseconds($0) }
         },
         .integer("webhooks.breaker_threshold", 1...1_000) { $0.webhooks.breakerThreshold = $1 },
         .integer("webhooks.breaker_cooldown_seconds", 1...86_400) { $0.webhooks.breakerCooldown = .seconds($1) },
@@ -108,11 +110,12 @@ extension SwitchboardConfiguration {
         .integer("webhooks.secret_grace_hours", 0...8_760) { $0.webhooks.secretGrace = .seconds($1 * 3_600) },
         .integer("webhooks.max_concurrent_deliveries", 1...10_000) { $0.webhooks.maxConcurrentDeliveries = $1 },
         .string("metrics.token") { $0.metrics.token = $1.isEmpty ? nil : $1 },
-        .string("security.trusted_proxies") { configuration, text in
-            do {
-                configuration.security.trustedProxies = try text.split(whereSeparator: { $0 == "," || $0 == " " }).map { try IPAddressRange(parsing: String($0)) }
-            } catch {
-                throw ConfigurationError(description: "'security.trusted_proxies' must be comma-separated addresses or CIDR ranges, e.g. \"10.0.0.0/8, ::1\".")
+        .strings("security.trusted_proxies") { configuration, texts in
+            configuration.security.trustedProxies = try texts.map { text in
+                guard let range = try? IPAddressRange(parsing: text) else {
+                    throw ConfigurationError(description: "'security.trusted_proxies': '\(text)' is not an address or CIDR range, e.g. [\"10.0.0.0/8\", \"::1\"].")
+                }
+                return range
             }
         },
         .integer("security.rate_limit_per_credential", 0...10_000_000) { $0.security.credentialRateLimit = $1 },
@@ -175,6 +178,44 @@ extension SwitchboardConfiguration {
             } parse: { text in
                 guard let number = Int(text) else { throw ConfigurationError(description: "'\(text)' is not an integer.") }
                 return .integer(number)
+            }
+        }
+
+        /// A list of strings: a TOML array, or comma-separated in the environment.
+        static func strings(_ key: String, _ set: @escaping @Sendable (inout SwitchboardConfiguration, [String]) throws -> Void) -> Setting {
+            Setting(key: key) { configuration, value in
+                guard case .array(let items) = value else { throw ConfigurationError(description: "'\(key)' must be an array of strings, e.g. [\"a\", \"b\"].") }
+                let texts = try items.map { item in
+                    guard case .string(let text) = item else { throw ConfigurationError(description: "'\(key)' must be an array of strings, e.g. [\"a\", \"b\"].") }
+                    return text
+                }
+                try set(&configuration, texts)
+            } parse: { text in
+                .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != .string("") })
+            }
+        }
+
+        /// A list of integers in `range`: a TOML array, or comma-separated in the environment.
+        static func integers(
+            _ key: String,
+            _ range: ClosedRange<Int>,
+            _ set: @escaping @Sendable (inout SwitchboardConfiguration, [Int]) throws -> Void
+        ) -> Setting {
+            let problem = ConfigurationError(description: "'\(key)' must be an array of integers from \(range.lowerBound) to \(range.upperBound), e.g. [5000, 300000].")
+            return Setting(key: key) { configuration, value in
+                guard case .array(let items) = value else { throw problem }
+                let numbers = try items.map { item in
+                    guard case .integer(let number) = item, range.contains(number) else { throw problem }
+                    return number
+                }
+                try set(&configuration, numbers)
+            } parse: { text in
+                .array(
+                    try text.split(separator: ",").map { part in
+                        guard let number = Int(part.trimmingCharacters(in: .whitespaces)) else { throw ConfigurationError(description: "'\(part)' is not an integer.") }
+                        return .integer(number)
+                    }
+                )
             }
         }
 
