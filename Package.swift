@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
+        // The in-process benchmarks of scripts/bench: security envelope, statistics, plugin dispatch.
+        .executable(name: "switchboard-bench", targets: ["switchboard-bench"]),
         // The webhook receiver of scripts/bench.
         .executable(name: "sb-bench-receiver", targets: ["WebhookReceiver"]),
         // async-http-client alone against that receiver: the ceiling of the webhook figure.
@@ -120,13 +122,29 @@ let package = Package(
             name: "switchboard",
             dependencies: [
                 "SwitchboardCore",
-                "SwitchboardStore",
                 "SwitchboardServer",
                 "SwitchboardPluginHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The in-process benchmarks (security envelope, statistics, plugin dispatch): scripts/bench.
+        .executableTarget(
+            name: "switchboard-bench",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardServer",
+                "SwitchboardPluginHost",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Bench",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

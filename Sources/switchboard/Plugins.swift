@@ -8,7 +8,7 @@ import SwitchboardServer
 struct Plugins: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, inspect and scaffold plugins.",
-        subcommands: [List.self, Inspect.self, New.self, Bench.self]
+        subcommands: [List.self, Inspect.self, New.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -86,38 +86,6 @@ struct Plugins: AsyncParsableCommand {
             } catch let error as ManifestError {
                 throw ValidationError(error.message)
             }
-        }
-    }
-
-    struct Bench: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Measure per-event dispatch and host-service cost with a plugin that has the fixture.kv call (scripts/bench)."
-        )
-
-        @Argument(help: "A plugin built from Tests/Fixtures/plugins/fixture.c.") var file: String
-        @Option(help: "Operations per measurement.") var events: Int = 20_000
-
-        func run() async throws {
-            var logger = Logger(label: "switchboard.bench")
-            logger.logLevel = .error
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let store = try StoreFactory.open(DatabaseSettings(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)
-            defer { store.close() }
-            let tenant = try await store.createTenant(name: "Bench").id
-            let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
-            let report = try await PluginBenchmark.run(path: file, events: events, store: store, tenant: tenant, executable: executable, logger: logger)
-            func line(_ name: String, _ nanoseconds: Double, _ target: String) {
-                print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.2f µs", nanoseconds / 1_000) + "   " + target)
-            }
-            print("Plugin dispatch, \(events) operations each")
-            line("on_event called directly (baseline)", report.directEvent, "")
-            line("in-process delivery", report.inProcessEvent, "")
-            line("  overhead over the baseline", report.inProcessEvent - report.directEvent, "target <= 1 µs")
-            line("subprocess delivery", report.subprocessEvent, "")
-            line("  overhead over the baseline", report.subprocessEvent - report.directEvent, "target <= 30 µs")
-            line("kv_get round trip, in process", report.inProcessKVRoundTrip, "")
-            line("kv_get round trip, from a subprocess", report.subprocessKVRoundTrip, "")
         }
     }
 }

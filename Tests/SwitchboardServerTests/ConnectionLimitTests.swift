@@ -53,7 +53,11 @@ final class RawConnection: @unchecked Sendable {
         var answer = ""
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        while poll(&poller, 1, 5_000) > 0 {
+        while true {
+            let ready = poll(&poller, 1, 5_000)
+            // A signal (a child process of another test ending) interrupts the wait; it goes on.
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { break }
             let count = recv(descriptor, &buffer, buffer.count, 0)
             guard count > 0 else { break }
             answer += String(decoding: buffer[..<count], as: UTF8.self)

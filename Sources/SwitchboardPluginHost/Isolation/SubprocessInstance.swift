@@ -11,15 +11,22 @@ import SwitchboardCore
 /// and the child is started again with exponential backoff and re-created with the latest config; calls
 /// meanwhile fail fast as unavailable. Host services the child asks for are checked and performed here,
 /// with this instance's tenant and plugin, so a child can never act for another tenant.
-final class SubprocessInstance: PluginRunner {
+package final class SubprocessInstance: PluginRunner {
     /// How the child is started and restarted.
-    struct Launch: Sendable {
+    package struct Launch: Sendable {
         /// The `switchboard` executable that has the `plugin-host` command.
         var executable: String
         var restartBase: Duration = .milliseconds(100)
         var restartMax: Duration = .seconds(30)
         /// Where restarts are counted (`sb_plugin_restarts_total{plugin}`).
         var metrics: (any MetricsFactory)?
+
+        package init(executable: String, restartBase: Duration = .milliseconds(100), restartMax: Duration = .seconds(30), metrics: (any MetricsFactory)? = nil) {
+            self.executable = executable
+            self.restartBase = restartBase
+            self.restartMax = restartMax
+            self.metrics = metrics
+        }
     }
 
     let library: PluginLibrary
@@ -66,7 +73,7 @@ final class SubprocessInstance: PluginRunner {
 
     /// Starts the child and creates the instance in it.
     /// - Throws: ``PluginCallError`` when the child cannot start or the plugin refuses the config.
-    static func create(library: PluginLibrary, tenant: String, config: [UInt8], environment: PluginEnvironment, launch: Launch) async throws -> SubprocessInstance {
+    package static func create(library: PluginLibrary, tenant: String, config: [UInt8], environment: PluginEnvironment, launch: Launch) async throws -> SubprocessInstance {
         let context = HostContext(manifest: library.manifest, tenantID: tenant, environment: environment)
         let instance = SubprocessInstance(library: library, context: context, tenant: tenant, launch: launch, local: environment.services)
         instance.state.withLock { $0.config = config }
@@ -88,7 +95,7 @@ final class SubprocessInstance: PluginRunner {
         return true
     }
 
-    func deliver(events: [[UInt8]]) async -> [CallOutcome] {
+    package func deliver(events: [[UInt8]]) async -> [CallOutcome] {
         guard let child = readyChild() else { return [unavailable()] }
         let batch = EventBatchProgress()
         let id = calls.makeID()
@@ -103,11 +110,11 @@ final class SubprocessInstance: PluginRunner {
         if batch.outcomes.last?.status == .timeout, child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) }
         return batch.outcomes
     }
-    func call(op: String, args: [UInt8]) async -> CallOutcome { await send(.call, parts: [Array(op.utf8), args]) }
+    package func call(op: String, args: [UInt8]) async -> CallOutcome { await send(.call, parts: [Array(op.utf8), args]) }
     func health() async -> CallOutcome { await send(.health, parts: []) }
 
     @discardableResult
-    func destroy() async -> Bool {
+    package func destroy() async -> Bool {
         let child = state.withLock { state -> Child? in
             state.isDestroyed = true
             defer { state.child = nil }

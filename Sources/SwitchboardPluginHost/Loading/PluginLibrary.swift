@@ -26,7 +26,7 @@ public final class PluginLibrary: @unchecked Sendable {
 
     /// Opens `path`, reads its manifest and, unless `initialize` is false, calls its init.
     /// - Throws: ``PluginRejection`` with one sentence saying why the file cannot be used.
-    static func open(path: String, initialize: Bool, host: HostAPI) throws -> (PluginManifest, PluginLibrary?) {
+    package static func open(path: String, initialize: Bool, host: HostAPI) throws -> (PluginManifest, PluginLibrary?) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw PluginRejection("the file cannot be read") }
         let magic = (try? handle.read(upToCount: 4)) ?? nil
         try? handle.close()
@@ -75,6 +75,6 @@ public final class PluginLibrary: @unchecked Sendable {
 /// Why a plugin file was not loaded: one sentence for the log line, the CLI and the integrations API.
 public struct PluginRejection: Error, CustomStringConvertible, Equatable {
     public let reason: String
-    init(_ reason: String) { self.reason = reason }
+    package init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
 }

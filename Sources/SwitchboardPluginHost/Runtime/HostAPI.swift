@@ -6,12 +6,12 @@ import SwitchboardCore
 
 /// The `sb_host_api` table handed to every plugin's init: C functions that find their
 /// ``HostContext`` through the `sb_host *` argument.
-final class HostAPI: @unchecked Sendable {
+package final class HostAPI: @unchecked Sendable {
     // @unchecked: the table is written once in init and only read afterwards, by plugins on any thread.
     let table: UnsafeMutablePointer<sb_host_api>
 
     /// The one table of the process; plugins keep its pointer forever.
-    static let shared = HostAPI()
+    package static let shared = HostAPI()
 
     private init() {
         table = .allocate(capacity: 1)

@@ -5,7 +5,7 @@ import Metrics
 import SwitchboardCore
 
 /// What every plugin context shares: the services behind the C table, the pending calls, the logger.
-final class PluginEnvironment: Sendable {
+package final class PluginEnvironment: Sendable {
     let services: any PluginServices
     let calls: CallRegistry
     let logger: Logger
@@ -17,7 +17,7 @@ final class PluginEnvironment: Sendable {
     }
 
     /// The environment of the server process.
-    static func local(store: (any IntegrationStore)?, http: PluginHTTPClient?, metrics: (any MetricsFactory)?, logger: Logger) -> PluginEnvironment {
+    package static func local(store: (any IntegrationStore)?, http: PluginHTTPClient?, metrics: (any MetricsFactory)?, logger: Logger) -> PluginEnvironment {
         let calls = CallRegistry()
         return PluginEnvironment(services: LocalPluginServices(store: store, http: http, metrics: metrics, calls: calls), calls: calls, logger: logger)
     }

@@ -6,7 +6,7 @@ import SwitchboardCore
 /// One tenant's live instance of a plugin: its hooks run on the instance's own dispatch queue (serial
 /// when the manifest asks for serialized calls), never on an event loop or Swift's cooperative pool,
 /// and every invocation is bounded by the manifest's call timeout.
-final class PluginInstance: Sendable {
+package final class PluginInstance: Sendable {
     let library: PluginLibrary
     let context: HostContext
     private let handle: InstanceHandle
@@ -27,7 +27,7 @@ final class PluginInstance: Sendable {
 
     /// Creates the instance of `library` for `tenant` with a validated, decrypted `config`.
     /// - Throws: ``PluginCallError`` when the plugin refuses, with its message.
-    static func create(library: PluginLibrary, tenant: String, config: [UInt8], environment: PluginEnvironment) async throws -> PluginInstance {
+    package static func create(library: PluginLibrary, tenant: String, config: [UInt8], environment: PluginEnvironment) async throws -> PluginInstance {
         let context = HostContext(manifest: library.manifest, tenantID: tenant, environment: environment)
         let queue = DispatchQueue(
             label: "switchboard.plugin.\(library.manifest.id).\(tenant)",
@@ -72,7 +72,7 @@ final class PluginInstance: Sendable {
     /// the batch as `.timeout`.
     /// - Parameter progress: called with each event's outcome as it arrives.
     /// - Returns: the outcomes of the events handled, in order.
-    func deliver(events: [[UInt8]], progress: (@Sendable (CallOutcome) -> Void)? = nil) async -> [CallOutcome] {
+    package func deliver(events: [[UInt8]], progress: (@Sendable (CallOutcome) -> Void)? = nil) async -> [CallOutcome] {
         guard let onEvent = hooks.on_event else { return events.map { _ in CallOutcome(status: .unsupported) } }
         guard enter() else { return [CallOutcome(status: .unavailable, body: Array("the integration is being reconfigured or disabled".utf8))] }
         defer { leave() }
@@ -96,13 +96,13 @@ final class PluginInstance: Sendable {
 
     /// Calls `on_event` on the calling thread, without queue, timeout or bookkeeping: the baseline of
     /// ``PluginBenchmark``.
-    func deliverDirectly(event: [UInt8]) -> PluginStatus {
+    package func deliverDirectly(event: [UInt8]) -> PluginStatus {
         guard let onEvent = hooks.on_event else { return .unsupported }
         return event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) }
     }
 
     /// Performs `op` with JSON `args`: the plugin answers at once or completes later.
-    func call(op: String, args: [UInt8]) async -> CallOutcome {
+    package func call(op: String, args: [UInt8]) async -> CallOutcome {
         guard let call = hooks.call else { return CallOutcome(status: .unsupported, body: Array("the plugin takes no calls".utf8)) }
         let handle = handle
         return await invoke { id in
@@ -128,7 +128,7 @@ final class PluginInstance: Sendable {
     /// - Returns: false when a hook that outlived its timeout still runs after another timeout; the
     ///   destroy then happens whenever it returns.
     @discardableResult
-    func destroy() async -> Bool {
+    package func destroy() async -> Bool {
         await withCheckedContinuation { continuation in
             let isIdle = activity.withLock { state in
                 state.isClosed = true

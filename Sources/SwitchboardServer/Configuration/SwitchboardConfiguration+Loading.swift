@@ -51,8 +51,9 @@ extension SwitchboardConfiguration {
         return configuration
     }
 
-    /// `SWITCHBOARD_*` variables that are not settings: the configuration file's path.
-    static let otherEnvironmentNames: Set<String> = ["SWITCHBOARD_CONFIG"]
+    /// `SWITCHBOARD_*` variables that are not settings: the configuration file's path, and the folder
+    /// the bundled stats-file plugin writes to (Plugins/stats-file).
+    static let otherEnvironmentNames: Set<String> = ["SWITCHBOARD_CONFIG", "SWITCHBOARD_STATS_FILE_DIR"]
 
     /// Every key the loader accepts, in the order `Config/switchboard.toml` documents them.
     static let settings: [Setting] = [

@@ -31,7 +31,7 @@ extension ListBody where Item: Sendable {
 
 extension Response {
     /// A JSON response with an optional strong `ETag` made from a resource version.
-    static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok, version: Int64? = nil) -> Response {
+    package static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok, version: Int64? = nil) -> Response {
         json(buffer: ByteBuffer(bytes: bytes), status: status, version: version)
     }
 

@@ -26,8 +26,8 @@ public final class RouteRegistry: @unchecked Sendable {
 ///
 /// This is the one place a route's scope is declared: the handler is wrapped in the check, and the
 /// OpenAPI document shows the same scope.
-struct DocumentedRoutes {
-    typealias Handler = @Sendable (Request, AppRequestContext) async throws -> Response
+package struct DocumentedRoutes {
+    package typealias Handler = @Sendable (Request, AppRequestContext) async throws -> Response
 
     let group: RouterGroup<AppRequestContext>
     let basePath: String
@@ -35,10 +35,17 @@ struct DocumentedRoutes {
     /// Records refused scope checks; nil for a group of public routes, which take no scope.
     let audit: AuditRecorder?
 
+    package init(group: RouterGroup<AppRequestContext>, basePath: String, registry: RouteRegistry, audit: AuditRecorder?) {
+        self.group = group
+        self.basePath = basePath
+        self.registry = registry
+        self.audit = audit
+    }
+
     /// Adds a route; `path` uses `{name}` captures and is relative to the group. A `GET` route also answers
     /// `HEAD`, whose body `HeadMiddleware` drops.
     /// - Parameter scope: what the principal must hold; required exactly on authenticated groups.
-    func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, use handler: @escaping Handler) {
+    package func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, use handler: @escaping Handler) {
         precondition((scope != nil) == (audit != nil), "\(method) \(basePath + path): an authenticated route needs a scope, a public one takes none")
         registry.add(method, basePath + path, scope: scope)
         let target = "\(method) \(basePath + path)"

@@ -5,10 +5,15 @@ import SwitchboardCore
 
 /// Writes audit entries about the request at hand: who (the principal, or `anonymous`), from which
 /// address, and when.
-struct AuditRecorder: Sendable {
+package struct AuditRecorder: Sendable {
     let log: any AuditLog
     /// Where refusals are counted: `sb_requests_refused_total{action,reason}`.
     var metrics: (any MetricsFactory)?
+
+    package init(log: any AuditLog, metrics: (any MetricsFactory)? = nil) {
+        self.log = log
+        self.metrics = metrics
+    }
 
     /// Records an entry and waits until it is durable; for changes a client is told succeeded.
     func record(

@@ -4,7 +4,7 @@ import Hummingbird
 import SwitchboardCore
 
 /// A credential that checked out: who is calling, and the restrictions the credential itself carries.
-struct VerifiedCredential: Sendable {
+package struct VerifiedCredential: Sendable {
     var principal: Principal
     /// Client networks the credential may be used from; empty means anywhere the tenant allows.
     var allowedIPs: [IPAddressRange] = []
@@ -33,7 +33,7 @@ struct AuthenticationFailure: Error {
 }
 
 /// One way of authenticating a request.
-protocol CredentialVerifier: Sendable {
+package protocol CredentialVerifier: Sendable {
     /// The credential of this kind the request carries, verified.
     /// - Parameter request: the request; a verifier that reads the body puts it back.
     /// - Returns: nil when the request carries no credential of this kind, so the next verifier may try.
@@ -42,12 +42,17 @@ protocol CredentialVerifier: Sendable {
 }
 
 /// Bearer API keys: `Authorization: Bearer sb_live_…` or `X-API-Key: sb_live_…`.
-struct APIKeyVerifier: CredentialVerifier {
+package struct APIKeyVerifier: CredentialVerifier {
     let directory: any TenantDirectory
     /// Keys by the SHA-256 of their secret; the secret itself is never kept.
     let cache: ExpiringCache<SecretDigest, APIKey>
 
-    func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
+    package init(directory: any TenantDirectory, cache: ExpiringCache<SecretDigest, APIKey>) {
+        self.directory = directory
+        self.cache = cache
+    }
+
+    package func verify(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedCredential? {
         guard let secret = Self.secret(in: request.headers) else { return nil }
         guard secret.hasPrefix(APIKeySecret.prefix) else {
             throw AuthenticationFailure(reason: "malformed", detail: "An API key starts with '\(APIKeySecret.prefix)'.")
@@ -87,7 +92,7 @@ struct APIKeyVerifier: CredentialVerifier {
 }
 
 /// The SHA-256 of a secret as four words: a cache key that hashes in four steps, not thirty-two.
-struct SecretDigest: Hashable, Sendable {
+package struct SecretDigest: Hashable, Sendable {
     let first, second, third, fourth: UInt64
 
     init(_ secret: String) {

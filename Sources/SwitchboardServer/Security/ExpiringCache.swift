@@ -6,7 +6,7 @@ import Synchronization
 /// Changes made through this server invalidate entries at once; changes made by another process
 /// (the CLI on the same database) are seen within `lifetime`.
 /// - Important: Thread-safe: entries live behind a mutex.
-final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+package final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         var value: Value
         var expires: Double
@@ -17,7 +17,7 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let capacity: Int
 
     /// Creates a cache whose entries live `lifetime` seconds; past `capacity` entries it starts over.
-    init(lifetime: Double = 5, capacity: Int = 10_000) {
+    package init(lifetime: Double = 5, capacity: Int = 10_000) {
         self.lifetime = lifetime
         self.capacity = capacity
     }

@@ -5,7 +5,7 @@ import Synchronization
 /// within a window, refilled continuously; one number of state per key.
 ///
 /// - Important: Thread-safe: the state lives behind one mutex, held for a dictionary lookup.
-final class RateLimiter: Sendable {
+package final class RateLimiter: Sendable {
     /// What a quota is counted against.
     enum Key: Hashable, Sendable {
         /// A client address (4 or 16 bytes; empty when the peer is not an IP socket).
@@ -81,7 +81,7 @@ final class RateLimiter: Sendable {
     private let sweepThreshold: Int
 
     /// Creates a limiter; past `sweepThreshold` keys it drops those whose quota is whole again.
-    init(sweepThreshold: Int = 100_000) {
+    package init(sweepThreshold: Int = 100_000) {
         self.sweepThreshold = sweepThreshold
     }
 

@@ -8,8 +8,8 @@ import SwitchboardCore
 /// IP allow-lists → per-credential and per-tenant limits. Route scopes are checked by `DocumentedRoutes`.
 ///
 /// Every response behind it carries `RateLimit-Policy` and `RateLimit` headers; refusals are audited.
-struct SecurityMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+package struct SecurityMiddleware: RouterMiddleware {
+    package typealias Context = AppRequestContext
     let verifiers: [any CredentialVerifier]
     let directory: any TenantDirectory
     let tenantSecurity: ExpiringCache<String, TenantSecurity>
@@ -26,7 +26,7 @@ struct SecurityMiddleware: RouterMiddleware {
     private let defaultPolicies: [RateLimiter.Policy]
     private let defaultPolicyHeader: String
 
-    init(
+    package init(
         verifiers: [any CredentialVerifier],
         directory: any TenantDirectory,
         tenantSecurity: ExpiringCache<String, TenantSecurity>,
@@ -49,7 +49,7 @@ struct SecurityMiddleware: RouterMiddleware {
         self.defaultPolicyHeader = defaultPolicies.map(\.headerItem).joined(separator: ", ")
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.clientAddress = ClientAddress.resolve(peer: context.remoteAddress, headers: request.headers, trustedProxies: configuration.trustedProxies)
         let address = context.clientAddress ?? []

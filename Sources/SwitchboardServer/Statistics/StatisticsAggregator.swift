@@ -5,14 +5,22 @@ import SwitchboardCore
 /// The event-log consumer that keeps the hourly statistics: it rolls up each batch, commits the cells,
 /// the conversations' facts and its cursor in one transaction (so a batch counts exactly once, whatever
 /// crashes), then updates the in-memory index.
-struct StatisticsAggregator: Service {
+package struct StatisticsAggregator: Service {
     let log: any EventLog
     let store: any StatisticsStore
     let index: StatisticsIndex
     let batchSize: Int
     let logger: Logger
 
-    func run() async throws {
+    package init(log: any EventLog, store: any StatisticsStore, index: StatisticsIndex, batchSize: Int, logger: Logger) {
+        self.log = log
+        self.store = store
+        self.index = index
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    package func run() async throws {
         let consumer = EventLogConsumer(
             name: StatisticsIndex.consumer,
             log: log,
@@ -27,7 +35,7 @@ struct StatisticsAggregator: Service {
     }
 
     /// Rolls up one batch of events in log order and commits it.
-    func ingest(_ events: [Event]) async throws {
+    package func ingest(_ events: [Event]) async throws {
         guard let last = events.last else { return }
         let keys = Set(events.compactMap(ConversationRollup.conversation(of:)))
         var rollup = await ConversationRollup(facts: try store.conversationFacts(keys))

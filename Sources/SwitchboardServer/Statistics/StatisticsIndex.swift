@@ -6,9 +6,9 @@ import SwitchboardCore
 ///
 /// A tenant's table loads on its first report, together with the aggregator's cursor it reflects; every
 /// batch the aggregator commits afterwards is added to each loaded table that does not yet hold it.
-final class StatisticsIndex: Sendable {
+package final class StatisticsIndex: Sendable {
     /// The name of the aggregator's cursor.
-    static let consumer = "statistics"
+    package static let consumer = "statistics"
 
     let store: any StatisticsStore
     /// Loaded tables by tenant, and the log position of the last batch applied to them. A table loaded
@@ -21,13 +21,13 @@ final class StatisticsIndex: Sendable {
 
     private let state = Mutex(State())
 
-    init(store: any StatisticsStore) {
+    package init(store: any StatisticsStore) {
         self.store = store
     }
 
     /// The report a validated query asks for.
     /// - Parameter agent: when set, only that agent's figures.
-    func report(_ query: ReportQuery, tenant: String, agent: String?) async throws -> StatisticsReport {
+    package func report(_ query: ReportQuery, tenant: String, agent: String?) async throws -> StatisticsReport {
         let table = await query.type.isComputed ? try table(tenant: tenant) : nil
         let pushed = try await store.pushedStatistics(tenant: tenant, type: query.type, from: query.startDate, through: query.endDate)
         return StatisticsReport(query: query, computed: table, pushed: pushed, agent: agent)

@@ -43,7 +43,7 @@ extension StatisticsReport {
     /// `dimension` has the seed's push shape: `date` (the period's local start date) and the asked
     /// dimensions by their push keys (`agent_id`, `category`, `channel`), null for none. Written byte by
     /// byte: a year of hourly rows is too many for an `Encodable` tree within a report's budget.
-    var json: [UInt8] {
+    package var json: [UInt8] {
         var out = ReportWriter()
         out.raw("{\"type\":")
         out.string(query.type.name)

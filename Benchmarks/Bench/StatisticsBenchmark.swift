@@ -1,28 +1,29 @@
 import Foundation
 import Logging
 import SwitchboardCore
+import SwitchboardServer
 
 /// Measures the statistics path on a generated history: how fast the aggregator rolls the event log up,
 /// and how long a report over it takes, each against a baseline measured in the same run.
-public enum StatisticsBenchmark {
+enum StatisticsBenchmark {
     /// The figures of one run.
-    public struct Report: Sendable {
-        public var events: Int
-        public var days: Int
-        public var cells: Int
+    struct Report: Sendable {
+        var events: Int
+        var days: Int
+        var cells: Int
         /// Events per second: reading the log alone (baseline), and reading it plus rolling up and committing.
-        public var logReadRate: Double
-        public var ingestionRate: Double
+        var logReadRate: Double
+        var ingestionRate: Double
         /// Milliseconds per report (median), by name: the index, and reading the tenant's rollup rows from
         /// the database (baseline: what any report straight from the rollup table costs at least).
-        public var reports: [(name: String, milliseconds: Double, rows: Int)]
-        public var tableReadMilliseconds: Double
+        var reports: [(name: String, milliseconds: Double, rows: Int)]
+        var tableReadMilliseconds: Double
     }
 
     /// Generates `conversations` conversations of eight events each (created, six messages, ended; one in
     /// seven gets a ticket instead of its last message) spread over `days` days up to now, rolls them up
     /// and runs reports over the whole range.
-    public static func run(store: any SwitchboardStorage, conversations: Int, days: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
+    static func run(store: any SwitchboardStorage, conversations: Int, days: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
         let tenant = try await store.createTenant(name: "Bench").id
         let end = Int64(Date().timeIntervalSince1970) / 86_400 * 86_400
         let start = end - Int64(days) * 86_400

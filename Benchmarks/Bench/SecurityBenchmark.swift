@@ -5,21 +5,22 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import SwitchboardCore
+import SwitchboardServer
 
 /// Measures what the security envelope adds to a request on the API-key path: the same constant
-/// handler is called through a router once as a public route and once behind `SecurityMiddleware`
+/// handler is called through a router once as a route and once behind `SecurityMiddleware`
 /// and its scope check (cached key lookup, allow-lists, three rate limits, headers).
-public enum SecurityBenchmark {
+enum SecurityBenchmark {
     /// Nanoseconds per request, each the median of several rounds.
-    public struct Report: Sendable {
-        public var publicRoute: Double
-        public var authenticatedRoute: Double
+    struct Report: Sendable {
+        var publicRoute: Double
+        var authenticatedRoute: Double
         /// The envelope's cost per request.
-        public var overhead: Double { authenticatedRoute - publicRoute }
+        var overhead: Double { authenticatedRoute - publicRoute }
     }
 
     /// Runs `requests` requests per round against each route, over a store with one tenant and key.
-    public static func run(store: any SwitchboardStorage, requests: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
+    static func run(store: any SwitchboardStorage, requests: Int, rounds: Int = 7, logger: Logger) async throws -> Report {
         let tenant = try await store.createTenant(name: "Bench")
         let (_, secret) = try await store.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "bench", scopes: [.agentsRead]))
         let configuration = SwitchboardConfiguration.Security(credentialRateLimit: 1_000_000_000, tenantRateLimit: 1_000_000_000, addressRateLimit: 1_000_000_000)

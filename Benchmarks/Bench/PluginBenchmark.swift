@@ -1,24 +1,24 @@
-import CSwitchboardPlugin
 import Logging
 import SwitchboardCore
+import SwitchboardPluginHost
 
 /// Measures what the host adds to a plugin: per-event dispatch in process and in a child process (in
 /// batches of 256, as the delivery loop reads the log), against calling the plugin's `on_event` directly,
 /// and one host-service round trip (`kv_get`).
-/// Run by `switchboard plugins bench FILE` (scripts/bench builds the test fixture for it).
-public enum PluginBenchmark {
+/// Run by `switchboard-bench plugins FILE` (scripts/bench builds the test fixture for it).
+enum PluginBenchmark {
     /// Nanoseconds per operation.
-    public struct Report: Sendable {
-        public var directEvent: Double
-        public var inProcessEvent: Double
-        public var subprocessEvent: Double
-        public var inProcessKVRoundTrip: Double
-        public var subprocessKVRoundTrip: Double
+    struct Report: Sendable {
+        var directEvent: Double
+        var inProcessEvent: Double
+        var subprocessEvent: Double
+        var inProcessKVRoundTrip: Double
+        var subprocessKVRoundTrip: Double
     }
 
     /// Runs each measurement `events` times with plugin `path`, whose manifest must ask for `kv` and whose
     /// `fixture.kv {"n": N}` call performs N `kv_get`s (Tests/Fixtures/plugins/fixture.c does).
-    public static func run(path: String, events: Int, store: any IntegrationStore, tenant: String, executable: String, logger: Logger) async throws -> Report {
+    static func run(path: String, events: Int, store: any IntegrationStore, tenant: String, executable: String, logger: Logger) async throws -> Report {
         let (_, loaded) = try PluginLibrary.open(path: path, initialize: true, host: .shared)
         guard let library = loaded else { throw PluginRejection("not initialized") }
         let environment = PluginEnvironment.local(store: store, http: nil, metrics: nil, logger: logger)
@@ -27,7 +27,6 @@ public enum PluginBenchmark {
         )
 
         let inProcess = try await PluginInstance.create(library: library, tenant: tenant, config: Array("{}".utf8), environment: environment)
-        defer { Task { await inProcess.destroy() } }
         let direct = measure(events) { _ in
             _ = inProcess.deliverDirectly(event: event)
         }
@@ -49,6 +48,7 @@ public enum PluginBenchmark {
         _ = await subprocess.call(op: "fixture.kv", args: args)
         let subprocessKV = Double((ContinuousClock.now - subprocessStart) / .nanoseconds(1)) / Double(events)
         await subprocess.destroy()
+        await inProcess.destroy()
         return Report(
             directEvent: direct,
             inProcessEvent: inProcessEvent,
