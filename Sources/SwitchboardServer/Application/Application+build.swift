@@ -65,12 +65,13 @@ public func buildApplication(
         logger: logger
     )
     let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
+    let presence = PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger)
     let realtime = RealtimeSession(
         hub: hub,
         store: store,
         log: store,
         permissions: DataPermissions(store: store),
-        presence: PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger),
+        presence: presence,
         configuration: configuration.realtime
     )
     let statistics = StatisticsIndex(store: store)
@@ -101,7 +102,7 @@ public func buildApplication(
     // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
     // closes), the store last.
     var services: [any Service] = [
-        StoreService(store: store), maintenance, PluginService(manager: manager, httpClient: httpClient),
+        StoreService(store: store), maintenance, presence, PluginService(manager: manager, httpClient: httpClient),
         WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
         StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
         StatisticsSinkService(

@@ -59,8 +59,7 @@ struct TicketController {
         )
         let response = try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
         if response.status == .created {
-            let tenant = context.requirePrincipal.tenantID
-            Task { await ticketing.nudge(tenant: tenant) }
+            ticketing.nudge(tenant: context.requirePrincipal.tenantID)
         }
         return response
     }

@@ -19,7 +19,7 @@ import SwitchboardPluginHost
 ///    whose external status moved takes the mapped status (`ticket.status_changed`). A status set here
 ///    meanwhile is not undone: only a change over there moves it.
 ///
-/// `nudge(tenant:)` runs a round for one tenant at once, so a new ticket does not wait for the timer;
+/// `nudge(tenant:)` has a round run for one tenant at once, so a new ticket does not wait for the timer;
 /// `apply` takes status reports a plugin verified on its inbound route.
 actor TicketingService: Service {
     let integrations: IntegrationManager
@@ -28,6 +28,9 @@ actor TicketingService: Service {
     let logger: Logger
     /// Tenants whose round is running; a nudge during one is left to it.
     private var busy: Set<String> = []
+    /// Tenants nudged, handled by `run()`.
+    private let nudged: AsyncStream<String>
+    private nonisolated let nudges: AsyncStream<String>.Continuation
 
     /// Tickets sent per call.
     static let batchLimit = 50
@@ -37,19 +40,31 @@ actor TicketingService: Service {
         self.store = store
         self.interval = interval
         self.logger = logger
+        (nudged, nudges) = AsyncStream.makeStream()
     }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.syncAll()
-                try? await Task.sleep(for: self.interval)
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await tenant in self.nudged { await self.round(tenant: tenant) }
+                }
+                while !Task.isCancelled {
+                    await self.syncAll()
+                    try? await Task.sleep(for: self.interval)
+                }
+                group.cancelAll()
             }
         }
     }
 
-    /// Runs a round for `tenant` now, if it has a ticketing integration.
-    func nudge(tenant: String) async {
+    /// Asks for a round for `tenant` now, without waiting for it.
+    nonisolated func nudge(tenant: String) {
+        nudges.yield(tenant)
+    }
+
+    /// Runs a round for `tenant`, if it has a ticketing integration.
+    private func round(tenant: String) async {
         guard let plugin = await integrations.runningPlugins(tenant: tenant, capability: .ticketing).first else { return }
         await sync(tenant: tenant, plugin: plugin)
     }

@@ -66,11 +66,10 @@ final class SQLiteWriter: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a later group commit without waiting for it; failures are logged.
+    /// Runs `body` in a later group commit without waiting for it; failures are logged. Queued like
+    /// every write, it is done before `stop()` returns.
     func submit(_ body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
-        Task { [logger] in
-            do { try await write(body) } catch { logger.debug("Background write failed", metadata: ["sb.error": "\(error)"]) }
-        }
+        enqueue(BackgroundWriteJob(body: body, logger: logger))
     }
 
     /// Finishes every queued job, closes the connection, then stops the thread. Later writes fail
@@ -220,5 +219,17 @@ private final class TypedWriteJob<Result: Sendable>: SQLiteWriteJob, @unchecked 
         } else {
             continuation.resume(throwing: SQLiteStore.unavailableError)
         }
+    }
+}
+
+/// A write nobody waits for: its failure is logged.
+private struct BackgroundWriteJob: SQLiteWriteJob {
+    let body: @Sendable (SQLiteConnection) throws -> Void
+    let logger: Logger
+
+    func perform(_ connection: SQLiteConnection) throws { try body(connection) }
+
+    func finish(_ error: (any Error)?) {
+        if let error { logger.debug("Background write failed", metadata: ["sb.error": "\(error)"]) }
     }
 }
