@@ -14,8 +14,11 @@ struct SwitchboardBench: AsyncParsableCommand {
         subcommands: [Security.self, Statistics.self, Plugins.self]
     )
 
-    /// Runs `body` with a store on a new database in a temporary folder, removed afterwards.
+    /// Runs `body` with a store on a new database in a temporary folder, removed afterwards; SIGPIPE is
+    /// ignored, as `switchboard` does.
     static func withStore<Result>(_ logger: Logger, _ body: (any SwitchboardStorage) async throws -> Result) async throws -> Result {
+        // A subprocess plugin child that ends while a frame is on its way must not end the benchmark.
+        signal(SIGPIPE, SIG_IGN)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try StoreFactory.open(DatabaseSettings(path: directory + "/bench.sqlite", synchronous: .normal), logger: logger)

@@ -13,8 +13,11 @@ struct Switchboard: AsyncParsableCommand {
     /// plugin child and its host write frames to each other), while the signal's default action would
     /// end the whole process once the other side is gone: `plugins bench` died of it at the end of a
     /// subprocess run.
+    /// SIGHUP is ignored too: with TLS, `CertificateReloadService` handles it (reloads the certificate);
+    /// without, a `systemctl reload` must not end the server.
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         await main(nil)
     }
 }

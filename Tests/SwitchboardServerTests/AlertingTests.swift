@@ -95,7 +95,7 @@ import Testing
                 // The figures an operator watches reach Prometheus: readiness, refusals, commit times.
                 #expect(try await client.call(.get, "/api/v1/agents", key: "sb_live_" + String(repeating: "x", count: 32)).status == .unauthorized)
                 for query in ["sb_ready == 1", #"sb_requests_refused_total{action="auth.failed",reason="unknown_credential"} > 0"#, "sb_database_commit_seconds_count > 0"] {
-                    let scraped = try await Self.waitUntil(seconds: 30) { await !Self.query(query, prometheus: prometheus).isEmpty }
+                    let scraped = try await eventually(limit: .seconds(30), every: .milliseconds(500)) { await !Self.query(query, prometheus: prometheus).isEmpty }
                     #expect(scraped, "\(query) is not true at Prometheus")
                 }
                 // Fault 1: a webhook endpoint answering 500, until its breaker opens.
@@ -124,7 +124,7 @@ import Testing
                 }
                 // The lag alert must come from tenant B's slow instance, not from tenant A's failing one.
                 let slowTenant = server.tenantB.tenantID
-                let firing = try await Self.waitUntil(seconds: 120) {
+                let firing = try await eventually(limit: .seconds(120), every: .milliseconds(500)) {
                     let active = await Self.firingAlerts(prometheus: prometheus)
                     let slowLag = await Self.query(#"ALERTS{alertname="EventConsumerLagGrowing",alertstate="firing",tenant="\#(slowTenant)"}"#, prometheus: prometheus)
                     return alerts.allSatisfy { active.contains($0) && notifications.statuses($0).contains("firing") } && !slowLag.isEmpty
@@ -138,7 +138,7 @@ import Testing
                 endpointFails.store(false, ordering: .relaxed)
                 #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: a, json: ["op": "fixture.fail", "args": ["on": false]]).status == .ok)
                 #expect(try await client.call(.post, "/api/v1/integrations/fixture/call", key: b, json: ["op": "fixture.slow", "args": ["ms": 0]]).status == .ok)
-                let resolved = try await Self.waitUntil(seconds: 120) {
+                let resolved = try await eventually(limit: .seconds(120), every: .milliseconds(500)) {
                     let active = await Self.firingAlerts(prometheus: prometheus)
                     return alerts.allSatisfy { !active.contains($0) && notifications.statuses($0).contains("resolved") }
                 }
@@ -216,15 +216,5 @@ import Testing
         guard let response = try? await HTTPClient.shared.get(url: url).get(), response.status == .ok else { return nil }
         guard let body = response.body, body.readableBytes > 0 else { return .null }
         return (try? JSONValue(parsing: Array(buffer: body))) ?? .null
-    }
-
-    /// Polls `condition` every 500 ms for at most `seconds`; whether it held.
-    static func waitUntil(seconds: Int, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        return false
     }
 }

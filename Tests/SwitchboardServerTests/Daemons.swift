@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Starts a server program for a test with an empty signal mask.
 ///
@@ -19,13 +20,12 @@ func startDaemon(_ executable: String, _ arguments: [String], environment: [Stri
     return process
 }
 
-/// Waits until `ready` holds, polling every 100 ms for at most `seconds`.
+/// Waits until `ready` holds, polling every 100 ms for at most `seconds`; a daemon that does not come
+/// up ends the test.
 func waitForDaemon(_ name: String, seconds: Int, _ ready: () async -> Bool) async throws {
-    for _ in 0..<(seconds * 10) {
-        if await ready() { return }
-        try await Task.sleep(for: .milliseconds(100))
+    guard try await eventually(limit: .seconds(seconds), every: .milliseconds(100), { await ready() }) else {
+        throw FixtureError(message: "\(name) did not come up within \(seconds) s")
     }
-    throw FixtureError(message: "\(name) did not come up within \(seconds) s")
 }
 
 /// Stops a daemon started by `startDaemon` with SIGTERM and waits for it.

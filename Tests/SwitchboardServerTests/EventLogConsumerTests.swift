@@ -25,9 +25,7 @@ import Testing
     }
 
     func waitFor(_ count: Int, in recorder: Recorder) async throws {
-        for _ in 0..<500 where recorder.events.count < count {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await eventually { recorder.events.count >= count }
     }
 
     /// Creates `count` agents in tenant A, one commit each.

@@ -411,13 +411,3 @@ import Testing
         return state
     }
 }
-
-/// Polls `condition` every 20 ms for at most `limit`.
-func eventually(limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("the condition did not hold within \(limit)")
-}

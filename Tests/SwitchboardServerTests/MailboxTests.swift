@@ -21,7 +21,7 @@ import Testing
     private func make(limit: Int) throws -> (EmbeddedChannel, Mailbox, Closings) {
         let channel = EmbeddedChannel()
         let closings = Closings()
-        let mailbox = Mailbox(limit: limit, eventLoop: channel.eventLoop, writesToSocket: false)
+        let mailbox = Mailbox(limit: limit, eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandlers(mailbox, closings)
         mailbox.finishReplay()
         channel.embeddedEventLoop.run()

@@ -54,7 +54,7 @@ import Testing
         let store = FlakyConversations(conversation)
         let hub = RealtimeHub(store: store, limits: SwitchboardConfiguration.Realtime(), logger: Logger(label: "test"))
         let channel = EmbeddedChannel()
-        let mailbox = Mailbox(limit: 16, eventLoop: channel.eventLoop, writesToSocket: false)
+        let mailbox = Mailbox(limit: 16, eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(mailbox)
         mailbox.finishReplay()
         let agent = Principal(tenantID: "t1", subject: "a1", role: .agent, scopes: [], method: .jwt)

@@ -128,7 +128,7 @@ import Testing
         }
     }
 
-    @Test func sigtermStopsTheServerCleanlyAndKeepsWhatWasWritten() async throws {
+    @Test func sighupIsIgnoredAndSigtermStopsTheServerCleanlyKeepingWhatWasWritten() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-term-\(UUID().uuidString)").path
         let environment = [
             "SWITCHBOARD_SERVER_PORT": "0",
@@ -144,6 +144,12 @@ import Testing
         request.headers.add(name: "authorization", value: "Bearer \(key)")
         request.body = .bytes(ByteBuffer(string: #"{"name": "Kept"}"#))
         #expect(try await client.execute(request, timeout: .seconds(10)).status == .created)
+        // SIGHUP (systemctl reload) without TLS changes nothing: the server goes on answering.
+        Foundation.kill(first.process.processIdentifier, SIGHUP)
+        var health = HTTPClientRequest(url: "http://127.0.0.1:\(first.port)/health")
+        health.method = .GET
+        #expect(try await client.execute(health, timeout: .seconds(10)).status == .ok)
+        #expect(first.process.isRunning)
         // An open WebSocket is told that the server goes away, and the server waits for its answer.
         let (ready, isReady) = AsyncStream<Void>.makeStream()
         let socket = Task {

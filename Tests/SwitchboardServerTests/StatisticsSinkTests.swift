@@ -19,14 +19,6 @@ import Testing
         return agent
     }
 
-    static func waitUntil(seconds: Int = 30, _ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<(seconds * 10) {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     @Test func fileSinkAppendsChangedCellsAndCatchesUpAfterAFailedWrite() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-stats-\(UUID().uuidString)").path
         setenv("SWITCHBOARD_STATS_FILE_DIR", root, 1)
@@ -55,8 +47,7 @@ import Testing
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8), let line = text.split(separator: "\n").last else { return nil }
                 return try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
             }
-            let delivered = try await Self.waitUntil { try lastLine()?["metrics"]?["closed"] == .number(1) }
-            #expect(delivered)
+            try await eventually(limit: .seconds(30)) { try lastLine()?["metrics"]?["closed"] == .number(1) }
             let line = try lastLine()
             #expect(line?["tenant_id"]?.stringValue == tenant)
             #expect(line?["type"]?.stringValue == "conversation")
@@ -66,7 +57,7 @@ import Testing
             #expect(line?["metrics"]?["messages"] == .number(2))
             #expect(line?["metrics"]?["responded"] == .number(1))
             // The cursor moves once the plugin answered, just after the write.
-            #expect(try await Self.waitUntil { try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == server.store.lastPosition() })
+            try await eventually(limit: .seconds(30)) { try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == server.store.lastPosition() }
 
             // Tenant B's file sink sees only tenant B.
             #expect(!FileManager.default.fileExists(atPath: "\(root)/\(server.tenantB.tenantID)"))
@@ -114,13 +105,12 @@ import Testing
                 guard case .array(let metrics) = group?["switchboard_conversation_total"]?["metrics"] else { return [] }
                 return metrics
             }
-            let pushed = try await Self.waitUntil(seconds: 60) { try await !series().isEmpty }
-            #expect(pushed)
+            try await eventually(limit: .seconds(60)) { try await !series().isEmpty }
             let total = try await series().first
             #expect(total?["labels"]?["agent_id"]?.stringValue == agent)
             #expect(total?["labels"]?["channel"]?.stringValue == "web")
             #expect(total?["value"]?.stringValue.flatMap(Double.init) == 1)
-            #expect(try await Self.waitUntil { try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == server.store.lastPosition() })
+            try await eventually(limit: .seconds(30)) { try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == server.store.lastPosition() }
         }
     }
 }

@@ -7,19 +7,24 @@ import Glibc
 
 /// HTTPS on the real `switchboard serve` process, with certificates the test makes with openssl.
 @Suite(.timeLimit(.minutes(5))) struct TLSTests {
-    /// A free loopback port: bound, read, released.
+    /// A free loopback port for a program a test starts: one that binds, picked at random below the
+    /// kernel's ephemeral range (32768 and up), so that no server binding port 0 meanwhile can take it
+    /// between this check and the program's own bind.
     static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        for _ in 0..<1_000 {
+            let port = Int.random(in: 20_000..<30_000)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(descriptor) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            let bound = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if bound { return port }
         }
-        guard bound else { throw FixtureError(message: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw FixtureError(message: "no free port from 20000 to 29999")
     }
 
     /// A self-signed P-256 certificate for 127.0.0.1 and localhost.

@@ -87,6 +87,19 @@ import Testing
         #expect(SQLiteStore.schemaVersion == 14)
     }
 
+    @Test func aDatabaseOfANewerSchemaIsRefusedNamingBothVersions() throws {
+        let path = Self.temporaryPath()
+        try Self.makeStore(path: path).close()
+        let connection = try SQLiteConnection(path: path, isReadOnly: false, synchronous: "FULL")
+        try connection.execute("PRAGMA user_version = 99")
+        connection.close()
+        #expect {
+            try Self.makeStore(path: path)
+        } throws: { error in
+            "\(error)".contains("schema version 99, newer than this build's \(SQLiteStore.schemaVersion)")
+        }
+    }
+
     @Test func pluginValuesAreScopedAndCompareAndSet() async throws {
         let store = try Self.makeStore()
         defer { store.close() }

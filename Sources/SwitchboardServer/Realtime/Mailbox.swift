@@ -8,20 +8,17 @@ import Synchronization
 /// writes them from there, past the encoder, on the event loop: queuing a frame schedules a drain, which
 /// writes while the channel is writable and flushes once; a channel that stops being writable (a client
 /// that does not read) leaves frames queued until its writability returns, and past `limit` the mailbox
-/// overflows. No task waits per connection, so a delivery costs a queue append and a socket write.
-/// Without TLS that write is a `send(2)` on the socket itself (`SocketWriter`) whenever NIO holds none of
-/// the connection's bytes; every write that goes through NIO (a frame the socket did not take whole, the
-/// connection's pongs and closes, which pass the mailbox as an outbound handler) is counted until done.
+/// overflows. No task waits per connection, so a delivery costs a queue append and a write; the frames
+/// of one drain go out with one flush. Every byte goes through NIO's public channel API.
 ///
 /// Event frames carry their tenant `seq`; the mailbox drops any at or below the last one queued, so
 /// a replay from the durable log and live delivery overlap without duplicates. While the connection
 /// replays, live events wait in a side buffer and join the queue once the replay caught up.
 /// - Important: Thread-safe: the hub delivers from its tail task, the connection answers from its jobs,
-///   the drain runs on the event loop; the queue is behind one mutex, the pipeline context, the
-///   writability, the socket and the count of writes in NIO are only touched on the event loop.
-final class Mailbox: ChannelDuplexHandler, Sendable {
+///   the drain runs on the event loop; the queue is behind one mutex, and what the event loop owns (the
+///   pipeline context and the writability) is `NIOLoopBoundBox`ed, checked to be touched on it.
+final class Mailbox: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
-    typealias OutboundIn = NIOAny
 
     private struct State {
         var frames: [ByteBuffer] = []
@@ -41,37 +38,27 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
     private let state = Mutex(State())
     private let limit: Int
     let eventLoop: any EventLoop
-    /// The mailbox's place in the pipeline while it is added; only touched on the event loop.
-    private nonisolated(unsafe) var context: ChannelHandlerContext?
-    /// The channel's writability, kept from its events so that a drain touches neither the channel
-    /// nor its atomics; only touched on the event loop.
-    private nonisolated(unsafe) var isWritable = true
-    /// Whether frames may go straight to the socket (`SocketWriter`): only with nothing between the
-    /// mailbox and the socket that changes bytes (no TLS).
-    private let writesToSocket: Bool
-    /// The connection's socket while frames go straight to it; only touched on the event loop.
-    private nonisolated(unsafe) var socket: SocketWriter?
-    /// Writes handed to NIO and not finished yet: while there are any, frames go through NIO too, after
-    /// them, so that the stream keeps its order; only touched on the event loop.
-    private nonisolated(unsafe) var writesInNIO = 0
+    /// What the event loop owns: the mailbox's place in the pipeline while it is added, and the
+    /// channel's writability, kept from its events so that a drain touches neither the channel nor its
+    /// atomics.
+    private struct LoopState {
+        var context: ChannelHandlerContext?
+        var isWritable = true
+    }
+
+    private let loop: NIOLoopBoundBox<LoopState>
 
     /// A mailbox for a channel of `eventLoop`, writing once added before its frame encoder; once it
     /// is closing and every frame that should go out went out, its close travels down the pipeline as a
     /// user inbound event (a `RealtimeClose`), once, on the event loop, for the connection to send.
-    /// - Parameter writesToSocket: whether nothing between the mailbox and the socket changes bytes, so
-    ///   that frames may be sent to the socket directly.
-    init(limit: Int, eventLoop: any EventLoop, writesToSocket: Bool) {
+    init(limit: Int, eventLoop: any EventLoop) {
         self.limit = limit
         self.eventLoop = eventLoop
-        self.writesToSocket = writesToSocket
+        loop = NIOLoopBoundBox(LoopState(), eventLoop: eventLoop)
     }
 
     /// Why the mailbox closed, if it did.
     var closing: RealtimeClose? { state.withLock { $0.closing } }
-
-    /// Whether frames go straight to the socket (`SocketWriter`) rather than through NIO; read it on the
-    /// event loop.
-    var sendsToSocket: Bool { socket != nil }
 
     /// The seq of the last event frame queued.
     var lastSeq: Int64 { state.withLock { $0.lastSeq } }
@@ -203,10 +190,9 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
 
     /// Writes queued frames while the channel is writable; once the queue is empty (an overflow empties
     /// it at once) and the mailbox is closing, reports the close, writable or not. Runs on the event loop,
-    /// always as a task of its own and never inside a NIO call, so a socket write here cannot come between
-    /// NIO closing the descriptor and `channelInactive`.
+    /// always as a task of its own.
     fileprivate func drain() {
-        guard let context else {
+        guard let context = loop.value.context else {
             // Not added yet (handlerAdded drains) or removed with the closed channel.
             state.withLock { $0.isDraining = false }
             return
@@ -215,7 +201,7 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
         while true {
             // One frame at a time: a write can make the channel unwritable (channelWritabilityChanged).
             let (frame, finished) = state.withLock { state -> (ByteBuffer?, RealtimeClose?) in
-                if state.head < state.frames.count, isWritable {
+                if state.head < state.frames.count, loop.value.isWritable {
                     let frame = state.frames[state.head]
                     state.head += 1
                     if state.head == state.frames.count {
@@ -231,7 +217,8 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
                 return (nil, closing)
             }
             if let frame {
-                if write(frame, context: context) { wrote = true }
+                context.write(NIOAny(frame), promise: nil)
+                wrote = true
                 continue
             }
             if wrote { context.flush() }
@@ -240,62 +227,18 @@ final class Mailbox: ChannelDuplexHandler, Sendable {
         }
     }
 
-    /// Writes one frame: to the socket when NIO holds none of the connection's bytes, otherwise (or for
-    /// what the socket did not take) through NIO. Returns whether NIO needs a flush.
-    private func write(_ frame: ByteBuffer, context: ChannelHandlerContext) -> Bool {
-        var rest = frame
-        if writesInNIO == 0, let socket {
-            if let sent = rest.withUnsafeReadableBytes({ socket.write($0) }) {
-                if sent == rest.readableBytes { return false }
-                rest.moveReaderIndex(forwardBy: sent)
-            } else {
-                // The socket failed: NIO meets the same error with this frame and closes the channel.
-                self.socket = nil
-            }
-        }
-        writeThroughNIO(NIOAny(rest), context: context, promise: nil)
-        return true
-    }
-
-    /// Hands a write to NIO, counted until it is done while frames may go to the socket.
-    private func writeThroughNIO(_ data: NIOAny, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard socket != nil else { return context.write(data, promise: promise) }
-        let done = promise ?? context.eventLoop.makePromise()
-        writesInNIO += 1
-        done.futureResult.whenComplete { _ in self.writesInNIO -= 1 }
-        context.write(data, promise: done)
-    }
-
-    /// The connection's own frames (pongs, closes) pass here on their way to the socket.
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        writeThroughNIO(data, context: context, promise: promise)
-    }
-
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        isWritable = context.channel.isWritable
-        if writesToSocket, let socket = SocketWriter(channel: context.channel) {
-            self.socket = socket
-            // The upgrade's response may still be in NIO: frames go to the socket once it is out.
-            writeThroughNIO(NIOAny(ByteBuffer()), context: context, promise: nil)
-            context.flush()
-        }
+        loop.value = LoopState(context: context, isWritable: context.channel.isWritable)
         wake(state.withLock { scheduleDrain(in: &$0) })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        socket = nil
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        // NIO closed the descriptor: its number may soon belong to another socket.
-        socket = nil
-        context.fireChannelInactive()
+        loop.value.context = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        isWritable = context.channel.isWritable
+        let isWritable = context.channel.isWritable
+        loop.value.isWritable = isWritable
         if isWritable { wake(state.withLock { scheduleDrain(in: &$0) }) }
         context.fireChannelWritabilityChanged()
     }

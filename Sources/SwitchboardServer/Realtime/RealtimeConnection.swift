@@ -12,7 +12,7 @@ import SwitchboardCore
 /// that exists only while there is work: the first job registers the connection with the hub and
 /// replays `?since=`, the others are the client's frames (`RealtimeSession.handle`). A client whose jobs
 /// pile up (the store is slow) stops being read until they are done.
-/// - Important: Thread-safe: the state machine and the close timer are only touched on the event
+/// - Important: Thread-safe: the state machine and the close timer are `NIOLoopBoundBox`ed to the event
 ///   loop; the jobs and the registration are behind a mutex, shared with the job task.
 final class RealtimeConnection: ChannelInboundHandler, Sendable {
     typealias InboundIn = WebSocketFrame
@@ -58,9 +58,14 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     let logger: Logger
     let mailbox: Mailbox
     private let jobs = Mutex(Jobs())
-    private nonisolated(unsafe) var machine: StateMachine
-    /// Closes the socket when the client does not answer the server's close frame; event loop only.
-    private nonisolated(unsafe) var closeTimer: Scheduled<Void>?
+    /// What the event loop owns: the frame checks, and the timer that closes the socket when the client
+    /// does not answer the server's close frame.
+    private struct LoopState {
+        var machine: StateMachine
+        var closeTimer: Scheduled<Void>?
+    }
+
+    private let loop: NIOLoopBoundBox<LoopState>
 
     init(session: RealtimeSession, context: RealtimeContext, mailbox: Mailbox) {
         self.session = session
@@ -68,11 +73,12 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
         self.since = context.since
         self.logger = context.logger
         self.mailbox = mailbox
-        self.machine = StateMachine(
+        let machine = StateMachine(
             maxMessageBytes: session.configuration.maxFrameBytes,
             framesPerSecond: session.configuration.framesPerSecond,
             now: .now
         )
+        self.loop = NIOLoopBoundBox(LoopState(machine: machine), eventLoop: mailbox.eventLoop)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -81,7 +87,7 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         mailbox.touch()
-        switch machine.received(unwrapInboundIn(data), at: .now) {
+        switch loop.value.machine.received(unwrapInboundIn(data), at: .now) {
         case .none:
             break
         case .text(let text):
@@ -106,19 +112,19 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
     /// The mailbox sent its last frame: the close frame follows, and the client has `closeTimeout` to answer it.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let close = event as? RealtimeClose else { return context.fireUserInboundEventTriggered(event) }
-        guard close != .gone, machine.closeDue() else { return }
+        guard close != .gone, loop.value.machine.closeDue() else { return }
         session.hub.countClose(close)
         var payload = context.channel.allocator.buffer(capacity: 2 + close.reason.utf8.count)
         payload.writeInteger(close.code)
         payload.writeString(close.reason)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: nil)
         let channel = context.channel
-        closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(Self.closeTimeout)) { channel.close(promise: nil) }
+        loop.value.closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(Self.closeTimeout)) { channel.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closeTimer?.cancel()
-        closeTimer = nil
+        loop.value.closeTimer?.cancel()
+        loop.value.closeTimer = nil
         mailbox.close(.gone)
         let listener = jobs.withLock { jobs in
             jobs.isGone = true

@@ -17,10 +17,9 @@ struct RealtimeSession: Sendable {
     let configuration: SwitchboardConfiguration.Realtime
 
     /// The handlers a connection that upgraded adds to its pipeline: its mailbox goes just before the
-    /// frame encoder (after TLS), the connection at the end. Without TLS the mailbox may write frames
-    /// straight to the socket (`isEncrypted` false).
-    func handlers(for context: RealtimeContext, eventLoop: any EventLoop, isEncrypted: Bool) -> (mailbox: Mailbox, connection: RealtimeConnection) {
-        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: eventLoop, writesToSocket: !isEncrypted)
+    /// frame encoder (after TLS), the connection at the end.
+    func handlers(for context: RealtimeContext, eventLoop: any EventLoop) -> (mailbox: Mailbox, connection: RealtimeConnection) {
+        let mailbox = Mailbox(limit: configuration.sendQueueLimit, eventLoop: eventLoop)
         return (mailbox, RealtimeConnection(session: self, context: context, mailbox: mailbox))
     }
 

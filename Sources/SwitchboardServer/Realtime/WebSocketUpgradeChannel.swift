@@ -36,8 +36,6 @@ where WebSocketResponder.Context == AppRequestContext {
     let responder: HTTPChannelHandler.Responder
     let webSocketResponder: WebSocketResponder
     let session: RealtimeSession
-    /// Whether TLS sits between the connection's handlers and its socket.
-    let isEncrypted: Bool
     let limiter: ConnectionLimiter
     let limits: ConnectionDeadlineHandler.Limits
     let metrics: any MetricsFactory
@@ -81,7 +79,7 @@ where WebSocketResponder.Context == AppRequestContext {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let context = accepted.withLockedValue({ $0 }) else { preconditionFailure("upgrading without an accepted principal") }
-                        let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop, isEncrypted: isEncrypted)
+                        let (mailbox, connection) = session.handlers(for: context, eventLoop: channel.eventLoop)
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(mailbox, position: .before(try pipeline.handler(type: WebSocketFrameEncoder.self)))
                         try pipeline.addHandler(connection)
@@ -208,7 +206,6 @@ extension HTTPServerBuilder {
                 responder: responder,
                 webSocketResponder: webSocketResponder,
                 session: session,
-                isEncrypted: certificates != nil,
                 limiter: limiter,
                 limits: limits,
                 metrics: metrics

@@ -1,3 +1,5 @@
+import CSQLite
+
 /// The schema, as an ordered list of migrations. Append only: never edit a released step.
 enum Migrations {
     static let steps: [(version: Int, sql: String)] = [
@@ -451,9 +453,17 @@ enum Migrations {
 
     /// Runs every step newer than the database's `user_version`, each in its own transaction.
     /// - Returns: the versions applied now.
+    /// - Throws: `SQLiteError` for a database of a newer schema than this build knows (a downgrade),
+    ///   naming both versions, before anything is written.
     @discardableResult
     static func run(on connection: SQLiteConnection) throws -> [Int] {
         let current = try connection.queryFirst("PRAGMA user_version") { $0.int(0) } ?? 0
+        guard current <= latestVersion else {
+            throw SQLiteError(
+                code: SQLITE_MISMATCH,
+                message: "the database is at schema version \(current), newer than this build's \(latestVersion): run the newer build, or restore a backup of this version"
+            )
+        }
         var applied: [Int] = []
         for step in steps where step.version > current {
             try connection.execute("BEGIN IMMEDIATE")
