@@ -1,5 +1,5 @@
 /*
- * switchboard_plugin.h — the Switchboard plugin ABI, version 1.0.
+ * switchboard_plugin.h — the Switchboard plugin ABI, version 1.1.
  *
  * Plain C99, fixed-width types only. This header is the whole contract between the Switchboard
  * host and a plugin shared library; nothing else is shared, and plugins are never linked into
