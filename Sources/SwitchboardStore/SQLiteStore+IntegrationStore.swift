@@ -76,6 +76,14 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
+    public func parkedEventCounts() throws -> [(tenant: String, plugin: String, count: Int)] {
+        try read { db in
+            try db.query("SELECT tenant_id, plugin_id, count(*) FROM parked_events GROUP BY tenant_id, plugin_id", []) { row in
+                (tenant: row.text(0), plugin: row.text(1), count: row.int(2))
+            }
+        }
+    }
+
     public func removeParkedEvent(tenant: String, plugin: String, seq: Int64) async throws -> Bool {
         try await write { db in
             try db.run("DELETE FROM parked_events WHERE tenant_id = ? AND plugin_id = ? AND seq = ?", [.text(tenant), .text(plugin), .integer(seq)]) > 0

@@ -60,6 +60,8 @@ public final class SQLiteStore: StoreMaintenance {
         try Self.makePrivate(path: configuration.path)
         let lock = try SQLiteDatabaseLock(database: configuration.path, exclusive: false)
         let writeConnection = try SQLiteConnection(path: configuration.path, isReadOnly: false, synchronous: configuration.synchronous.name.uppercased())
+        // A database of a newer schema is refused before anything, the vacuum below included, writes to it.
+        _ = try Migrations.checkVersion(on: writeConnection)
         // Deleted rows' pages go back to the file system by `reclaimSpace()`. A new database gets that
         // setting at once; an older one is rebuilt once to have it, and when that cannot be done now (no
         // room, another process writing) it is served as it is and tried again at the next start.

@@ -20,13 +20,17 @@ import Testing
     }
 
     @Test func fileSinkAppendsChangedCellsAndCatchesUpAfterAFailedWrite() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-stats-\(UUID().uuidString)").path
-        setenv("SWITCHBOARD_STATS_FILE_DIR", root, 1)
+        // The plugin's default folder, data/statistics below the working directory (git ignores data/):
+        // setting SWITCHBOARD_STATS_FILE_DIR here would change the environment of a process whose other
+        // tests start processes at the same moment, and Foundation's Process copies the environment
+        // without a lock (it crashed so once). Tenant ids are new each run; the tenants' folders go at the end.
+        let root = FileManager.default.currentDirectoryPath + "/data/statistics"
         let server = try await TestServer.make {
             $0.plugins.directory = try PluginFixtures.directory(["stats-file"])
             $0.statistics.sinkIntervalSeconds = 1
         }
         let tenant = server.tenantA.tenantID
+        defer { try? FileManager.default.removeItem(atPath: "\(root)/\(tenant)") }
         // A file where the tenant's folder belongs: every write fails until it is gone.
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try "in the way".write(toFile: "\(root)/\(tenant)", atomically: true, encoding: .utf8)

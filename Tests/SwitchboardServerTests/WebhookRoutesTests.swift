@@ -188,7 +188,8 @@ actor WebhookReceiver {
                 }
                 let attempts = try await client.call(.get, "/api/v1/webhooks/\(webhook)/deliveries", key: key)["data"]!.array[0]["attempts"]!.array
                 #expect(attempts[0]["error"]?.string?.contains("timed out") == true)
-                #expect(attempts[0]["latency_ms"]!.int! < 3_000)
+                // Cut off by the timeout, before the receiver's 4 s stall ended (a loaded machine adds to the 1 s).
+                #expect(attempts[0]["latency_ms"]!.int! < 4_000)
                 #expect(attempts[1]["status_code"] == 429)
             }
         }

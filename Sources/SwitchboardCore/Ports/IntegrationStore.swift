@@ -83,6 +83,8 @@ public protocol IntegrationStore: Sendable {
     func parkEvent(_ event: ParkedEvent) async throws
     /// The integration's parked events, oldest seq first.
     func parkedEvents(tenant: String, plugin: String) async throws -> [ParkedEvent]
+    /// The integrations (by tenant and plugin) that have parked events, across tenants, with how many.
+    func parkedEventCounts() async throws -> [(tenant: String, plugin: String, count: Int)]
     /// Removes a parked event (delivered at last, or dropped); false when there was none.
     func removeParkedEvent(tenant: String, plugin: String, seq: Int64) async throws -> Bool
 

@@ -261,13 +261,13 @@ public actor IntegrationManager {
         public var eventBreakersOpen = 0
     }
 
-    /// The figures of every loaded plugin, zero for one without instances. Reads no plugin: the parked
-    /// events are counted in the store.
+    /// The figures of every loaded plugin, zero for one without instances. Reads no plugin, and the
+    /// store once: which integrations have parked events.
     public func figures() async -> [String: PluginFigures] {
         var figures = Dictionary(uniqueKeysWithValues: plugins.keys.map { ($0, PluginFigures()) })
+        let parked = Set(((try? await store.parkedEventCounts()) ?? []).map { Key(tenant: $0.tenant, plugin: $0.plugin) })
         for (key, current) in running {
-            let parked = (try? await store.parkedEvents(tenant: key.tenant, plugin: key.plugin)) ?? []
-            if parked.isEmpty { figures[key.plugin, default: PluginFigures()].running += 1 } else { figures[key.plugin, default: PluginFigures()].degraded += 1 }
+            if parked.contains(key) { figures[key.plugin, default: PluginFigures()].degraded += 1 } else { figures[key.plugin, default: PluginFigures()].running += 1 }
             if current.breaker.snapshot.state != .closed { figures[key.plugin, default: PluginFigures()].callBreakersOpen += 1 }
             if current.eventBreaker.snapshot.state != .closed { figures[key.plugin, default: PluginFigures()].eventBreakersOpen += 1 }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SwitchboardCore
 import SwitchboardPluginHost
 
@@ -28,9 +29,11 @@ actor TicketingService: Service {
     let logger: Logger
     /// Tenants whose round is running; a nudge during one is left to it.
     private var busy: Set<String> = []
-    /// Tenants nudged, handled by `run()`.
-    private let nudged: AsyncStream<String>
-    private nonisolated let nudges: AsyncStream<String>.Continuation
+    /// Tenants nudged and not yet served: a tenant nudged again before its round is in here once.
+    private nonisolated let nudged = Mutex<Set<String>>([])
+    /// Wakes `run()` for the nudged tenants; one wake-up waits at most.
+    private let wakeUps: AsyncStream<Void>
+    private nonisolated let wake: AsyncStream<Void>.Continuation
 
     /// Tickets sent per call.
     static let batchLimit = 50
@@ -40,14 +43,20 @@ actor TicketingService: Service {
         self.store = store
         self.interval = interval
         self.logger = logger
-        (nudged, nudges) = AsyncStream.makeStream()
+        (wakeUps, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    for await tenant in self.nudged { await self.round(tenant: tenant) }
+                    for await _ in self.wakeUps {
+                        let tenants = self.nudged.withLock { nudged in
+                            defer { nudged = [] }
+                            return nudged
+                        }
+                        for tenant in tenants.sorted() { await self.round(tenant: tenant) }
+                    }
                 }
                 while !Task.isCancelled {
                     await self.syncAll()
@@ -58,9 +67,11 @@ actor TicketingService: Service {
         }
     }
 
-    /// Asks for a round for `tenant` now, without waiting for it.
+    /// Asks for a round for `tenant` now, without waiting for it; nudges that come before the round
+    /// starts are one round.
     nonisolated func nudge(tenant: String) {
-        nudges.yield(tenant)
+        nudged.withLock { _ = $0.insert(tenant) }
+        wake.yield()
     }
 
     /// Runs a round for `tenant`, if it has a ticketing integration.

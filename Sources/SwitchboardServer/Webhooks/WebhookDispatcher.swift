@@ -25,6 +25,8 @@ actor WebhookDispatcher {
     /// Requests in flight across every endpoint.
     private let slots: DeliverySlots
     private var isStopped = false
+    /// Refreshes begun, so that an older one does not undo a newer one's list.
+    private var refreshes = 0
 
     init(
         store: any SwitchboardStorage,
@@ -49,7 +51,11 @@ actor WebhookDispatcher {
 
     /// Starts a worker for every enabled endpoint and stops those of endpoints no longer enabled.
     func refresh() async {
-        guard !isStopped, let enabled = try? await store.enabledWebhooks() else { return }
+        // The read suspends the actor: a later refresh may have applied a newer list meanwhile, or
+        // stop() may have run; only the newest read is applied, and none after stop().
+        refreshes += 1
+        let generation = refreshes
+        guard !isStopped, let enabled = try? await store.enabledWebhooks(), !isStopped, generation == refreshes else { return }
         let ids = Set(enabled.map(\.id))
         for (id, worker) in workers where !ids.contains(id) {
             worker.cancel()

@@ -451,19 +451,27 @@ enum Migrations {
     /// The schema version after every step ran.
     static var latestVersion: Int { steps.last?.version ?? 0 }
 
+    /// The database's schema version, checked to be one this build can serve or migrate.
+    /// - Throws: `SQLiteError` for a version above `latestVersion` (a downgrade) or below 0, naming
+    ///   both versions.
+    static func checkVersion(on connection: SQLiteConnection) throws -> Int {
+        let current = try connection.queryFirst("PRAGMA user_version") { $0.int(0) } ?? 0
+        guard (0...latestVersion).contains(current) else {
+            throw SQLiteError(
+                code: SQLITE_MISMATCH,
+                message: "the database is at schema version \(current), not one this build knows (up to \(latestVersion)): run the newer build, or restore a backup of this version"
+            )
+        }
+        return current
+    }
+
     /// Runs every step newer than the database's `user_version`, each in its own transaction.
     /// - Returns: the versions applied now.
     /// - Throws: `SQLiteError` for a database of a newer schema than this build knows (a downgrade),
     ///   naming both versions, before anything is written.
     @discardableResult
     static func run(on connection: SQLiteConnection) throws -> [Int] {
-        let current = try connection.queryFirst("PRAGMA user_version") { $0.int(0) } ?? 0
-        guard current <= latestVersion else {
-            throw SQLiteError(
-                code: SQLITE_MISMATCH,
-                message: "the database is at schema version \(current), newer than this build's \(latestVersion): run the newer build, or restore a backup of this version"
-            )
-        }
+        let current = try checkVersion(on: connection)
         var applied: [Int] = []
         for step in steps where step.version > current {
             try connection.execute("BEGIN IMMEDIATE")
