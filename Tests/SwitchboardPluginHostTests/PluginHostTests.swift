@@ -197,7 +197,7 @@ import Testing
         let parent = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-scaffold-\(UUID().uuidString)").path
         let scaffold = try PluginScaffold(id: "my-crm", language: .c)
         try scaffold.write(to: parent + "/my-crm")
-        let make = Process()
+        let make = SpawnedProcess()
         make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
         make.arguments = ["-s", "-C", parent + "/my-crm"]
         let output = Pipe()

@@ -185,7 +185,7 @@ import Testing
     final class DaemonGroup: @unchecked Sendable {
         // @unchecked: `processes` is only touched under `lock`.
         private let lock = NSLock()
-        private var processes: [Process] = []
+        private var processes: [SpawnedProcess] = []
 
         func start(_ executable: String, _ arguments: [String]) throws {
             let process = try startDaemon(executable, arguments)

@@ -13,7 +13,7 @@ final class Tryton: @unchecked Sendable {
     static let database = "switchboard"
     let port: Int
     let directory: String
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     init() throws {
         port = try TLSTests.freePort()

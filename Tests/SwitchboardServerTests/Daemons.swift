@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Testing
 
 /// Starts a server program for a test with an empty signal mask.
@@ -6,8 +7,8 @@ import Testing
 /// The test runner blocks signals in its threads and a child inherits that mask, so a server that
 /// relies on signals (a prefork master's SIGCHLD, a graceful SIGTERM) would hang or ignore them. A
 /// one-line Python wrapper unblocks every signal and execs the program.
-func startDaemon(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> Process {
-    let process = Process()
+func startDaemon(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> SpawnedProcess {
+    let process = SpawnedProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
     process.arguments = [
         "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])", executable,
@@ -29,7 +30,7 @@ func waitForDaemon(_ name: String, seconds: Int, _ ready: () async -> Bool) asyn
 }
 
 /// Stops a daemon started by `startDaemon` with SIGTERM and waits for it.
-func stopDaemon(_ process: Process?) {
+func stopDaemon(_ process: SpawnedProcess?) {
     guard let process, process.isRunning else { return }
     process.terminate()
     process.waitUntilExit()
@@ -38,7 +39,7 @@ func stopDaemon(_ process: Process?) {
 /// Runs a setup tool to its end.
 /// - Throws: `FixtureError` with what it printed on standard error when it fails.
 func runTool(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-    let process = Process()
+    let process = SpawnedProcess()
     process.executableURL = URL(fileURLWithPath: tool)
     process.arguments = arguments
     if let environment { process.environment = environment }

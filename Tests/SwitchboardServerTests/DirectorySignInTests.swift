@@ -13,7 +13,7 @@ final class Slapd {
     let tlsPort: Int
     let directory: String
     private let tls: Bool
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     init(entries: String, tls: Bool = false) throws {
         port = try TLSTests.freePort()

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// The plugin files tests load: the example plugins from the package build and the fault fixtures of
 /// Tests/Fixtures/plugins, compiled once per test run against the frozen ABI 1.0 header.
@@ -52,7 +53,7 @@ enum PluginFixtures {
             var arguments = ["-shared", "-fPIC", "-O1", "-I", packageRoot.appendingPathComponent("Tests/Fixtures/abi-v1.0").path, "-o", library]
             if let macro { arguments.append("-D\(macro)") }
             arguments.append(packageRoot.appendingPathComponent("Tests/Fixtures/plugins/fixture.c").path)
-            let compiler = Process()
+            let compiler = SpawnedProcess()
             compiler.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
             compiler.arguments = arguments
             try? compiler.run()
@@ -60,7 +61,7 @@ enum PluginFixtures {
             if compiler.terminationStatus == 0 { files[name] = library }
         }
         // "checked" speaks the current ABI (1.1), against the header of this tree.
-        let checked = Process()
+        let checked = SpawnedProcess()
         checked.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
         checked.arguments = [
             "-shared", "-fPIC", "-O1", "-I", packageRoot.appendingPathComponent("Sources/CSwitchboardPlugin/include").path, "-o", "\(output)/checked.so",
@@ -70,7 +71,7 @@ enum PluginFixtures {
         checked.waitUntilExit()
         if checked.terminationStatus == 0 { files["checked"] = "\(output)/checked.so" }
         // auth-ldap links libldap (libldap-dev), so it is built here rather than by the package.
-        let ldap = Process()
+        let ldap = SpawnedProcess()
         ldap.executableURL = URL(fileURLWithPath: "/usr/bin/make")
         ldap.arguments = ["-s", "-C", packageRoot.appendingPathComponent("Plugins/auth-ldap").path, "OUT=\(output)/auth-ldap.so"]
         try? ldap.run()

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Testing
 
 /// docs/plugins.md, "Writing one", as a newcomer runs it: scaffold, build, inspect, install, list, then
@@ -6,7 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(3))) struct PluginWalkthroughTests {
     /// Runs a command in `directory`; its exit status and what it printed.
     static func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// Runs a Python script as a client that is not ours (authlib, PyJWT, http-message-signatures),
 /// without blocking a thread of the concurrency pool while it runs.
@@ -13,7 +14,7 @@ enum PythonScript {
     }
 
     static func run(_ script: String, _ arguments: [String] = []) async throws -> Outcome {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script] + arguments
         let output = Pipe()

@@ -11,7 +11,7 @@ import Testing
     /// A running `switchboard serve` child and the port it listens on.
     final class ServerProcess: @unchecked Sendable {
         // @unchecked: the process and its output are touched by one test task at a time.
-        let process = Process()
+        let process = SpawnedProcess()
         let output = Pipe()
         let errors = Pipe()
         var port = 0
@@ -48,7 +48,7 @@ import Testing
 
     @Test func theExecutableIgnoresSIGPIPE() throws {
         // A plugin child waits for frames on stdin; its signal dispositions are those of every subcommand.
-        let child = Process()
+        let child = SpawnedProcess()
         child.executableURL = URL(fileURLWithPath: PluginFixtures.switchboardExecutable)
         child.arguments = ["plugin-host", try #require(PluginFixtures.built["fixture"])]
         let input = Pipe()

@@ -76,7 +76,7 @@ import Testing
             $0.statistics.sinkIntervalSeconds = 1
         }
         let tenant = server.tenantA.tenantID
-        let gateway = Process()
+        let gateway = SpawnedProcess()
         defer {
             if gateway.isRunning {
                 gateway.terminate()

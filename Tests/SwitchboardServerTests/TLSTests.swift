@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Testing
 
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ import Glibc
 
     /// A self-signed P-256 certificate for 127.0.0.1 and localhost.
     static func makeCertificate(in directory: String, name: String) throws {
-        let openssl = Process()
+        let openssl = SpawnedProcess()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         openssl.arguments = [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",

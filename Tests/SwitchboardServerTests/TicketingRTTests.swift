@@ -15,7 +15,7 @@ final class RequestTracker: @unchecked Sendable {
     static let template = "/var/lib/dbconfig-common/sqlite3/request-tracker5/rtdb"
     let port: Int
     let directory: String
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     init() throws {
         port = try TLSTests.freePort()

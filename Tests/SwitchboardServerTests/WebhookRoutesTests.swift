@@ -121,7 +121,7 @@ actor WebhookReceiver {
         let body = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString).json")
         try Data(call.body).write(to: body)
         defer { try? FileManager.default.removeItem(at: body) }
-        let python = Process()
+        let python = SpawnedProcess()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments = [
             "python3", "-c",

@@ -50,11 +50,11 @@ package final class SubprocessInstance: PluginRunner {
 
     /// A running child process and its channel.
     private final class Child: Sendable {
-        let process: Process
+        let process: SpawnedProcess
         let channel: FrameChannel
         let ready = Mutex(false)
 
-        init(process: Process, channel: FrameChannel) {
+        init(process: SpawnedProcess, channel: FrameChannel) {
             self.process = process
             self.channel = channel
         }
@@ -160,7 +160,7 @@ package final class SubprocessInstance: PluginRunner {
 
     /// Starts a child and creates the instance in it with the current config.
     private func start() async -> CallOutcome {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: launch.executable)
         process.arguments = ["plugin-host", library.path]
         var environment = ProcessInfo.processInfo.environment
