@@ -18,8 +18,7 @@ struct DatabaseMetrics: StoreObserver {
     }
 
     func transactionEnded(after duration: Duration, committed: Bool) {
-        let (seconds, attoseconds) = duration.components
-        commits[committed]?.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        commits[committed]?.record(duration)
     }
 
     func databaseFailed(_ operation: StoreOperation) {

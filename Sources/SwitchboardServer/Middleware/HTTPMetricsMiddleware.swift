@@ -40,8 +40,15 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             return made
         }
         counter.increment()
-        let elapsed = (ContinuousClock.now - start).components
-        timer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        timer.record(ContinuousClock.now - start)
         return response
+    }
+}
+
+extension Timer {
+    /// Records `duration`, in whole nanoseconds (swift-metrics takes no `Duration`).
+    func record(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
