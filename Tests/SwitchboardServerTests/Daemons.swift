@@ -2,17 +2,15 @@ import Foundation
 import SwitchboardCore
 import Testing
 
-/// Starts a server program for a test with an empty signal mask.
+/// Starts a server program for a test.
 ///
-/// The test runner blocks signals in its threads and a child inherits that mask, so a server that
-/// relies on signals (a prefork master's SIGCHLD, a graceful SIGTERM) would hang or ignore them. A
-/// one-line Python wrapper unblocks every signal and execs the program.
+/// The test runner blocks signals in its threads; `SpawnedProcess` starts the child with an empty
+/// signal mask and default dispositions, so a server that relies on signals (a prefork master's
+/// SIGCHLD, a graceful SIGTERM) gets them.
 func startDaemon(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> SpawnedProcess {
     let process = SpawnedProcess()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = [
-        "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])", executable,
-    ] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     if let environment { process.environment = environment }
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.standardOutput = FileHandle.nullDevice
