@@ -43,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "CSwitchboardPlugin"),
@@ -78,6 +79,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SwitchboardPostgres",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwitchboardPluginHost",
             dependencies: [
                 "CSwitchboardPlugin",
@@ -96,6 +110,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardStore",
+                "SwitchboardPostgres",
                 "SwitchboardPluginHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -165,6 +180,8 @@ let package = Package(
             path: "Benchmarks/RealtimeNIOFloor",
             swiftSettings: swiftSettings
         ),
+        // What the store and server tests share: the databases they run on.
+        .target(name: "SwitchboardTestSupport", dependencies: ["SwitchboardCore"], path: "Tests/SwitchboardTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore"],
@@ -172,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardStoreTests",
-            dependencies: ["SwitchboardStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SwitchboardStore", "SwitchboardPostgres", "SwitchboardTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -185,8 +202,10 @@ let package = Package(
             dependencies: [
                 "SwitchboardServer",
                 "SwitchboardStore",
+                "SwitchboardPostgres",
                 "SwitchboardCore",
                 "SwitchboardPluginHost",
+                "SwitchboardTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

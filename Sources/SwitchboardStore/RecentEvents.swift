@@ -12,11 +12,11 @@ import Synchronization
 /// that does not follow the last one held (another process wrote to the file, or a rollback left rows
 /// behind) moves the floor up to just below it, so nothing it missed is ever answered from memory.
 /// - Important: Thread-safe: the writer appends after each commit and readers copy under one mutex.
-final class RecentEvents: Sendable {
+package final class RecentEvents: Sendable {
     /// A committed event and the size of its data as stored JSON.
-    struct Entry: Sendable {
-        let event: Event
-        let dataBytes: Int
+    package struct Entry: Sendable {
+        package let event: Event
+        package let dataBytes: Int
     }
 
     private struct State {

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Records read recently by id, so that a run of reads of the same agent or conversation (consoles
-/// polling, permission checks before every message an agent sends) skips SQLite.
+/// polling, permission checks before every message an agent sends) skips the database.
 ///
 /// A cached record is never older than a read from SQLite could return:
 /// - the writer invalidates every record a commit changed after `COMMIT` and before any caller
@@ -11,7 +11,7 @@ import Synchronization
 ///   at which the cache last invalidated a record (any record, which keeps the cache free of per-key
 ///   bookkeeping and refuses few inserts: records change rarely next to how often they are read);
 /// - an entry lives only as long as the read transaction it came from could have
-///   (`SQLiteReaderPool.snapshotLifetime` from the snapshot's start), the bound on how long a commit
+///   (`ReadSnapshot.lifetime` from the snapshot's start), the bound on how long a commit
 ///   from another process stays unseen.
 ///
 /// - Important: Thread-safe: entries live behind one mutex, held for a dictionary operation.
@@ -48,8 +48,8 @@ final class RecordCache<Record: Sendable>: Sendable {
     }
 
     /// Caches `record`, read in `snapshot`, unless a commit after the snapshot began changed records.
-    func insert(_ record: Record, for key: Key, readIn snapshot: SQLiteReaderPool.Snapshot) {
-        let expires = snapshot.started.advanced(by: SQLiteReaderPool.snapshotLifetime)
+    func insert(_ record: Record, for key: Key, readIn snapshot: ReadSnapshot) {
+        let expires = snapshot.started.advanced(by: ReadSnapshot.lifetime)
         state.withLock { state in
             guard snapshot.commits >= state.invalidatedAt else { return }
             if state.entries.count >= capacity, state.entries[key] == nil {
@@ -71,7 +71,7 @@ final class RecordCache<Record: Sendable>: Sendable {
 }
 
 /// A record's identity: the key of `RecordCache`.
-struct RecordKey: Hashable, Sendable {
+package struct RecordKey: Hashable, Sendable {
     /// The tenant the record belongs to: the same id asked for by another tenant is another key.
     let tenant: String
     /// The record's id.
@@ -79,9 +79,9 @@ struct RecordKey: Hashable, Sendable {
 }
 
 /// A record a write transaction saved, whose cached copy its commit makes stale.
-enum ChangedRecord: Sendable {
-    /// An agent, for `SQLiteStore`'s agent cache.
+package enum ChangedRecord: Sendable {
+    /// An agent, for `SQLStore`'s agent cache.
     case agent(RecordKey)
-    /// A conversation, for `SQLiteStore`'s conversation cache.
+    /// A conversation, for `SQLStore`'s conversation cache.
     case conversation(RecordKey)
 }

@@ -46,8 +46,12 @@ import Testing
 
                 // Every consumer has read every event, so the log may be purged too.
                 let store = server.store
-                try await eventually { try store.cursors().values.allSatisfy { $0 == (try store.lastPosition()) } && store.cursors().count >= 3 }
-                let before = try store.figures()
+                try await eventually {
+                    let last = try await store.lastPosition()
+                    let cursors = try await store.cursors()
+                    return cursors.count >= 3 && cursors.values.allSatisfy { $0 == last }
+                }
+                let before = try await store.figures()
                 for kind in ["events", "idempotency_keys", "webhook_deliveries", "webhook_attempts", "audit_events", "revoked_tokens"] {
                     #expect((before.rows[kind] ?? 0) > 0, "\(kind) has rows to purge")
                 }
@@ -61,7 +65,7 @@ import Testing
                     now: { later }
                 )
                 try await maintenance.pass()
-                let after = try store.figures()
+                let after = try await store.figures()
                 for kind in ["events", "idempotency_keys", "audit_events", "revoked_tokens"] {
                     #expect(after.rows[kind] == 0, "\(kind): \(after.rows[kind] ?? -1) left")
                 }
@@ -111,17 +115,18 @@ import Testing
                 stop.value.store(true, ordering: .relaxed)
                 try await group.waitForAll()
             }
-            #expect(try StoreFactory.check(copy: copy) == SQLiteStore.schemaVersion)
+            #expect(try StoreFactory.check(copy: copy) == SQLStore.schemaVersion)
             #expect(throws: (any Error).self, "a restore over a database in use is refused") {
                 try StoreFactory.restore(server.configuration.database, from: copy, replacing: true)
             }
         }
         let restored = DatabaseSettings(path: temporaryDatabasePath())
         try StoreFactory.restore(restored, from: copy, replacing: false)
-        let store = try SQLiteStore(configuration: restored, logger: testLogger)
+        let store = try SQLStore(sqlite: restored, logger: testLogger)
         defer { store.close() }
         let expected = before.ids.withLock { $0 }
-        let missing = try expected.filter { try store.message(id: $0, tenant: server.tenantA.tenantID) == nil }
+        var missing: [String] = []
+        for id in expected where try await store.message(id: id, tenant: server.tenantA.tenantID) == nil { missing.append(id) }
         #expect(missing.isEmpty, "\(missing.count) of \(expected.count) acknowledged messages are missing")
     }
 
@@ -169,10 +174,11 @@ import Testing
             #expect(try await client.call(.get, "/ready", key: nil).status == .ok)
         }
         try StoreFactory.check(copy: settings.path)
-        let reopened = try SQLiteStore(configuration: settings, logger: testLogger)
+        let reopened = try SQLStore(sqlite: settings, logger: testLogger)
         defer { reopened.close() }
         let created = acknowledged.ids.withLock { $0 }
-        let missing = try created.filter { try reopened.message(id: $0, tenant: server.tenantA.tenantID) == nil }
+        var missing: [String] = []
+        for id in created where try await reopened.message(id: id, tenant: server.tenantA.tenantID) == nil { missing.append(id) }
         #expect(missing.isEmpty, "\(missing.count) of \(created.count) acknowledged messages are missing")
     }
 }

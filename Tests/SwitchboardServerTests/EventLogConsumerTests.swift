@@ -35,7 +35,7 @@ import Testing
         }
     }
 
-    func runConsumer(_ store: SQLiteStore, _ recorder: Recorder, until count: Int) async throws {
+    func runConsumer(_ store: SQLStore, _ recorder: Recorder, until count: Int) async throws {
         let consumer = EventLogConsumer(name: "test", log: store, batchSize: 7, retryDelay: .milliseconds(5), logger: Logger(label: "test")) {
             try recorder.handle($0)
         }
@@ -59,7 +59,7 @@ import Testing
         let first = Recorder(failures: 2)
         try await runConsumer(store, first, until: 20)
         #expect(first.events.map(\.position) == Array(1...20))
-        #expect(try store.cursor(consumer: "test") == 20)
+        #expect(try await store.cursor(consumer: "test") == 20)
 
         for index in 0..<5 {
             _ = try await store.execute(.createAgent(NewAgent(name: "B\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
@@ -99,39 +99,39 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await waitFor(20, in: recorder)
-            #expect(try store.cursor(consumer: "lazy") == 0, "three batches, no write for each")
-            for _ in 0..<400 where try store.cursor(consumer: "lazy") < 20 {
+            #expect(try await store.cursor(consumer: "lazy") == 0, "three batches, no write for each")
+            for _ in 0..<400 where try await store.cursor(consumer: "lazy") < 20 {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(try store.cursor(consumer: "lazy") == 20, "saved once the log was quiet for the interval")
+            #expect(try await store.cursor(consumer: "lazy") == 20, "saved once the log was quiet for the interval")
             try await addAgents(to: server, 5)
             try await waitFor(25, in: recorder)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        #expect(try store.cursor(consumer: "lazy") == 25, "saved when the consumer stopped")
+        #expect(try await store.cursor(consumer: "lazy") == 25, "saved when the consumer stopped")
         #expect(recorder.events.map(\.position) == Array(1...25))
     }
 
     /// The store's log, counting the reads of `events(afterPosition:)` that found nothing: after one, a
     /// consumer waits for a commit, and a commit from then on is one it waits for.
     final class WatchedLog: EventLog {
-        let store: SQLiteStore
+        let store: SQLStore
         private let emptyReadCount = Mutex(0)
-        init(_ store: SQLiteStore) { self.store = store }
+        init(_ store: SQLStore) { self.store = store }
         var emptyReads: Int { emptyReadCount.withLock { $0 } }
 
-        func events(afterPosition position: Int64, limit: Int) throws -> [Event] {
-            let events = try store.events(afterPosition: position, limit: limit)
+        func events(afterPosition position: Int64, limit: Int) async throws -> [Event] {
+            let events = try await store.events(afterPosition: position, limit: limit)
             if events.isEmpty { emptyReadCount.withLock { $0 += 1 } }
             return events
         }
-        func events(tenant: String, after seq: Int64, limit: Int) throws -> [Event] { try store.events(tenant: tenant, after: seq, limit: limit) }
-        func firstRetainedSeq(tenant: String) throws -> Int64 { try store.firstRetainedSeq(tenant: tenant) }
-        func lastSeq(tenant: String) throws -> Int64 { try store.lastSeq(tenant: tenant) }
-        func lastPosition() throws -> Int64 { try store.lastPosition() }
-        func cursor(consumer: String) throws -> Int64 { try store.cursor(consumer: consumer) }
-        func cursors() throws -> [String: Int64] { try store.cursors() }
+        func events(tenant: String, after seq: Int64, limit: Int) async throws -> [Event] { try await store.events(tenant: tenant, after: seq, limit: limit) }
+        func firstRetainedSeq(tenant: String) async throws -> Int64 { try await store.firstRetainedSeq(tenant: tenant) }
+        func lastSeq(tenant: String) async throws -> Int64 { try await store.lastSeq(tenant: tenant) }
+        func lastPosition() async throws -> Int64 { try await store.lastPosition() }
+        func cursor(consumer: String) async throws -> Int64 { try await store.cursor(consumer: consumer) }
+        func cursors() async throws -> [String: Int64] { try await store.cursors() }
         func saveCursor(consumer: String, position: Int64) async throws { try await store.saveCursor(consumer: consumer, position: position) }
         func importEvents(_ events: [(event: DomainEvent, timestamp: Int64)], tenant: String) async throws {
             try await store.importEvents(events, tenant: tenant)

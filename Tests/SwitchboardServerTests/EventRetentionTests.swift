@@ -11,7 +11,10 @@ import Testing
             let fixtures = Fixtures(client: client, key: key)
             for _ in 0..<3 { _ = try await fixtures.agent() }
             // Each consumer of the log (webhook queue, CRM lookups, statistics) reads every event; until then nothing may go.
-            try await eventually { try ["webhooks", "crm", "statistics"].allSatisfy { try server.store.cursor(consumer: $0) >= 3 } }
+            try await eventually {
+                for consumer in ["webhooks", "crm", "statistics"] where try await server.store.cursor(consumer: consumer) < 3 { return false }
+                return true
+            }
             let purged = try await server.store.purgeAll(.events, olderThan: Date().addingTimeInterval(60))
             #expect(purged == 3)
 

@@ -102,7 +102,7 @@ import Testing
             _ = try await Self.state(client, key: server.tenantA.key, plugin: "echo-c", count: 1)
         }
         // While the server is down, the store takes two more changes.
-        let reopened = try SQLiteStore(configuration: server.configuration.database, logger: testLogger)
+        let reopened = try SQLStore(sqlite: server.configuration.database, logger: testLogger)
         for name in ["Bo", "Cy"] {
             _ = try await reopened.execute(.createAgent(NewAgent(name: name)), tenant: server.tenantA.tenantID, idempotency: nil)
         }
@@ -125,7 +125,7 @@ import Testing
             #expect(view["config"]?["token"]?.string == SecretBox.mask)
         }
         try #"[{"tenant": "\#(server.tenantA.tenantID)", "plugin": "echo-c", "enabled": true, "config": {"label": 7}}]"#.write(toFile: file, atomically: true, encoding: .utf8)
-        let reopened = try SQLiteStore(configuration: server.configuration.database, logger: testLogger)
+        let reopened = try SQLStore(sqlite: server.configuration.database, logger: testLogger)
         await #expect {
             _ = try await buildApplication(configuration: server.configuration, store: reopened, logger: testLogger)
         } throws: { error in
@@ -174,7 +174,7 @@ import Testing
             #expect(saved.status == .ok)
             #expect(saved["config"]?["token"]?.string == SecretBox.mask)
             #expect(try await client.call(.get, "/api/v1/integrations/echo-c", key: key)["config"]?["token"]?.string == SecretBox.mask)
-            let stored = try #require(try server.store.integration(tenant: server.tenantA.tenantID, plugin: "echo-c"))
+            let stored = try #require(try await server.store.integration(tenant: server.tenantA.tenantID, plugin: "echo-c"))
             #expect(!"\(stored.config)".contains("hunter22"))
             #expect(SecretBox.containsSealed(stored.config))
             let check = try await client.call(.post, "/api/v1/integrations/echo-c/call", key: key, json: ["op": "echo.check_token", "args": ["token": "hunter22"]])
@@ -195,7 +195,7 @@ import Testing
         }
         var configuration = server.configuration
         configuration.secrets.key = nil
-        let reopened = try SQLiteStore(configuration: configuration.database, logger: testLogger)
+        let reopened = try SQLStore(sqlite: configuration.database, logger: testLogger)
         defer { reopened.close() }
         await #expect(throws: ConfigurationError.self) {
             _ = try await buildApplication(configuration: configuration, store: reopened, logger: testLogger)

@@ -307,7 +307,7 @@ func withSocket(
             let port = try #require(client.port)
             let key = server.tenantA.key
             let conversation = try await Fixtures(client: client, key: key).conversation()
-            let since = try server.store.lastSeq(tenant: server.tenantA.tenantID)
+            let since = try await server.store.lastSeq(tenant: server.tenantA.tenantID)
             // Produced while no socket is open; concurrent writers share group commits.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<10 {
@@ -320,7 +320,7 @@ func withSocket(
                 }
                 try await group.waitForAll()
             }
-            let last = try server.store.lastSeq(tenant: server.tenantA.tenantID)
+            let last = try await server.store.lastSeq(tenant: server.tenantA.tenantID)
             #expect(last - since == 1_000)
             try await withSocket(port: port, query: "token=\(key)&since=\(since)") { socket in
                 var seqs: [Int] = []

@@ -43,7 +43,7 @@ import Testing
             let agent = try await Self.makeActivity(client, key: key)
             try await StatisticsTests.waitForRollups(server.store)
             try await Task.sleep(for: .seconds(2))
-            #expect(try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == 0)
+            #expect(try await server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == 0)
 
             try FileManager.default.removeItem(atPath: "\(root)/\(tenant)")
             let path = "\(root)/\(tenant)/daily.jsonl"
@@ -61,7 +61,7 @@ import Testing
             #expect(line?["metrics"]?["messages"] == .number(2))
             #expect(line?["metrics"]?["responded"] == .number(1))
             // The cursor moves once the plugin answered, just after the write.
-            try await eventually(limit: .seconds(30)) { try server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == server.store.lastPosition() }
+            try await eventually(limit: .seconds(30)) { try await server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == (try await server.store.lastPosition()) }
 
             // Tenant B's file sink sees only tenant B.
             #expect(!FileManager.default.fileExists(atPath: "\(root)/\(server.tenantB.tenantID)"))
@@ -91,7 +91,7 @@ import Testing
             try await StatisticsTests.waitForRollups(server.store)
             // The gateway is not up yet: pushes fail and the sink's cursor stays.
             try await Task.sleep(for: .seconds(2))
-            #expect(try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == 0)
+            #expect(try await server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == 0)
 
             gateway.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")
             gateway.arguments = ["--web.listen-address=127.0.0.1:\(port)"]
@@ -114,7 +114,7 @@ import Testing
             #expect(total?["labels"]?["agent_id"]?.stringValue == agent)
             #expect(total?["labels"]?["channel"]?.stringValue == "web")
             #expect(total?["value"]?.stringValue.flatMap(Double.init) == 1)
-            try await eventually(limit: .seconds(30)) { try server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == server.store.lastPosition() }
+            try await eventually(limit: .seconds(30)) { try await server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == (try await server.store.lastPosition()) }
         }
     }
 }

@@ -195,12 +195,12 @@ import Testing
         }
     }
 
-    static func waitForRollups(_ store: SQLiteStore) async throws {
-        let last = try store.lastPosition()
-        for _ in 0..<3_000 where try store.cursor(consumer: StatisticsIndex.consumer) < last {
+    static func waitForRollups(_ store: SQLStore) async throws {
+        let last = try await store.lastPosition()
+        for _ in 0..<3_000 where try await store.cursor(consumer: StatisticsIndex.consumer) < last {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(try store.cursor(consumer: StatisticsIndex.consumer) == last)
+        #expect(try await store.cursor(consumer: StatisticsIndex.consumer) == last)
     }
 
     @Test func reportsMatchKnownAnswersForEveryGranularityDimensionSetAndZone() async throws {
@@ -440,7 +440,7 @@ import Testing
         defer { server.store.close() }
         let dataset = Dataset(count: 50, seed: 7)
         try await server.store.importEvents(dataset.events(), tenant: server.tenantA.tenantID)
-        let events = try server.store.events(afterPosition: 0, limit: 10_000)
+        let events = try await server.store.events(afterPosition: 0, limit: 10_000)
         let index = StatisticsIndex(store: server.store)
         let aggregator = StatisticsAggregator(log: server.store, store: server.store, index: index, batchSize: 100, logger: testLogger)
         try await aggregator.ingest(Array(events.prefix(100)))
@@ -448,7 +448,7 @@ import Testing
         // A crash after the commit but before the consumer saved its cursor hands the same batch over again.
         try await aggregator.ingest(Array(events.prefix(100)))
         try await aggregator.ingest(Array(events.dropFirst(100)))
-        let reloaded = try server.store.rollupTable(tenant: server.tenantA.tenantID, type: .conversation, consumer: StatisticsIndex.consumer)
+        let reloaded = try await server.store.rollupTable(tenant: server.tenantA.tenantID, type: .conversation, consumer: StatisticsIndex.consumer)
         let live = try await index.table(tenant: server.tenantA.tenantID)
         #expect(before.count > 0)
         #expect(reloaded.position == events.last?.position)

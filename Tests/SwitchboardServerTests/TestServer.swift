@@ -9,7 +9,7 @@ import SwitchboardStore
 
 /// A real server on a loopback port over a fresh SQLite file, with two tenants and their API keys.
 struct TestServer {
-    let store: SQLiteStore
+    let store: SQLStore
     let configuration: SwitchboardConfiguration
     let tenantA: Credentials
     let tenantB: Credentials
@@ -30,7 +30,7 @@ struct TestServer {
         configuration.server.headerTimeoutSeconds = 600
         configuration.server.idleTimeoutSeconds = 600
         try configure(&configuration)
-        let store = try SQLiteStore(configuration: configuration.database, logger: testLogger)
+        let store = try SQLStore(sqlite: configuration.database, logger: testLogger)
         var credentials: [Credentials] = []
         for name in ["Tenant A", "Tenant B"] {
             let tenant = try await store.createTenant(name: name)

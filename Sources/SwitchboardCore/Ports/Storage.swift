@@ -108,6 +108,13 @@ public typealias SwitchboardStorage = AuditLog & ChatStore & EventLog & Integrat
 
 /// The database settings of the `[database]` section.
 public struct DatabaseSettings: Sendable {
+    /// A PostgreSQL database (`postgres://user:password@host:port/db?sslmode=verify-full`), used
+    /// instead of the SQLite file when set.
+    public var url: String?
+    /// The most connections to PostgreSQL: the writer's one and the readers'.
+    public var poolSize: Int
+    /// How long one PostgreSQL statement, or a connection attempt, may take before it fails.
+    public var statementTimeout: Duration
     /// The SQLite file; created with its folder when missing.
     public var path: String
     /// How durable a commit is before it is acknowledged.
@@ -139,7 +146,18 @@ public struct DatabaseSettings: Sendable {
     }
 
     /// Creates settings.
-    public init(path: String = "data/switchboard.sqlite", synchronous: Synchronous = .full, maxBatch: Int = 512, readers: Int = 8) {
+    public init(
+        path: String = "data/switchboard.sqlite",
+        synchronous: Synchronous = .full,
+        maxBatch: Int = 512,
+        readers: Int = 8,
+        url: String? = nil,
+        poolSize: Int = 10,
+        statementTimeout: Duration = .seconds(5)
+    ) {
+        self.url = url
+        self.poolSize = poolSize
+        self.statementTimeout = statementTimeout
         self.path = path
         self.synchronous = synchronous
         self.maxBatch = maxBatch

@@ -1,14 +1,17 @@
 import Logging
 import SwitchboardCore
+import SwitchboardPostgres
 import SwitchboardStore
 
 /// Opens the configured storage backend: the one place outside the store modules that names a
 /// concrete store.
 public enum StoreFactory {
-    /// Opens (creating and migrating as needed) the database `settings` describe.
+    /// Opens (creating and migrating as needed) the database `settings` describe: PostgreSQL when
+    /// `database.url` is set, else the SQLite file.
     /// - Throws: the backend's error when it cannot be opened or migrated.
     public static func open(_ settings: DatabaseSettings, logger: Logger) throws -> any SwitchboardStorage {
-        try SQLiteStore(configuration: settings, logger: logger)
+        if settings.url != nil { return try PostgresStore.open(settings, logger: logger) }
+        return try SQLStore(sqlite: settings, logger: logger)
     }
 
     /// Writes a consistent copy of the database to `file` while a server may be writing to it.

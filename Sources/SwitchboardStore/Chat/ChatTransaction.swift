@@ -5,7 +5,7 @@ import SwitchboardCore
 ///
 /// Runs on the writer thread only.
 struct ChatTransaction {
-    let db: SQLiteConnection
+    let db: any SQLConnection
     let tenant: String
     let now: Date
     let ids: TimeOrderedIDGenerator
@@ -30,9 +30,9 @@ struct ChatTransaction {
             do {
                 try db.run(
                     "INSERT INTO visitors (tenant_id, id, external_id, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [.text(tenant), .text(visitor.id), SQLiteValue(visitor.externalID), SQLiteValue(visitor.name), SQLiteValue(now)]
+                    [.text(tenant), .text(visitor.id), SQLValue(visitor.externalID), SQLValue(visitor.name), SQLValue(now)]
                 )
-            } catch let error as SQLiteError where error.isConstraintViolation {
+            } catch let error as any DatabaseFailure where error.isConstraintViolation {
                 throw SwitchboardError.visitorExists
             }
             return ChatResult(resource: .visitor(visitor), isCreated: true)
@@ -132,7 +132,7 @@ struct ChatTransaction {
             )
         {
             let seq = try db.queryFirst(
-                "SELECT seq FROM events WHERE tenant_id = ? AND type = 'message.received' AND json_extract(data, '$.message_id') = ?",
+                "SELECT seq FROM events WHERE tenant_id = ? AND type = 'message.received' AND \(db.dialect.jsonText("data", "message_id")) = ?",
                 [.text(tenant), .text(original.id)],
                 { $0.int64(0) }
             )
@@ -162,13 +162,14 @@ struct ChatTransaction {
             seq += 1
             let id = ids.make(now: now)
             let data = try SwitchboardJSON.encodeString(event.data)
-            try db.run(
-                "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            let position = try db.queryFirst(
+                "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
                 [
                     .text(tenant), .integer(seq), .text(id), .text(event.type.name),
                     .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
                 ]
-            )
+            ) { $0.int64(0) }
+            guard let position else { throw SQLStore.unavailableError }
             let committed = Event(
                 id: id,
                 type: event.type,
@@ -176,7 +177,7 @@ struct ChatTransaction {
                 seq: seq,
                 timestamp: timestamp,
                 data: event.data,
-                position: db.lastInsertedRowID
+                position: position
             )
             db.appendedEvents.append(RecentEvents.Entry(event: committed, dataBytes: data.utf8.count))
             db.appendedLastSeqs[tenant] = seq
@@ -194,7 +195,7 @@ struct ChatTransaction {
     // MARK: Loading
 
     /// The tenant's row of `table` with this id, mapped; nil when there is none.
-    private func row<Resource>(_ table: String, _ columns: String, id: String, _ map: (SQLiteRow) throws -> Resource) throws -> Resource? {
+    private func row<Resource>(_ table: String, _ columns: String, id: String, _ map: (SQLRow) throws -> Resource) throws -> Resource? {
         try db.queryFirst("SELECT \(columns) FROM \(table) WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], map)
     }
 
@@ -252,9 +253,9 @@ struct ChatTransaction {
                 deleted_at = excluded.deleted_at, version = excluded.version
             """,
             [
-                .text(tenant), .text(agent.id), .text(agent.name), SQLiteValue(agent.email), .text(agent.role.rawValue),
-                .text(agent.status.rawValue), .integer(Int64(agent.maxConcurrent)), SQLiteValue(agent.createdAt),
-                SQLiteValue(agent.updatedAt), SQLiteValue(agent.deletedAt), .integer(agent.version),
+                .text(tenant), .text(agent.id), .text(agent.name), SQLValue(agent.email), .text(agent.role.rawValue),
+                .text(agent.status.rawValue), .integer(Int64(agent.maxConcurrent)), SQLValue(agent.createdAt),
+                SQLValue(agent.updatedAt), SQLValue(agent.deletedAt), .integer(agent.version),
             ]
         )
     }
@@ -272,9 +273,9 @@ struct ChatTransaction {
                 ended_at = excluded.ended_at, version = excluded.version
             """,
             [
-                .text(tenant), .text(conversation.id), .text(conversation.visitorID), SQLiteValue(conversation.agentID),
-                .text(conversation.status.rawValue), .text(conversation.channel), SQLiteValue(conversation.subject), .text(metadata),
-                SQLiteValue(conversation.createdAt), SQLiteValue(conversation.updatedAt), SQLiteValue(conversation.endedAt),
+                .text(tenant), .text(conversation.id), .text(conversation.visitorID), SQLValue(conversation.agentID),
+                .text(conversation.status.rawValue), .text(conversation.channel), SQLValue(conversation.subject), .text(metadata),
+                SQLValue(conversation.createdAt), SQLValue(conversation.updatedAt), SQLValue(conversation.endedAt),
                 .integer(conversation.version),
             ]
         )
@@ -292,11 +293,11 @@ struct ChatTransaction {
                 version = excluded.version
             """,
             [
-                .text(tenant), .text(customer.customerID), SQLiteValue(customer.name), SQLiteValue(customer.phone),
-                SQLiteValue(customer.phone.map(CustomerFilter.phoneKey)), SQLiteValue(customer.email), SQLiteValue(customer.level),
-                .text(try SwitchboardJSON.encodeString(customer.tags)), .text(customer.source), SQLiteValue(customer.externalID),
-                .text(try SwitchboardJSON.encodeString(customer.visitorIDs)), SQLiteValue(customer.createdAt),
-                SQLiteValue(customer.updatedAt), .integer(customer.version),
+                .text(tenant), .text(customer.customerID), SQLValue(customer.name), SQLValue(customer.phone),
+                SQLValue(customer.phone.map(CustomerFilter.phoneKey)), SQLValue(customer.email), SQLValue(customer.level),
+                .text(try SwitchboardJSON.encodeString(customer.tags)), .text(customer.source), SQLValue(customer.externalID),
+                .text(try SwitchboardJSON.encodeString(customer.visitorIDs)), SQLValue(customer.createdAt),
+                SQLValue(customer.updatedAt), .integer(customer.version),
             ]
         )
         // The tag and visitor indexes hold exactly the record's current lists.
@@ -318,9 +319,9 @@ struct ChatTransaction {
                 updated_at = excluded.updated_at, version = excluded.version
             """,
             [
-                .text(tenant), .text(order.orderID), .text(order.customerID), .real(order.amount), SQLiteValue(order.currency),
-                .text(order.status), .integer(order.createTime), .text(order.source), SQLiteValue(order.createdAt),
-                SQLiteValue(order.updatedAt), .integer(order.version),
+                .text(tenant), .text(order.orderID), .text(order.customerID), .real(order.amount), SQLValue(order.currency),
+                .text(order.status), .integer(order.createTime), .text(order.source), SQLValue(order.createdAt),
+                SQLValue(order.updatedAt), .integer(order.version),
             ]
         )
     }
@@ -336,9 +337,9 @@ struct ChatTransaction {
             """,
             [
                 .text(tenant), .text(ticket.ticketID), .text(ticket.title), .text(ticket.content), .text(ticket.priority.rawValue),
-                SQLiteValue(ticket.category), .text(ticket.status.rawValue), SQLiteValue(ticket.handler), SQLiteValue(ticket.conversationID),
-                SQLiteValue(ticket.customerID), SQLiteValue(try ticket.external.map { try SwitchboardJSON.encodeString($0) }),
-                SQLiteValue(ticket.createdAt), .integer(ticket.updateTime), .integer(ticket.version),
+                SQLValue(ticket.category), .text(ticket.status.rawValue), SQLValue(ticket.handler), SQLValue(ticket.conversationID),
+                SQLValue(ticket.customerID), SQLValue(try ticket.external.map { try SwitchboardJSON.encodeString($0) }),
+                SQLValue(ticket.createdAt), .integer(ticket.updateTime), .integer(ticket.version),
             ]
         )
     }
@@ -353,9 +354,9 @@ struct ChatTransaction {
                 deleted_at = excluded.deleted_at, version = excluded.version
             """,
             [
-                .text(tenant), .text(message.id), .text(message.conversationID), .text(message.from), SQLiteValue(message.to),
-                .text(message.content), .text(message.contentType), SQLiteValue(message.clientMessageID), .integer(message.timestamp),
-                SQLiteValue(message.createdAt), SQLiteValue(message.editedAt), SQLiteValue(message.deletedAt), .integer(message.version),
+                .text(tenant), .text(message.id), .text(message.conversationID), .text(message.from), SQLValue(message.to),
+                .text(message.content), .text(message.contentType), SQLValue(message.clientMessageID), .integer(message.timestamp),
+                SQLValue(message.createdAt), SQLValue(message.editedAt), SQLValue(message.deletedAt), .integer(message.version),
             ]
         )
     }

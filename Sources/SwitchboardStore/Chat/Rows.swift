@@ -11,7 +11,7 @@ enum Rows {
         "id, conversation_id, sender, recipient, content, content_type, client_message_id, timestamp, created_at, edited_at, deleted_at, version"
     static let eventColumns = "position, tenant_id, seq, id, type, version, timestamp, data"
 
-    static func agent(_ row: SQLiteRow) throws -> Agent {
+    static func agent(_ row: SQLRow) throws -> Agent {
         Agent(
             id: row.text(0),
             name: row.text(1),
@@ -26,11 +26,11 @@ enum Rows {
         )
     }
 
-    static func visitor(_ row: SQLiteRow) -> Visitor {
+    static func visitor(_ row: SQLRow) -> Visitor {
         Visitor(id: row.text(0), externalID: row.optionalText(1), name: row.optionalText(2), createdAt: row.date(3))
     }
 
-    static func conversation(_ row: SQLiteRow) throws -> Conversation {
+    static func conversation(_ row: SQLRow) throws -> Conversation {
         Conversation(
             id: row.text(0),
             visitorID: row.text(1),
@@ -46,7 +46,7 @@ enum Rows {
         )
     }
 
-    static func message(_ row: SQLiteRow) -> Message {
+    static func message(_ row: SQLRow) -> Message {
         Message(
             id: row.text(0),
             conversationID: row.text(1),
@@ -68,7 +68,7 @@ enum Rows {
     static let ticketColumns =
         "id, title, content, priority, category, status, handler, conversation_id, customer_id, external, created_at, update_time, version"
 
-    static func customer(_ row: SQLiteRow) throws -> Customer {
+    static func customer(_ row: SQLRow) throws -> Customer {
         Customer(
             customerID: row.text(0),
             name: row.optionalText(1),
@@ -85,7 +85,7 @@ enum Rows {
         )
     }
 
-    static func order(_ row: SQLiteRow) -> Order {
+    static func order(_ row: SQLRow) -> Order {
         Order(
             orderID: row.text(0),
             customerID: row.text(1),
@@ -100,7 +100,7 @@ enum Rows {
         )
     }
 
-    static func ticket(_ row: SQLiteRow) throws -> Ticket {
+    static func ticket(_ row: SQLRow) throws -> Ticket {
         Ticket(
             ticketID: row.text(0),
             title: row.text(1),
@@ -118,7 +118,7 @@ enum Rows {
         )
     }
 
-    static func event(_ row: SQLiteRow) throws -> Event {
+    static func event(_ row: SQLRow) throws -> Event {
         Event(
             id: row.text(3),
             type: EventType(row.text(4)),
@@ -147,20 +147,20 @@ enum Rows {
     }
 }
 
-extension SQLiteConnection {
+extension SQLConnection {
     /// Reads one page of `table` for `tenant`, in id order, with extra `conditions` ANDed in.
     func page<Item>(
         table: String,
         columns: String,
         tenant: String,
-        conditions: [(sql: String, value: SQLiteValue)],
+        conditions: [(sql: String, value: SQLValue?)],
         request: PageRequest,
-        map: (SQLiteRow) throws -> Item,
+        map: (SQLRow) throws -> Item,
         id: (Item) -> String
     ) throws -> Page<Item> {
         let filters = conditions.map { " AND \($0.sql)" }.joined()
         let sql = "SELECT \(columns) FROM \(table) WHERE tenant_id = ?\(filters) AND id > ? ORDER BY id LIMIT ?"
-        let bindings = [.text(tenant)] + conditions.map(\.value) + [.text(request.after ?? ""), .integer(Int64(request.limit + 1))]
+        let bindings = [.text(tenant)] + conditions.compactMap(\.value) + [.text(request.after ?? ""), .integer(Int64(request.limit + 1))]
         var items = try query(sql, bindings, map)
         guard items.count > request.limit else { return Page(items: items, nextAfter: nil) }
         items.removeLast()

@@ -446,6 +446,20 @@ enum Migrations {
             CREATE INDEX parked_events_by_age ON parked_events(parked_at);
             """
         ),
+        (
+            15,
+            // The nonces of signed requests, kept until they expire so that a request cannot be replayed,
+            // on whichever server of a cluster it arrives.
+            """
+            CREATE TABLE signature_nonces (
+                key_id TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (key_id, nonce)
+            ) WITHOUT ROWID;
+            CREATE INDEX signature_nonces_by_expiry ON signature_nonces(expires_at);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

@@ -3,7 +3,7 @@ import Foundation
 import SwitchboardCore
 
 /// A failure reported by SQLite. Its text is for logs only, never for clients.
-public struct SQLiteError: Error, CustomStringConvertible {
+public struct SQLiteError: DatabaseFailure {
     /// The extended result code.
     public let code: Int32
     /// SQLite's message.
@@ -11,29 +11,9 @@ public struct SQLiteError: Error, CustomStringConvertible {
 
     public var description: String { "SQLite error \(code): \(message)" }
 
-    /// Whether a UNIQUE or PRIMARY KEY constraint failed.
-    var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
-}
+    package var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
 
-/// A value bound to, or read from, a statement.
-enum SQLiteValue {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-    case blob([UInt8])
-
-    init(_ text: String?) { self = text.map(SQLiteValue.text) ?? .null }
-    init(_ integer: Int64?) { self = integer.map(SQLiteValue.integer) ?? .null }
-    /// Native-endian `Double`s as a blob.
-    init(doubles: [Double]) { self = .blob(doubles.withUnsafeBytes { Array($0) }) }
-    /// Milliseconds since 1970; a date beyond what they hold is stored at the nearest end, never a trap.
-    init(_ date: Date?) {
-        self = date.map { date in
-            let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
-            return .integer(Int64(exactly: milliseconds) ?? (milliseconds > 0 ? Int64.max : Int64.min))
-        } ?? .null
-    }
+    package var isStorageFull: Bool { code & 0xFF == SQLITE_FULL }
 }
 
 /// One SQLite connection with a cache of prepared statements.
@@ -41,19 +21,11 @@ enum SQLiteValue {
 /// - Important: Not thread-safe. A connection is used by one thread at a time: the writer's own
 ///   thread, or the thread that checked it out of a `SQLiteReaderPool`. That discipline is why it is
 ///   `@unchecked Sendable`: it moves between threads but is never shared.
-final class SQLiteConnection: @unchecked Sendable {
+final class SQLiteConnection: SQLConnection, @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var isClosed = false
-    /// The events the writer's current transaction inserted, in position order; appended by
-    /// `ChatTransaction`, trimmed on a rolled-back savepoint and taken after the commit by `SQLiteWriter`.
-    var appendedEvents: [RecentEvents.Entry] = []
-    /// The cached records the writer's current transaction saved (`RecordCache`); kept when a
-    /// savepoint rolls back, since dropping a copy that is still current costs only a read.
-    var changedRecords: [ChangedRecord] = []
-    /// The last seq each tenant's log reached in the writer's current transaction; kept in memory while
-    /// the transaction runs and stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
-    var appendedLastSeqs: [String: Int64] = [:]
+    let scratch = WriteScratch()
     /// The checkpointer the connection reports its WAL's size to, kept alive as long as the connection.
     private var walReport: SQLiteCheckpointer?
 
@@ -135,12 +107,22 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    var dialect: SQLDialect { .sqlite }
+
+    /// Always: a SQLite connection does not break.
+    var isUsable: Bool { true }
+
+    /// `BEGIN IMMEDIATE`: the write lock is taken at once, so the transaction cannot fail for another writer later.
+    func beginWrite() throws {
+        try execute("BEGIN IMMEDIATE")
+    }
+
     /// Whether a transaction is open: false once SQLite rolled one back by itself (on `SQLITE_FULL`, say).
     var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Runs a statement for its effect; returns the number of rows changed.
     @discardableResult
-    func run(_ sql: String, _ bindings: [SQLiteValue] = []) throws -> Int {
+    func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
         let statement = try prepared(sql, bindings)
         defer { sqlite3_reset(statement) }
         var status = sqlite3_step(statement)
@@ -149,35 +131,8 @@ final class SQLiteConnection: @unchecked Sendable {
         return Int(sqlite3_changes(handle))
     }
 
-    /// The rowid of the row the last successful `INSERT` on this connection added.
-    var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-
-    /// Forgets what a write transaction appended: before the next one begins, and once its events were handed on.
-    func clearAppended() {
-        appendedEvents = []
-        changedRecords = []
-        appendedLastSeqs = [:]
-    }
-
-    /// Forgets the events appended after the first `count`, whose savepoint was rolled back, and sets
-    /// each of their tenants' last seq back to the events that remain.
-    func dropAppendedEvents(after count: Int) {
-        let tenants = Set(appendedEvents[count...].map(\.event.tenantID))
-        appendedEvents.removeSubrange(count...)
-        for tenant in tenants {
-            appendedLastSeqs[tenant] = appendedEvents.last { $0.event.tenantID == tenant }?.event.seq
-        }
-    }
-
-    /// Stores the last seq of every tenant whose log the current transaction appended to.
-    func storeAppendedLastSeqs() throws {
-        for (tenant, seq) in appendedLastSeqs {
-            try run("UPDATE tenants SET last_seq = ? WHERE id = ?", [.integer(seq), .text(tenant)])
-        }
-    }
-
     /// Runs a query and maps each row.
-    func query<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> [Row] {
+    func query<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> [Row] {
         let statement = try prepared(sql, bindings)
         defer { sqlite3_reset(statement) }
         var rows: [Row] = []
@@ -185,21 +140,21 @@ final class SQLiteConnection: @unchecked Sendable {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { return rows }
             guard status == SQLITE_ROW else { throw lastError(status) }
-            rows.append(try map(SQLiteRow(statement: statement)))
+            rows.append(try map(SQLRow(sqlite: SQLiteRow(statement: statement))))
         }
     }
 
     /// Runs a query and maps its first row, if any.
-    func queryFirst<Row>(_ sql: String, _ bindings: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> Row) throws -> Row? {
+    func queryFirst<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> Row? {
         let statement = try prepared(sql, bindings)
         defer { sqlite3_reset(statement) }
         let status = sqlite3_step(statement)
         if status == SQLITE_DONE { return nil }
         guard status == SQLITE_ROW else { throw lastError(status) }
-        return try map(SQLiteRow(statement: statement))
+        return try map(SQLRow(sqlite: SQLiteRow(statement: statement)))
     }
 
-    private func prepared(_ sql: String, _ bindings: [SQLiteValue]) throws -> OpaquePointer {
+    private func prepared(_ sql: String, _ bindings: [SQLValue]) throws -> OpaquePointer {
         let statement: OpaquePointer
         if let cached = statements[sql] {
             statement = cached
@@ -253,7 +208,7 @@ struct SQLiteRow {
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
     }
-    /// A blob of native-endian `Double`s, as `SQLiteValue(doubles:)` stores them.
+    /// A blob of native-endian `Double`s, as `SQLValue(doubles:)` stores them.
     func doubles(_ column: Int32) -> [Double] {
         let count = Int(sqlite3_column_bytes(statement, column)) / MemoryLayout<Double>.size
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }

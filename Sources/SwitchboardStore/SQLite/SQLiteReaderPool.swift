@@ -11,15 +11,12 @@ import Synchronization
 /// - the writer calls `endIdleSnapshots()` just before every `COMMIT`, so that snapshots nobody is
 ///   reading do not hold back the checkpoint in it (the WAL can only restart once a checkpoint
 ///   copied every frame back);
-/// - a transaction is at most `snapshotLifetime` old, the bound on how long a commit from another
+/// - a transaction is at most `ReadSnapshot.lifetime` old, the bound on how long a commit from another
 ///   process (`switchboard keys revoke`) stays unseen.
 ///
 /// - Important: Thread-safe. A connection is checked out for the length of one `read` call; idle
 ///   connections are only touched under the lock.
 final class SQLiteReaderPool: Sendable {
-    /// How long a connection may keep one read transaction.
-    static let snapshotLifetime: Duration = .milliseconds(100)
-
     private let open: @Sendable () throws -> SQLiteConnection
     private let capacity: Int
     // Guards the idle connections and whether the pool was drained; a connection is either idle
@@ -36,7 +33,7 @@ final class SQLiteReaderPool: Sendable {
     /// A connection and its open read transaction, if any.
     private struct Pooled {
         let connection: SQLiteConnection
-        var snapshot: Snapshot?
+        var snapshot: ReadSnapshot?
 
         /// Ends the read transaction, if one is open.
         mutating func endSnapshot() throws {
@@ -46,13 +43,6 @@ final class SQLiteReaderPool: Sendable {
         }
     }
 
-    /// When a read transaction began: after how many commits (counted before it began, so it sees at
-    /// least those), and at what time.
-    struct Snapshot: Sendable {
-        let commits: UInt64
-        let started: ContinuousClock.Instant
-    }
-
     /// Creates a pool that keeps at most `capacity` idle connections made by `open`.
     init(capacity: Int, open: @escaping @Sendable () throws -> SQLiteConnection) {
         self.capacity = capacity
@@ -60,15 +50,15 @@ final class SQLiteReaderPool: Sendable {
     }
 
     /// Runs `body` with a read connection, inside a read transaction that began after the last commit.
-    /// - Throws: `SQLiteStore.closedError` once the pool was drained, or what `body` throws.
-    func read<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+    /// - Throws: `SQLStore.closedError` once the pool was drained, or what `body` throws.
+    func read<Result>(_ body: (any SQLConnection) throws -> Result) throws -> Result {
         try read { connection, _ in try body(connection) }
     }
 
     /// Runs `body` like `read(_:)`, also handing it the transaction's snapshot (for `RecordCache`).
-    func read<Result>(_ body: (SQLiteConnection, Snapshot) throws -> Result) throws -> Result {
+    func read<Result>(_ body: (any SQLConnection, ReadSnapshot) throws -> Result) throws -> Result {
         let pooled = try state.withLock { state -> Pooled? in
-            guard !state.isDrained else { throw SQLiteStore.closedError }
+            guard !state.isDrained else { throw SQLStore.closedError }
             return state.idle.popLast()
         }
         var entry = try pooled ?? Pooled(connection: open(), snapshot: nil)
@@ -76,7 +66,7 @@ final class SQLiteReaderPool: Sendable {
         defer {
             if !(isUsable && giveBack(entry)) { entry.connection.close() }
         }
-        let snapshot: Snapshot
+        let snapshot: ReadSnapshot
         do {
             snapshot = try renewSnapshot(of: &entry)
         } catch {
@@ -97,15 +87,15 @@ final class SQLiteReaderPool: Sendable {
 
     /// Keeps the entry's read transaction if no commit came after it began and it is young enough;
     /// else ends it and begins another (SQLite takes the snapshot at the first read in it).
-    private func renewSnapshot(of entry: inout Pooled) throws -> Snapshot {
+    private func renewSnapshot(of entry: inout Pooled) throws -> ReadSnapshot {
         // Read before the transaction begins: a commit in between makes the label older than the
         // snapshot, which only renews it once more than needed.
         let commits = commits.load(ordering: .acquiring)
         let now = ContinuousClock.now
-        if let snapshot = entry.snapshot, snapshot.commits == commits, now - snapshot.started < Self.snapshotLifetime { return snapshot }
+        if let snapshot = entry.snapshot, snapshot.commits == commits, now - snapshot.started < ReadSnapshot.lifetime { return snapshot }
         try entry.endSnapshot()
         try entry.connection.run("BEGIN")
-        let snapshot = Snapshot(commits: commits, started: now)
+        let snapshot = ReadSnapshot(commits: commits, started: now)
         entry.snapshot = snapshot
         return snapshot
     }

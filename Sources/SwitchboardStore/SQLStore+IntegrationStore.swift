@@ -1,9 +1,9 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: IntegrationStore {
-    public func integrations(tenant: String?) throws -> [IntegrationRecord] {
-        try read { db in
+extension SQLStore: IntegrationStore {
+    public func integrations(tenant: String?) async throws -> [IntegrationRecord] {
+        try await read { db in
             if let tenant {
                 return try db.query(
                     "SELECT \(Self.integrationColumns) FROM integrations WHERE tenant_id = ? ORDER BY plugin_id",
@@ -15,8 +15,8 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
-    public func integration(tenant: String, plugin: String) throws -> IntegrationRecord? {
-        try read { db in try Self.integration(db, tenant: tenant, plugin: plugin) }
+    public func integration(tenant: String, plugin: String) async throws -> IntegrationRecord? {
+        try await read { db in try Self.integration(db, tenant: tenant, plugin: plugin) }
     }
 
     public func saveIntegration(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue, initialCursor: Int64) async throws -> IntegrationRecord {
@@ -28,9 +28,9 @@ extension SQLiteStore: IntegrationStore {
                 INSERT INTO integrations (tenant_id, plugin_id, enabled, config, cursor_seq, updated_at, version)
                 VALUES (?, ?, ?, ?, ?, ?, 1)
                 ON CONFLICT (tenant_id, plugin_id) DO UPDATE SET
-                    enabled = excluded.enabled, config = excluded.config, updated_at = excluded.updated_at, version = version + 1
+                    enabled = excluded.enabled, config = excluded.config, updated_at = excluded.updated_at, version = integrations.version + 1
                 """,
-                [.text(tenant), .text(plugin), .integer(isEnabled ? 1 : 0), .text(text), .integer(initialCursor), SQLiteValue(now)]
+                [.text(tenant), .text(plugin), .integer(isEnabled ? 1 : 0), .text(text), .integer(initialCursor), SQLValue(now)]
             )
             guard let record = try Self.integration(db, tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("tenant") }
             return record
@@ -40,7 +40,7 @@ extension SQLiteStore: IntegrationStore {
     public func saveIntegrationCursor(tenant: String, plugin: String, seq: Int64) async throws {
         try await write { db in
             try db.run(
-                "UPDATE integrations SET cursor_seq = max(cursor_seq, ?) WHERE tenant_id = ? AND plugin_id = ?",
+                "UPDATE integrations SET cursor_seq = \(db.dialect.greatest("cursor_seq", "?")) WHERE tenant_id = ? AND plugin_id = ?",
                 [.integer(seq), .text(tenant), .text(plugin)]
             )
         }
@@ -51,19 +51,19 @@ extension SQLiteStore: IntegrationStore {
             try db.run(
                 """
                 INSERT INTO parked_events (tenant_id, plugin_id, seq, type, error, attempts, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tenant_id, plugin_id, seq) DO UPDATE SET error = excluded.error, attempts = attempts + excluded.attempts,
+                ON CONFLICT (tenant_id, plugin_id, seq) DO UPDATE SET error = excluded.error, attempts = parked_events.attempts + excluded.attempts,
                     parked_at = excluded.parked_at
                 """,
                 [
                     .text(event.tenantID), .text(event.pluginID), .integer(event.seq), .text(event.type), .text(event.error),
-                    .integer(Int64(event.attempts)), SQLiteValue(event.parkedAt),
+                    .integer(Int64(event.attempts)), SQLValue(event.parkedAt),
                 ]
             )
         }
     }
 
-    public func parkedEvents(tenant: String, plugin: String) throws -> [ParkedEvent] {
-        try read { db in
+    public func parkedEvents(tenant: String, plugin: String) async throws -> [ParkedEvent] {
+        try await read { db in
             try db.query(
                 "SELECT seq, type, error, attempts, parked_at FROM parked_events WHERE tenant_id = ? AND plugin_id = ? ORDER BY seq",
                 [.text(tenant), .text(plugin)]
@@ -76,8 +76,8 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
-    public func parkedEventCounts() throws -> [(tenant: String, plugin: String, count: Int)] {
-        try read { db in
+    public func parkedEventCounts() async throws -> [(tenant: String, plugin: String, count: Int)] {
+        try await read { db in
             try db.query("SELECT tenant_id, plugin_id, count(*) FROM parked_events GROUP BY tenant_id, plugin_id", []) { row in
                 (tenant: row.text(0), plugin: row.text(1), count: row.int(2))
             }
@@ -90,8 +90,8 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
-    public func pluginValue(tenant: String, plugin: String, key: String) throws -> PluginValue? {
-        try read { db in try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key) }
+    public func pluginValue(tenant: String, plugin: String, key: String) async throws -> PluginValue? {
+        try await read { db in try Self.pluginValue(db, tenant: tenant, plugin: plugin, key: key) }
     }
 
     public func putPluginValue(tenant: String, plugin: String, key: String, bytes: [UInt8], expected: ExpectedVersion) async throws -> UInt64 {
@@ -150,14 +150,14 @@ extension SQLiteStore: IntegrationStore {
         }
     }
 
-    private static func pluginValue(_ db: SQLiteConnection, tenant: String, plugin: String, key: String) throws -> PluginValue? {
+    private static func pluginValue(_ db: any SQLConnection, tenant: String, plugin: String, key: String) throws -> PluginValue? {
         try db.queryFirst(
             "SELECT value, version FROM plugin_values WHERE tenant_id = ? AND plugin_id = ? AND key = ?",
             [.text(tenant), .text(plugin), .text(key)]
         ) { PluginValue(bytes: $0.blob(0), version: UInt64($0.int64(1))) }
     }
 
-    private static func integration(_ db: SQLiteConnection, tenant: String, plugin: String) throws -> IntegrationRecord? {
+    private static func integration(_ db: any SQLConnection, tenant: String, plugin: String) throws -> IntegrationRecord? {
         try db.queryFirst(
             "SELECT \(integrationColumns) FROM integrations WHERE tenant_id = ? AND plugin_id = ?",
             [.text(tenant), .text(plugin)],
@@ -167,7 +167,7 @@ extension SQLiteStore: IntegrationStore {
 
     private static let integrationColumns = "tenant_id, plugin_id, enabled, config, cursor_seq, updated_at, version"
 
-    private static func integrationRow(_ row: SQLiteRow) throws -> IntegrationRecord {
+    private static func integrationRow(_ row: SQLRow) throws -> IntegrationRecord {
         IntegrationRecord(
             tenantID: row.text(0),
             pluginID: row.text(1),

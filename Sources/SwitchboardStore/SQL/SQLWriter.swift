@@ -8,28 +8,41 @@ import SwitchboardCore
 /// inside its own savepoint, so a job that throws rolls back alone while the others commit. Callers
 /// resume only after the group's `COMMIT` returned: a result a caller sees is durable.
 ///
+/// The connection is the engine's: SQLite's one writer connection, or a PostgreSQL connection that is
+/// replaced by a new one when it breaks (the batch it broke in fails; the next opens another).
+///
 /// - Important: Thread-safe. Jobs run serially on the writer thread, never on a caller's thread.
 ///   `@unchecked Sendable`: the queue and flags are only touched while holding `condition` (or
 ///   `stopped` for `hasStopped`), and the connection only on the writer thread.
-final class SQLiteWriter: @unchecked Sendable {
-    private let connection: SQLiteConnection
+package final class SQLWriter: @unchecked Sendable {
+    private var connection: (any SQLConnection)?
+    private let open: () throws -> any SQLConnection
     private let maxBatch: Int
-    /// The read connections, told of every commit so that none reads an older snapshot after it.
-    private let readers: SQLiteReaderPool
+    private let hooks: Hooks
     private let onCommitted: @Sendable (Commit) -> Void
     private let observer: any StoreObserver
     private let logger: Logger
     // Guards `queue` and `isStopping`; the writer thread waits on it when there is no work.
     private let condition = NSCondition()
-    private var queue: [any SQLiteWriteJob] = []
+    private var queue: [any WriteJob] = []
     private var isStopping = false
     private let stopped = NSCondition()
     private var hasStopped = false
-    /// The writer thread's name as the kernel shows it (at most 15 bytes).
-    static let threadName = "sqlite-writer"
+    /// What the engine does around each commit (SQLite's readers renew their snapshots).
+    package struct Hooks: Sendable {
+        /// Runs just before `COMMIT`.
+        let beforeCommit: @Sendable () -> Void
+        /// Runs after `COMMIT`, before any caller resumes; returns how many commits were made, this one included.
+        let afterCommit: @Sendable () -> UInt64
+
+        package init(beforeCommit: @escaping @Sendable () -> Void, afterCommit: @escaping @Sendable () -> UInt64) {
+            self.beforeCommit = beforeCommit
+            self.afterCommit = afterCommit
+        }
+    }
 
     /// What a group commit changed, handed on before any of its callers resumes.
-    struct Commit {
+    package struct Commit {
         /// The events it inserted, in position order.
         let events: [RecentEvents.Entry]
         /// The cached records it saved.
@@ -38,29 +51,33 @@ final class SQLiteWriter: @unchecked Sendable {
         let commits: UInt64
     }
 
-    /// Starts the writer thread over `connection`, which it then owns; `onCommitted` runs on it after
-    /// each commit that inserted events or saved cached records.
-    init(
-        connection: SQLiteConnection,
+    /// Starts the writer thread (named `threadName`, at most 15 bytes) over `connection`, which it then
+    /// owns, and over the connections `open` makes when the current one broke; `onCommitted` runs on it
+    /// after each commit that inserted events or saved cached records.
+    package init(
+        connection: (any SQLConnection)?,
+        open: @escaping () throws -> any SQLConnection,
+        threadName: String,
         maxBatch: Int,
-        readers: SQLiteReaderPool,
+        hooks: Hooks,
         observer: any StoreObserver,
         logger: Logger,
         onCommitted: @escaping @Sendable (Commit) -> Void
     ) {
         self.observer = observer
         self.connection = connection
+        self.open = open
         self.maxBatch = maxBatch
-        self.readers = readers
+        self.hooks = hooks
         self.logger = logger
         self.onCommitted = onCommitted
-        Thread.start(named: Self.threadName) { [self] in run() }
+        Thread.start(named: threadName) { [self] in run() }
     }
 
     /// Runs `body` in the next group commit and returns its result once the group is durable.
     /// - Throws: what `body` throws (its savepoint is rolled back), or the commit's error.
     @discardableResult
-    func write<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> Result) async throws -> Result {
+    package func write<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> Result) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(TypedWriteJob(body: body, continuation: continuation))
         }
@@ -68,13 +85,13 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// Runs `body` in a later group commit without waiting for it; failures are logged. Queued like
     /// every write, it is done before `stop()` returns.
-    func submit(_ body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
+    package func submit(_ body: @escaping @Sendable (any SQLConnection) throws -> Void) {
         enqueue(BackgroundWriteJob(body: body, logger: logger))
     }
 
     /// Finishes every queued job, closes the connection, then stops the thread. Later writes fail
     /// with `unavailable`.
-    func stop() {
+    package func stop() {
         condition.lock()
         isStopping = true
         condition.signal()
@@ -84,11 +101,11 @@ final class SQLiteWriter: @unchecked Sendable {
         stopped.unlock()
     }
 
-    private func enqueue(_ job: any SQLiteWriteJob) {
+    private func enqueue(_ job: any WriteJob) {
         condition.lock()
         if isStopping {
             condition.unlock()
-            job.finish(SQLiteStore.closedError)
+            job.finish(SQLStore.closedError)
             return
         }
         queue.append(job)
@@ -99,10 +116,11 @@ final class SQLiteWriter: @unchecked Sendable {
     private func run() {
         while let batch = nextBatch() {
             let start = ContinuousClock.now
-            let committed = commit(batch)
+            guard let connection = usableConnection(failing: batch) else { continue }
+            let committed = commit(batch, on: connection)
             observer.transactionEnded(after: ContinuousClock.now - start, committed: committed)
         }
-        connection.close()
+        connection?.close()
         stopped.lock()
         hasStopped = true
         stopped.broadcast()
@@ -110,7 +128,7 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     /// Waits for work; nil once stopping and the queue is empty.
-    private func nextBatch() -> [any SQLiteWriteJob]? {
+    private func nextBatch() -> [any WriteJob]? {
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty && !isStopping { condition.wait() }
@@ -121,22 +139,39 @@ final class SQLiteWriter: @unchecked Sendable {
         return batch
     }
 
-    /// Fails every job of a batch whose transaction SQLite ended: nothing of it was written.
-    private func abandon(_ batch: [any SQLiteWriteJob], _ error: any Error) -> Bool {
-        logger.error("Write transaction rolled back by SQLite", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
+    /// The connection, a new one when it broke; nil after failing every job of `batch` when none opens.
+    private func usableConnection(failing batch: [any WriteJob]) -> (any SQLConnection)? {
+        if let connection, connection.isUsable { return connection }
+        connection?.close()
+        connection = nil
+        do {
+            let opened = try open()
+            connection = opened
+            return opened
+        } catch {
+            logger.error("Cannot open a write connection", metadata: ["sb.error": "\(error)"])
+            observer.databaseFailed(.write)
+            for job in batch { job.finish(error) }
+            return nil
+        }
+    }
+
+    /// Fails every job of a batch whose transaction the database ended: nothing of it was written.
+    private func abandon(_ batch: [any WriteJob], _ error: any Error, on connection: any SQLConnection) -> Bool {
+        logger.error("Write transaction rolled back by the database", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
         try? connection.execute("ROLLBACK")
-        connection.clearAppended()
+        connection.scratch.clear()
         for job in batch { job.finish(error) }
         return false
     }
 
     /// Runs a batch in one transaction; whether it committed.
-    private func commit(_ batch: [any SQLiteWriteJob]) -> Bool {
-        var outcomes: [(any SQLiteWriteJob, (any Error)?)] = []
+    private func commit(_ batch: [any WriteJob], on connection: any SQLConnection) -> Bool {
+        var outcomes: [(any WriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
-        connection.clearAppended()
+        connection.scratch.clear()
         do {
-            try connection.run("BEGIN IMMEDIATE")
+            try connection.beginWrite()
         } catch {
             logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
             for job in batch { job.finish(error) }
@@ -145,50 +180,51 @@ final class SQLiteWriter: @unchecked Sendable {
         for job in batch {
             let appended = connection.appendedEvents.count
             do {
-                try connection.run("SAVEPOINT job")
+                try connection.execute("SAVEPOINT job")
                 do {
                     try job.perform(connection)
-                    try connection.run("RELEASE job")
+                    try connection.execute("RELEASE job")
                     outcomes.append((job, nil))
                 } catch {
-                    // SQLite may have rolled back the whole transaction (a full disk does): then every
-                    // job of the batch failed, and no later one may run outside a transaction.
-                    guard connection.isInTransaction else { return abandon(batch, error) }
-                    connection.dropAppendedEvents(after: appended)
-                    try connection.run("ROLLBACK TO job")
-                    try connection.run("RELEASE job")
+                    // The database may have ended the whole transaction (SQLite on a full disk, PostgreSQL
+                    // when the connection broke): then every job of the batch failed, and no later one may
+                    // run outside a transaction.
+                    guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
+                    connection.scratch.dropAppendedEvents(after: appended)
+                    try connection.execute("ROLLBACK TO job")
+                    try connection.execute("RELEASE job")
                     outcomes.append((job, error))
                 }
             } catch {
-                guard connection.isInTransaction else { return abandon(batch, error) }
+                guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
                 outcomes.append((job, error))
             }
         }
         do {
             try connection.storeAppendedLastSeqs()
-            readers.endIdleSnapshots()
-            try connection.run("COMMIT")
+            hooks.beforeCommit()
+            try connection.execute("COMMIT")
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
             try? connection.execute("ROLLBACK")
             for job in batch { job.finish(error) }
             return false
         }
-        let commits = readers.committed()
+        let commits = hooks.afterCommit()
         // Cursors, deliveries and other bookkeeping neither wake the event log's readers nor touch caches.
         if !connection.appendedEvents.isEmpty || !connection.changedRecords.isEmpty {
             onCommitted(Commit(events: connection.appendedEvents, changedRecords: connection.changedRecords, commits: commits))
         }
-        connection.clearAppended()
+        connection.scratch.clear()
         for (job, error) in outcomes { job.finish(error) }
         return true
     }
 }
 
 /// A queued write: performed inside the transaction, finished after it ends.
-private protocol SQLiteWriteJob: Sendable {
+private protocol WriteJob: Sendable {
     /// Runs on the writer thread inside the job's savepoint.
-    func perform(_ connection: SQLiteConnection) throws
+    func perform(_ connection: any SQLConnection) throws
     /// Resumes the caller: with the result when `error` is nil, else with the error.
     func finish(_ error: (any Error)?)
 }
@@ -197,17 +233,17 @@ private protocol SQLiteWriteJob: Sendable {
 ///
 /// `@unchecked Sendable`: `result` is written on the writer thread in `perform` and read in `finish`
 /// on the same thread, after which the job is dropped.
-private final class TypedWriteJob<Result: Sendable>: SQLiteWriteJob, @unchecked Sendable {
-    private let body: @Sendable (SQLiteConnection) throws -> Result
+private final class TypedWriteJob<Result: Sendable>: WriteJob, @unchecked Sendable {
+    private let body: @Sendable (any SQLConnection) throws -> Result
     private let continuation: CheckedContinuation<Result, any Error>
     private var result: Result?
 
-    init(body: @escaping @Sendable (SQLiteConnection) throws -> Result, continuation: CheckedContinuation<Result, any Error>) {
+    init(body: @escaping @Sendable (any SQLConnection) throws -> Result, continuation: CheckedContinuation<Result, any Error>) {
         self.body = body
         self.continuation = continuation
     }
 
-    func perform(_ connection: SQLiteConnection) throws {
+    func perform(_ connection: any SQLConnection) throws {
         result = try body(connection)
     }
 
@@ -217,17 +253,17 @@ private final class TypedWriteJob<Result: Sendable>: SQLiteWriteJob, @unchecked 
         } else if let result {
             continuation.resume(returning: result)
         } else {
-            continuation.resume(throwing: SQLiteStore.unavailableError)
+            continuation.resume(throwing: SQLStore.unavailableError)
         }
     }
 }
 
 /// A write nobody waits for: its failure is logged.
-private struct BackgroundWriteJob: SQLiteWriteJob {
-    let body: @Sendable (SQLiteConnection) throws -> Void
+private struct BackgroundWriteJob: WriteJob {
+    let body: @Sendable (any SQLConnection) throws -> Void
     let logger: Logger
 
-    func perform(_ connection: SQLiteConnection) throws { try body(connection) }
+    func perform(_ connection: any SQLConnection) throws { try body(connection) }
 
     func finish(_ error: (any Error)?) {
         if let error { logger.debug("Background write failed", metadata: ["sb.error": "\(error)"]) }

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: WebhookStore {
+extension SQLStore: WebhookStore {
     public func createWebhook(
         id: String,
         tenant: String,
@@ -22,38 +22,38 @@ extension SQLiteStore: WebhookStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                 """,
                 [
-                    .text(tenant), .text(id), .text(url), .text(patterns), SQLiteValue(description), .integer(Int64(timeoutMilliseconds)),
-                    .integer(Int64(maxInFlight)), .integer(isEnabled ? 1 : 0), .text(secret), SQLiteValue(now), SQLiteValue(now),
+                    .text(tenant), .text(id), .text(url), .text(patterns), SQLValue(description), .integer(Int64(timeoutMilliseconds)),
+                    .integer(Int64(maxInFlight)), .integer(isEnabled ? 1 : 0), .text(secret), SQLValue(now), SQLValue(now),
                 ]
             )
             return try Self.webhook(db, id: id, tenant: tenant)!
         }
     }
 
-    public func webhooks(tenant: String) throws -> [Webhook] {
-        try read { db in
+    public func webhooks(tenant: String) async throws -> [Webhook] {
+        try await read { db in
             try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE tenant_id = ? ORDER BY id", [.text(tenant)], Self.webhookRow)
         }
     }
 
-    public func webhookFigures() throws -> WebhookFigures {
-        try read { db in
+    public func webhookFigures() async throws -> WebhookFigures {
+        try await read { db in
             try db.queryFirst(
                 """
                 SELECT (SELECT count(*) FROM webhooks WHERE enabled = 0 AND disabled_reason IS NOT NULL),
-                       (SELECT count(*) FROM webhook_deliveries \(Self.pendingIndex) WHERE status = 'pending')
+                       (SELECT count(*) FROM webhook_deliveries \(db.dialect.indexedBy(Self.pendingIndex)) WHERE status = 'pending')
                 """,
                 []
             ) { WebhookFigures(disabledEndpoints: $0.int64(0), waitingDeliveries: $0.int64(1)) } ?? WebhookFigures(disabledEndpoints: 0, waitingDeliveries: 0)
         }
     }
 
-    public func enabledWebhooks() throws -> [Webhook] {
-        try read { db in try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE enabled = 1 ORDER BY id", [], Self.webhookRow) }
+    public func enabledWebhooks() async throws -> [Webhook] {
+        try await read { db in try db.query("SELECT \(Self.webhookColumns) FROM webhooks WHERE enabled = 1 ORDER BY id", [], Self.webhookRow) }
     }
 
-    public func webhook(id: String, tenant: String) throws -> Webhook? {
-        try read { db in try Self.webhook(db, id: id, tenant: tenant) }
+    public func webhook(id: String, tenant: String) async throws -> Webhook? {
+        try await read { db in try Self.webhook(db, id: id, tenant: tenant) }
     }
 
     public func updateWebhook(_ webhook: Webhook) async throws -> Webhook {
@@ -66,8 +66,8 @@ extension SQLiteStore: WebhookStore {
                 WHERE tenant_id = ? AND id = ?
                 """,
                 [
-                    .text(webhook.url), .text(patterns), SQLiteValue(webhook.description), .integer(Int64(webhook.timeoutMilliseconds)),
-                    .integer(Int64(webhook.maxInFlight)), .integer(webhook.isEnabled ? 1 : 0), .integer(webhook.isEnabled ? 1 : 0), SQLiteValue(Self.now()), .text(webhook.tenantID),
+                    .text(webhook.url), .text(patterns), SQLValue(webhook.description), .integer(Int64(webhook.timeoutMilliseconds)),
+                    .integer(Int64(webhook.maxInFlight)), .integer(webhook.isEnabled ? 1 : 0), .integer(webhook.isEnabled ? 1 : 0), SQLValue(Self.now()), .text(webhook.tenantID),
                     .text(webhook.id),
                 ]
             )
@@ -82,7 +82,7 @@ extension SQLiteStore: WebhookStore {
         try await write { db in
             try db.run(
                 "UPDATE webhooks SET enabled = 0, disabled_reason = ?, updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?",
-                [.text(reason), SQLiteValue(Self.now()), .text(tenant), .text(id)]
+                [.text(reason), SQLValue(Self.now()), .text(tenant), .text(id)]
             )
         }
     }
@@ -97,10 +97,10 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func webhookSecrets(id: String, tenant: String) throws -> (current: String, previous: String?) {
+    public func webhookSecrets(id: String, tenant: String) async throws -> (current: String, previous: String?) {
         let now = Self.now()
         guard
-            let secrets = try read({ db in
+            let secrets = try await read({ db in
                 try db.queryFirst(
                     "SELECT secret, previous_secret, previous_until FROM webhooks WHERE tenant_id = ? AND id = ?",
                     [.text(tenant), .text(id)]
@@ -118,7 +118,7 @@ extension SQLiteStore: WebhookStore {
                 UPDATE webhooks SET previous_secret = secret, previous_until = ?, secret = ?, updated_at = ?, version = version + 1
                 WHERE tenant_id = ? AND id = ?
                 """,
-                [SQLiteValue(previousUntil), .text(secret), SQLiteValue(Self.now()), .text(tenant), .text(id)]
+                [SQLValue(previousUntil), .text(secret), SQLValue(Self.now()), .text(tenant), .text(id)]
             )
             guard changed > 0 else { throw SwitchboardError.notFound("webhook") }
         }
@@ -130,48 +130,49 @@ extension SQLiteStore: WebhookStore {
             for delivery in deliveries {
                 try db.run(
                     """
-                    INSERT OR IGNORE INTO webhook_deliveries
+                    INSERT INTO webhook_deliveries
                         (id, tenant_id, webhook_id, event_id, event_type, seq, replay, status, next_attempt_at, created_at, payload)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                    ON CONFLICT DO NOTHING
                     """,
                     [
-                        .text(delivery.id), .text(delivery.tenantID), .text(delivery.webhookID), SQLiteValue(delivery.eventID),
-                        .text(delivery.eventType), SQLiteValue(delivery.seq), .integer(replay ? 1 : 0), SQLiteValue(delivery.nextAttemptAt),
-                        SQLiteValue(delivery.createdAt), .blob(delivery.payload),
+                        .text(delivery.id), .text(delivery.tenantID), .text(delivery.webhookID), SQLValue(delivery.eventID),
+                        .text(delivery.eventType), SQLValue(delivery.seq), .integer(replay ? 1 : 0), SQLValue(delivery.nextAttemptAt),
+                        SQLValue(delivery.createdAt), .blob(delivery.payload),
                     ]
                 )
             }
         }
     }
 
-    public func nextDelivery(webhook: String) throws -> WebhookDelivery? {
-        try read { db in
+    public func nextDelivery(webhook: String) async throws -> WebhookDelivery? {
+        try await read { db in
             try db.queryFirst(
-                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(Self.pendingIndex) WHERE webhook_id = ? AND status = 'pending' ORDER BY position LIMIT 1",
+                "SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(db.dialect.indexedBy(Self.pendingIndex)) WHERE webhook_id = ? AND status = 'pending' ORDER BY position LIMIT 1",
                 [.text(webhook)],
                 Self.deliveryRow
             )
         }
     }
 
-    public func dueDeliveries(webhook: String, now: Date, limit: Int, excluding excluded: Set<String>) throws -> [WebhookDelivery] {
-        try read { db in
+    public func dueDeliveries(webhook: String, now: Date, limit: Int, excluding excluded: Set<String>) async throws -> [WebhookDelivery] {
+        try await read { db in
             try db.query(
                 """
-                SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(Self.pendingIndex)
+                SELECT \(Self.deliveryColumns) FROM webhook_deliveries \(db.dialect.indexedBy(Self.pendingIndex))
                 WHERE webhook_id = ? AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                 ORDER BY position LIMIT ?
                 """,
-                [.text(webhook), SQLiteValue(now), .integer(Int64(limit + excluded.count))],
+                [.text(webhook), SQLValue(now), .integer(Int64(limit + excluded.count))],
                 Self.deliveryRow
             )
         }.filter { !excluded.contains($0.id) }.prefix(limit).map { $0 }
     }
 
-    public func nextDueDate(webhook: String) throws -> Date? {
-        try read { db in
+    public func nextDueDate(webhook: String) async throws -> Date? {
+        try await read { db in
             try db.queryFirst(
-                "SELECT min(coalesce(next_attempt_at, 0)) FROM webhook_deliveries \(Self.pendingIndex) WHERE webhook_id = ? AND status = 'pending'",
+                "SELECT min(coalesce(next_attempt_at, 0)) FROM webhook_deliveries \(db.dialect.indexedBy(Self.pendingIndex)) WHERE webhook_id = ? AND status = 'pending'",
                 [.text(webhook)]
             ) { $0.optionalDate(0) }
         } ?? nil
@@ -183,8 +184,8 @@ extension SQLiteStore: WebhookStore {
                 try db.run(
                     "INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        .text(delivery), SQLiteValue(attempt.at), SQLiteValue(attempt.statusCode.map(Int64.init)),
-                        .integer(Int64(attempt.latencyMilliseconds)), SQLiteValue(attempt.error), SQLiteValue(attempt.responseBody),
+                        .text(delivery), SQLValue(attempt.at), SQLValue(attempt.statusCode.map(Int64.init)),
+                        .integer(Int64(attempt.latencyMilliseconds)), SQLValue(attempt.error), SQLValue(attempt.responseBody),
                     ]
                 )
                 let (status, next): (WebhookDelivery.Status, Date?) =
@@ -196,14 +197,14 @@ extension SQLiteStore: WebhookStore {
                     }
                 try db.run(
                     "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE id = ?",
-                    [.text(status.name), SQLiteValue(next), .text(delivery)]
+                    [.text(status.name), SQLValue(next), .text(delivery)]
                 )
             }
         }
     }
 
-    public func deliveries(webhook: String, tenant: String, limit: Int) throws -> [WebhookDelivery] {
-        try read { db in
+    public func deliveries(webhook: String, tenant: String, limit: Int) async throws -> [WebhookDelivery] {
+        try await read { db in
             var deliveries = try db.query(
                 "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE webhook_id = ? AND tenant_id = ? ORDER BY position DESC LIMIT ?",
                 [.text(webhook), .text(tenant), .integer(Int64(limit))],
@@ -211,7 +212,7 @@ extension SQLiteStore: WebhookStore {
             )
             for index in deliveries.indices {
                 deliveries[index].attempts = try db.query(
-                    "SELECT at, status_code, latency_ms, error, response_body FROM webhook_attempts WHERE delivery_id = ? ORDER BY rowid",
+                    "SELECT at, status_code, latency_ms, error, response_body FROM webhook_attempts WHERE delivery_id = ? ORDER BY \(db.dialect.attemptOrder)",
                     [.text(deliveries[index].id)]
                 ) { row in
                     WebhookAttempt(
@@ -239,16 +240,16 @@ extension SQLiteStore: WebhookStore {
 
     /// Pending deliveries are read through the partial index of pending rows; left to itself the planner
     /// takes the index of all deliveries and walks every delivered row before the first pending one.
-    private static let pendingIndex = "INDEXED BY webhook_deliveries_pending"
+    private static let pendingIndex = "webhook_deliveries_pending"
 
     private static let webhookColumns =
         "tenant_id, id, url, events, description, timeout_ms, enabled, disabled_reason, created_at, updated_at, version, max_in_flight"
 
-    private static func webhook(_ db: SQLiteConnection, id: String, tenant: String) throws -> Webhook? {
+    private static func webhook(_ db: any SQLConnection, id: String, tenant: String) throws -> Webhook? {
         try db.queryFirst("SELECT \(webhookColumns) FROM webhooks WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], webhookRow)
     }
 
-    private static func webhookRow(_ row: SQLiteRow) throws -> Webhook {
+    private static func webhookRow(_ row: SQLRow) throws -> Webhook {
         let patterns = try SwitchboardJSON.decode([String].self, from: row.text(3))
         return Webhook(
             id: row.text(1),
@@ -271,7 +272,7 @@ extension SQLiteStore: WebhookStore {
         (SELECT count(*) FROM webhook_attempts WHERE delivery_id = webhook_deliveries.id)
         """
 
-    private static func deliveryRow(_ row: SQLiteRow) throws -> WebhookDelivery {
+    private static func deliveryRow(_ row: SQLRow) throws -> WebhookDelivery {
         WebhookDelivery(
             id: row.text(0),
             webhookID: row.text(1),

@@ -1,9 +1,9 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: EventLog {
-    public func events(tenant: String, after seq: Int64, limit: Int) throws -> [Event] {
-        try read { db in
+extension SQLStore: EventLog {
+    public func events(tenant: String, after seq: Int64, limit: Int) async throws -> [Event] {
+        try await read { db in
             try db.query(
                 "SELECT \(Rows.eventColumns) FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 [.text(tenant), .integer(seq), .integer(Int64(limit))],
@@ -12,13 +12,14 @@ extension SQLiteStore: EventLog {
         }
     }
 
-    public func events(afterPosition position: Int64, limit: Int) throws -> [Event] {
-        try recentEvents.events(after: position, limit: limit) ?? storedEvents(afterPosition: position, limit: limit)
+    public func events(afterPosition position: Int64, limit: Int) async throws -> [Event] {
+        if let recent = recentEvents?.events(after: position, limit: limit) { return recent }
+        return try await storedEvents(afterPosition: position, limit: limit)
     }
 
     /// `events(afterPosition:limit:)` read from the database, for positions the recent events do not cover.
-    func storedEvents(afterPosition position: Int64, limit: Int) throws -> [Event] {
-        try read { db in
+    func storedEvents(afterPosition position: Int64, limit: Int) async throws -> [Event] {
+        try await read { db in
             try db.query(
                 "SELECT \(Rows.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 [.integer(position), .integer(Int64(limit))],
@@ -27,8 +28,8 @@ extension SQLiteStore: EventLog {
         }
     }
 
-    public func firstRetainedSeq(tenant: String) throws -> Int64 {
-        try read { db in
+    public func firstRetainedSeq(tenant: String) async throws -> Int64 {
+        try await read { db in
             try db.queryFirst(
                 "SELECT coalesce((SELECT min(seq) FROM events WHERE tenant_id = ?1), (SELECT last_seq + 1 FROM tenants WHERE id = ?1), 1)",
                 [.text(tenant)]
@@ -49,27 +50,22 @@ extension SQLiteStore: EventLog {
         }
     }
 
-    public func lastSeq(tenant: String) throws -> Int64 {
-        try read { db in try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)]) { $0.int64(0) } ?? 0 }
+    public func lastSeq(tenant: String) async throws -> Int64 {
+        try await read { db in try db.queryFirst("SELECT last_seq FROM tenants WHERE id = ?", [.text(tenant)]) { $0.int64(0) } ?? 0 }
     }
 
-    public func lastPosition() throws -> Int64 {
-        try read(Self.lastPosition(in:))
+    public func lastPosition() async throws -> Int64 {
+        try await read { db in try db.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0 }
     }
 
-    /// The newest position in the log as `db` sees it, 0 when empty.
-    static func lastPosition(in db: SQLiteConnection) throws -> Int64 {
-        try db.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0
-    }
-
-    public func cursor(consumer: String) throws -> Int64 {
-        try read { db in
+    public func cursor(consumer: String) async throws -> Int64 {
+        try await read { db in
             try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
         }
     }
 
-    public func cursors() throws -> [String: Int64] {
-        try read { db in
+    public func cursors() async throws -> [String: Int64] {
+        try await read { db in
             Dictionary(uniqueKeysWithValues: try db.query("SELECT consumer, position FROM consumer_cursors") { ($0.text(0), $0.int64(1)) })
         }
     }
@@ -81,7 +77,7 @@ extension SQLiteStore: EventLog {
                 INSERT INTO consumer_cursors (consumer, position, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
                 """,
-                [.text(consumer), .integer(position), SQLiteValue(Date())]
+                [.text(consumer), .integer(position), SQLValue(Date())]
             )
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: AuditLog {
+extension SQLStore: AuditLog {
     public func record(_ event: AuditEvent) async throws {
         let bindings = try Self.auditBindings(event)
         try await write { db in try Self.insertAudit(db, bindings) }
@@ -12,9 +12,9 @@ extension SQLiteStore: AuditLog {
         writer.submit { db in try Self.insertAudit(db, bindings) }
     }
 
-    public func auditEvents(tenant: String, action: AuditEvent.Action?, page: PageRequest) throws -> Page<AuditEvent> {
+    public func auditEvents(tenant: String, action: AuditEvent.Action?, page: PageRequest) async throws -> Page<AuditEvent> {
         var conditions = ["tenant_id = ?"]
-        var bindings: [SQLiteValue] = [.text(tenant)]
+        var bindings: [SQLValue] = [.text(tenant)]
         if let action {
             conditions.append("action = ?")
             bindings.append(.text(action.name))
@@ -23,7 +23,7 @@ extension SQLiteStore: AuditLog {
             conditions.append("id < ?")
             bindings.append(.text(after))
         }
-        let rows = try read { db in
+        let rows = try await read { [conditions, bindings] db in
             try db.query(
                 """
                 SELECT id, tenant_id, occurred_at, action, actor, actor_method, target, client_ip, success, detail
@@ -49,15 +49,15 @@ extension SQLiteStore: AuditLog {
         return Page(items: items, nextAfter: rows.count > page.limit ? items.last?.id : nil)
     }
 
-    private static func auditBindings(_ event: AuditEvent) throws -> [SQLiteValue] {
+    private static func auditBindings(_ event: AuditEvent) throws -> [SQLValue] {
         [
-            .text(event.id), event.tenantID.map { .text($0) } ?? .null, SQLiteValue(event.occurredAt), .text(event.action.name),
+            .text(event.id), event.tenantID.map { .text($0) } ?? .null, SQLValue(event.occurredAt), .text(event.action.name),
             .text(event.actor), event.actorMethod.map { .text($0) } ?? .null, event.target.map { .text($0) } ?? .null,
             event.clientIP.map { .text($0) } ?? .null, .integer(event.isSuccess ? 1 : 0), .text(try SwitchboardJSON.encodeString(event.detail)),
         ]
     }
 
-    private static func insertAudit(_ db: SQLiteConnection, _ bindings: [SQLiteValue]) throws {
+    private static func insertAudit(_ db: any SQLConnection, _ bindings: [SQLValue]) throws {
         try db.run(
             """
             INSERT INTO audit_events (id, tenant_id, occurred_at, action, actor, actor_method, target, client_ip, success, detail)

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: SignatureKeyStore {
+extension SQLStore: SignatureKeyStore {
     public func createSignatureKey(_ key: SignatureKey, material: String) async throws {
         try await write { db in
             guard
@@ -13,13 +13,13 @@ extension SQLiteStore: SignatureKeyStore {
             else { throw SwitchboardError.notFound("api_key") }
             try db.run(
                 "INSERT INTO signature_keys (id, tenant_id, api_key_id, algorithm, material, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(key.id), .text(key.tenantID), .text(key.apiKeyID), .text(key.algorithm.name), .text(material), SQLiteValue(key.createdAt)]
+                [.text(key.id), .text(key.tenantID), .text(key.apiKeyID), .text(key.algorithm.name), .text(material), SQLValue(key.createdAt)]
             )
         }
     }
 
-    public func signatureKeys(apiKey: String, tenant: String) throws -> [SignatureKey] {
-        try read { db in
+    public func signatureKeys(apiKey: String, tenant: String) async throws -> [SignatureKey] {
+        try await read { db in
             try db.query(
                 "SELECT \(Self.signatureKeyColumns) FROM signature_keys WHERE tenant_id = ? AND api_key_id = ? ORDER BY id",
                 [.text(tenant), .text(apiKey)]
@@ -27,8 +27,8 @@ extension SQLiteStore: SignatureKeyStore {
         }
     }
 
-    public func signatureKey(id: String) throws -> (key: SignatureKey, material: String)? {
-        try read { db in try db.queryFirst("SELECT \(Self.signatureKeyColumns) FROM signature_keys WHERE id = ?", [.text(id)], Self.signatureKeyRow) }
+    public func signatureKey(id: String) async throws -> (key: SignatureKey, material: String)? {
+        try await read { db in try db.queryFirst("SELECT \(Self.signatureKeyColumns) FROM signature_keys WHERE id = ?", [.text(id)], Self.signatureKeyRow) }
     }
 
     public func deleteSignatureKey(id: String, apiKey: String, tenant: String) async throws {
@@ -43,7 +43,7 @@ extension SQLiteStore: SignatureKeyStore {
 
     private static let signatureKeyColumns = "id, tenant_id, api_key_id, algorithm, material, created_at"
 
-    private static func signatureKeyRow(_ row: SQLiteRow) throws -> (key: SignatureKey, material: String) {
+    private static func signatureKeyRow(_ row: SQLRow) throws -> (key: SignatureKey, material: String) {
         guard let algorithm = SignatureKey.Algorithm(named: row.text(3)) else {
             throw SQLiteError(code: 0, message: "signature_keys row \(row.text(0)) has an unknown algorithm")
         }

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: TenantDirectory {
+extension SQLStore: TenantDirectory {
     /// How stale `last_used_at` may get before an authentication refreshes it.
     static let lastUsedResolution: TimeInterval = 60
 
@@ -11,18 +11,18 @@ extension SQLiteStore: TenantDirectory {
         try await write { db in
             try db.run(
                 "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
-                [.text(tenant.id), .text(tenant.name), SQLiteValue(tenant.createdAt)]
+                [.text(tenant.id), .text(tenant.name), SQLValue(tenant.createdAt)]
             )
         }
         return tenant
     }
 
-    public func tenant(id: String) throws -> Tenant? {
-        try read { db in try db.queryFirst("SELECT id, name, created_at FROM tenants WHERE id = ?", [.text(id)], Self.tenantRow) }
+    public func tenant(id: String) async throws -> Tenant? {
+        try await read { db in try db.queryFirst("SELECT id, name, created_at FROM tenants WHERE id = ?", [.text(id)], Self.tenantRow) }
     }
 
-    public func tenants() throws -> [Tenant] {
-        try read { db in try db.query("SELECT id, name, created_at FROM tenants ORDER BY id", [], Self.tenantRow) }
+    public func tenants() async throws -> [Tenant] {
+        try await read { db in try db.query("SELECT id, name, created_at FROM tenants ORDER BY id", [], Self.tenantRow) }
     }
 
     public func createAPIKey(tenant: String, settings: APIKeySettings) async throws -> (key: APIKey, secret: String) {
@@ -48,21 +48,21 @@ extension SQLiteStore: TenantDirectory {
                 INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, created_at, scopes, expires_at, allowed_ips, rate_limit)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [.text(key.id), .text(tenant), .text(name), .text(key.prefix), .text(APIKeySecret.hash(secret)), SQLiteValue(key.createdAt)]
+                [.text(key.id), .text(tenant), .text(name), .text(key.prefix), .text(APIKeySecret.hash(secret)), SQLValue(key.createdAt)]
                     + Self.settingColumns(key)
             )
         }
         return (key, secret)
     }
 
-    public func apiKeys(tenant: String) throws -> [APIKey] {
-        try read { db in
+    public func apiKeys(tenant: String) async throws -> [APIKey] {
+        try await read { db in
             try db.query("SELECT \(Self.keyColumns) FROM api_keys WHERE tenant_id = ? ORDER BY id", [.text(tenant)], Self.keyRow)
         }
     }
 
-    public func apiKey(id: String, tenant: String) throws -> APIKey? {
-        try read { db in try Self.apiKey(db, id: id, tenant: tenant) }
+    public func apiKey(id: String, tenant: String) async throws -> APIKey? {
+        try await read { db in try Self.apiKey(db, id: id, tenant: tenant) }
     }
 
     public func updateAPIKey(id: String, tenant: String, settings: APIKeySettings) async throws -> APIKey {
@@ -102,18 +102,18 @@ extension SQLiteStore: TenantDirectory {
         try await write { db in
             try db.run(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
-                [SQLiteValue(Self.now()), .text(tenant), .text(id)]
+                [SQLValue(Self.now()), .text(tenant), .text(id)]
             )
             guard let key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
             return key
         }
     }
 
-    public func authenticate(secret: String) throws -> APIKey? {
+    public func authenticate(secret: String) async throws -> APIKey? {
         guard secret.hasPrefix(APIKeySecret.prefix) else { return nil }
         let hash = APIKeySecret.hash(secret)
         guard
-            let key = try read({ db in
+            let key = try await read({ db in
                 try db.queryFirst("SELECT \(Self.keyColumns) FROM api_keys WHERE secret_hash = ?", [.text(hash)], Self.keyRow)
             })
         else { return nil }
@@ -121,14 +121,14 @@ extension SQLiteStore: TenantDirectory {
         if key.isLive(at: now), key.lastUsedAt.map({ now.timeIntervalSince($0) > Self.lastUsedResolution }) ?? true {
             let keyID = key.id
             writer.submit { db in
-                try db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [SQLiteValue(now), .text(keyID)])
+                try db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [SQLValue(now), .text(keyID)])
             }
         }
         return key
     }
 
-    public func tenantSecurity(tenant: String) throws -> TenantSecurity {
-        let found = try read { db in
+    public func tenantSecurity(tenant: String) async throws -> TenantSecurity {
+        let found = try await read { db in
             try db.queryFirst("SELECT allowed_ips, rate_limit FROM tenants WHERE id = ?", [.text(tenant)]) { row in
                 TenantSecurity(allowedIPs: try Self.ranges(row.text(0)), rateLimit: row.isNull(1) ? nil : row.int(1))
             }
@@ -151,19 +151,19 @@ extension SQLiteStore: TenantDirectory {
 
     private static let keyColumns = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at, scopes, expires_at, allowed_ips, rate_limit"
 
-    private static func apiKey(_ db: SQLiteConnection, id: String, tenant: String) throws -> APIKey? {
+    private static func apiKey(_ db: any SQLConnection, id: String, tenant: String) throws -> APIKey? {
         try db.queryFirst("SELECT \(keyColumns) FROM api_keys WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], keyRow)
     }
 
     /// scopes, expires_at, allowed_ips, rate_limit, in that order.
-    private static func settingColumns(_ key: APIKey) -> [SQLiteValue] {
+    private static func settingColumns(_ key: APIKey) -> [SQLValue] {
         [
-            .text(key.scopes.sorted().map(\.name).joined(separator: " ")), SQLiteValue(key.expiresAt),
+            .text(key.scopes.sorted().map(\.name).joined(separator: " ")), SQLValue(key.expiresAt),
             .text(key.allowedIPs.map(\.description).joined(separator: " ")), key.rateLimit.map { .integer(Int64($0)) } ?? .null,
         ]
     }
 
-    private static func keyRow(_ row: SQLiteRow) throws -> APIKey {
+    private static func keyRow(_ row: SQLRow) throws -> APIKey {
         APIKey(
             id: row.text(0),
             tenantID: row.text(1),
@@ -183,7 +183,7 @@ extension SQLiteStore: TenantDirectory {
         try text.split(separator: " ").map { try IPAddressRange(parsing: String($0)) }
     }
 
-    private static func tenantRow(_ row: SQLiteRow) -> Tenant {
+    private static func tenantRow(_ row: SQLRow) -> Tenant {
         Tenant(id: row.text(0), name: row.text(1), createdAt: row.date(2))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: TokenIssuerStore {
+extension SQLStore: TokenIssuerStore {
     public func createTokenIssuer(_ issuer: TokenIssuer, sealedSecret: String?) async throws {
         try await write { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(issuer.tenantID)], { _ in true }) != nil else {
@@ -26,21 +26,21 @@ extension SQLiteStore: TokenIssuerStore {
                 [
                     .text(issuer.id), .text(issuer.tenantID), .text(issuer.issuer), .text(issuer.audience), .text(issuer.kind.name),
                     sealedSecret.map { .text($0) } ?? .null, issuer.url.map { .text($0) } ?? .null,
-                    .text(issuer.algorithms.joined(separator: " ")), .text(issuer.defaultRole.name), SQLiteValue(issuer.createdAt),
+                    .text(issuer.algorithms.joined(separator: " ")), .text(issuer.defaultRole.name), SQLValue(issuer.createdAt),
                     issuer.clientID.map { .text($0) } ?? .null,
                 ]
             )
         }
     }
 
-    public func tokenIssuers(tenant: String) throws -> [TokenIssuer] {
-        try read { db in
+    public func tokenIssuers(tenant: String) async throws -> [TokenIssuer] {
+        try await read { db in
             try db.query("SELECT \(Self.issuerColumns) FROM token_issuers WHERE tenant_id = ? ORDER BY id", [.text(tenant)]) { try Self.issuerRow($0).issuer }
         }
     }
 
-    public func tokenIssuers(issuer: String) throws -> [(issuer: TokenIssuer, sealedSecret: String?)] {
-        try read { db in try db.query("SELECT \(Self.issuerColumns) FROM token_issuers WHERE issuer = ? ORDER BY id", [.text(issuer)], Self.issuerRow) }
+    public func tokenIssuers(issuer: String) async throws -> [(issuer: TokenIssuer, sealedSecret: String?)] {
+        try await read { db in try db.query("SELECT \(Self.issuerColumns) FROM token_issuers WHERE issuer = ? ORDER BY id", [.text(issuer)], Self.issuerRow) }
     }
 
     public func deleteTokenIssuer(id: String, tenant: String) async throws -> TokenIssuer {
@@ -59,7 +59,7 @@ extension SQLiteStore: TokenIssuerStore {
 
     private static let issuerColumns = "id, tenant_id, issuer, audience, kind, secret, url, algorithms, default_role, created_at, client_id"
 
-    private static func issuerRow(_ row: SQLiteRow) throws -> (issuer: TokenIssuer, sealedSecret: String?) {
+    private static func issuerRow(_ row: SQLRow) throws -> (issuer: TokenIssuer, sealedSecret: String?) {
         guard let kind = TokenIssuer.Kind(named: row.text(4)), let role = Role(named: row.text(8)) else {
             throw SQLiteError(code: 0, message: "token_issuers row \(row.text(0)) has an unknown kind or role")
         }

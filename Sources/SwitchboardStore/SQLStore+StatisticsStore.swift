@@ -1,10 +1,10 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: StatisticsStore {
-    public func conversationFacts(_ keys: Set<ConversationKey>) throws -> [ConversationKey: ConversationFacts] {
+extension SQLStore: StatisticsStore {
+    public func conversationFacts(_ keys: Set<ConversationKey>) async throws -> [ConversationKey: ConversationFacts] {
         guard !keys.isEmpty else { return [:] }
-        return try read { db in
+        return try await read { db in
             var facts: [ConversationKey: ConversationFacts] = [:]
             for key in keys {
                 let found = try db.queryFirst(
@@ -35,27 +35,34 @@ extension SQLiteStore: StatisticsStore {
             let cursor = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
             guard cursor < position else { return false }
             for (key, amounts) in rollup.cells {
-                let bindings: [SQLiteValue] = [.text(key.tenantID), .text(type), .integer(key.hour)] + key.dimensions.map(SQLiteValue.text)
+                let bindings: [SQLValue] = [.text(key.tenantID), .text(type), .integer(key.hour)] + key.dimensions.map(SQLValue.text)
                 var slots = try db.queryFirst(
                     "SELECT slots FROM stats_hourly WHERE tenant_id = ? AND type = ? AND hour = ? AND agent = ? AND category = ? AND channel = ?",
                     bindings
                 ) { $0.doubles(0) } ?? Array(repeating: 0, count: amounts.count)
                 for index in amounts.indices { slots[index] += amounts[index] }
                 try db.run(
-                    "INSERT OR REPLACE INTO stats_hourly (tenant_id, type, hour, agent, category, channel, slots, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    bindings + [SQLiteValue(doubles: slots), .integer(position)]
+                    """
+                    INSERT INTO stats_hourly (tenant_id, type, hour, agent, category, channel, slots, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, type, hour, agent, category, channel) DO UPDATE SET slots = excluded.slots, position = excluded.position
+                    """,
+                    bindings + [SQLValue(doubles: slots), .integer(position)]
                 )
             }
             for key in rollup.changed {
                 guard let facts = rollup.facts[key] else { continue }
                 try db.run(
                     """
-                    INSERT OR REPLACE INTO stats_conversations
+                    INSERT INTO stats_conversations
                         (tenant_id, conversation_id, visitor_id, agent, category, channel, created_at, responded_at, ended_at, has_ticket)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET
+                        visitor_id = excluded.visitor_id, agent = excluded.agent, category = excluded.category, channel = excluded.channel,
+                        created_at = excluded.created_at, responded_at = excluded.responded_at, ended_at = excluded.ended_at,
+                        has_ticket = excluded.has_ticket
                     """,
-                    [.text(key.tenantID), .text(key.conversationID), .text(facts.visitorID)] + facts.dimensions.map(SQLiteValue.text)
-                        + [.integer(facts.createdAt), SQLiteValue(facts.respondedAt), SQLiteValue(facts.endedAt), .integer(facts.hasTicket ? 1 : 0)]
+                    [.text(key.tenantID), .text(key.conversationID), .text(facts.visitorID)] + facts.dimensions.map(SQLValue.text)
+                        + [.integer(facts.createdAt), SQLValue(facts.respondedAt), SQLValue(facts.endedAt), .integer(facts.hasTicket ? 1 : 0)]
                 )
             }
             try db.run(
@@ -63,15 +70,15 @@ extension SQLiteStore: StatisticsStore {
                 INSERT INTO consumer_cursors (consumer, position, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
                 """,
-                [.text(consumer), .integer(position), SQLiteValue(Date())]
+                [.text(consumer), .integer(position), SQLValue(Date())]
             )
             return true
         }
     }
 
-    public func rollupTable(tenant: String, type: StatisticType, consumer: String) throws -> RollupTable {
+    public func rollupTable(tenant: String, type: StatisticType, consumer: String) async throws -> RollupTable {
         // One read transaction (every read is one): the cursor and the rows agree.
-        try read { db in
+        try await read { db in
             let position = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
             var table = RollupTable(slotCount: type.slotCount, position: position)
             _ = try db.query(
@@ -84,8 +91,8 @@ extension SQLiteStore: StatisticsStore {
         }
     }
 
-    public func changedCells(tenant: String, type: StatisticType, after position: Int64, limit: Int) throws -> [RollupCell] {
-        try read { db in
+    public func changedCells(tenant: String, type: StatisticType, after position: Int64, limit: Int) async throws -> [RollupCell] {
+        try await read { db in
             try db.query(
                 """
                 SELECT hour, agent, category, channel, slots, position FROM stats_hourly
@@ -106,8 +113,8 @@ extension SQLiteStore: StatisticsStore {
         }
     }
 
-    public func sinkCursor(tenant: String, plugin: String) throws -> Int64 {
-        try read { db in
+    public func sinkCursor(tenant: String, plugin: String) async throws -> Int64 {
+        try await read { db in
             try db.queryFirst(
                 "SELECT position FROM stats_sink_cursors WHERE tenant_id = ? AND plugin_id = ?",
                 [.text(tenant), .text(plugin)]
@@ -118,30 +125,36 @@ extension SQLiteStore: StatisticsStore {
     public func saveSinkCursor(tenant: String, plugin: String, position: Int64) async throws {
         try await write { db in
             try db.run(
-                "INSERT OR REPLACE INTO stats_sink_cursors (tenant_id, plugin_id, position) VALUES (?, ?, ?)",
+                """
+                INSERT INTO stats_sink_cursors (tenant_id, plugin_id, position) VALUES (?, ?, ?)
+                ON CONFLICT (tenant_id, plugin_id) DO UPDATE SET position = excluded.position
+                """,
                 [.text(tenant), .text(plugin), .integer(position)]
             )
         }
     }
 
     public func savePushed(_ entries: [PushedStatistic], tenant: String) async throws {
-        let now = SQLiteValue(Date())
-        let rows: [[SQLiteValue]] = try entries.map { entry in
+        let now = SQLValue(Date())
+        let rows: [[SQLValue]] = try entries.map { entry in
             let metrics = String(decoding: try JSONEncoder().encode(entry.metrics), as: UTF8.self)
-            return [.text(tenant), .text(entry.type.name), .integer(entry.date.dayNumber)] + entry.dimensions.map(SQLiteValue.text) + [.text(metrics), now]
+            return [.text(tenant), .text(entry.type.name), .integer(entry.date.dayNumber)] + entry.dimensions.map(SQLValue.text) + [.text(metrics), now]
         }
         try await write { db in
             for row in rows {
                 try db.run(
-                    "INSERT OR REPLACE INTO stats_pushed (tenant_id, type, day, agent, category, channel, metrics, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    """
+                    INSERT INTO stats_pushed (tenant_id, type, day, agent, category, channel, metrics, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, type, day, agent, category, channel) DO UPDATE SET metrics = excluded.metrics, updated_at = excluded.updated_at
+                    """,
                     row
                 )
             }
         }
     }
 
-    public func pushedStatistics(tenant: String, type: StatisticType, from start: LocalDate, through end: LocalDate) throws -> [PushedStatistic] {
-        try read { db in
+    public func pushedStatistics(tenant: String, type: StatisticType, from start: LocalDate, through end: LocalDate) async throws -> [PushedStatistic] {
+        try await read { db in
             try db.query(
                 "SELECT day, agent, category, channel, metrics FROM stats_pushed WHERE tenant_id = ? AND type = ? AND day BETWEEN ? AND ?",
                 [.text(tenant), .text(type.name), .integer(start.dayNumber), .integer(end.dayNumber)]

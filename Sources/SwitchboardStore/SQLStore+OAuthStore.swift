@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore: OAuthStore {
+extension SQLStore: OAuthStore {
     public func createOAuthClient(tenant: String, name: String, scopes: Set<Scope>) async throws -> (client: OAuthClient, secret: String) {
         let client = OAuthClient(id: ids.make(), tenantID: tenant, name: try name.validatedName(), scopes: scopes, createdAt: Self.now())
         let secret = OAuthClient.Secret.make()
@@ -13,25 +13,25 @@ extension SQLiteStore: OAuthStore {
                 "INSERT INTO oauth_clients (id, tenant_id, name, secret_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     .text(client.id), .text(tenant), .text(client.name), .text(OAuthClient.Secret.hash(secret)),
-                    .text(scopes.sorted().map(\.name).joined(separator: " ")), SQLiteValue(client.createdAt),
+                    .text(scopes.sorted().map(\.name).joined(separator: " ")), SQLValue(client.createdAt),
                 ]
             )
         }
         return (client, secret)
     }
 
-    public func oauthClients(tenant: String) throws -> [OAuthClient] {
-        try read { db in
+    public func oauthClients(tenant: String) async throws -> [OAuthClient] {
+        try await read { db in
             try db.query("SELECT \(Self.clientColumns) FROM oauth_clients WHERE tenant_id = ? ORDER BY id", [.text(tenant)], Self.clientRow)
         }
     }
 
-    public func oauthClient(id: String) throws -> OAuthClient? {
-        try read { db in try db.queryFirst("SELECT \(Self.clientColumns) FROM oauth_clients WHERE id = ?", [.text(id)], Self.clientRow) }
+    public func oauthClient(id: String) async throws -> OAuthClient? {
+        try await read { db in try db.queryFirst("SELECT \(Self.clientColumns) FROM oauth_clients WHERE id = ?", [.text(id)], Self.clientRow) }
     }
 
-    public func authenticateOAuthClient(id: String, secret: String) throws -> OAuthClient? {
-        try read { db in
+    public func authenticateOAuthClient(id: String, secret: String) async throws -> OAuthClient? {
+        try await read { db in
             try db.queryFirst(
                 "SELECT \(Self.clientColumns) FROM oauth_clients WHERE id = ? AND secret_hash = ?",
                 [.text(id), .text(OAuthClient.Secret.hash(secret))],
@@ -44,7 +44,7 @@ extension SQLiteStore: OAuthStore {
         try await write { db in
             try db.run(
                 "UPDATE oauth_clients SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
-                [SQLiteValue(Self.now()), .text(tenant), .text(id)]
+                [SQLValue(Self.now()), .text(tenant), .text(id)]
             )
             guard
                 let client = try db.queryFirst(
@@ -57,8 +57,8 @@ extension SQLiteStore: OAuthStore {
         }
     }
 
-    public func signingKeys() throws -> [SigningKeyRecord] {
-        try read { db in
+    public func signingKeys() async throws -> [SigningKeyRecord] {
+        try await read { db in
             try db.query("SELECT id, private_key, created_at FROM signing_keys ORDER BY created_at, id", []) { row in
                 SigningKeyRecord(id: row.text(0), sealedPrivateKey: row.text(1), createdAt: row.date(2))
             }
@@ -69,30 +69,30 @@ extension SQLiteStore: OAuthStore {
         try await write { db in
             try db.run(
                 "INSERT INTO signing_keys (id, private_key, created_at) VALUES (?, ?, ?)",
-                [.text(key.id), .text(key.sealedPrivateKey), SQLiteValue(key.createdAt)]
+                [.text(key.id), .text(key.sealedPrivateKey), SQLValue(key.createdAt)]
             )
         }
     }
 
     public func removeSigningKeys(createdBefore date: Date) async throws {
-        try await write { db in try db.run("DELETE FROM signing_keys WHERE created_at < ?", [SQLiteValue(date)]) }
+        try await write { db in try db.run("DELETE FROM signing_keys WHERE created_at < ?", [SQLValue(date)]) }
     }
 
     public func revokeToken(id: String, expiresAt: Date) async throws {
         try await write { db in
             // Kept 5 minutes past expiry: tokens are accepted with a clock skew allowance.
-            try db.run("DELETE FROM revoked_tokens WHERE expires_at < ?", [SQLiteValue(Self.now().addingTimeInterval(-300))])
-            try db.run("INSERT OR IGNORE INTO revoked_tokens (id, expires_at) VALUES (?, ?)", [.text(id), SQLiteValue(expiresAt)])
+            try db.run("DELETE FROM revoked_tokens WHERE expires_at < ?", [SQLValue(Self.now().addingTimeInterval(-300))])
+            try db.run("INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(id), SQLValue(expiresAt)])
         }
     }
 
-    public func isTokenRevoked(id: String) throws -> Bool {
-        try read { db in try db.queryFirst("SELECT 1 FROM revoked_tokens WHERE id = ?", [.text(id)], { _ in true }) ?? false }
+    public func isTokenRevoked(id: String) async throws -> Bool {
+        try await read { db in try db.queryFirst("SELECT 1 FROM revoked_tokens WHERE id = ?", [.text(id)], { _ in true }) ?? false }
     }
 
     private static let clientColumns = "id, tenant_id, name, scopes, created_at, revoked_at"
 
-    private static func clientRow(_ row: SQLiteRow) throws -> OAuthClient {
+    private static func clientRow(_ row: SQLRow) throws -> OAuthClient {
         OAuthClient(
             id: row.text(0),
             tenantID: row.text(1),

@@ -1,8 +1,7 @@
-import CSQLite
 import Foundation
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func purge(_ records: RetainedRecords, olderThan cutoff: Date, limit: Int) async throws -> Int {
         let limit = Int64(max(1, limit))
         return try await write { db in
@@ -30,19 +29,19 @@ extension SQLiteStore {
                     DELETE FROM idempotency_keys WHERE (tenant_id, key) IN (
                         SELECT tenant_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)
                     """,
-                    [SQLiteValue(cutoff), .integer(limit)]
+                    [SQLValue(cutoff), .integer(limit)]
                 )
             case .webhookDeliveries:
                 // The attempts of the same deliveries first: both statements select the same rows in this transaction.
                 func finished(_ column: String) -> String {
                     "SELECT \(column) FROM webhook_deliveries WHERE status != 'pending' AND created_at < ? ORDER BY position LIMIT ?"
                 }
-                try db.run("DELETE FROM webhook_attempts WHERE delivery_id IN (\(finished("id")))", [SQLiteValue(cutoff), .integer(limit)])
-                return try db.run("DELETE FROM webhook_deliveries WHERE position IN (\(finished("position")))", [SQLiteValue(cutoff), .integer(limit)])
+                try db.run("DELETE FROM webhook_attempts WHERE delivery_id IN (\(finished("id")))", [SQLValue(cutoff), .integer(limit)])
+                return try db.run("DELETE FROM webhook_deliveries WHERE position IN (\(finished("position")))", [SQLValue(cutoff), .integer(limit)])
             case .auditEvents:
                 return try db.run(
                     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
-                    [SQLiteValue(cutoff), .integer(limit)]
+                    [SQLValue(cutoff), .integer(limit)]
                 )
             case .parkedEvents:
                 return try db.run(
@@ -50,55 +49,27 @@ extension SQLiteStore {
                     DELETE FROM parked_events WHERE (tenant_id, plugin_id, seq) IN (
                         SELECT tenant_id, plugin_id, seq FROM parked_events WHERE parked_at < ? ORDER BY parked_at LIMIT ?)
                     """,
-                    [SQLiteValue(cutoff), .integer(limit)]
+                    [SQLValue(cutoff), .integer(limit)]
                 )
             case .revokedTokens:
                 return try db.run(
                     "DELETE FROM revoked_tokens WHERE id IN (SELECT id FROM revoked_tokens WHERE expires_at < ? LIMIT ?)",
-                    [SQLiteValue(cutoff), .integer(limit)]
+                    [SQLValue(cutoff), .integer(limit)]
                 )
             }
         }
     }
 
-    /// Runs SQLite's incremental vacuum, 2,000 pages per write job so writers wait at most one step:
-    /// the pages deleted rows freed go back to the file system.
     public func reclaimSpace() async throws -> Int64 {
-        var freed: Int64 = 0
-        while true {
-            let step = try await write { db -> (freed: Int64, left: Int64) in
-                let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
-                let before = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
-                try db.execute("PRAGMA incremental_vacuum(2000)")
-                let after = try db.queryFirst("PRAGMA freelist_count") { $0.int64(0) } ?? 0
-                return ((before - after) * pageSize, after)
-            }
-            freed += step.freed
-            if step.left == 0 || step.freed == 0 { return freed }
-        }
+        try await engine.reclaimSpace(writer: writer)
     }
 
-    public func figures() throws -> DatabaseFigures {
-        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int64) ?? 0
-        return try read { db in
-            let pages = try db.queryFirst("PRAGMA page_count") { $0.int64(0) } ?? 0
-            let pageSize = try db.queryFirst("PRAGMA page_size") { $0.int64(0) } ?? 4_096
-            let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.text(0) }
-            var rows: [String: Int64] = [:]
-            for table in tables {
-                rows[table] = try db.queryFirst("SELECT count(*) FROM \"\(table)\"") { $0.int64(0) } ?? 0
-            }
-            return DatabaseFigures(databaseBytes: pages * pageSize, logBytes: wal, rows: rows)
-        }
+    public func figures() async throws -> DatabaseFigures {
+        try await engine.figures()
     }
 
     public var writeProblem: SwitchboardError? {
         storageFull.withLock { $0 } ? Self.storageFullError : nil
-    }
-
-    /// Whether an error of SQLite says the disk (or the database's size limit) is full.
-    static func isFull(_ error: SQLiteError) -> Bool {
-        error.code & 0xFF == SQLITE_FULL
     }
 
     static let storageFullError = SwitchboardError(

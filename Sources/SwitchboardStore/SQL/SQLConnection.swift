@@ -1,0 +1,247 @@
+import Foundation
+import SwitchboardCore
+
+/// A value bound to, or read from, a statement.
+package enum SQLValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+
+    package init(_ text: String?) { self = text.map(SQLValue.text) ?? .null }
+    package init(_ integer: Int64?) { self = integer.map(SQLValue.integer) ?? .null }
+    /// Native-endian `Double`s as a blob.
+    package init(doubles: [Double]) { self = .blob(doubles.withUnsafeBytes { Array($0) }) }
+    /// Milliseconds since 1970; a date beyond what they hold is stored at the nearest end, never a trap.
+    package init(_ date: Date?) {
+        self = date.map { date in
+            let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+            return .integer(Int64(exactly: milliseconds) ?? (milliseconds > 0 ? Int64.max : Int64.min))
+        } ?? .null
+    }
+}
+
+/// The SQL a backend speaks where the two differ; everything else is written once for both.
+package enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+
+    /// The text at `key` of a JSON object stored as text in `column`.
+    package func jsonText(_ column: String, _ key: String) -> String {
+        switch self {
+        case .sqlite: "json_extract(\(column), '$.\(key)')"
+        case .postgres: "(\(column)::jsonb ->> '\(key)')"
+        }
+    }
+
+    /// The larger of two values (SQLite's two-argument `max`, PostgreSQL's `greatest`).
+    package func greatest(_ first: String, _ second: String) -> String {
+        switch self {
+        case .sqlite: "max(\(first), \(second))"
+        case .postgres: "greatest(\(first), \(second))"
+        }
+    }
+
+    /// SQLite's `INDEXED BY` hint, for a query its planner gets wrong; PostgreSQL's planner has none.
+    package func indexedBy(_ index: String) -> String {
+        switch self {
+        case .sqlite: "INDEXED BY \(index)"
+        case .postgres: ""
+        }
+    }
+
+    /// The column that orders `webhook_attempts` by insertion: SQLite's rowid, a column of its own on PostgreSQL.
+    package var attemptOrder: String {
+        switch self {
+        case .sqlite: "rowid"
+        case .postgres: "attempt_order"
+        }
+    }
+}
+
+/// A failure of the database itself (as opposed to a command the core's rules refused).
+package protocol DatabaseFailure: Error, CustomStringConvertible {
+    /// Whether the database's disk is full.
+    var isStorageFull: Bool { get }
+    /// Whether a UNIQUE or PRIMARY KEY constraint failed.
+    var isConstraintViolation: Bool { get }
+}
+
+/// One database connection, used by one thread at a time.
+///
+/// The store's SQL is written once against this: `?` placeholders (a PostgreSQL connection numbers
+/// them), integers for booleans and milliseconds, text for JSON.
+package protocol SQLConnection: AnyObject {
+    var dialect: SQLDialect { get }
+    /// What the writer's current transaction appended, for after its commit.
+    var scratch: WriteScratch { get }
+    /// Whether a transaction is open: false once the database ended it by itself (a full disk on
+    /// SQLite, a lost connection on PostgreSQL).
+    var isInTransaction: Bool { get }
+    /// Whether the connection can still be used; a broken one is replaced.
+    var isUsable: Bool { get }
+    /// Begins the writer's transaction, which commits in the order it took the database's write lock.
+    func beginWrite() throws
+    /// Runs statements without parameters or results (`BEGIN`, `COMMIT`, `SAVEPOINT ...`).
+    func execute(_ sql: String) throws
+    /// Runs a statement for its effect; returns the number of rows changed.
+    @discardableResult
+    func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int
+    /// Runs a query and maps each row.
+    func query<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> [Row]
+    /// Runs a query and maps its first row, if any.
+    func queryFirst<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> Row?
+    func close()
+}
+
+extension SQLConnection {
+    @discardableResult
+    package func run(_ sql: String) throws -> Int { try run(sql, []) }
+
+    package func query<Row>(_ sql: String, _ map: (SQLRow) throws -> Row) throws -> [Row] { try query(sql, [], map) }
+
+    package func queryFirst<Row>(_ sql: String, _ map: (SQLRow) throws -> Row) throws -> Row? { try queryFirst(sql, [], map) }
+
+    /// The events the writer's current transaction inserted, in position order.
+    package var appendedEvents: [RecentEvents.Entry] {
+        get { scratch.appendedEvents }
+        set { scratch.appendedEvents = newValue }
+    }
+
+    /// The cached records the writer's current transaction saved.
+    package var changedRecords: [ChangedRecord] {
+        get { scratch.changedRecords }
+        set { scratch.changedRecords = newValue }
+    }
+
+    /// The last seq each tenant's log reached in the writer's current transaction.
+    package var appendedLastSeqs: [String: Int64] {
+        get { scratch.appendedLastSeqs }
+        set { scratch.appendedLastSeqs = newValue }
+    }
+
+    /// Stores the last seq of every tenant whose log the current transaction appended to.
+    package func storeAppendedLastSeqs() throws {
+        for (tenant, seq) in scratch.appendedLastSeqs {
+            try run("UPDATE tenants SET last_seq = ? WHERE id = ?", [.integer(seq), .text(tenant)])
+        }
+    }
+}
+
+/// What a write transaction appended, kept beside its connection until the commit hands it on.
+///
+/// - Important: Not thread-safe: only the writer thread touches it, like the connection it belongs to.
+package final class WriteScratch {
+    /// The events the transaction inserted, in position order; appended by `ChatTransaction`, trimmed
+    /// on a rolled-back savepoint and taken after the commit by `SQLWriter`.
+    package var appendedEvents: [RecentEvents.Entry] = []
+    /// The cached records the transaction saved (`RecordCache`); kept when a savepoint rolls back,
+    /// since dropping a copy that is still current costs only a read.
+    package var changedRecords: [ChangedRecord] = []
+    /// The last seq each tenant's log reached in the transaction; kept in memory while it runs and
+    /// stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
+    package var appendedLastSeqs: [String: Int64] = [:]
+
+    package init() {}
+
+    /// Forgets what a write transaction appended: before the next one begins, and once it was handed on.
+    package func clear() {
+        appendedEvents = []
+        changedRecords = []
+        appendedLastSeqs = [:]
+    }
+
+    /// Forgets the events appended after the first `count`, whose savepoint was rolled back, and sets
+    /// each of their tenants' last seq back to the events that remain.
+    package func dropAppendedEvents(after count: Int) {
+        let tenants = Set(appendedEvents[count...].map(\.event.tenantID))
+        appendedEvents.removeSubrange(count...)
+        for tenant in tenants {
+            appendedLastSeqs[tenant] = appendedEvents.last { $0.event.tenantID == tenant }?.event.seq
+        }
+    }
+}
+
+/// One row of a result, valid only inside the mapping closure: read from SQLite's statement in place,
+/// or from the values a PostgreSQL row was decoded into. Reads convert as SQLite does: a NULL reads as
+/// 0 or "", an integer as its decimal text.
+package struct SQLRow {
+    private let source: Source
+
+    private enum Source {
+        case sqlite(SQLiteRow)
+        case values([SQLValue])
+    }
+
+    init(sqlite row: SQLiteRow) { source = .sqlite(row) }
+
+    package init(values: [SQLValue]) { source = .values(values) }
+
+    private func value(_ column: Int32) -> SQLValue {
+        guard case .values(let values) = source, column >= 0, Int(column) < values.count else { return .null }
+        return values[Int(column)]
+    }
+
+    package func isNull(_ column: Int32) -> Bool {
+        if case .sqlite(let row) = source { return row.isNull(column) }
+        return value(column) == .null
+    }
+
+    package func int64(_ column: Int32) -> Int64 {
+        if case .sqlite(let row) = source { return row.int64(column) }
+        switch value(column) {
+        case .integer(let integer): return integer
+        case .real(let real): return Int64(exactly: real.rounded(.towardZero)) ?? 0
+        case .text(let text): return Int64(text) ?? 0
+        case .null, .blob: return 0
+        }
+    }
+
+    package func int(_ column: Int32) -> Int { Int(truncatingIfNeeded: int64(column)) }
+
+    package func double(_ column: Int32) -> Double {
+        if case .sqlite(let row) = source { return row.double(column) }
+        switch value(column) {
+        case .integer(let integer): return Double(integer)
+        case .real(let real): return real
+        case .text(let text): return Double(text) ?? 0
+        case .null, .blob: return 0
+        }
+    }
+
+    package func text(_ column: Int32) -> String {
+        if case .sqlite(let row) = source { return row.text(column) }
+        switch value(column) {
+        case .text(let text): return text
+        case .integer(let integer): return String(integer)
+        case .real(let real): return String(real)
+        case .blob(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .null: return ""
+        }
+    }
+
+    package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+
+    package func blob(_ column: Int32) -> [UInt8] {
+        if case .sqlite(let row) = source { return row.blob(column) }
+        switch value(column) {
+        case .blob(let bytes): return bytes
+        case .text(let text): return Array(text.utf8)
+        case .null, .integer, .real: return []
+        }
+    }
+
+    /// A blob of native-endian `Double`s, as `SQLValue(doubles:)` stores them.
+    package func doubles(_ column: Int32) -> [Double] {
+        if case .sqlite(let row) = source { return row.doubles(column) }
+        let bytes = blob(column)
+        let count = bytes.count / MemoryLayout<Double>.size
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Double>.size, as: Double.self) }
+        }
+    }
+
+    package func date(_ column: Int32) -> Date { Date(timeIntervalSince1970: Double(int64(column)) / 1000) }
+    package func optionalDate(_ column: Int32) -> Date? { isNull(column) ? nil : date(column) }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import SwitchboardCore
+
+/// A database the shared store (`SQLStore`) runs on: how it reads, how its writer is made, its
+/// maintenance, and how it closes. SQLite's engine is here; PostgreSQL's is in `SwitchboardPostgres`.
+package protocol SQLEngine: Sendable {
+    var dialect: SQLDialect { get }
+    /// Whether this process is the database's only writer. Only then may the store keep copies that
+    /// only its own commits change (the recent events, the record caches).
+    var isSoleWriter: Bool { get }
+    /// Where the database is, for logs: a path, or a host and port (never a password).
+    var location: String { get }
+    /// Runs `body` on a read connection, in a transaction that began after the last commit this
+    /// process made.
+    func read<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection, ReadSnapshot) throws -> Result) async throws -> Result
+    /// Starts the writer thread; called once, by the store.
+    func makeWriter(observer: any StoreObserver, onCommitted: @escaping @Sendable (SQLWriter.Commit) -> Void) -> SQLWriter
+    /// Gives the space of deleted rows back to the file system; returns the bytes given back.
+    func reclaimSpace(writer: SQLWriter) async throws -> Int64
+    /// The database's size and row counts.
+    func figures() async throws -> DatabaseFigures
+    /// Finishes the writer's queued jobs and closes every connection.
+    func close(writer: SQLWriter)
+}
+
+/// When a read transaction began: after how many of this process's commits (counted before it began,
+/// so it sees at least those), and at what time.
+package struct ReadSnapshot: Sendable {
+    package let commits: UInt64
+    package let started: ContinuousClock.Instant
+
+    package init(commits: UInt64, started: ContinuousClock.Instant) {
+        self.commits = commits
+        self.started = started
+    }
+
+    /// How long a read transaction may be reused, and so how long a cached record read in it lives:
+    /// the bound on how long a commit from another process stays unseen.
+    package static let lifetime: Duration = .milliseconds(100)
+}
