@@ -36,6 +36,7 @@ struct ConfigOptions: ParsableArguments {
         do {
             return try StoreFactory.open(configuration.database, logger: logger)
         } catch {
+            guard configuration.database.url == nil else { throw ValidationError("Cannot open the PostgreSQL database: \(error)") }
             throw ValidationError("Cannot open the database at '\(configuration.database.path)': \(error)")
         }
     }

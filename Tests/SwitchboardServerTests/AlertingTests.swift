@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Synchronization
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// The shipped alerting rules (`Config/prometheus/alerts.yml`) on a real Prometheus and Alertmanager
@@ -77,7 +78,7 @@ import Testing
             try await server.run { client in
                 let receiverPort = try #require(receiverClient.port)
                 let serverPort = try #require(client.port)
-                let (prometheus, alertmanager) = (try TLSTests.freePort(), try TLSTests.freePort())
+                let (prometheus, alertmanager) = (try freeLoopbackPort(), try freeLoopbackPort())
                 try Self.writeConfiguration(in: folder, server: serverPort, prometheus: prometheus, alertmanager: alertmanager, receiver: receiverPort)
                 try daemons.start(
                     "/usr/bin/prometheus-alertmanager",

@@ -4,6 +4,7 @@ import HTTPTypes
 import NIOCore
 import HummingbirdTesting
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// A real Tryton 6.0 ERP (Debian's tryton-server with the party and sale modules) on loopback, on a new
@@ -16,7 +17,7 @@ final class Tryton: @unchecked Sendable {
     private var process: SpawnedProcess?
 
     init() throws {
-        port = try TLSTests.freePort()
+        port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tryton-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(directory)/db", withIntermediateDirectories: true)
         let config = "[database]\nuri = sqlite://\npath = \(directory)/db\n[web]\nlisten = 127.0.0.1:\(port)\n"
@@ -94,11 +95,11 @@ final class Tryton: @unchecked Sendable {
             #expect(try await client.call(.put, "/api/v1/integrations/crm-tryton", key: key, json: ["enabled": true, "config": config]).status == .ok)
 
             // A known visitor opens a conversation: the customer and orders arrive without anyone asking.
-            let visitor = try await client.call(.post, "/api/v1/visitors", key: key, json: ["external_id": "C-1001", "name": "Ada"])["id"]!.string!
+            let visitor = try await client.call(.post, "/api/v1/visitors", key: key, json: ["external_id": "C-1001", "name": "Ada"]).string("id")
             let agent = try await Fixtures(client: client, key: key).agent()
             let conversation = try await client.call(
                 .post, "/api/v1/conversations", key: key, json: ["visitor_id": .string(visitor), "agent_id": .string(agent)]
-            )["id"]!.string!
+            ).string("id")
             try await eventually(limit: .seconds(20)) {
                 let events = try await client.call(.get, "/api/v1/events?limit=200", key: key)["data"]?.array ?? []
                 return events.contains { $0["event"]?.string == "customer.synced" && $0["data"]?["customer_id"]?.string == "C-1001" }
@@ -120,8 +121,8 @@ final class Tryton: @unchecked Sendable {
             #expect(try await client.call(.get, "/api/v1/customers/C-1001/orders", key: key)["data"]?.array.count == 2)
 
             // A visitor the CRM does not know: no customer, not stale.
-            let stranger = try await client.call(.post, "/api/v1/visitors", key: key, json: ["external_id": "C-404"])["id"]!.string!
-            let other = try await client.call(.post, "/api/v1/conversations", key: key, json: ["visitor_id": .string(stranger)])["id"]!.string!
+            let stranger = try await client.call(.post, "/api/v1/visitors", key: key, json: ["external_id": "C-404"]).string("id")
+            let other = try await client.call(.post, "/api/v1/conversations", key: key, json: ["visitor_id": .string(stranger)]).string("id")
             let unknown = try await client.call(.get, "/api/v1/conversations/\(other)/customer?refresh=true", key: key)
             #expect(unknown["customer"] == .null)
             #expect(unknown["stale"] == .bool(false))

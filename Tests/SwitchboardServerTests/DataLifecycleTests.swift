@@ -7,6 +7,7 @@ import Logging
 import Synchronization
 import SwitchboardCore
 import SwitchboardStore
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardServer
@@ -122,7 +123,7 @@ import Testing
         }
         let restored = DatabaseSettings(path: temporaryDatabasePath())
         try StoreFactory.restore(restored, from: copy, replacing: false)
-        let store = try SQLStore(sqlite: restored, logger: testLogger)
+        let store = try openStore(restored)
         defer { store.close() }
         let expected = before.ids.withLock { $0 }
         var missing: [String] = []
@@ -174,7 +175,7 @@ import Testing
             #expect(try await client.call(.get, "/ready", key: nil).status == .ok)
         }
         try StoreFactory.check(copy: settings.path)
-        let reopened = try SQLStore(sqlite: settings, logger: testLogger)
+        let reopened = try openStore(settings)
         defer { reopened.close() }
         let created = acknowledged.ids.withLock { $0 }
         var missing: [String] = []

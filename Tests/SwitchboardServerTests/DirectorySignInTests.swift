@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// A real OpenLDAP `slapd` on loopback, filled with `entries` (LDIF) under dc=example,dc=org; with
@@ -16,8 +17,8 @@ final class Slapd {
     private var process: SpawnedProcess?
 
     init(entries: String, tls: Bool = false) throws {
-        port = try TLSTests.freePort()
-        tlsPort = try TLSTests.freePort()
+        port = try freeLoopbackPort()
+        tlsPort = try freeLoopbackPort()
         self.tls = tls
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-slapd-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(directory)/db", withIntermediateDirectories: true)

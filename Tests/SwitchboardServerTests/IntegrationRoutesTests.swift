@@ -102,7 +102,7 @@ import Testing
             _ = try await Self.state(client, key: server.tenantA.key, plugin: "echo-c", count: 1)
         }
         // While the server is down, the store takes two more changes.
-        let reopened = try SQLStore(sqlite: server.configuration.database, logger: testLogger)
+        let reopened = try openStore(server.configuration.database)
         for name in ["Bo", "Cy"] {
             _ = try await reopened.execute(.createAgent(NewAgent(name: name)), tenant: server.tenantA.tenantID, idempotency: nil)
         }
@@ -125,7 +125,7 @@ import Testing
             #expect(view["config"]?["token"]?.string == SecretBox.mask)
         }
         try #"[{"tenant": "\#(server.tenantA.tenantID)", "plugin": "echo-c", "enabled": true, "config": {"label": 7}}]"#.write(toFile: file, atomically: true, encoding: .utf8)
-        let reopened = try SQLStore(sqlite: server.configuration.database, logger: testLogger)
+        let reopened = try openStore(server.configuration.database)
         await #expect {
             _ = try await buildApplication(configuration: server.configuration, store: reopened, logger: testLogger)
         } throws: { error in
@@ -195,7 +195,7 @@ import Testing
         }
         var configuration = server.configuration
         configuration.secrets.key = nil
-        let reopened = try SQLStore(sqlite: configuration.database, logger: testLogger)
+        let reopened = try openStore(configuration.database)
         defer { reopened.close() }
         await #expect(throws: ConfigurationError.self) {
             _ = try await buildApplication(configuration: configuration, store: reopened, logger: testLogger)

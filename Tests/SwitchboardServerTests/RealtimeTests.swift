@@ -7,6 +7,7 @@ import Logging
 import NIOWebSocket
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// A connected WebSocket test client: reads JSON frames one at a time.
@@ -387,7 +388,10 @@ func withSocket(
         }
     }
 
-    @Test func aClientThatStopsReadingIsClosedAsASlowConsumer() async throws {
+    // Back-pressure toward a socket does not touch the database; on PostgreSQL a debug build posts the
+    // 200 messages of 60 KB so slowly that the stalled client's connection times out first.
+    @Test(.disabled(if: TestBackend.current == .postgres, "back-pressure is the same on every database"))
+    func aClientThatStopsReadingIsClosedAsASlowConsumer() async throws {
         let server = try await TestServer.make { $0.realtime.sendQueueLimit = 16 }
         try await server.run { client in
             let port = try #require(client.port)

@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// The statistics sink plugins, loaded with dlopen, against a real file system and a real Prometheus
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func pushgatewayShowsTheTenantsTotalsOnceItIsUp() async throws {
-        let port = try TLSTests.freePort()
+        let port = try freeLoopbackPort()
         let server = try await TestServer.make {
             $0.plugins.directory = try PluginFixtures.directory(["stats-prometheus"])
             $0.plugins.allowsPrivateNetworks = true

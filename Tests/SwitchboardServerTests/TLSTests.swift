@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,26 +9,6 @@ import Glibc
 
 /// HTTPS on the real `switchboard serve` process, with certificates the test makes with openssl.
 @Suite(.timeLimit(.minutes(5))) struct TLSTests {
-    /// A free loopback port for a program a test starts: one that binds, picked at random below the
-    /// kernel's ephemeral range (32768 and up), so that no server binding port 0 meanwhile can take it
-    /// between this check and the program's own bind.
-    static func freePort() throws -> Int {
-        for _ in 0..<1_000 {
-            let port = Int.random(in: 20_000..<30_000)
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(descriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            let bound = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            if bound { return port }
-        }
-        throw FixtureError(message: "no free port from 20000 to 29999")
-    }
-
     /// A self-signed P-256 certificate for 127.0.0.1 and localhost.
     static func makeCertificate(in directory: String, name: String) throws {
         let openssl = SpawnedProcess()
@@ -49,7 +30,7 @@ import Glibc
         for name in ["first", "second"] { try Self.makeCertificate(in: directory, name: name) }
         try FileManager.default.copyItem(atPath: "\(directory)/first-cert.pem", toPath: "\(directory)/cert.pem")
         try FileManager.default.copyItem(atPath: "\(directory)/first-key.pem", toPath: "\(directory)/key.pem")
-        let (port, redirect) = (try Self.freePort(), try Self.freePort())
+        let (port, redirect) = (try freeLoopbackPort(), try freeLoopbackPort())
         let server = try ServerProcessTests.ServerProcess(environment: [
             "SWITCHBOARD_SERVER_PORT": String(port),
             "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",

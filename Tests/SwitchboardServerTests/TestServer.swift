@@ -4,10 +4,13 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SwitchboardCore
+import SwitchboardPostgres
 import SwitchboardServer
 import SwitchboardStore
+import SwitchboardTestSupport
 
-/// A real server on a loopback port over a fresh SQLite file, with two tenants and their API keys.
+/// A real server on a loopback port over a fresh database (SQLite, or PostgreSQL when the run says so:
+/// `TestBackend.current`), with two tenants and their API keys.
 struct TestServer {
     let store: SQLStore
     let configuration: SwitchboardConfiguration
@@ -23,14 +26,14 @@ struct TestServer {
     static func make(configure: (inout SwitchboardConfiguration) throws -> Void = { _ in }) async throws -> TestServer {
         var configuration = SwitchboardConfiguration()
         configuration.server.port = 0
-        configuration.database.path = temporaryDatabasePath()
+        configuration.database = try TestBackend.current.freshDatabase()
         // HummingbirdTesting's live client keeps one connection and does not reconnect when the server
         // closes it; a test that computes for a while between requests must not lose it to the header
         // or idle timeout (ConnectionLimitTests sets them short to test them).
         configuration.server.headerTimeoutSeconds = 600
         configuration.server.idleTimeoutSeconds = 600
         try configure(&configuration)
-        let store = try SQLStore(sqlite: configuration.database, logger: testLogger)
+        let store = try openStore(configuration.database)
         var credentials: [Credentials] = []
         for name in ["Tenant A", "Tenant B"] {
             let tenant = try await store.createTenant(name: name)
@@ -53,9 +56,10 @@ let testLogger: Logger = {
     return logger
 }()
 
-func temporaryDatabasePath() -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tests-\(UUID().uuidString)")
-    return directory.appendingPathComponent("test.sqlite").path
+/// Opens the store `settings` name: PostgreSQL when it has a URL, else SQLite.
+func openStore(_ settings: DatabaseSettings) throws -> SQLStore {
+    if settings.url != nil { return try PostgresStore.open(settings, logger: testLogger) }
+    return try SQLStore(sqlite: settings, logger: testLogger)
 }
 
 /// A response with its body parsed as JSON.
@@ -65,6 +69,12 @@ struct APIResponse {
     let json: JSONValue
 
     subscript(key: String) -> JSONValue? { json[key] }
+
+    /// The string at `key`; throws (failing the test, not the run) when the answer has none.
+    func string(_ key: String) throws -> String {
+        guard let value = json[key]?.string else { throw TestSetupError("no string '\(key)' in the \(status.code) answer \(json)") }
+        return value
+    }
 }
 
 extension TestClientProtocol {
@@ -126,11 +136,11 @@ struct Fixtures {
     let key: String
 
     func agent(_ name: String = "Agent") async throws -> String {
-        try await client.call(.post, "/api/v1/agents", key: key, json: ["name": .string(name)])["id"]!.string!
+        try await client.call(.post, "/api/v1/agents", key: key, json: ["name": .string(name)]).string("id")
     }
 
     func visitor() async throws -> String {
-        try await client.call(.post, "/api/v1/visitors", key: key, json: ["name": "Visitor"])["id"]!.string!
+        try await client.call(.post, "/api/v1/visitors", key: key, json: ["name": "Visitor"]).string("id")
     }
 
     /// A conversation between a new visitor and a new agent.
@@ -143,7 +153,7 @@ struct Fixtures {
             key: key,
             json: ["visitor_id": .string(visitor), "agent_id": .string(agent)]
         )
-        return (conversation["id"]!.string!, visitor, agent)
+        return (try conversation.string("id"), visitor, agent)
     }
 
     func message(in conversation: String, from sender: String, _ content: String = "hello") async throws -> APIResponse {

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// A real Request Tracker 5 (Debian's request-tracker5 with rt5-db-sqlite and rt5-standalone) on
@@ -18,7 +19,7 @@ final class RequestTracker: @unchecked Sendable {
     private var process: SpawnedProcess?
 
     init() throws {
-        port = try TLSTests.freePort()
+        port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-rt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(directory)/site.d", withIntermediateDirectories: true)
         guard FileManager.default.fileExists(atPath: Self.template) else {

@@ -98,7 +98,7 @@ actor WebhookReceiver {
                 #expect(created.status == .created)
                 let secret = try #require(created["secret"]?.string)
                 #expect(secret.hasPrefix("whsec_"))
-                #expect(try await client.call(.get, "/api/v1/webhooks/\(created["id"]!.string!)", key: key)["secret"] == nil)
+                #expect(try await client.call(.get, "/api/v1/webhooks/\(created.string("id"))", key: key)["secret"] == nil)
                 let agent = try await Fixtures(client: client, key: key).agent("Ada")
                 _ = try await Fixtures(client: client, key: key).visitor()
                 try await eventually { await receiver.received.count == 1 }
@@ -149,7 +149,7 @@ actor WebhookReceiver {
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
-                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])]).string("id")
                 _ = try await Fixtures(client: client, key: key).agent()
                 try await eventually { await receiver.received.count == 4 }
                 #expect(Set(await receiver.received.map(\.id)).count == 1)
@@ -178,7 +178,7 @@ actor WebhookReceiver {
                     "/api/v1/webhooks",
                     key: key,
                     json: ["url": .string(url), "events": .array(["*"]), "timeout_ms": 1_000]
-                )["id"]!.string!
+                ).string("id")
                 _ = try await Fixtures(client: client, key: key).agent()
                 try await eventually { await receiver.received.count == 3 }
                 let calls = await receiver.received
@@ -202,7 +202,7 @@ actor WebhookReceiver {
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
-                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["agent.created"])])["id"]!.string!
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["agent.created"])]).string("id")
                 let fixtures = Fixtures(client: client, key: key)
                 _ = try await fixtures.agent()
                 let deliveries = "/api/v1/webhooks/\(webhook)/deliveries"
@@ -239,7 +239,7 @@ actor WebhookReceiver {
         try await receiver.run { url in
             try await server.run { client in
                 let key = server.tenantA.key
-                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])["id"]!.string!
+                let webhook = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])]).string("id")
                 _ = try await Fixtures(client: client, key: key).agent()
                 var seen: JSONValue = .null
                 try await eventually(limit: .seconds(30)) {
@@ -339,8 +339,8 @@ actor WebhookReceiver {
             try await server.run { client in
                 let key = server.tenantA.key
                 let created = try await client.call(.post, "/api/v1/webhooks", key: key, json: ["url": .string(url), "events": .array(["*"])])
-                let webhook = created["id"]!.string!
-                let old = created["secret"]!.string!
+                let webhook = try created.string("id")
+                let old = try created.string("secret")
                 let rotated = try await client.call(.post, "/api/v1/webhooks/\(webhook)/rotate-secret", key: key)
                 let new = try #require(rotated["secret"]?.string)
                 #expect(try await client.call(.post, "/api/v1/webhooks/\(webhook)/test", key: key).status == .accepted)

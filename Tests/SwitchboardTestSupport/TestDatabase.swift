@@ -22,6 +22,8 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
         case .postgres:
             var settings = DatabaseSettings(path: temporaryDatabasePath())
             settings.url = try PostgresTestCluster.shared().createDatabase()
+            // A hundred tests run at once on one cluster: a few connections each.
+            settings.poolSize = 3
             return settings
         }
     }
@@ -91,11 +93,17 @@ public final class PostgresTestCluster: Sendable {
 
     private static func stopAtExit() {
         guard case .success(let cluster) = Self.cluster.withLock({ $0 }) else { return }
-        try? cluster.pgCtl(["stop", "-m", "immediate", "-w", "-t", "20"])
-        try? FileManager.default.removeItem(atPath: cluster.directory)
+        cluster.stop()
     }
 
-    private init() throws {
+    /// Stops the cluster at once and removes its folder.
+    public func stop() {
+        try? pgCtl(["stop", "-m", "immediate", "-w", "-t", "20"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A cluster of its own, for a test that restarts it; the caller stops it.
+    public init() throws {
         guard FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/initdb"), FileManager.default.isExecutableFile(atPath: "/usr/bin/psql") else {
             throw TestSetupError("PostgreSQL 15 is not installed: apt-get install \(Self.package)")
         }
@@ -113,7 +121,7 @@ public final class PostgresTestCluster: Sendable {
         )
         try pgCtl([
             "start", "-w", "-t", "60", "-l", "\(directory)/server.log", "-o",
-            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400",
+            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=1000",
         ])
     }
 

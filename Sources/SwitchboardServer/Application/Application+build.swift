@@ -35,133 +35,141 @@ public func buildApplication(
         connectionsPerHost: configuration.webhooks.maxConcurrentDeliveries,
         logger: logger
     )
-    let dispatcher = WebhookDispatcher(
-        store: store,
-        sender: WebhookSender(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.webhooks.allowsPrivateNetworks)),
-        secrets: secrets,
-        configuration: configuration.webhooks,
-        metrics: metricsFactory,
-        logger: logger
-    )
-    let authority = AccessTokenAuthority(
-        settings: .init(
-            issuer: configuration.oauth.issuer
-                ?? "\(configuration.tls.isEnabled ? "https" : "http")://\(configuration.server.host):\(configuration.server.port)",
-            audience: configuration.oauth.audience,
-            lifetime: .seconds(configuration.oauth.accessTokenLifetimeSeconds),
-            rotation: .seconds(configuration.oauth.keyRotationHours * 3_600)
-        ),
-        store: store,
-        secrets: secrets
-    )
-    try await authority.start()
-    let providers = IdentityProviders(
-        store: store,
-        secrets: secrets,
-        httpClient: httpClient,
-        policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.security.allowsPrivateIdentityProviders),
-        jwksLifetime: Double(configuration.security.jwksCacheSeconds),
-        refetchInterval: Double(configuration.security.jwksRefetchSeconds),
-        logger: logger
-    )
-    let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
-    let presence = PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger)
-    let realtime = RealtimeSession(
-        hub: hub,
-        store: store,
-        log: store,
-        permissions: DataPermissions(store: store),
-        presence: presence,
-        configuration: configuration.realtime
-    )
-    let statistics = StatisticsIndex(store: store)
-    let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
-    let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
-    let routers = buildRouters(
-        configuration: configuration,
-        ticketing: ticketing,
-        customerLookup: customerLookup,
-        store: store,
-        authority: authority,
-        providers: providers,
-        secrets: secrets,
-        integrations: manager,
-        webhooks: WebhookController(
+    // Whatever fails from here on stops the plugins and the HTTP client started above, which must
+    // not outlive the failed start.
+    do {
+        let dispatcher = WebhookDispatcher(
             store: store,
-            dispatcher: dispatcher,
+            sender: WebhookSender(client: httpClient, policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.webhooks.allowsPrivateNetworks)),
             secrets: secrets,
             configuration: configuration.webhooks,
-            audit: AuditRecorder(log: store, metrics: metricsFactory)
-        ),
-        metrics: metrics,
-        hub: hub,
-        statistics: statistics,
-        registry: registry
-    )
-    let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
-    // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
-    // closes), the store last.
-    var services: [any Service] = [
-        StoreService(store: store), maintenance, presence, PluginService(manager: manager, httpClient: httpClient),
-        WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
-        StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
-        StatisticsSinkService(
-            integrations: manager,
-            store: store,
-            index: statistics,
-            interval: .seconds(configuration.statistics.sinkIntervalSeconds),
-            logger: logger
-        ),
-        ticketing,
-        customerLookup.consumer(log: store, logger: logger),
-    ]
-    var certificates: TLSCertificates?
-    switch (configuration.tls.certificate, configuration.tls.privateKey) {
-    case (let certificate?, let privateKey?):
-        let loaded = try TLSCertificates(certificatePath: certificate, privateKeyPath: privateKey)
-        certificates = loaded
-        services.append(CertificateReloadService(certificates: loaded, logger: logger))
-        if let port = configuration.tls.redirectPort {
-            services.append(
-                HTTPSRedirect.application(
-                    host: configuration.server.host,
-                    port: port,
-                    httpsPort: configuration.server.port,
-                    idleTimeout: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
-                    logger: logger
-                )
-            )
-        }
-    case (nil, nil):
-        break
-    default:
-        throw ConfigurationError(description: "tls.certificate and tls.private_key must be set together.")
-    }
-    let server = HTTPServerBuilder.switchboard(
-        webSocketRouter: routers.webSocket,
-        session: realtime,
-        tls: certificates,
-        limiter: ConnectionLimiter(
-            maxConnections: configuration.server.maxConnections,
-            maxPerAddress: configuration.server.maxConnectionsPerAddress,
-            trustedProxies: configuration.security.trustedProxies,
             metrics: metricsFactory,
             logger: logger
-        ),
-        limits: .init(
-            header: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
-            body: .seconds(Int64(configuration.server.bodyTimeoutSeconds)),
-            idle: .seconds(Int64(configuration.server.idleTimeoutSeconds))
-        ),
-        metrics: metricsFactory
-    )
-    return Application(
-        router: routers.http,
-        server: server,
-        configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
-        services: services,
-        logger: logger
-    )
+        )
+        let authority = AccessTokenAuthority(
+            settings: .init(
+                issuer: configuration.oauth.issuer
+                    ?? "\(configuration.tls.isEnabled ? "https" : "http")://\(configuration.server.host):\(configuration.server.port)",
+                audience: configuration.oauth.audience,
+                lifetime: .seconds(configuration.oauth.accessTokenLifetimeSeconds),
+                rotation: .seconds(configuration.oauth.keyRotationHours * 3_600)
+            ),
+            store: store,
+            secrets: secrets
+        )
+        try await authority.start()
+        let providers = IdentityProviders(
+            store: store,
+            secrets: secrets,
+            httpClient: httpClient,
+            policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.security.allowsPrivateIdentityProviders),
+            jwksLifetime: Double(configuration.security.jwksCacheSeconds),
+            refetchInterval: Double(configuration.security.jwksRefetchSeconds),
+            logger: logger
+        )
+        let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
+        let presence = PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger)
+        let realtime = RealtimeSession(
+            hub: hub,
+            store: store,
+            log: store,
+            permissions: DataPermissions(store: store),
+            presence: presence,
+            configuration: configuration.realtime
+        )
+        let statistics = StatisticsIndex(store: store)
+        let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
+        let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
+        let routers = buildRouters(
+            configuration: configuration,
+            ticketing: ticketing,
+            customerLookup: customerLookup,
+            store: store,
+            authority: authority,
+            providers: providers,
+            secrets: secrets,
+            integrations: manager,
+            webhooks: WebhookController(
+                store: store,
+                dispatcher: dispatcher,
+                secrets: secrets,
+                configuration: configuration.webhooks,
+                audit: AuditRecorder(log: store, metrics: metricsFactory)
+            ),
+            metrics: metrics,
+            hub: hub,
+            statistics: statistics,
+            registry: registry
+        )
+        let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
+        // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
+        // closes), the store last.
+        var services: [any Service] = [
+            StoreService(store: store), maintenance, presence, PluginService(manager: manager, httpClient: httpClient),
+            WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
+            StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
+            StatisticsSinkService(
+                integrations: manager,
+                store: store,
+                index: statistics,
+                interval: .seconds(configuration.statistics.sinkIntervalSeconds),
+                logger: logger
+            ),
+            ticketing,
+            customerLookup.consumer(log: store, logger: logger),
+        ]
+        var certificates: TLSCertificates?
+        switch (configuration.tls.certificate, configuration.tls.privateKey) {
+        case (let certificate?, let privateKey?):
+            let loaded = try TLSCertificates(certificatePath: certificate, privateKeyPath: privateKey)
+            certificates = loaded
+            services.append(CertificateReloadService(certificates: loaded, logger: logger))
+            if let port = configuration.tls.redirectPort {
+                services.append(
+                    HTTPSRedirect.application(
+                        host: configuration.server.host,
+                        port: port,
+                        httpsPort: configuration.server.port,
+                        idleTimeout: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
+                        logger: logger
+                    )
+                )
+            }
+        case (nil, nil):
+            break
+        default:
+            throw ConfigurationError(description: "tls.certificate and tls.private_key must be set together.")
+        }
+        let server = HTTPServerBuilder.switchboard(
+            webSocketRouter: routers.webSocket,
+            session: realtime,
+            tls: certificates,
+            limiter: ConnectionLimiter(
+                maxConnections: configuration.server.maxConnections,
+                maxPerAddress: configuration.server.maxConnectionsPerAddress,
+                trustedProxies: configuration.security.trustedProxies,
+                metrics: metricsFactory,
+                logger: logger
+            ),
+            limits: .init(
+                header: .seconds(Int64(configuration.server.headerTimeoutSeconds)),
+                body: .seconds(Int64(configuration.server.bodyTimeoutSeconds)),
+                idle: .seconds(Int64(configuration.server.idleTimeoutSeconds))
+            ),
+            metrics: metricsFactory
+        )
+        return Application(
+            router: routers.http,
+            server: server,
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
+            services: services,
+            logger: logger
+        )
+    } catch {
+        await manager.shutdown()
+        try? await httpClient.shutdown()
+        throw error
+    }
 }
 
 /// Builds the router with every route of REST v1 and the system routes, and the router of WebSocket

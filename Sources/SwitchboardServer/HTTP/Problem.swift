@@ -49,7 +49,9 @@ struct Problem: Encodable, Error {
             default: .unprocessableContent
             }
         self.init(status: status, code: error.code, detail: error.detail, field: error.field)
+        // A full disk takes a person; a lost database connection is replaced within seconds.
         if error.kind == .insufficientStorage { headers[.retryAfter] = "30" }
+        if error.kind == .unavailable { headers[.retryAfter] = "5" }
     }
 
     /// The response, as `application/problem+json`.

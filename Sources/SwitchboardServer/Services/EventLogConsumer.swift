@@ -75,12 +75,18 @@ public struct EventLogConsumer: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            do {
-                try await consume(clock: clock)
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("Event consumer stopped", metadata: ["sb.consumer": "\(name)", "sb.error": "\(error)"])
+            // The database may go away for a while (PostgreSQL restarting): start over from the persisted
+            // cursor once it answers again, never end the service (which would stop the server).
+            while !Task.isCancelled {
+                do {
+                    try await consume(clock: clock)
+                    return
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("Event consumer cannot read; retrying", metadata: ["sb.consumer": "\(name)", "sb.error": "\(error)"])
+                    do { try await clock.sleep(for: retryDelay, tolerance: nil) } catch { return }
+                }
             }
         }
     }
