@@ -15,8 +15,20 @@ public enum StoreFactory {
     }
 
     /// Writes a consistent copy of the database to `file` while a server may be writing to it.
+    /// - Throws: for a PostgreSQL database, whose copies are PostgreSQL's own (`pg_dump`, `pg_basebackup`).
     public static func backup(_ settings: DatabaseSettings, to file: String) throws {
+        try refusePostgres(settings, "back up")
         try SQLiteBackup.backup(database: settings.path, to: file)
+    }
+
+    private static func refusePostgres(_ settings: DatabaseSettings, _ action: String) throws {
+        guard settings.url == nil else {
+            throw SwitchboardError(
+                kind: .invalidInput,
+                code: "not_sqlite",
+                detail: "switchboard can \(action) only its SQLite file; a PostgreSQL database is backed up and restored with PostgreSQL's tools (pg_dump, pg_basebackup)"
+            )
+        }
     }
 
     /// Checks a copy made by `backup`; returns its schema version.
@@ -27,6 +39,7 @@ public enum StoreFactory {
 
     /// Puts a checked copy in place of the database; refuses one that is open.
     public static func restore(_ settings: DatabaseSettings, from file: String, replacing: Bool) throws {
+        try refusePostgres(settings, "restore")
         try SQLiteBackup.restore(from: file, to: settings.path, replacing: replacing)
     }
 }
