@@ -43,6 +43,23 @@ extension SQLStore: SignatureKeyStore {
 
     private static let signatureKeyColumns = "id, tenant_id, api_key_id, algorithm, material, created_at"
 
+    public func spendNonce(_ nonce: String, keyID: String, until expiresAt: Date) async throws -> Bool {
+        let now = SQLValue(Date())
+        return try await write { db in
+            try db.run(
+                """
+                DELETE FROM signature_nonces WHERE (key_id, nonce) IN (
+                    SELECT key_id, nonce FROM signature_nonces WHERE expires_at <= ? ORDER BY expires_at LIMIT 100)
+                """,
+                [now]
+            )
+            return try db.run(
+                "INSERT INTO signature_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [.text(keyID), .text(nonce), SQLValue(expiresAt)]
+            ) == 1
+        }
+    }
+
     private static func signatureKeyRow(_ row: SQLRow) throws -> (key: SignatureKey, material: String) {
         guard let algorithm = SignatureKey.Algorithm(named: row.text(3)) else {
             throw SQLiteError(code: 0, message: "signature_keys row \(row.text(0)) has an unknown algorithm")

@@ -56,6 +56,16 @@ import Testing
         return (conversation, visitor)
     }
 
+    /// The messages of `ids` the database of `settings` does not have (its one tenant's).
+    static func missingMessages(_ ids: [String], in settings: DatabaseSettings) async throws -> [String] {
+        let store = try openStore(settings)
+        defer { store.close() }
+        let tenant = try #require(try await store.tenants().first).id
+        var missing: [String] = []
+        for id in ids where try await store.message(id: id, tenant: tenant) == nil { missing.append(id) }
+        return missing
+    }
+
     static func message(_ conversation: (id: String, visitor: String), _ text: String) -> String {
         #"{"conversation_id": "\#(conversation.id)", "from": "\#(conversation.visitor)", "content": "\#(text)"}"#
     }
@@ -127,12 +137,8 @@ import Testing
         }
         let second = try ServerProcess(environment: environment)
         defer { second.kill() }
-        let store = try openStore(settings)
-        defer { store.close() }
-        let tenant = try #require(try await store.tenants().first).id
         let ids = acknowledged.withLock { $0 }
-        var missing: [String] = []
-        for id in ids where try await store.message(id: id, tenant: tenant) == nil { missing.append(id) }
+        let missing = try await Self.missingMessages(ids, in: settings)
         #expect(ids.count >= 30 && missing.isEmpty, "\(missing.count) of \(ids.count) acknowledged messages lost")
         let answer = await Self.post(client, port: second.port, key: key, "/messages", Self.message(conversation, "after"))
         #expect(answer.status == 201)
@@ -180,12 +186,8 @@ import Testing
         #expect(statuses.withLock { $0 }.isSubset(of: [201, 503]), "only 201 or 503: \(statuses.withLock { $0 })")
         var settings = DatabaseSettings()
         settings.url = url
-        let store = try openStore(settings)
-        defer { store.close() }
-        let tenant = try #require(try await store.tenants().first).id
         let ids = acknowledged.withLock { $0 }
-        var missing: [String] = []
-        for id in ids where try await store.message(id: id, tenant: tenant) == nil { missing.append(id) }
+        let missing = try await Self.missingMessages(ids, in: settings)
         #expect(missing.isEmpty, "\(missing.count) of \(ids.count) acknowledged messages lost")
     }
 }

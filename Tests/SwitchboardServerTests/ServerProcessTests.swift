@@ -30,8 +30,11 @@ import Testing
                 if let match = log.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/) { port = Int(match.1)! }
             }
             guard port != 0 else { throw FixtureError(message: "the server did not start: \(log)") }
-            // Keep draining the log so the server never blocks on a full pipe.
-            errors.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+            // Keep draining the log so the server never blocks on a full pipe; stop at its end, so that no
+            // dispatch source is left watching a descriptor that closes with the pipe.
+            errors.fileHandleForReading.readabilityHandler = { handle in
+                if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+            }
         }
 
         /// The demo key the first start printed.
@@ -43,6 +46,7 @@ import Testing
         func kill(_ signal: Int32 = SIGKILL) {
             Foundation.kill(process.processIdentifier, signal)
             process.waitUntilExit()
+            errors.fileHandleForReading.readabilityHandler = nil
         }
     }
 

@@ -212,7 +212,6 @@ func buildRouters(
                 keys: store,
                 directory: store,
                 secrets: secrets,
-                nonces: NonceCache(),
                 scheme: configuration.tls.isEnabled ? "https" : "http"
             ),
             keyVerifier, tokenVerifier, IdentityTokenVerifier(providers: providers),

@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import RawStructuredFieldValues
-import Synchronization
 import SwitchboardCore
 
 /// Requests signed with HTTP Message Signatures (RFC 9421), `hmac-sha256` or `ed25519`, by a key of
@@ -16,7 +15,6 @@ struct MessageSignatureVerifier: CredentialVerifier {
     let keys: any SignatureKeyStore
     let directory: any TenantDirectory
     let secrets: SecretBox
-    let nonces: NonceCache
     /// The scheme clients address this server with, for `@target-uri`.
     let scheme: String
     static let window: TimeInterval = 300
@@ -87,7 +85,7 @@ struct MessageSignatureVerifier: CredentialVerifier {
             throw refuse("bad_signature", "The signature does not verify.", key: key)
         }
         // Only a valid signature spends its nonce, so forgeries cannot burn a client's nonces.
-        guard nonces.insert(key.id + " " + nonce, lifetime: 2 * Self.window) else {
+        guard try await keys.spendNonce(nonce, keyID: key.id, until: Date().addingTimeInterval(2 * Self.window)) else {
             throw refuse("replayed", "This nonce was used before; sign every request with a new one.", key: key)
         }
         guard let apiKey = try await directory.apiKey(id: key.apiKeyID, tenant: key.tenantID), apiKey.isLive(at: Date()) else {
@@ -152,23 +150,6 @@ struct MessageSignatureVerifier: CredentialVerifier {
         let body = try await CollectedBody.collect(request, context: context).bytes
         request.body = .init(buffer: body)
         return body
-    }
-}
-
-/// Nonces seen recently, each remembered for its lifetime.
-/// - Important: Thread-safe: one mutex; expired nonces are swept as the map grows.
-final class NonceCache: Sendable {
-    private let seen = Mutex<[String: Double]>([:])
-
-    /// Records `nonce`; false when it was seen within its lifetime.
-    func insert(_ nonce: String, lifetime: Double) -> Bool {
-        let now = MonotonicClock.seconds()
-        return seen.withLock { seen in
-            if let until = seen[nonce], until > now { return false }
-            if seen.count >= 100_000 { seen = seen.filter { $0.value > now } }
-            seen[nonce] = now + lifetime
-            return true
-        }
     }
 }
 
