@@ -164,6 +164,10 @@ import Testing
             // The admin key has the server default of 5; errors carry the headers too.
             let missing = try await client.call(.get, "/api/v1/agents/\(UUID().uuidString.lowercased())", key: admin)
             #expect(missing.status == .notFound && missing.headers[.init("RateLimit")!] != nil)
+            // The refusal is audited in the background: wait for it without spending the admin's quota.
+            try await eventually {
+                try await !server.store.auditEvents(tenant: server.tenantA.tenantID, action: .rateLimited, page: PageRequest()).items.isEmpty
+            }
             let reported = try await Self.audit(client, admin: admin, action: "rate_limit.exceeded")
             #expect(reported.count == 1, "one entry per run of refusals, not per request")
             #expect(reported.first?["actor"]?.string == limited.id && reported.first?["detail"]?["policy"]?.string == "credential")
