@@ -21,6 +21,9 @@ struct PostgresFailure: DatabaseFailure {
     /// 53100, disk_full.
     var isStorageFull: Bool { sqlState == "53100" }
 
+    /// Class 22, data exception: a value PostgreSQL cannot hold (a NUL character in text, say).
+    var isInvalidValue: Bool { sqlState?.hasPrefix("22") == true }
+
     /// Whether the connection can be used after this failure: a statement the server refused leaves it
     /// usable, a lost connection, a timeout or a server shutting down (class 57, 08) does not.
     var breaksConnection: Bool {
@@ -92,9 +95,20 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             throw PostgresFailure(sqlState: nil, message: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(PostgresFailure(error).message)")
         }
         let milliseconds = Int64(timeout.components.seconds) * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000
-        try execute("SET statement_timeout = \(milliseconds)")
-        try execute("SET lock_timeout = \(milliseconds)")
-        try execute("SET synchronous_commit = on")
+        do {
+            try execute("SET statement_timeout = \(milliseconds)")
+            try execute("SET lock_timeout = \(milliseconds)")
+            // A server that stalls or loses its network inside a transaction must not hold the write lock
+            // (and so every other server's writes) for longer than that: PostgreSQL ends such a session.
+            try execute("SET idle_in_transaction_session_timeout = \(2 * milliseconds)")
+            try execute("SET tcp_keepalives_idle = 10")
+            try execute("SET tcp_keepalives_interval = 5")
+            try execute("SET tcp_keepalives_count = 3")
+            try execute("SET synchronous_commit = on")
+        } catch {
+            close()
+            throw error
+        }
     }
 
     var isInTransaction: Bool { !isBroken && !connection.isClosed }
@@ -102,7 +116,8 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     var isUsable: Bool { !isBroken && !connection.isClosed }
 
     func beginWrite() throws {
-        try execute("BEGIN")
+        // Read committed whatever the database's default: reads after the lock see every commit before it.
+        try execute("BEGIN ISOLATION LEVEL READ COMMITTED")
         try run("SELECT pg_advisory_xact_lock(\(Self.writeLockKey))", [])
     }
 

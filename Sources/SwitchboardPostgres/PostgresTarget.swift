@@ -42,7 +42,8 @@ struct PostgresTarget: Sendable, CustomStringConvertible {
             switch item.name {
             case "sslmode": mode = item.value
             case "sslrootcert": rootCertificate = item.value
-            default: throw invalid("unknown parameter '\(item.name)' (known: sslmode, sslrootcert)")
+            // The name is not echoed: a password with a '?' in it would otherwise be printed in part.
+            default: throw invalid("an unknown parameter after '?' (known: sslmode, sslrootcert; a '?' in the password must be written %3F)")
             }
         }
         let isLoopback = ["127.0.0.1", "::1", "localhost"].contains(host)

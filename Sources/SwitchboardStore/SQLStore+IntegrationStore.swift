@@ -154,7 +154,7 @@ extension SQLStore: IntegrationStore {
         try db.queryFirst(
             "SELECT value, version FROM plugin_values WHERE tenant_id = ? AND plugin_id = ? AND key = ?",
             [.text(tenant), .text(plugin), .text(key)]
-        ) { PluginValue(bytes: $0.blob(0), version: UInt64($0.int64(1))) }
+        ) { PluginValue(bytes: $0.blob(0), version: UInt64(clamping: $0.int64(1))) }
     }
 
     private static func integration(_ db: any SQLConnection, tenant: String, plugin: String) throws -> IntegrationRecord? {

@@ -96,6 +96,7 @@ public final class SQLStore: StoreMaintenance {
         do {
             return try await engine.read(body)
         } catch let error as any DatabaseFailure {
+            if error.isInvalidValue { throw Self.invalidValueError }
             logger.error("Database read failed", metadata: ["sb.error": "\(error)"])
             observer.databaseFailed(.read)
             throw Self.unavailableError
@@ -125,6 +126,7 @@ public final class SQLStore: StoreMaintenance {
             storageFull.withLock { $0 = false }
             return result
         } catch let error as any DatabaseFailure {
+            if error.isInvalidValue { throw Self.invalidValueError }
             observer.databaseFailed(.write)
             guard error.isStorageFull else {
                 logger.error("Database write failed", metadata: ["sb.error": "\(error)"])
@@ -146,6 +148,12 @@ public final class SQLStore: StoreMaintenance {
         kind: .unavailable,
         code: "database_unavailable",
         detail: "The database cannot serve this request right now; retry later."
+    )
+
+    static let invalidValueError = SwitchboardError(
+        kind: .invalidInput,
+        code: "invalid_value",
+        detail: "The database cannot store a value of this request (a NUL character, say); nothing was written."
     )
 
     static let closedError = SwitchboardError(kind: .unavailable, code: "store_closed", detail: "The server is shutting down.")

@@ -66,6 +66,8 @@ package protocol DatabaseFailure: Error, CustomStringConvertible {
     var isStorageFull: Bool { get }
     /// Whether a UNIQUE or PRIMARY KEY constraint failed.
     var isConstraintViolation: Bool { get }
+    /// Whether the database cannot hold a value of the request (PostgreSQL refuses NUL in text).
+    var isInvalidValue: Bool { get }
 }
 
 /// One database connection, used by one thread at a time.

@@ -174,6 +174,7 @@ package final class SQLWriter: @unchecked Sendable {
             try connection.beginWrite()
         } catch {
             logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
+            try? connection.execute("ROLLBACK")
             for job in batch { job.finish(error) }
             return false
         }
@@ -196,8 +197,10 @@ package final class SQLWriter: @unchecked Sendable {
                     outcomes.append((job, error))
                 }
             } catch {
-                guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
-                outcomes.append((job, error))
+                // A savepoint that cannot be taken, rolled back or released leaves the transaction in a
+                // state nothing may be committed from (PostgreSQL would answer COMMIT with a silent
+                // ROLLBACK): every job of the batch fails.
+                return abandon(batch, error, on: connection)
             }
         }
         do {

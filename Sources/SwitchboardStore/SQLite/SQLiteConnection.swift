@@ -14,6 +14,9 @@ public struct SQLiteError: DatabaseFailure {
     package var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
 
     package var isStorageFull: Bool { code & 0xFF == SQLITE_FULL }
+
+    /// Never: SQLite stores any text and blob.
+    package var isInvalidValue: Bool { false }
 }
 
 /// One SQLite connection with a cache of prepared statements.
