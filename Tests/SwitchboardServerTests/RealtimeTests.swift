@@ -392,7 +392,12 @@ func withSocket(
     // 200 messages of 60 KB so slowly that the stalled client's connection times out first.
     @Test(.disabled(if: TestBackend.current == .postgres, "back-pressure is the same on every database"))
     func aClientThatStopsReadingIsClosedAsASlowConsumer() async throws {
-        let server = try await TestServer.make { $0.realtime.sendQueueLimit = 16 }
+        let server = try await TestServer.make {
+            $0.realtime.sendQueueLimit = 16
+            // On a loaded machine the 200 posts can outlast the idle timeout of the socket that stopped
+            // reading; then it, not the slow-consumer close, would end the connection.
+            $0.realtime.idleTimeoutSeconds = 600
+        }
         try await server.run { client in
             let port = try #require(client.port)
             let conversation = try await Fixtures(client: client, key: server.tenantA.key).conversation()
