@@ -26,7 +26,8 @@ final class PostgresEngine: SQLEngine {
     private let maxBatch: Int
     private let logger: Logger
     private let readThreads: NIOThreadPool
-    private let idle = Mutex<[PostgresSQLConnection]>([])
+    /// Idle read connections, and whether the engine closed (a read ending later closes its connection).
+    private let idle = Mutex<(connections: [PostgresSQLConnection], isClosed: Bool)>(([], false))
     private let readCapacity: Int
     private let commitCount = Atomic<UInt64>(0)
 
@@ -68,11 +69,11 @@ final class PostgresEngine: SQLEngine {
     func read<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection, ReadSnapshot) throws -> Result) async throws -> Result {
         let snapshot = ReadSnapshot(commits: commitCount.load(ordering: .acquiring), started: .now)
         return try await readThreads.runIfActive { [self] in
-            let connection = try idle.withLock { $0.popLast() } ?? connect()
+            let connection = try idle.withLock { $0.connections.popLast() } ?? connect()
             defer {
                 let kept = connection.isUsable && idle.withLock { idle in
-                    guard idle.count < readCapacity else { return false }
-                    idle.append(connection)
+                    guard !idle.isClosed, idle.connections.count < readCapacity else { return false }
+                    idle.connections.append(connection)
                     return true
                 }
                 if !kept { connection.close() }
@@ -124,7 +125,12 @@ final class PostgresEngine: SQLEngine {
 
     func close(writer: SQLWriter) {
         writer.stop()
-        for connection in idle.withLock({ idle in defer { idle.removeAll() }; return idle }) { connection.close() }
+        let connections = idle.withLock { idle in
+            idle.isClosed = true
+            defer { idle.connections.removeAll() }
+            return idle.connections
+        }
+        for connection in connections { connection.close() }
         try? readThreads.syncShutdownGracefully()
     }
 }

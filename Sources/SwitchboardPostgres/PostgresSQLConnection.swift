@@ -92,6 +92,8 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
         do {
             connection = try Self.wait(for: connecting, timeout: self.timeout, on: eventLoop)
         } catch {
+            // A connection that completes after the deadline is nobody's: close it then.
+            connecting.whenSuccess { late in late.close().whenComplete { _ in } }
             throw PostgresFailure(sqlState: nil, message: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(PostgresFailure(error).message)")
         }
         let milliseconds = Int64(timeout.components.seconds) * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000

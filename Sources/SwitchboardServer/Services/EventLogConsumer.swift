@@ -103,7 +103,13 @@ public struct EventLogConsumer: Service {
         }
         while !Task.isCancelled {
             let generation = log.commits.generation
-            let batch = try await log.events(afterPosition: cursor, limit: batchSize)
+            let batch: [Event]
+            do {
+                batch = try await log.events(afterPosition: cursor, limit: batchSize)
+            } catch is CancellationError {
+                // Stopping while a read waits (a PostgreSQL read runs on another thread): save below.
+                break
+            }
             guard let last = batch.last else {
                 var isSaveDue = false
                 if let interval = cursorSaving.interval, saved != cursor {
