@@ -181,7 +181,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What the store and server tests share: the databases they run on.
-        .target(name: "SwitchboardTestSupport", dependencies: ["SwitchboardCore"], path: "Tests/SwitchboardTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "SwitchboardTestSupport",
+            dependencies: ["SwitchboardCore", "SwitchboardStore", "SwitchboardPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SwitchboardTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore"],

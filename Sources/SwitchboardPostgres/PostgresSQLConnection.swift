@@ -77,7 +77,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     /// Connects; blocks until PostgreSQL accepted the connection or `timeout` passed.
     /// - Throws: `PostgresFailure` naming the host and port when it cannot connect.
     init(target: PostgresTarget, timeout: Duration, eventLoop: any EventLoop, logger: Logger) throws {
-        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = TimeAmount(timeout)
         self.logger = logger
         var configuration = PostgresConnection.Configuration(
             host: target.host,
@@ -96,7 +96,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             connecting.whenSuccess { late in late.close().whenComplete { _ in } }
             throw PostgresFailure(sqlState: nil, message: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(PostgresFailure(error).message)")
         }
-        let milliseconds = Int64(timeout.components.seconds) * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = self.timeout.nanoseconds / 1_000_000
         do {
             try execute("SET statement_timeout = \(milliseconds)")
             try execute("SET lock_timeout = \(milliseconds)")

@@ -4,7 +4,6 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SwitchboardCore
-import SwitchboardPostgres
 import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTestSupport
@@ -58,8 +57,7 @@ let testLogger: Logger = {
 
 /// Opens the store `settings` name: PostgreSQL when it has a URL, else SQLite.
 func openStore(_ settings: DatabaseSettings) throws -> SQLStore {
-    if settings.url != nil { return try PostgresStore.open(settings, logger: testLogger) }
-    return try SQLStore(sqlite: settings, logger: testLogger)
+    try openTestStore(settings, logger: testLogger)
 }
 
 /// A response with its body parsed as JSON.

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SwitchboardCore
-import SwitchboardPostgres
 import SwitchboardTestSupport
 import Synchronization
 import Testing
@@ -12,8 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct StoreTests {
     /// Opens (creating and migrating) the store `settings` name: PostgreSQL when it has a URL.
     static func open(_ settings: DatabaseSettings) throws -> SQLStore {
-        if settings.url != nil { return try PostgresStore.open(settings, logger: Logger(label: "test")) }
-        return try SQLStore(sqlite: settings, logger: Logger(label: "test"))
+        try openTestStore(settings, logger: Logger(label: "test"))
     }
 
     @Test(arguments: TestBackend.allCases) func dataSurvivesARestart(_ backend: TestBackend) async throws {

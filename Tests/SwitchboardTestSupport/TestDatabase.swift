@@ -1,5 +1,8 @@
 import Foundation
+import Logging
 import SwitchboardCore
+import SwitchboardPostgres
+import SwitchboardStore
 import Synchronization
 
 /// The database engines the store and server tests run against.
@@ -171,4 +174,10 @@ public final class PostgresTestCluster: Sendable {
             throw TestSetupError("\((program as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed: \(text.suffix(2_000))")
         }
     }
+}
+
+/// Opens (creating and migrating) the store `settings` name: PostgreSQL when it has a URL, else SQLite.
+public func openTestStore(_ settings: DatabaseSettings, logger: Logger) throws -> SQLStore {
+    if settings.url != nil { return try PostgresStore.open(settings, logger: logger) }
+    return try SQLStore(sqlite: settings, logger: logger)
 }
