@@ -14,6 +14,18 @@ public enum StoreFactory {
         return try SQLStore(sqlite: settings, logger: logger)
     }
 
+    /// Copies the SQLite database at `path` into the empty PostgreSQL database of `settings.url`.
+    /// - Throws: for a target that holds rows, a source a server has open or of another schema
+    ///   version, and the databases' own failures; the target then holds nothing of the copy.
+    public static func copy(
+        fromSQLite path: String,
+        to settings: DatabaseSettings,
+        logger: Logger,
+        progress: (DatabaseCopy.Progress) -> Void
+    ) throws -> DatabaseCopy.Report {
+        try DatabaseCopy.run(fromSQLite: path, to: settings, logger: logger, progress: progress)
+    }
+
     /// Writes a consistent copy of the database to `file` while a server may be writing to it.
     /// - Throws: for a PostgreSQL database, whose copies are PostgreSQL's own (`pg_dump`, `pg_basebackup`).
     public static func backup(_ settings: DatabaseSettings, to file: String) throws {

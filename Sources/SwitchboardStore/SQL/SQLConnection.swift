@@ -185,6 +185,12 @@ package struct SQLRow {
         return values[Int(column)]
     }
 
+    /// The value as the database holds it, of whichever type: for copying rows between databases.
+    package func storedValue(_ column: Int32) -> SQLValue {
+        if case .sqlite(let row) = source { return row.value(column) }
+        return value(column)
+    }
+
     package func isNull(_ column: Int32) -> Bool {
         if case .sqlite(let row) = source { return row.isNull(column) }
         return value(column) == .null
