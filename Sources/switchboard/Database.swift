@@ -41,6 +41,7 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
         var settings = configuration.database
         settings.url = to
         let line = ProgressLine()
+        let started = ContinuousClock.now
         let report: DatabaseCopy.Report
         do {
             report = try StoreFactory.copy(fromSQLite: path, to: settings, logger: Logger(label: "switchboard")) { line.show($0) }
@@ -57,7 +58,9 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
             print("tenant \(seq.tenant): last seq \(seq.source) in SQLite, \(seq.target) in PostgreSQL  DIFFERS")
         }
         guard report.matches else { throw ValidationError("The copy differs from its source (see above); do not use it.") }
-        print("Copied \(report.rows.reduce(0) { $0 + $1.target }) rows; \(report.lastSeqs.count) tenants' last seqs match.")
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = String(format: "%.2f", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        print("Copied \(report.rows.reduce(0) { $0 + $1.target }) rows in \(seconds) s; \(report.lastSeqs.count) tenants' last seqs match.")
         print(try key.move())
     }
 }
