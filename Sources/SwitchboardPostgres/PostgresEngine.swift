@@ -69,7 +69,12 @@ final class PostgresEngine: SQLEngine {
     func read<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection, ReadSnapshot) throws -> Result) async throws -> Result {
         let snapshot = ReadSnapshot(commits: commitCount.load(ordering: .acquiring), started: .now)
         return try await readThreads.runIfActive { [self] in
-            let connection = try idle.withLock { $0.connections.popLast() } ?? connect()
+            // A connection whose last read's COMMIT failed is replaced.
+            var reused: PostgresSQLConnection?
+            while reused == nil, let candidate = idle.withLock({ $0.connections.popLast() }) {
+                if candidate.settleQueued() { reused = candidate } else { candidate.close() }
+            }
+            let connection = try reused ?? connect()
             defer {
                 let kept = connection.isUsable && idle.withLock { idle in
                     guard !idle.isClosed, idle.connections.count < readCapacity else { return false }
@@ -79,10 +84,12 @@ final class PostgresEngine: SQLEngine {
                 if !kept { connection.close() }
             }
             // One snapshot for every statement of the read, as SQLite's read transactions give.
-            try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            // BEGIN goes with the first statement, and the COMMIT of a read-only transaction is not waited
+            // for (the next user of the connection settles it): one round trip for a one-query read.
+            try connection.queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             do {
                 let result = try body(connection, snapshot)
-                try connection.execute("COMMIT")
+                try connection.queue("COMMIT")
                 return result
             } catch {
                 try? connection.execute("ROLLBACK")

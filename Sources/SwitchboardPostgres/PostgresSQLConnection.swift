@@ -65,6 +65,8 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     private let logger: Logger
     private var numbered: [String: String] = [:]
     private var isBroken = false
+    /// Statements sent by `queue` whose answers nobody waited for yet, in the order they were sent.
+    private var queued: [EventLoopFuture<PostgresQueryResult>] = []
     let scratch = WriteScratch()
 
     var dialect: SQLDialect { .postgres }
@@ -119,12 +121,39 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
 
     func beginWrite() throws {
         // Read committed whatever the database's default: reads after the lock see every commit before it.
-        try execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-        try run("SELECT pg_advisory_xact_lock(\(Self.writeLockKey))", [])
+        try queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try queue("SELECT pg_advisory_xact_lock(\(Self.writeLockKey))")
     }
 
+    /// Runs `sql` and waits for its answer; a `COMMIT` that PostgreSQL answered with `ROLLBACK` (the
+    /// transaction had failed) throws.
     func execute(_ sql: String) throws {
-        _ = try perform(sql, [])
+        let result = try perform(sql, [])
+        if sql == "COMMIT", result.metadata.command != "COMMIT" {
+            throw PostgresFailure(sqlState: nil, message: "the transaction was rolled back instead of committed (\(result.metadata.command))")
+        }
+    }
+
+    func queue(_ sql: String) throws {
+        guard isUsable else { throw PostgresFailure(sqlState: nil, message: "the connection was lost") }
+        queued.append(send(sql, []))
+    }
+
+    /// Waits for the answers to queued statements that nobody waited for (a read's `COMMIT`), without
+    /// reporting their failures to whoever uses the connection next; returns whether it is still usable.
+    func settleQueued() -> Bool {
+        guard !queued.isEmpty else { return isUsable }
+        let earlier = queued
+        queued = []
+        do {
+            for result in try Self.wait(for: EventLoopFuture.whenAllComplete(earlier, on: connection.eventLoop), timeout: timeout, on: connection.eventLoop) {
+                _ = try result.get()
+            }
+        } catch {
+            isBroken = true
+            close()
+        }
+        return isUsable
     }
 
     @discardableResult
@@ -145,9 +174,32 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
         _ = try? Self.wait(for: connection.close(), timeout: timeout, on: connection.eventLoop)
     }
 
-    /// Runs one statement and collects its rows.
+    /// Runs one statement and collects its rows, after the answers to the statements queued before it:
+    /// the first of them that failed is what throws.
     private func perform(_ sql: String, _ bindings: [SQLValue]) throws -> PostgresQueryResult {
         guard isUsable else { throw PostgresFailure(sqlState: nil, message: "the connection was lost") }
+        let earlier = queued
+        queued = []
+        let current = send(sql, bindings)
+        do {
+            if earlier.isEmpty { return try Self.wait(for: current, timeout: timeout, on: connection.eventLoop) }
+            // PostgreSQL answers in order: one deadline covers them all.
+            let results = try Self.wait(for: EventLoopFuture.whenAllComplete(earlier + [current], on: connection.eventLoop), timeout: timeout, on: connection.eventLoop)
+            for result in results.dropLast() { _ = try result.get() }
+            guard let last = results.last else { throw PostgresFailure(sqlState: nil, message: "no answer") }
+            return try last.get()
+        } catch {
+            let failure = PostgresFailure(error)
+            if failure.breaksConnection {
+                isBroken = true
+                close()
+            }
+            throw failure
+        }
+    }
+
+    /// Sends one statement; its answer completes the future.
+    private func send(_ sql: String, _ bindings: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
         var binds = PostgresBindings(capacity: bindings.count)
         for value in bindings {
             switch value {
@@ -158,17 +210,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }
-        let query = PostgresQuery(unsafeSQL: numberedPlaceholders(sql), binds: binds)
-        do {
-            return try Self.wait(for: connection.query(query, logger: logger), timeout: timeout, on: connection.eventLoop)
-        } catch {
-            let failure = PostgresFailure(error)
-            if failure.breaksConnection {
-                isBroken = true
-                close()
-            }
-            throw failure
-        }
+        return connection.query(PostgresQuery(unsafeSQL: numberedPlaceholders(sql), binds: binds), logger: logger)
     }
 
     /// `sql` with each `?` outside quotes numbered `$1`, `$2`, … (`?N` becomes `$N`), cached per text.

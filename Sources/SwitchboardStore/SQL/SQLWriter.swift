@@ -181,10 +181,10 @@ package final class SQLWriter: @unchecked Sendable {
         for job in batch {
             let appended = connection.appendedEvents.count
             do {
-                try connection.execute("SAVEPOINT job")
+                try connection.queue("SAVEPOINT job")
                 do {
                     try job.perform(connection)
-                    try connection.execute("RELEASE job")
+                    try connection.queue("RELEASE job")
                     outcomes.append((job, nil))
                 } catch {
                     // The database may have ended the whole transaction (SQLite on a full disk, PostgreSQL

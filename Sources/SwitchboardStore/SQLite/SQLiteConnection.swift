@@ -110,6 +110,9 @@ final class SQLiteConnection: SQLConnection, @unchecked Sendable {
         }
     }
 
+    /// Runs at once: SQLite has no round trip to save.
+    func queue(_ sql: String) throws { try execute(sql) }
+
     var dialect: SQLDialect { .sqlite }
 
     /// Always: a SQLite connection does not break.
