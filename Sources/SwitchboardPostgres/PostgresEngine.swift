@@ -29,7 +29,9 @@ final class PostgresEngine: SQLEngine {
     /// Idle read connections, and whether the engine closed (a read ending later closes its connection).
     private let idle = Mutex<(connections: [PostgresSQLConnection], isClosed: Bool)>(([], false))
     private let readCapacity: Int
+    /// This server's commits, and the other servers' commits it heard of: what the record caches count.
     private let commitCount = Atomic<UInt64>(0)
+    private let listener: CommitListener
 
     var dialect: SQLDialect { .postgres }
     var isSoleWriter: Bool { false }
@@ -55,6 +57,7 @@ final class PostgresEngine: SQLEngine {
             logger.info("Database migrated", metadata: ["sb.db": "\(target)", "sb.db.versions": "\(applied)"])
         }
         lastPosition = try connection.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0
+        listener = CommitListener(target: target, timeout: TimeAmount(timeout), eventLoop: Self.eventLoops.next(), logger: logger)
         readThreads = NIOThreadPool(numberOfThreads: readCapacity)
         readThreads.start()
     }
@@ -104,11 +107,16 @@ final class PostgresEngine: SQLEngine {
             open: { [self] in try connect() },
             threadName: "pg-writer",
             maxBatch: maxBatch,
-            hooks: .init(beforeCommit: {}, afterCommit: { [self] in commitCount.add(1, ordering: .releasing).newValue }),
+            hooks: .init(beforeCommit: { [listener] connection in try listener.notify(connection.changedRecords, on: connection) }, afterCommit: { [self] in commitCount.add(1, ordering: .releasing).newValue }),
             observer: observer,
             logger: logger,
             onCommitted: onCommitted
         )
+    }
+
+    /// Other servers' commits arrive as notifications (`CommitListener`), each counted as a commit.
+    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void) {
+        listener.start { [self] records in onChange(records, commitCount.add(1, ordering: .releasing).newValue) }
     }
 
     /// PostgreSQL's autovacuum gives deleted rows' space back for reuse; nothing to do here.
@@ -132,6 +140,7 @@ final class PostgresEngine: SQLEngine {
 
     func close(writer: SQLWriter) {
         writer.stop()
+        listener.close()
         let connections = idle.withLock { idle in
             idle.isClosed = true
             defer { idle.connections.removeAll() }

@@ -81,16 +81,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     init(target: PostgresTarget, timeout: Duration, eventLoop: any EventLoop, logger: Logger) throws {
         self.timeout = TimeAmount(timeout)
         self.logger = logger
-        var configuration = PostgresConnection.Configuration(
-            host: target.host,
-            port: target.port,
-            username: target.username,
-            password: target.password,
-            database: target.database,
-            tls: target.tls
-        )
-        configuration.options.connectTimeout = self.timeout
-        let connecting = PostgresConnection.connect(on: eventLoop, configuration: configuration, id: 0, logger: logger)
+        let connecting = PostgresConnection.connect(on: eventLoop, configuration: target.configuration(connectTimeout: self.timeout), id: 0, logger: logger)
         do {
             connection = try Self.wait(for: connecting, timeout: self.timeout, on: eventLoop)
         } catch {
@@ -134,9 +125,9 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
         }
     }
 
-    func queue(_ sql: String) throws {
+    func queue(_ sql: String, _ bindings: [SQLValue]) throws {
         guard isUsable else { throw PostgresFailure(sqlState: nil, message: "the connection was lost") }
-        queued.append(send(sql, []))
+        queued.append(send(sql, bindings))
     }
 
     /// Waits for the answers to queued statements that nobody waited for (a read's `COMMIT`), without

@@ -17,6 +17,13 @@ struct PostgresTarget: Sendable, CustomStringConvertible {
     let database: String
     let tls: PostgresConnection.Configuration.TLS
 
+    /// What postgres-nio connects with.
+    func configuration(connectTimeout: TimeAmount) -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = connectTimeout
+        return configuration
+    }
+
     /// The host and port, never the password: for logs and messages.
     var description: String { "\(host):\(port)/\(database)" }
 

@@ -1,3 +1,4 @@
+import SwitchboardCore
 import Synchronization
 
 /// Records read recently by id, so that a run of reads of the same agent or conversation (consoles
@@ -68,6 +69,14 @@ final class RecordCache<Record: Sendable>: Sendable {
             for key in keys { state.entries[key] = nil }
         }
     }
+
+    /// Drops every record: commits may have changed any of them.
+    func invalidateAll(commits: UInt64) {
+        state.withLock { state in
+            state.invalidatedAt = max(state.invalidatedAt, commits)
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
 }
 
 /// A record's identity: the key of `RecordCache`.
@@ -79,9 +88,38 @@ package struct RecordKey: Hashable, Sendable {
 }
 
 /// A record a write transaction saved, whose cached copy its commit makes stale.
-package enum ChangedRecord: Sendable {
+package enum ChangedRecord: Sendable, Equatable {
     /// An agent, for `SQLStore`'s agent cache.
     case agent(RecordKey)
     /// A conversation, for `SQLStore`'s conversation cache.
     case conversation(RecordKey)
+
+    /// The records as text for another process (a PostgreSQL notification): a JSON array of
+    /// `["a" or "c", tenant, id]`.
+    package static func encode(_ records: [ChangedRecord]) -> String {
+        let items: [JSONValue] = records.map { record in
+            switch record {
+            case .agent(let key): ["a", .string(key.tenant), .string(key.id)]
+            case .conversation(let key): ["c", .string(key.tenant), .string(key.id)]
+            }
+        }
+        return String(decoding: (try? SwitchboardJSON.encode(JSONValue.array(items))) ?? [], as: UTF8.self)
+    }
+
+    /// The records `encode` wrote; nil for any other text (every copy must then be dropped).
+    package static func decode(_ text: String) -> [ChangedRecord]? {
+        guard case .array(let items)? = try? JSONValue(parsing: text) else { return nil }
+        var records: [ChangedRecord] = []
+        for item in items {
+            guard case .array(let parts) = item, parts.count == 3, case .string(let kind) = parts[0], case .string(let tenant) = parts[1],
+                case .string(let id) = parts[2]
+            else { return nil }
+            switch kind {
+            case "a": records.append(.agent(RecordKey(tenant: tenant, id: id)))
+            case "c": records.append(.conversation(RecordKey(tenant: tenant, id: id)))
+            default: return nil
+            }
+        }
+        return records
+    }
 }

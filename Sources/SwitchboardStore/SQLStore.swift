@@ -24,10 +24,11 @@ public final class SQLStore: StoreMaintenance {
     let recentEvents: RecentEvents?
     /// Where commit times and database failures are reported.
     let observer = StoreObserverSlot()
-    /// Agents read recently by id; nil unless this process is the only writer.
-    let agentCache: RecordCache<Agent>?
-    /// Conversations read recently by id; nil unless this process is the only writer.
-    let conversationCache: RecordCache<Conversation>?
+    /// Agents read recently by id, dropped when this process's commits or (as the engine hears of
+    /// them) another's save them.
+    let agentCache: RecordCache<Agent>
+    /// Conversations read recently by id, dropped like the agents.
+    let conversationCache: RecordCache<Conversation>
 
     /// Opens the SQLite database `configuration` names, creating it and running migrations as needed.
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
@@ -44,32 +45,41 @@ public final class SQLStore: StoreMaintenance {
         let commits = CommitSignal()
         self.commits = commits
         let recentEvents = engine.isSoleWriter ? RecentEvents(floor: lastPosition) : nil
-        let agentCache = engine.isSoleWriter ? RecordCache<Agent>() : nil
-        let conversationCache = engine.isSoleWriter ? RecordCache<Conversation>() : nil
+        let agentCache = RecordCache<Agent>()
+        let conversationCache = RecordCache<Conversation>()
         self.recentEvents = recentEvents
         self.agentCache = agentCache
         self.conversationCache = conversationCache
         self.writer = engine.makeWriter(observer: observer) { commit in
-            Self.invalidate(commit, agents: agentCache, conversations: conversationCache)
+            Self.invalidate(commit.changedRecords, commits: commit.commits, agents: agentCache, conversations: conversationCache)
             guard !commit.events.isEmpty else { return }
             // In memory first: a reader the signal wakes finds the events there.
             recentEvents?.append(commit.events)
             commits.notify(advancingBy: UInt64(commit.events.count))
         }
+        engine.observeOtherWriters { records, commits in
+            Self.invalidate(records, commits: commits, agents: agentCache, conversations: conversationCache)
+        }
     }
 
-    /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind.
-    private static func invalidate(_ commit: SQLWriter.Commit, agents: RecordCache<Agent>?, conversations: RecordCache<Conversation>?) {
+    /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind;
+    /// every copy when `records` is nil (another process's commits may have been missed).
+    private static func invalidate(_ records: [ChangedRecord]?, commits: UInt64, agents: RecordCache<Agent>, conversations: RecordCache<Conversation>) {
+        guard let records else {
+            agents.invalidateAll(commits: commits)
+            conversations.invalidateAll(commits: commits)
+            return
+        }
         var changedAgents: [RecordKey] = []
         var changedConversations: [RecordKey] = []
-        for record in commit.changedRecords {
+        for record in records {
             switch record {
             case .agent(let key): changedAgents.append(key)
             case .conversation(let key): changedConversations.append(key)
             }
         }
-        if !changedAgents.isEmpty { agents?.invalidate(changedAgents, commits: commit.commits) }
-        if !changedConversations.isEmpty { conversations?.invalidate(changedConversations, commits: commit.commits) }
+        if !changedAgents.isEmpty { agents.invalidate(changedAgents, commits: commits) }
+        if !changedConversations.isEmpty { conversations.invalidate(changedConversations, commits: commits) }
     }
 
     /// The schema version this build migrates to, on either engine.
@@ -106,13 +116,13 @@ public final class SQLStore: StoreMaintenance {
     /// The record `key` names from `cache`, else from the database by `load` (and then cached).
     func cachedRecord<Record: Sendable>(
         _ key: RecordKey,
-        in cache: RecordCache<Record>?,
+        in cache: RecordCache<Record>,
         load: @escaping @Sendable (any SQLConnection) throws -> Record?
     ) async throws -> Record? {
-        if let record = cache?.record(key) { return record }
+        if let record = cache.record(key) { return record }
         return try await read { connection, snapshot in
             let record = try load(connection)
-            if let record { cache?.insert(record, for: key, readIn: snapshot) }
+            if let record { cache.insert(record, for: key, readIn: snapshot) }
             return record
         }
     }

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import SwitchboardCore
+@testable import SwitchboardStore
 import SwitchboardTestSupport
+import Synchronization
 import Testing
 
 @testable import SwitchboardPostgres
@@ -42,5 +44,61 @@ import Testing
         try connection.queue("SELECT 1 / 0")
         #expect(!connection.settleQueued())
         #expect(!connection.isUsable)
+    }
+}
+
+/// Other servers' commits reach this one's record caches as notifications.
+@Suite(.timeLimit(.minutes(2))) struct CommitListenerTests {
+    /// The handler's calls, in order.
+    final class Heard: Sendable {
+        let calls = Mutex<[[ChangedRecord]?]>([])
+        func record(_ records: [ChangedRecord]?) { calls.withLock { $0.append(records) } }
+        var count: Int { calls.withLock { $0.count } }
+    }
+
+    static func waitFor(_ condition: () -> Bool) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestSetupError("no notification within 10 s") }
+            usleep(5_000)
+        }
+    }
+
+    @Test func aCommittedWriteIsHeardByTheOtherServersNotByItsOwnAndARolledBackOneByNone() throws {
+        let url = try #require(try TestBackend.postgres.freshDatabase().url)
+        let target = try PostgresTarget(url: url)
+        let logger = Logger(label: "test")
+        let writer = try PostgresSQLConnection(target: target, timeout: .seconds(5), eventLoop: PostgresEngine.eventLoops.next(), logger: logger)
+        defer { writer.close() }
+        let mine = CommitListener(target: target, timeout: .seconds(5), eventLoop: PostgresEngine.eventLoops.next(), logger: logger)
+        let other = CommitListener(target: target, timeout: .seconds(5), eventLoop: PostgresEngine.eventLoops.next(), logger: logger)
+        defer {
+            mine.close()
+            other.close()
+        }
+        let heardByMine = Heard()
+        let heardByOther = Heard()
+        mine.start(heardByMine.record)
+        other.start(heardByOther.record)
+        // Listening began: both are told they may have missed something.
+        try Self.waitFor { heardByMine.count == 1 && heardByOther.count == 1 }
+        #expect(heardByOther.calls.withLock { $0 } == [nil])
+
+        let agent = ChangedRecord.agent(RecordKey(tenant: "t 1", id: #"a "quoted" id"#))
+        try writer.beginWrite()
+        try mine.notify([agent, .conversation(RecordKey(tenant: "t 1", id: "c"))], on: writer)
+        try writer.execute("ROLLBACK")
+        try writer.beginWrite()
+        try mine.notify([], on: writer)
+        try mine.notify([agent], on: writer)
+        try writer.execute("COMMIT")
+        try Self.waitFor { heardByOther.count == 2 }
+        #expect(heardByOther.calls.withLock { $0.last } == .some([agent]), "the rolled-back transaction's notification never arrives")
+
+        // A notification of another shape (any role may notify) drops every copy.
+        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger [[1]]")])
+        try Self.waitFor { heardByOther.count == 3 }
+        #expect(heardByOther.calls.withLock { $0.last } == .some(nil))
+        #expect(heardByMine.count == 2, "its own commit is not heard; the stranger's is")
     }
 }

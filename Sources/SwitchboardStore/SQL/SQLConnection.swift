@@ -91,7 +91,7 @@ package protocol SQLConnection: AnyObject {
     /// statement that waits for its answer instead (`SAVEPOINT`, `RELEASE`): PostgreSQL sends it
     /// without waiting, saving a round trip; SQLite runs it at once. The next `execute`, `run` or
     /// query throws the first failure of the statements queued before it.
-    func queue(_ sql: String) throws
+    func queue(_ sql: String, _ bindings: [SQLValue]) throws
     /// Runs a statement for its effect; returns the number of rows changed.
     @discardableResult
     func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int
@@ -105,6 +105,8 @@ package protocol SQLConnection: AnyObject {
 extension SQLConnection {
     @discardableResult
     package func run(_ sql: String) throws -> Int { try run(sql, []) }
+
+    package func queue(_ sql: String) throws { try queue(sql, []) }
 
     package func query<Row>(_ sql: String, _ map: (SQLRow) throws -> Row) throws -> [Row] { try query(sql, [], map) }
 

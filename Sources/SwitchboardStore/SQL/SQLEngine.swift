@@ -7,8 +7,12 @@ import SwitchboardCore
 package protocol SQLEngine: Sendable {
     var dialect: SQLDialect { get }
     /// Whether this process is the database's only writer. Only then may the store keep copies that
-    /// only its own commits change (the recent events, the record caches).
+    /// only its own commits change (the recent events).
     var isSoleWriter: Bool { get }
+    /// Hands `onChange` the records other processes' commits saved, as soon as the engine hears of them,
+    /// with the commit count the record caches must take as theirs; nil records when it may have missed
+    /// some (every copy is then dropped). Called once, by the store.
+    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void)
     /// Where the database is, for logs: a path, or a host and port (never a password).
     var location: String { get }
     /// Runs `body` on a read connection, in a transaction that began after the last commit this

@@ -30,12 +30,12 @@ package final class SQLWriter: @unchecked Sendable {
     private var hasStopped = false
     /// What the engine does around each commit (SQLite's readers renew their snapshots).
     package struct Hooks: Sendable {
-        /// Runs just before `COMMIT`.
-        let beforeCommit: @Sendable () -> Void
+        /// Runs just before `COMMIT`, on the writer's connection inside its transaction.
+        let beforeCommit: @Sendable (any SQLConnection) throws -> Void
         /// Runs after `COMMIT`, before any caller resumes; returns how many commits were made, this one included.
         let afterCommit: @Sendable () -> UInt64
 
-        package init(beforeCommit: @escaping @Sendable () -> Void, afterCommit: @escaping @Sendable () -> UInt64) {
+        package init(beforeCommit: @escaping @Sendable (any SQLConnection) throws -> Void, afterCommit: @escaping @Sendable () -> UInt64) {
             self.beforeCommit = beforeCommit
             self.afterCommit = afterCommit
         }
@@ -205,7 +205,7 @@ package final class SQLWriter: @unchecked Sendable {
         }
         do {
             try connection.storeAppendedLastSeqs()
-            hooks.beforeCommit()
+            try hooks.beforeCommit(connection)
             try connection.execute("COMMIT")
         } catch {
             logger.error("Group commit failed", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])

@@ -111,7 +111,7 @@ final class SQLiteConnection: SQLConnection, @unchecked Sendable {
     }
 
     /// Runs at once: SQLite has no round trip to save.
-    func queue(_ sql: String) throws { try execute(sql) }
+    func queue(_ sql: String, _ bindings: [SQLValue]) throws { try run(sql, bindings) }
 
     var dialect: SQLDialect { .sqlite }
 

@@ -20,6 +20,10 @@ final class SQLiteEngine: SQLEngine {
     /// The file is locked against other servers (`SQLiteDatabaseLock`); a CLI that writes, like
     /// `switchboard keys create`, is seen within `ReadSnapshot.lifetime`.
     var isSoleWriter: Bool { true }
+
+    /// Nothing to hear: another process's commit (a CLI command) is unseen by the record caches no
+    /// longer than `ReadSnapshot.lifetime`, like by any read.
+    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void) {}
     var location: String { path }
 
     /// The newest position in the log when the database was opened.
@@ -101,7 +105,7 @@ final class SQLiteEngine: SQLEngine {
             open: { connection },
             threadName: "sqlite-writer",
             maxBatch: maxBatch,
-            hooks: .init(beforeCommit: { readers.endIdleSnapshots() }, afterCommit: { readers.committed() }),
+            hooks: .init(beforeCommit: { _ in readers.endIdleSnapshots() }, afterCommit: { readers.committed() }),
             observer: observer,
             logger: logger,
             onCommitted: onCommitted

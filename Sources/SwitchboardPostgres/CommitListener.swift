@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SwitchboardStore
+import Synchronization
+
+/// Hears the records other servers' commits saved: every writer that saved agents or conversations
+/// sends one notification per group commit (`notify`, inside its transaction, so it is delivered only
+/// if the commit is), and one connection per server `LISTEN`s for them.
+///
+/// A connection that is lost is replaced a second later; whenever listening (re)starts, the handler is
+/// told that notifications may have been missed. Between a lost connection and the next, cached copies
+/// are still bounded by `ReadSnapshot.lifetime`.
+///
+/// - Important: Thread-safe: its state lives behind a mutex; callbacks run on the connection's event loop.
+final class CommitListener: Sendable {
+    static let channel = "switchboard_records"
+    /// PostgreSQL's limit on a notification's payload is 8,000 bytes.
+    private static let payloadLimit = 7_900
+
+    private let target: PostgresTarget
+    private let timeout: TimeAmount
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    /// This server's id in the notifications it sends, so that it skips its own.
+    private let node = UUID().uuidString
+    private let state = Mutex<(connection: PostgresConnection?, handler: (@Sendable ([ChangedRecord]?) -> Void)?, isClosed: Bool)>((nil, nil, false))
+
+    init(target: PostgresTarget, timeout: TimeAmount, eventLoop: any EventLoop, logger: Logger) {
+        self.target = target
+        self.timeout = timeout
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Queues the notification of `records`, saved by the writer's current transaction, on its
+    /// connection: one per group commit, none when it saved none.
+    func notify(_ records: [ChangedRecord], on connection: any SQLConnection) throws {
+        guard !records.isEmpty else { return }
+        let encoded = ChangedRecord.encode(records)
+        // Too many to name: the listeners drop every copy.
+        let payload = node + " " + (encoded.utf8.count <= Self.payloadLimit ? encoded : "*")
+        try connection.queue("SELECT pg_notify(?, ?)", [.text(Self.channel), .text(payload)])
+    }
+
+    /// Starts listening; `handler` gets each other server's records, or nil when some may have been missed.
+    func start(_ handler: @escaping @Sendable ([ChangedRecord]?) -> Void) {
+        state.withLock { $0.handler = handler }
+        connect()
+    }
+
+    func close() {
+        let connection = state.withLock { state in
+            state.isClosed = true
+            state.handler = nil
+            defer { state.connection = nil }
+            return state.connection
+        }
+        // postgres-nio requires a connection to outlive its close.
+        connection?.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    private func connect() {
+        PostgresConnection.connect(on: eventLoop, configuration: target.configuration(connectTimeout: timeout), id: 1, logger: logger).whenComplete { [self] result in
+            switch result {
+            case .success(let connection):
+                guard state.withLock({ state in
+                    guard !state.isClosed else { return false }
+                    state.connection = connection
+                    return true
+                }) else {
+                    connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+                    return
+                }
+                connection.addListener(channel: Self.channel) { [self] _, notification in received(notification.payload) }
+                // Once LISTEN is in effect, whatever was committed before may have been missed.
+                connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).whenComplete { [self] result in
+                    if case .failure(let error) = result { logger.warning("Cannot listen for other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error))"]) }
+                    handler()?(nil)
+                }
+                connection.closeFuture.whenComplete { [self] _ in
+                    handler()?(nil)
+                    retry()
+                }
+            case .failure(let error):
+                logger.warning("Cannot connect to hear other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error).message)"])
+                retry()
+            }
+        }
+    }
+
+    private func handler() -> (@Sendable ([ChangedRecord]?) -> Void)? {
+        state.withLock { $0.handler }
+    }
+
+    private func retry() {
+        guard !state.withLock({ $0.isClosed }) else { return }
+        eventLoop.scheduleTask(in: .seconds(1)) { [self] in connect() }
+    }
+
+    /// A notification: `<node> <records>`, where records is `ChangedRecord.encode`'s text or `*`.
+    /// Anything else (any role on the database may notify) drops every copy.
+    private func received(_ payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 1)
+        guard parts.count != 2 || parts[0] != node else { return }
+        handler()?(parts.count == 2 ? ChangedRecord.decode(String(parts[1])) : nil)
+    }
+}
