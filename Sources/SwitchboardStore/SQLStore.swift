@@ -8,8 +8,9 @@ import Synchronization
 /// embedded default, or PostgreSQL (`SwitchboardPostgres`).
 ///
 /// Writes go through one writer thread that commits in groups (`SQLWriter`); reads go to the engine.
-/// When this process is the database's only writer (SQLite), it also keeps the newest events and the
-/// records read recently in memory; on a database other servers write to, every read goes to it.
+/// Agents and conversations read recently are kept in memory (dropped by this process's commits and,
+/// on PostgreSQL, by the other servers' as the engine hears of them); the newest events only when
+/// this process is the database's only writer (SQLite).
 /// - Important: Thread-safe. Call `close()` once, after the last request finished.
 public final class SQLStore: StoreMaintenance {
     let engine: any SQLEngine
