@@ -76,7 +76,11 @@ final class CommitListener: Sendable {
                 connection.addListener(channel: Self.channel) { [self] _, notification in received(notification.payload) }
                 // Once LISTEN is in effect, whatever was committed before may have been missed.
                 connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).whenComplete { [self] result in
-                    if case .failure(let error) = result { logger.warning("Cannot listen for other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error))"]) }
+                    if case .failure(let error) = result {
+                        // Closing it starts over a second later (closeFuture below).
+                        logger.warning("Cannot listen for other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error))"])
+                        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+                    }
                     handler()?(nil)
                 }
                 connection.closeFuture.whenComplete { [self] _ in
@@ -99,11 +103,16 @@ final class CommitListener: Sendable {
         eventLoop.scheduleTask(in: .seconds(1)) { [self] in connect() }
     }
 
-    /// A notification: `<node> <records>`, where records is `ChangedRecord.encode`'s text or `*`.
-    /// Anything else (any role on the database may notify) drops every copy.
+    /// A notification: `<node> <records>`, where records is `ChangedRecord.encode`'s text or `*` (drop
+    /// every copy). Anything else (any role on the database may notify) is ignored: the caches do not
+    /// depend on notifications, which only shorten how long a copy may be stale.
     private func received(_ payload: String) {
         let parts = payload.split(separator: " ", maxSplits: 1)
-        guard parts.count != 2 || parts[0] != node else { return }
-        handler()?(parts.count == 2 ? ChangedRecord.decode(String(parts[1])) : nil)
+        guard parts.count == 2, parts[0] != node else { return }
+        if parts[1] == "*" {
+            handler()?(nil)
+        } else if let records = ChangedRecord.decode(String(parts[1])) {
+            handler()?(records)
+        }
     }
 }

@@ -56,6 +56,8 @@ public enum DatabaseCopy {
             logger: logger
         )
         defer { target.close() }
+        // Checked before migrating too: a mistyped URL must not upgrade a live deployment's schema.
+        try refuseRows(in: target)
         _ = try PostgresMigrations.run(on: target)
         let tables = try plan(source: source, target: target)
 
@@ -63,19 +65,40 @@ public enum DatabaseCopy {
         try source.connection.execute("BEGIN")
         defer { try? source.connection.execute("COMMIT") }
         try target.beginWrite()
+        let report: Report
         do {
-            for table in tables {
-                if try target.queryFirst("SELECT 1 FROM \(quoted(table.name)) LIMIT 1", { _ in true }) != nil {
-                    throw refused("the target database is not empty (table \(table.name) has rows): copy into a new database")
-                }
-            }
+            try refuseRows(in: target)
             for table in tables { try copy(table, from: source, to: target, progress: progress) }
-            try target.execute("COMMIT")
+            // Compared inside the transaction: a copy that differs is rolled back, never left behind.
+            report = try compare(tables.map(\.name), source: source.connection, target: target)
+            guard report.matches else { throw Differs(report: report) }
         } catch {
             if target.isUsable { try? target.execute("ROLLBACK") }
             throw error
         }
-        return try compare(tables.map(\.name), source: source.connection, target: target)
+        do {
+            try target.execute("COMMIT")
+        } catch {
+            throw refused("the answer to COMMIT was lost (\(error)): the copy may or may not be in the target; check it before using or copying again")
+        }
+        return report
+    }
+
+    /// The copy differed from its source and was rolled back.
+    public struct Differs: Error, CustomStringConvertible {
+        public let report: Report
+        public var description: String { "the copy differs from its source and was rolled back" }
+    }
+
+    /// Throws when any table of the target's schema holds a row.
+    static func refuseRows(in target: PostgresSQLConnection) throws {
+        let tables = try target.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> ?",
+            [.text(PostgresMigrations.versionTable)]
+        ) { $0.text(0) }
+        for table in tables where try target.queryFirst("SELECT 1 FROM \(quoted(table)) LIMIT 1", { _ in true }) != nil {
+            throw refused("the target database is not empty (table \(table) has rows): copy into a new database")
+        }
     }
 
     /// One table to copy: its columns on both sides, and the target's identity columns that take
@@ -84,6 +107,8 @@ public enum DatabaseCopy {
         let name: String
         let columns: [Column]
         let hasRowID: Bool
+        /// The primary key's columns, in key order: how a table without rowid is paged.
+        let primaryKey: [String]
         let identities: [String]
     }
 
@@ -121,6 +146,7 @@ public enum DatabaseCopy {
                 name: name,
                 columns: columns.map { Column(name: $0.name, type: $0.type) },
                 hasRowID: hasRowID,
+                primaryKey: try source.primaryKey(of: name),
                 identities: described.filter { $0.isIdentity && $0.generation == "BY DEFAULT" }.map(\.name)
             )
         }
@@ -149,18 +175,22 @@ public enum DatabaseCopy {
     static func copy(_ table: Table, from source: SQLiteSource, to target: PostgresSQLConnection, progress: (Progress) -> Void) throws {
         let names = table.columns.map { quoted($0.name) }.joined(separator: ", ")
         let total = try source.connection.queryFirst("SELECT count(*) FROM \(quoted(table.name))") { $0.int(0) } ?? 0
-        let select =
-            table.hasRowID
-            ? "SELECT rowid, \(names) FROM \(quoted(table.name)) WHERE rowid > ? ORDER BY rowid LIMIT \(batchRows)"
-            : "SELECT 0, \(names) FROM \(quoted(table.name)) LIMIT \(batchRows) OFFSET ?"
+        // Keyset paging, by rowid or by the primary key: each batch starts where the last one ended.
+        let keys = table.hasRowID ? ["rowid"] : table.primaryKey
+        guard !keys.isEmpty else { throw refused("\(table.name) has neither a rowid nor a primary key") }
+        let keyList = keys.map { quoted($0) }.joined(separator: ", ")
+        let order = "ORDER BY \(keyList) LIMIT \(batchRows)"
+        let first = "SELECT \(keyList), \(names) FROM \(quoted(table.name)) \(order)"
+        let next =
+            "SELECT \(keyList), \(names) FROM \(quoted(table.name)) WHERE (\(keyList)) > (\(keys.map { _ in "?" }.joined(separator: ", "))) \(order)"
         let rowSQL = "(" + Array(repeating: "?", count: table.columns.count).joined(separator: ", ") + ")"
         var copied = 0
-        var lastRowID: Int64 = 0
+        var lastKey: [SQLValue]?
         progress(Progress(table: table.name, copied: 0, total: total))
         while true {
-            let rows = try source.connection.query(select, [.integer(table.hasRowID ? lastRowID : Int64(copied))]) { row in
-                (rowID: row.int64(0), values: try table.columns.indices.map { index in
-                    try convert(row.storedValue(Int32(index + 1)), to: table.columns[index], of: table.name)
+            let rows = try source.connection.query(lastKey == nil ? first : next, lastKey ?? []) { row in
+                (key: keys.indices.map { row.storedValue(Int32($0)) }, values: try table.columns.indices.map { index in
+                    try convert(row.storedValue(Int32(keys.count + index)), to: table.columns[index], of: table.name)
                 })
             }
             guard let last = rows.last else { break }
@@ -172,7 +202,7 @@ public enum DatabaseCopy {
             } catch {
                 throw PostgresFailure(sqlState: (error as? PostgresFailure)?.sqlState, message: "copying \(table.name): \(error)")
             }
-            lastRowID = last.rowID
+            lastKey = last.key
             copied += rows.count
             progress(Progress(table: table.name, copied: copied, total: total))
         }

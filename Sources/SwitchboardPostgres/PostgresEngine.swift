@@ -87,8 +87,9 @@ final class PostgresEngine: SQLEngine {
                 if !kept { connection.close() }
             }
             // One snapshot for every statement of the read, as SQLite's read transactions give.
-            // BEGIN goes with the first statement, and the COMMIT of a read-only transaction is not waited
-            // for (the next user of the connection settles it): one round trip for a one-query read.
+            // BEGIN goes ahead of the first statement, and the COMMIT of a read-only transaction is not
+            // waited for (the next user of the connection settles it): one wait for a one-query read
+            // (postgres-nio still sends each statement after the previous one's answer).
             try connection.queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             do {
                 let result = try body(connection, snapshot)

@@ -86,7 +86,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             connection = try Self.wait(for: connecting, timeout: self.timeout, on: eventLoop)
         } catch {
             // A connection that completes after the deadline is nobody's: close it then.
-            connecting.whenSuccess { late in late.close().whenComplete { _ in } }
+            connecting.whenSuccess { late in late.close().whenComplete { _ in withExtendedLifetime(late) {} } }
             throw PostgresFailure(sqlState: nil, message: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(PostgresFailure(error).message)")
         }
         let milliseconds = self.timeout.nanoseconds / 1_000_000

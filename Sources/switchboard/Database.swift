@@ -17,16 +17,21 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
         commandName: "copy",
         abstract: "Copy a whole SQLite deployment into an empty PostgreSQL database; the server must be stopped.",
         discussion: """
-            The configuration (--config) is the PostgreSQL deployment's: its secrets.key_file (or the \
-            secret.key beside its database.path) receives the key that seals the copied secrets, unless \
-            it is the source's already. The copy ends by comparing every table's rows and each tenant's \
-            last seq; it exits non-zero when one differs.
+            The configuration (--config) is the PostgreSQL deployment's: without --to, its database.url \
+            (or SWITCHBOARD_DATABASE_URL, which keeps the password off the command line) is the target. \
+            Its secrets.key, or its secrets.key_file (else the secret.key beside its database.path), must \
+            hold the source's key (--from-key, else the secret.key beside the SQLite file); a missing key \
+            file is written with it. The copy compares every table's rows and each tenant's last seq \
+            before it commits, and rolls back when one differs.
             """
     )
 
     @OptionGroup var options: ConfigOptions
     @Option(name: .long, help: "The database to copy: sqlite:PATH.") var from: String
-    @Option(name: .long, help: "An empty PostgreSQL database: postgres://user:password@host:port/database.") var to: String
+    @Option(name: .long, help: "An empty PostgreSQL database: postgres://user:password@host:port/database (default: the configuration's database.url).")
+    var to: String?
+    @Option(name: .long, help: "The file with the key that seals the source's secrets (default: secret.key beside the SQLite file).")
+    var fromKey: String?
 
     func run() async throws {
         let configuration = try options.load()
@@ -34,10 +39,14 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
             throw ValidationError("--from must be sqlite:PATH, the SQLite file of the deployment to copy.")
         }
         let path = String(from.dropFirst("sqlite:".count))
-        guard to.hasPrefix("postgres://") || to.hasPrefix("postgresql://") else {
-            throw ValidationError("--to must be a postgres:// URL of an empty database.")
+        guard let to = to ?? configuration.database.url, to.hasPrefix("postgres://") || to.hasPrefix("postgresql://") else {
+            throw ValidationError("--to (or database.url) must be a postgres:// URL of an empty database.")
         }
-        let key = try SealingKeyMove(secrets: configuration.secrets, source: path, target: configuration.database.path)
+        let key = try SealingKeyMove(
+            secrets: configuration.secrets,
+            sourceKey: fromKey ?? ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("secret.key"),
+            targetDatabase: configuration.database.path
+        )
         var settings = configuration.database
         settings.url = to
         let line = ProgressLine()
@@ -45,11 +54,24 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
         let report: DatabaseCopy.Report
         do {
             report = try StoreFactory.copy(fromSQLite: path, to: settings, logger: Logger(label: "switchboard")) { line.show($0) }
+        } catch let differs as DatabaseCopy.Differs {
+            line.end()
+            Self.show(differs.report)
+            throw ValidationError("The copy differed from its source (see above) and was rolled back: nothing was copied.")
         } catch {
             line.end()
-            throw ValidationError("Nothing was copied: \(error)")
+            throw ValidationError("Not copied: \(error)")
         }
         line.end()
+        Self.show(report)
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = String(format: "%.2f", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        print("Copied \(report.rows.reduce(0) { $0 + $1.target }) rows in \(seconds) s; \(report.lastSeqs.count) tenants' last seqs match.")
+        print(try key.move())
+    }
+
+    /// Every table's rows on both sides, and the tenants whose last seq differs.
+    static func show(_ report: DatabaseCopy.Report) {
         print("table".padding(toLength: 24, withPad: " ", startingAt: 0) + "   sqlite  postgres")
         for row in report.rows {
             print(row.table.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %8lld  %8lld", row.source, row.target) + (row.source == row.target ? "" : "  DIFFERS"))
@@ -57,40 +79,42 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
         for seq in report.lastSeqs where seq.source != seq.target {
             print("tenant \(seq.tenant): last seq \(seq.source) in SQLite, \(seq.target) in PostgreSQL  DIFFERS")
         }
-        guard report.matches else { throw ValidationError("The copy differs from its source (see above); do not use it.") }
-        let elapsed = (ContinuousClock.now - started).components
-        let seconds = String(format: "%.2f", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
-        print("Copied \(report.rows.reduce(0) { $0 + $1.target }) rows in \(seconds) s; \(report.lastSeqs.count) tenants' last seqs match.")
-        print(try key.move())
     }
 }
 
-/// Where the key that seals the source's secrets is, and where the PostgreSQL deployment's servers
-/// will look for it; checked before the copy, moved after it.
+/// The key that seals the source's secrets and where the PostgreSQL deployment's servers will find
+/// theirs: checked to be the same before the copy, written after it when the target has no key file.
 struct SealingKeyMove {
-    let source: String?
+    let sourceKey: String
+    let key: String?
     let target: String?
 
-    /// - Throws: when the target's key file exists and holds another key: servers on the copy could not
-    ///   open its sealed secrets.
-    init(secrets: SwitchboardConfiguration.Secrets, source database: String, target targetDatabase: String) throws {
-        source = secrets.keyFilePath(databasePath: database)
+    /// - Throws: when the target's key (its inline `secrets.key` or its key file) is another key than
+    ///   the source's: servers on the copy could not open its sealed secrets.
+    init(secrets: SwitchboardConfiguration.Secrets, sourceKey: String, targetDatabase: String) throws {
+        self.sourceKey = sourceKey
+        let read = { (path: String) in FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } }
+        key = read(sourceKey)
         target = secrets.keyFilePath(databasePath: targetDatabase)
-        guard let source, let target, source != target, let sourceKey = FileManager.default.contents(atPath: source) else { return }
-        if let targetKey = FileManager.default.contents(atPath: target), targetKey != sourceKey {
-            throw ValidationError("\(target) holds another key than the source's (\(source)): the copy's sealed secrets would not open with it.")
+        guard let key else { return }
+        let targetKey = secrets.key ?? target.flatMap(read)
+        if let targetKey, targetKey != key {
+            throw ValidationError("The PostgreSQL deployment's key (\(secrets.key == nil ? target ?? "" : "secrets.key")) is another key than the source's (\(sourceKey)): the copy's sealed secrets would not open with it.")
         }
     }
 
-    /// Copies the key file where the target's servers look for it; says where the key is.
+    /// Writes the key where the target's servers look for it, when it is not there yet; says where it is.
     func move() throws -> String {
-        guard let source, let target else { return "The key that seals secrets is in the configuration (secrets.key): give it to every server." }
-        let manager = FileManager.default
-        guard manager.fileExists(atPath: source) else { return "There is no secret key at \(source): nothing was sealed." }
-        if source != target, !manager.fileExists(atPath: target) {
-            try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try manager.copyItem(atPath: source, toPath: target)
-            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: target)
+        guard let key else { return "There is no secret key at \(sourceKey): if the source sealed secrets, pass its key with --from-key." }
+        guard let target else { return "The key that seals secrets is the configuration's secrets.key: give it to every server." }
+        if !FileManager.default.fileExists(atPath: target) {
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // Created private, never through a link: the key is never readable by others, not even briefly.
+            let descriptor = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw ValidationError("Cannot create \(target) for the secret key.") }
+            defer { close(descriptor) }
+            let bytes = Array((key + "\n").utf8)
+            guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else { throw ValidationError("Cannot write the secret key to \(target).") }
         }
         return "The key that seals secrets is at \(target): every server on the PostgreSQL database needs it (secrets.key_file)."
     }

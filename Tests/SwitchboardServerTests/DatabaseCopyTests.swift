@@ -115,7 +115,18 @@ import Testing
             }
 
 
-            let copied = try Self.switchboard(["db", "copy", "--from", "sqlite:\(source.database.path)", "--to", databaseURL], environment: environment)
+            // A deployment configured with another key could not open the copied secrets: refused before copying.
+            let anotherSealingKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            let wrongKey = try Self.switchboard(
+                ["db", "copy", "--from", "sqlite:\(source.database.path)", "--to", databaseURL],
+                environment: environment.merging(["SWITCHBOARD_SECRETS_KEY": anotherSealingKey]) { $1 }
+            )
+            #expect(wrongKey.status != 0 && wrongKey.output.contains("another key"), "\(wrongKey.output)")
+            // Without --to, the configuration's database.url is the target.
+            let copied = try Self.switchboard(
+                ["db", "copy", "--from", "sqlite:\(source.database.path)"],
+                environment: environment.merging(["SWITCHBOARD_DATABASE_URL": databaseURL]) { $1 }
+            )
             #expect(copied.status == 0, "\(copied.output)")
             #expect(copied.output.contains("messages") && copied.output.contains(" 1000      1000") && !copied.output.contains("DIFFERS"), "\(copied.output)")
             let sourceKey = (source.database.path as NSString).deletingLastPathComponent + "/secret.key"

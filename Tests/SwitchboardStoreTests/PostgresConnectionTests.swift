@@ -95,8 +95,9 @@ import Testing
         try Self.waitFor { heardByOther.count == 2 }
         #expect(heardByOther.calls.withLock { $0.last } == .some([agent]), "the rolled-back transaction's notification never arrives")
 
-        // A notification of another shape (any role may notify) drops every copy.
+        // A notification of another shape (any role may notify) is ignored; "*" drops every copy.
         try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger [[1]]")])
+        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger *")])
         try Self.waitFor { heardByOther.count == 3 }
         #expect(heardByOther.calls.withLock { $0.last } == .some(nil))
         #expect(heardByMine.count == 2, "its own commit is not heard; the stranger's is")

@@ -88,8 +88,8 @@ package protocol SQLConnection: AnyObject {
     /// Runs statements without parameters or results (`BEGIN`, `COMMIT`, `SAVEPOINT ...`).
     func execute(_ sql: String) throws
     /// Runs a statement without parameters or results whose failure may be reported by the next
-    /// statement that waits for its answer instead (`SAVEPOINT`, `RELEASE`): PostgreSQL sends it
-    /// without waiting, saving a round trip; SQLite runs it at once. The next `execute`, `run` or
+    /// statement that waits for its answer instead (`SAVEPOINT`, `RELEASE`): on PostgreSQL the caller
+    /// does not wait for it, saving a thread wake-up; SQLite runs it at once. The next `execute`, `run` or
     /// query throws the first failure of the statements queued before it.
     func queue(_ sql: String, _ bindings: [SQLValue]) throws
     /// Runs a statement for its effect; returns the number of rows changed.

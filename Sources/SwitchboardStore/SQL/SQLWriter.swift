@@ -178,13 +178,17 @@ package final class SQLWriter: @unchecked Sendable {
             for job in batch { job.finish(error) }
             return false
         }
-        for job in batch {
+        for (index, job) in batch.enumerated() {
             let appended = connection.appendedEvents.count
+            // A name per job: a failure of an earlier job's queued statement that surfaces in this one
+            // cannot be rolled back to this job's savepoint (it was never taken in the failed
+            // transaction), so the batch is abandoned instead of the earlier job being reported done.
+            let savepoint = "job\(index)"
             do {
-                try connection.queue("SAVEPOINT job")
+                try connection.queue("SAVEPOINT \(savepoint)")
                 do {
                     try job.perform(connection)
-                    try connection.queue("RELEASE job")
+                    try connection.queue("RELEASE \(savepoint)")
                     outcomes.append((job, nil))
                 } catch {
                     // The database may have ended the whole transaction (SQLite on a full disk, PostgreSQL
@@ -192,8 +196,8 @@ package final class SQLWriter: @unchecked Sendable {
                     // run outside a transaction.
                     guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
                     connection.scratch.dropAppendedEvents(after: appended)
-                    try connection.execute("ROLLBACK TO job")
-                    try connection.execute("RELEASE job")
+                    try connection.execute("ROLLBACK TO \(savepoint)")
+                    try connection.execute("RELEASE \(savepoint)")
                     outcomes.append((job, error))
                 }
             } catch {

@@ -205,7 +205,8 @@ struct SQLiteRow {
         switch sqlite3_column_type(statement, column) {
         case SQLITE_INTEGER: .integer(int64(column))
         case SQLITE_FLOAT: .real(double(column))
-        case SQLITE_TEXT: .text(String(decoding: blob(column), as: UTF8.self))  // every byte, a NUL included
+        // Every byte, a NUL included; text that is not UTF-8 stays bytes, for the copy to refuse.
+        case SQLITE_TEXT: String(validating: blob(column), as: UTF8.self).map(SQLValue.text) ?? .blob(blob(column))
         case SQLITE_BLOB: .blob(blob(column))
         default: .null
         }

@@ -15,6 +15,12 @@ package final class SQLiteSource {
         lock = try SQLiteDatabaseLock(database: path, exclusive: true)
         do {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: "FULL")
+            // The file is read, not trusted: no schema-defined functions run, and it must be intact.
+            try connection.execute("PRAGMA trusted_schema = OFF")
+            let verdict = try connection.query("PRAGMA quick_check") { $0.text(0) }
+            guard verdict == ["ok"] else {
+                throw SQLiteError(code: SQLITE_CORRUPT, message: "the database \(path) fails its check: \(verdict.prefix(3).joined(separator: "; "))")
+            }
             let version = try Migrations.checkVersion(on: connection)
             guard version == Migrations.latestVersion else {
                 throw SQLiteError(
@@ -39,6 +45,11 @@ package final class SQLiteSource {
     /// The columns of `table`, in their order.
     package func columns(of table: String) throws -> [String] {
         try connection.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", [.text(table)]) { $0.text(0) }
+    }
+
+    /// The columns of `table`'s primary key, in key order.
+    package func primaryKey(of table: String) throws -> [String] {
+        try connection.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [.text(table)]) { $0.text(0) }
     }
 
     /// The largest value SQLite's AUTOINCREMENT handed out in `table`, which may be above the largest
