@@ -90,13 +90,17 @@ public enum DatabaseCopy {
         public var description: String { "the copy differs from its source and was rolled back" }
     }
 
-    /// Throws when any table of the target's schema holds a row.
-    static func refuseRows(in target: PostgresSQLConnection) throws {
-        let tables = try target.query(
+    /// The tables of the target's schema, its version table excepted.
+    static func tables(of target: PostgresSQLConnection) throws -> [String] {
+        try target.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> ?",
             [.text(PostgresMigrations.versionTable)]
         ) { $0.text(0) }
-        for table in tables where try target.queryFirst("SELECT 1 FROM \(quoted(table)) LIMIT 1", { _ in true }) != nil {
+    }
+
+    /// Throws when any table of the target's schema holds a row.
+    static func refuseRows(in target: PostgresSQLConnection) throws {
+        for table in try tables(of: target) where try target.queryFirst("SELECT 1 FROM \(quoted(table)) LIMIT 1", { _ in true }) != nil {
             throw refused("the target database is not empty (table \(table) has rows): copy into a new database")
         }
     }
@@ -122,10 +126,7 @@ public enum DatabaseCopy {
     /// - Throws: when the two schemas do not have the same tables and columns.
     static func plan(source: SQLiteSource, target: PostgresSQLConnection) throws -> [Table] {
         let sourceTables = try source.tables()
-        let targetTables = try target.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> ?",
-            [.text(PostgresMigrations.versionTable)]
-        ) { $0.text(0) }
+        let targetTables = try tables(of: target)
         guard Set(sourceTables.map(\.name)) == Set(targetTables) else {
             let missing = Set(sourceTables.map(\.name)).symmetricDifference(targetTables).sorted()
             throw refused("the two schemas differ in tables: \(missing.joined(separator: ", "))")

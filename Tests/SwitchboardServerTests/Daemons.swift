@@ -34,6 +34,22 @@ func stopDaemon(_ process: SpawnedProcess?) {
     process.waitUntilExit()
 }
 
+/// Runs a command to its end; its exit status and everything it printed (standard output and error).
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> (status: Int32, output: String) {
+    let process = SpawnedProcess()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
 /// Runs a setup tool to its end.
 /// - Throws: `FixtureError` with what it printed on standard error when it fails.
 func runTool(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws {

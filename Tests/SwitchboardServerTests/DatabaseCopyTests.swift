@@ -11,17 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct DatabaseCopyTests {
     /// Runs `switchboard` with `arguments`; returns its exit status and everything it printed.
     static func switchboard(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: PluginFixtures.switchboardExecutable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try runCommand(PluginFixtures.switchboardExecutable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
     }
 
     static func configuration(database: DatabaseSettings, plugins: String) -> SwitchboardConfiguration {

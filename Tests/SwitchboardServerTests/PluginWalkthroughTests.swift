@@ -7,17 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(3))) struct PluginWalkthroughTests {
     /// Runs a command in `directory`; its exit status and what it printed.
     static func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runCommand("/usr/bin/env", arguments, directory: directory)
     }
 
     @Test func theDocumentedStepsTakeANewPluginToATenant() async throws {
