@@ -5,9 +5,11 @@ import PostgresNIO
 import SwitchboardStore
 import Synchronization
 
-/// Hears the records other servers' commits saved: every writer that saved agents or conversations
-/// sends one notification per group commit (`notify`, inside its transaction, so it is delivered only
-/// if the commit is), and one connection per server `LISTEN`s for them.
+/// Hears of other servers' commits: every writer whose group commit appended events or saved agents or
+/// conversations sends one notification for it (`notify`, inside its transaction, so it is delivered
+/// only if the commit is), never one per message, and one connection per server `LISTEN`s for them.
+/// The events' count wakes this server's log readers (realtime fan-out, consumers), the records drop
+/// cached copies.
 ///
 /// A connection that is lost is replaced a second later; whenever listening (re)starts, the handler is
 /// told that notifications may have been missed. Between a lost connection and the next, cached copies
@@ -25,7 +27,7 @@ final class CommitListener: Sendable {
     private let logger: Logger
     /// This server's id in the notifications it sends, so that it skips its own.
     private let node = UUID().uuidString
-    private let state = Mutex<(connection: PostgresConnection?, handler: (@Sendable ([ChangedRecord]?) -> Void)?, isClosed: Bool)>((nil, nil, false))
+    private let state = Mutex<(connection: PostgresConnection?, handler: (@Sendable (OtherCommit) -> Void)?, isClosed: Bool)>((nil, nil, false))
 
     init(target: PostgresTarget, timeout: TimeAmount, eventLoop: any EventLoop, logger: Logger) {
         self.target = target
@@ -34,18 +36,19 @@ final class CommitListener: Sendable {
         self.logger = logger
     }
 
-    /// Queues the notification of `records`, saved by the writer's current transaction, on its
-    /// connection: one per group commit, none when it saved none.
-    func notify(_ records: [ChangedRecord], on connection: any SQLConnection) throws {
-        guard !records.isEmpty else { return }
+    /// Queues the notification of what the writer's current transaction did (`events` appended,
+    /// `records` saved) on its connection: one per group commit, none when it did neither.
+    func notify(events: Int, records: [ChangedRecord], on connection: any SQLConnection) throws {
+        guard events > 0 || !records.isEmpty else { return }
         let encoded = ChangedRecord.encode(records)
         // Too many to name: the listeners drop every copy.
-        let payload = node + " " + (encoded.utf8.count <= Self.payloadLimit ? encoded : "*")
+        let payload = "\(node) \(events) " + (encoded.utf8.count <= Self.payloadLimit ? encoded : "*")
         try connection.queue("SELECT pg_notify(?, ?)", [.text(Self.channel), .text(payload)])
     }
 
-    /// Starts listening; `handler` gets each other server's records, or nil when some may have been missed.
-    func start(_ handler: @escaping @Sendable ([ChangedRecord]?) -> Void) {
+    /// Starts listening; `handler` gets each other server's commit, or `OtherCommit.missed` when some
+    /// may have been missed.
+    func start(_ handler: @escaping @Sendable (OtherCommit) -> Void) {
         state.withLock { $0.handler = handler }
         connect()
     }
@@ -81,10 +84,10 @@ final class CommitListener: Sendable {
                         logger.warning("Cannot listen for other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error))"])
                         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
                     }
-                    handler()?(nil)
+                    handler()?(.missed)
                 }
                 connection.closeFuture.whenComplete { [self] _ in
-                    handler()?(nil)
+                    handler()?(.missed)
                     retry()
                 }
             case .failure(let error):
@@ -94,7 +97,7 @@ final class CommitListener: Sendable {
         }
     }
 
-    private func handler() -> (@Sendable ([ChangedRecord]?) -> Void)? {
+    private func handler() -> (@Sendable (OtherCommit) -> Void)? {
         state.withLock { $0.handler }
     }
 
@@ -103,16 +106,23 @@ final class CommitListener: Sendable {
         eventLoop.scheduleTask(in: .seconds(1)) { [self] in connect() }
     }
 
-    /// A notification: `<node> <records>`, where records is `ChangedRecord.encode`'s text or `*` (drop
-    /// every copy). Anything else (any role on the database may notify) is ignored: the caches do not
-    /// depend on notifications, which only shorten how long a copy may be stale.
+    /// A notification: `<node> <events> <records>`, where events is how many the commit appended and
+    /// records is `ChangedRecord.encode`'s text (empty for none) or `*` (drop every copy). Anything else
+    /// (any role on the database may notify) is taken as a commit that may have changed anything: a
+    /// forged notification costs a read of the log and of the cached records, never a wrong answer.
     private func received(_ payload: String) {
-        let parts = payload.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0] != node else { return }
-        if parts[1] == "*" {
-            handler()?(nil)
-        } else if let records = ChangedRecord.decode(String(parts[1])) {
-            handler()?(records)
+        let parts = payload.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let events = Int(parts[1]), events >= 0 else {
+            handler()?(.missed)
+            return
+        }
+        guard parts[0] != node else { return }
+        if parts[2] == "*" {
+            handler()?(OtherCommit(records: nil, events: events))
+        } else if let records = ChangedRecord.decode(String(parts[2])) {
+            handler()?(OtherCommit(records: records, events: events))
+        } else {
+            handler()?(.missed)
         }
     }
 }

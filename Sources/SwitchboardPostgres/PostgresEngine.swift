@@ -32,6 +32,7 @@ final class PostgresEngine: SQLEngine {
     /// This server's commits, and the other servers' commits it heard of: what the record caches count.
     private let commitCount = Atomic<UInt64>(0)
     private let listener: CommitListener
+    private let leases: AdvisoryLeases
 
     var dialect: SQLDialect { .postgres }
     var isSoleWriter: Bool { false }
@@ -58,6 +59,7 @@ final class PostgresEngine: SQLEngine {
         }
         lastPosition = try connection.queryFirst("SELECT coalesce(max(position), 0) FROM events") { $0.int64(0) } ?? 0
         listener = CommitListener(target: target, timeout: TimeAmount(timeout), eventLoop: Self.eventLoops.next(), logger: logger)
+        leases = AdvisoryLeases(target: target, timeout: TimeAmount(timeout), eventLoop: Self.eventLoops.next(), logger: logger)
         readThreads = NIOThreadPool(numberOfThreads: readCapacity)
         readThreads.start()
     }
@@ -108,7 +110,12 @@ final class PostgresEngine: SQLEngine {
             open: { [self] in try connect() },
             threadName: "pg-writer",
             maxBatch: maxBatch,
-            hooks: .init(beforeCommit: { [listener] connection in try listener.notify(connection.changedRecords, on: connection) }, afterCommit: { [self] in commitCount.add(1, ordering: .releasing).newValue }),
+            hooks: .init(
+                beforeCommit: { [listener] connection in
+                    try listener.notify(events: connection.appendedEvents.count, records: connection.changedRecords, on: connection)
+                },
+                afterCommit: { [self] in commitCount.add(1, ordering: .releasing).newValue }
+            ),
             observer: observer,
             logger: logger,
             onCommitted: onCommitted
@@ -116,8 +123,12 @@ final class PostgresEngine: SQLEngine {
     }
 
     /// Other servers' commits arrive as notifications (`CommitListener`), each counted as a commit.
-    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void) {
-        listener.start { [self] records in onChange(records, commitCount.add(1, ordering: .releasing).newValue) }
+    func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {
+        listener.start { [self] commit in onChange(commit, commitCount.add(1, ordering: .releasing).newValue) }
+    }
+
+    func takeLease(_ name: String) async throws -> (any Lease)? {
+        try await leases.take(name)
     }
 
     /// PostgreSQL's autovacuum gives deleted rows' space back for reuse; nothing to do here.
@@ -142,6 +153,7 @@ final class PostgresEngine: SQLEngine {
     func close(writer: SQLWriter) {
         writer.stop()
         listener.close()
+        leases.close()
         let connections = idle.withLock { idle in
             idle.isClosed = true
             defer { idle.connections.removeAll() }

@@ -540,5 +540,20 @@ enum PostgresSchema {
                 "CREATE INDEX signature_nonces_by_expiry ON signature_nonces(expires_at)",
             ]
         ),
+        (
+            16,
+            // The servers sharing the database, each with its last heartbeat and the leases it held then.
+            [
+                """
+                CREATE TABLE cluster_nodes (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    address TEXT COLLATE "C" NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    heartbeat_at BIGINT NOT NULL,
+                    leases TEXT COLLATE "C" NOT NULL
+                )
+                """,
+            ]
+        ),
     ]
 }

@@ -4,6 +4,17 @@ import Logging
 import SwitchboardCore
 import Synchronization
 
+/// The names of the leases a process holds.
+final class HeldLeaseNames: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    var sorted: [String] { names.withLock { $0.sorted() } }
+
+    func insert(_ name: String) { _ = names.withLock { $0.insert(name) } }
+
+    func remove(_ name: String) { _ = names.withLock { $0.remove(name) } }
+}
+
 /// The store: every storage port, written once in SQL over an engine (`SQLEngine`): SQLite, the
 /// embedded default, or PostgreSQL (`SwitchboardPostgres`).
 ///
@@ -19,7 +30,8 @@ public final class SQLStore: StoreMaintenance {
     let logger: Logger
     /// Whether the last write failed for a full disk; cleared by the next write that succeeds.
     let storageFull = Mutex(false)
-    /// Signalled after every group commit that appended events.
+    /// Signalled after every group commit that appended events: this process's, and other servers' as
+    /// the engine hears of them.
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers; nil unless this process is the only writer.
     let recentEvents: RecentEvents?
@@ -30,6 +42,8 @@ public final class SQLStore: StoreMaintenance {
     let agentCache: RecordCache<Agent>
     /// Conversations read recently by id, dropped like the agents.
     let conversationCache: RecordCache<Conversation>
+    /// The names of the leases this process holds (`takeLease`).
+    let held = HeldLeaseNames()
 
     /// Opens the SQLite database `configuration` names, creating it and running migrations as needed.
     /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
@@ -58,8 +72,10 @@ public final class SQLStore: StoreMaintenance {
             recentEvents?.append(commit.events)
             commits.notify(advancingBy: UInt64(commit.events.count))
         }
-        engine.observeOtherWriters { records, commits in
-            Self.invalidate(records, commits: commits, agents: agentCache, conversations: conversationCache)
+        engine.observeOtherWriters { other, count in
+            Self.invalidate(other.records, commits: count, agents: agentCache, conversations: conversationCache)
+            // Their events are read from the database (no recent events are kept with other writers).
+            if other.events > 0 { commits.notify(advancingBy: UInt64(other.events)) }
         }
     }
 

@@ -6,7 +6,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Customer-service integration server.",
-        subcommands: [Serve.self, Migrate.self, Backup.self, Restore.self, Database.self, Tenants.self, Keys.self, Plugins.self, PluginHostCommand.self]
+        subcommands: [Serve.self, Migrate.self, Backup.self, Restore.self, Database.self, ClusterCommand.self, Tenants.self, Keys.self, Plugins.self, PluginHostCommand.self]
     )
 
     /// Runs the command with `SIGPIPE` ignored. Every write to a pipe or socket handles `EPIPE` (a

@@ -47,12 +47,12 @@ import Testing
     }
 }
 
-/// Other servers' commits reach this one's record caches as notifications.
+/// Other servers' commits reach this one's log readers and record caches as notifications.
 @Suite(.timeLimit(.minutes(2))) struct CommitListenerTests {
     /// The handler's calls, in order.
     final class Heard: Sendable {
-        let calls = Mutex<[[ChangedRecord]?]>([])
-        func record(_ records: [ChangedRecord]?) { calls.withLock { $0.append(records) } }
+        let calls = Mutex<[OtherCommit]>([])
+        func record(_ commit: OtherCommit) { calls.withLock { $0.append(commit) } }
         var count: Int { calls.withLock { $0.count } }
     }
 
@@ -82,24 +82,32 @@ import Testing
         other.start(heardByOther.record)
         // Listening began: both are told they may have missed something.
         try Self.waitFor { heardByMine.count == 1 && heardByOther.count == 1 }
-        #expect(heardByOther.calls.withLock { $0 } == [nil])
+        #expect(heardByOther.calls.withLock { $0 } == [.missed])
 
         let agent = ChangedRecord.agent(RecordKey(tenant: "t 1", id: #"a "quoted" id"#))
         try writer.beginWrite()
-        try mine.notify([agent, .conversation(RecordKey(tenant: "t 1", id: "c"))], on: writer)
+        try mine.notify(events: 1, records: [agent, .conversation(RecordKey(tenant: "t 1", id: "c"))], on: writer)
         try writer.execute("ROLLBACK")
         try writer.beginWrite()
-        try mine.notify([], on: writer)
-        try mine.notify([agent], on: writer)
+        try mine.notify(events: 0, records: [], on: writer)
+        try mine.notify(events: 3, records: [agent], on: writer)
         try writer.execute("COMMIT")
         try Self.waitFor { heardByOther.count == 2 }
-        #expect(heardByOther.calls.withLock { $0.last } == .some([agent]), "the rolled-back transaction's notification never arrives")
-
-        // A notification of another shape (any role may notify) is ignored; "*" drops every copy.
-        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger [[1]]")])
-        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger *")])
+        #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: [agent], events: 3), "the rolled-back transaction's notification never arrives")
+        // A commit that only appended events wakes the log's readers and drops no copy.
+        try writer.beginWrite()
+        try mine.notify(events: 2, records: [], on: writer)
+        try writer.execute("COMMIT")
         try Self.waitFor { heardByOther.count == 3 }
-        #expect(heardByOther.calls.withLock { $0.last } == .some(nil))
-        #expect(heardByMine.count == 2, "its own commit is not heard; the stranger's is")
+        #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: [], events: 2))
+
+        // "*" drops every copy; a notification of another shape (any role may notify) counts as missed ones.
+        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger 0 *")])
+        try Self.waitFor { heardByOther.count == 4 }
+        #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: nil, events: 0))
+        try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger [[1]]")])
+        try Self.waitFor { heardByOther.count == 5 }
+        #expect(heardByOther.calls.withLock { $0.last } == .missed)
+        #expect(heardByMine.count == 3, "its own commits are not heard; the strangers' are")
     }
 }

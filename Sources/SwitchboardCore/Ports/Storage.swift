@@ -103,7 +103,7 @@ extension StoreMaintenance {
 /// The storage boundary: every port the server, its services and the CLI use. A backend implements
 /// all of it; outside the backends' modules, only the factory that opens the configured one names a
 /// concrete store.
-public typealias SwitchboardStorage = AuditLog & ChatStore & EventLog & IntegrationStore & OAuthStore & SignatureKeyStore & StatisticsStore
+public typealias SwitchboardStorage = AuditLog & ChatStore & Cluster & EventLog & IntegrationStore & OAuthStore & SignatureKeyStore & StatisticsStore
     & StoreMaintenance & TenantDirectory & TokenIssuerStore & WebhookStore
 
 /// The database settings of the `[database]` section.

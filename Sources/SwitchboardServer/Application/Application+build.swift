@@ -104,19 +104,31 @@ public func buildApplication(
         let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
         // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
         // closes), the store last.
+        let node = ClusterService.makeNodeID()
+        let address = ListeningAddress("\(configuration.server.host):\(configuration.server.port)")
+        logger.info("Node", metadata: ["sb.node": "\(node)"])
+        // Background work for the whole cluster runs on the server holding its lease (every lease, on SQLite).
+        func leased(_ name: String, _ service: any Service) -> any Service {
+            LeasedService(name: name, service: service, cluster: store, logger: logger)
+        }
         var services: [any Service] = [
-            StoreService(store: store), maintenance, presence, PluginService(manager: manager, httpClient: httpClient),
-            WebhookService(store: store, dispatcher: dispatcher, logger: logger), RealtimeTail(log: store, hub: hub, logger: logger),
-            StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger),
-            StatisticsSinkService(
-                integrations: manager,
-                store: store,
-                index: statistics,
-                interval: .seconds(configuration.statistics.sinkIntervalSeconds),
-                logger: logger
+            StoreService(store: store),
+            ClusterService(cluster: store, node: node, address: address, logger: logger),
+            leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient),
+            leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, logger: logger),
+            leased("statistics", StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
+            leased(
+                "statistics-sink",
+                StatisticsSinkService(
+                    integrations: manager,
+                    store: store,
+                    index: statistics,
+                    interval: .seconds(configuration.statistics.sinkIntervalSeconds),
+                    logger: logger
+                )
             ),
-            ticketing,
-            customerLookup.consumer(log: store, logger: logger),
+            leased("ticket-sync", ticketing),
+            leased("crm", customerLookup.consumer(log: store, logger: logger)),
         ]
         var certificates: TLSCertificates?
         switch (configuration.tls.certificate, configuration.tls.privateKey) {
@@ -163,6 +175,9 @@ public func buildApplication(
             server: server,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "switchboard"),
             services: services,
+            onServerRunning: { channel in
+                if let port = channel.localAddress?.port { address.set("\(configuration.server.host):\(port)") }
+            },
             logger: logger
         )
     } catch {

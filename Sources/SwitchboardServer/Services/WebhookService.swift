@@ -2,15 +2,19 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 
-/// Runs webhook delivery for the server's lifetime: the event-log consumer that queues deliveries and the
-/// dispatcher's workers. On graceful shutdown both stop; whatever is undelivered stays queued.
+/// Runs webhook delivery: the event-log consumer that queues deliveries and the dispatcher's workers.
+/// On graceful shutdown both stop; whatever is undelivered stays queued. In a cluster it runs on the
+/// server holding the webhooks' lease, which picks up endpoints changed and deliveries queued (a
+/// replay) through other servers within `pickUpInterval`.
 struct WebhookService: Service {
+    static let pickUpInterval = Duration.seconds(2)
+
     let store: any SwitchboardStorage
     let dispatcher: WebhookDispatcher
     let logger: Logger
 
     func run() async throws {
-        await dispatcher.refresh()
+        await dispatcher.start()
         let dispatcher = dispatcher
         // Queuing is idempotent (one live delivery per endpoint and event), so the cursor is saved lazily.
         let consumer = EventLogConsumer(
@@ -22,7 +26,18 @@ struct WebhookService: Service {
         ) { events in
             try await dispatcher.enqueue(events)
         }
-        try await consumer.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await consumer.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.pickUpInterval)
+                    await dispatcher.refresh()
+                    dispatcher.queued.notify()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
         await dispatcher.stop()
     }
 }

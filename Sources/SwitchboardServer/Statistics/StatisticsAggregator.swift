@@ -31,6 +31,8 @@ package struct StatisticsAggregator: Service {
         ) { events in
             try await ingest(events)
         }
+        index.fed(true)
+        defer { index.fed(false) }
         try await consumer.run()
     }
 

@@ -6,6 +6,8 @@ import SwitchboardCore
 ///
 /// A tenant's table loads on its first report, together with the aggregator's cursor it reflects; every
 /// batch the aggregator commits afterwards is added to each loaded table that does not yet hold it.
+/// In a cluster the aggregator runs on the server holding its lease; on the others nothing keeps a
+/// table up to date, so there each report loads it anew.
 package final class StatisticsIndex: Sendable {
     /// The name of the aggregator's cursor.
     package static let consumer = "statistics"
@@ -20,6 +22,8 @@ package final class StatisticsIndex: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether this server's aggregator runs, and so keeps the loaded tables current.
+    private let isFed = Atomic(false)
 
     package init(store: any StatisticsStore) {
         self.store = store
@@ -33,8 +37,18 @@ package final class StatisticsIndex: Sendable {
         return StatisticsReport(query: query, computed: table, pushed: pushed, agent: agent)
     }
 
+    /// Marks the aggregator of this server as running (its first batch follows) or stopped (the tables
+    /// are dropped: nothing would keep them current).
+    func fed(_ isRunning: Bool) {
+        isFed.store(isRunning, ordering: .sequentiallyConsistent)
+        if !isRunning { state.withLock { $0 = State() } }
+    }
+
     /// The tenant's computed conversation table, loading it on first use.
     func table(tenant: String) async throws -> RollupTable {
+        guard isFed.load(ordering: .sequentiallyConsistent) else {
+            return try await store.rollupTable(tenant: tenant, type: .conversation, consumer: Self.consumer)
+        }
         while true {
             if let table = state.withLock({ $0.tables[tenant] }) { return table }
             let loaded = try await store.rollupTable(tenant: tenant, type: .conversation, consumer: Self.consumer)

@@ -24,7 +24,8 @@ actor WebhookDispatcher {
     private var breakers: [String: CircuitBreaker] = [:]
     /// Requests in flight across every endpoint.
     private let slots: DeliverySlots
-    private var isStopped = false
+    /// Until `start()`, and after `stop()`: only the server holding the webhooks' lease delivers.
+    private var isStopped = true
     /// Refreshes begun, so that an older one does not undo a newer one's list.
     private var refreshes = 0
 
@@ -49,7 +50,14 @@ actor WebhookDispatcher {
         self.slots = DeliverySlots(configuration.maxConcurrentDeliveries)
     }
 
-    /// Starts a worker for every enabled endpoint and stops those of endpoints no longer enabled.
+    /// Starts delivering: a worker for every enabled endpoint.
+    func start() async {
+        isStopped = false
+        await refresh()
+    }
+
+    /// Starts a worker for every enabled endpoint and stops those of endpoints no longer enabled; does
+    /// nothing unless started.
     func refresh() async {
         // The read suspends the actor: a later refresh may have applied a newer list meanwhile, or
         // stop() may have run; only the newest read is applied, and none after stop().

@@ -9,10 +9,9 @@ package protocol SQLEngine: Sendable {
     /// Whether this process is the database's only writer. Only then may the store keep copies that
     /// only its own commits change (the recent events).
     var isSoleWriter: Bool { get }
-    /// Hands `onChange` the records other processes' commits saved, as soon as the engine hears of them,
-    /// with the commit count the record caches must take as theirs; nil records when it may have missed
-    /// some (every copy is then dropped). Called once, by the store.
-    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void)
+    /// Hands `onChange` what other processes' commits did, as soon as the engine hears of them, with the
+    /// commit count the record caches must take as theirs. Called once, by the store.
+    func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void)
     /// Where the database is, for logs: a path, or a host and port (never a password).
     var location: String { get }
     /// Runs `body` on a read connection, in a transaction that began after the last commit this
@@ -24,6 +23,8 @@ package protocol SQLEngine: Sendable {
     func reclaimSpace(writer: SQLWriter) async throws -> Int64
     /// The database's size and row counts.
     func figures() async throws -> DatabaseFigures
+    /// Takes the lease `name` for this process if no other holds it (`Cluster.takeLease`).
+    func takeLease(_ name: String) async throws -> (any Lease)?
     /// Finishes the writer's queued jobs and closes every connection.
     func close(writer: SQLWriter)
 }
@@ -42,4 +43,21 @@ package struct ReadSnapshot: Sendable {
     /// How long a read transaction may be reused, and so how long a cached record read in it lives:
     /// the bound on how long a commit from another process stays unseen.
     package static let lifetime: Duration = .milliseconds(100)
+}
+
+/// What an engine heard of another process's commit.
+package struct OtherCommit: Sendable, Equatable {
+    /// The cached records it saved; nil when any may have changed (every copy is dropped).
+    package let records: [ChangedRecord]?
+    /// How many events it appended.
+    package let events: Int
+
+    package init(records: [ChangedRecord]?, events: Int) {
+        self.records = records
+        self.events = events
+    }
+
+    /// Commits may have been missed (listening began or broke): anything may have changed, and the
+    /// log's readers must look for events.
+    package static let missed = OtherCommit(records: nil, events: 1)
 }

@@ -460,6 +460,19 @@ enum Migrations {
             CREATE INDEX signature_nonces_by_expiry ON signature_nonces(expires_at);
             """
         ),
+        (
+            16,
+            // The servers sharing the database, each with its last heartbeat and the leases it held then.
+            """
+            CREATE TABLE cluster_nodes (
+                id TEXT PRIMARY KEY,
+                address TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                leases TEXT NOT NULL
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

@@ -23,8 +23,11 @@ final class SQLiteEngine: SQLEngine {
 
     /// Nothing to hear: another process's commit (a CLI command) is unseen by the record caches no
     /// longer than `ReadSnapshot.lifetime`, like by any read.
-    func observeOtherWriters(_ onChange: @escaping @Sendable ([ChangedRecord]?, UInt64) -> Void) {}
+    func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {}
     var location: String { path }
+
+    /// One server per file: it holds every lease, and never loses one.
+    func takeLease(_ name: String) async throws -> (any Lease)? { SoleServerLease() }
 
     /// The newest position in the log when the database was opened.
     let lastPosition: Int64
@@ -151,4 +154,14 @@ final class SQLiteEngine: SQLEngine {
         writer.stop()
         lock.release()
     }
+}
+
+/// A lease of the only server on a SQLite file.
+struct SoleServerLease: Lease {
+    /// Never lost: returns when the task is cancelled.
+    func waitUntilLost() async {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
+    }
+
+    func release() async {}
 }

@@ -1,0 +1,85 @@
+import Foundation
+
+/// A server of a cluster as it registers itself in the database.
+public struct ClusterNode: Sendable, Equatable {
+    /// Made at the server's start: unique per process.
+    public let id: String
+    /// Where it listens (`host:port`), as its configuration says.
+    public let address: String
+    public let startedAt: Date
+    public var heartbeatAt: Date
+    /// The leases it held at its last heartbeat, sorted.
+    public var leases: [String]
+
+    public init(id: String, address: String, startedAt: Date, heartbeatAt: Date, leases: [String]) {
+        self.id = id
+        self.address = address
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.leases = leases
+    }
+}
+
+/// A lease this server holds: the right to do one kind of background work for the whole cluster.
+public protocol Lease: Sendable {
+    /// Returns once the lease was lost (the database session that holds it ended), or when the task
+    /// is cancelled.
+    func waitUntilLost() async
+    /// Gives the lease back; another server may take it at once.
+    func release() async
+}
+
+/// The servers sharing one database, and the leases that make each kind of background work (webhook
+/// delivery, plugin dispatch, statistics, sync, purges) run on one of them at a time.
+public protocol Cluster: Sendable {
+    /// Records `node`'s heartbeat, registering it the first time, and forgets nodes silent for longer
+    /// than `forgetAfter`.
+    func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws
+    /// Removes the node (it is stopping).
+    func leave(node id: String) async throws
+    /// Every registered node, the most recent heartbeat first.
+    func nodes() async throws -> [ClusterNode]
+    /// Takes the lease `name` if no server holds it; nil when another one does.
+    func takeLease(_ name: String) async throws -> (any Lease)?
+    /// The leases this server holds now, sorted.
+    var heldLeases: [String] { get }
+}
+
+extension Cluster {
+    /// Runs `body` whenever this server holds the lease `name`: tries to take it every `retry` until it
+    /// can, runs `body`, cancels it when the lease is lost and tries again. `changed` hears each take
+    /// (true) and loss (false).
+    /// - Returns: when `body` ends on its own (the lease is given back), or when the task is cancelled.
+    /// - Throws: what `body` throws.
+    public func whileHolding(
+        lease name: String,
+        retry: Duration = .seconds(2),
+        changed: @escaping @Sendable (Bool) -> Void = { _ in },
+        _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        while !Task.isCancelled {
+            guard let lease = try? await takeLease(name) else {
+                do { try await Task.sleep(for: retry) } catch { return }
+                continue
+            }
+            changed(true)
+            // nil: the lease was lost first.
+            let ended = await withTaskGroup(of: Result<Void, any Error>?.self) { group in
+                group.addTask {
+                    do { return .success(try await body()) } catch { return .failure(error) }
+                }
+                group.addTask {
+                    await lease.waitUntilLost()
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            await lease.release()
+            if let ended { return try ended.get() }
+            if Task.isCancelled { return }
+            changed(false)
+        }
+    }
+}

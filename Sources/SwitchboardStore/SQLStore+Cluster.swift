@@ -1,0 +1,69 @@
+import Foundation
+import SwitchboardCore
+
+extension SQLStore: Cluster {
+    public func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws {
+        let forgottenBefore = node.heartbeatAt.addingTimeInterval(-Double(forgetAfter.components.seconds))
+        try await write { db in
+            try db.run(
+                """
+                INSERT INTO cluster_nodes (id, address, started_at, heartbeat_at, leases) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, leases = excluded.leases
+                """,
+                [.text(node.id), .text(node.address), SQLValue(node.startedAt), SQLValue(node.heartbeatAt), .text(node.leases.joined(separator: " "))]
+            )
+            try db.run("DELETE FROM cluster_nodes WHERE heartbeat_at < ?", [SQLValue(forgottenBefore)])
+        }
+    }
+
+    public func leave(node id: String) async throws {
+        try await write { db in try db.run("DELETE FROM cluster_nodes WHERE id = ?", [.text(id)]) }
+    }
+
+    public func nodes() async throws -> [ClusterNode] {
+        try await read { db in
+            try db.query("SELECT id, address, started_at, heartbeat_at, leases FROM cluster_nodes ORDER BY heartbeat_at DESC, id") { row in
+                ClusterNode(
+                    id: row.text(0),
+                    address: row.text(1),
+                    startedAt: row.date(2),
+                    heartbeatAt: row.date(3),
+                    leases: row.text(4).split(separator: " ").map(String.init)
+                )
+            }
+        }
+    }
+
+    public func takeLease(_ name: String) async throws -> (any Lease)? {
+        do {
+            guard let lease = try await engine.takeLease(name) else { return nil }
+            return HeldLease(name: name, lease: lease, held: held)
+        } catch let error as any DatabaseFailure {
+            logger.warning("Cannot take a lease", metadata: ["sb.lease": "\(name)", "sb.error": "\(error)"])
+            throw Self.unavailableError
+        }
+    }
+
+    public var heldLeases: [String] { held.sorted }
+}
+
+/// A lease the store counts among the held ones until it is released.
+private struct HeldLease: Lease {
+    let name: String
+    let lease: any Lease
+    let held: HeldLeaseNames
+
+    init(name: String, lease: any Lease, held: HeldLeaseNames) {
+        self.name = name
+        self.lease = lease
+        self.held = held
+        held.insert(name)
+    }
+
+    func waitUntilLost() async { await lease.waitUntilLost() }
+
+    func release() async {
+        held.remove(name)
+        await lease.release()
+    }
+}

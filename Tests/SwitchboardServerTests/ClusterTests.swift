@@ -1,0 +1,136 @@
+import AsyncHTTPClient
+import Foundation
+import SwitchboardCore
+import SwitchboardTestSupport
+import Synchronization
+import Testing
+
+/// Three real `switchboard serve` processes on one PostgreSQL database acting as one service.
+@Suite(.timeLimit(.minutes(5))) struct ClusterTests {
+    typealias ServerProcess = ServerProcessTests.ServerProcess
+    typealias Deployment = PostgresDeploymentTests
+
+    /// The leases the server takes: each kind of background work runs on one node at a time.
+    static let leases = ["crm", "maintenance", "statistics", "statistics-sink", "ticket-sync", "webhooks"]
+
+    /// Three nodes on a fresh database, sharing one key, with webhooks to loopback allowed.
+    static func nodes(_ count: Int = 3) throws -> (servers: [ServerProcess], key: String, settings: DatabaseSettings) {
+        let settings = try TestBackend.postgres.freshDatabase()
+        let url = try #require(settings.url)
+        let keyFile = try Deployment.sharedKeyFile()
+        var environment = Deployment.environment(url: url, keyFile: keyFile)
+        environment["SWITCHBOARD_WEBHOOKS_ALLOW_HTTP"] = "true"
+        environment["SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"] = "true"
+        let first = try ServerProcess(environment: environment)
+        guard let key = first.demoKey() else {
+            first.kill()
+            throw TestSetupError("the first node printed no demo key")
+        }
+        var servers = [first]
+        do {
+            for _ in 1..<count {
+                environment["SWITCHBOARD_DATABASE_PATH"] = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-node-\(UUID().uuidString)/db.sqlite").path
+                servers.append(try ServerProcess(environment: environment))
+            }
+        } catch {
+            for server in servers { server.kill() }
+            throw error
+        }
+        return (servers, key, settings)
+    }
+
+    /// Which node (by port) holds each lease, from the nodes' last heartbeats; only nodes heard from in
+    /// the last 10 s count.
+    static func holders(_ store: any Cluster) async throws -> [String: [Int]] {
+        var holders: [String: [Int]] = [:]
+        for node in try await store.nodes() where Date().timeIntervalSince(node.heartbeatAt) <= 10 {
+            guard let port = node.address.split(separator: ":").last.flatMap({ Int($0) }) else { continue }
+            for lease in node.leases { holders[lease, default: []].append(port) }
+        }
+        return holders
+    }
+
+    @Test func aClientOnOneNodeReceivesWhatTheOthersCommitInOrderOnce() async throws {
+        let (servers, key, _) = try Self.nodes()
+        defer { for server in servers { server.kill() } }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        let conversation = try await Deployment.conversation(client, port: servers[0].port, key: key)
+        let texts = (0..<40).map { "m\($0)" }
+        try await withSocket(port: servers[1].port, query: "token=\(key)") { socket in
+            #expect(try await socket.next(type: "ready") != nil)
+            // Posted one after another through nodes 1 and 3 in turn: commit order is this order.
+            for (index, text) in texts.enumerated() {
+                let port = servers[index % 2 == 0 ? 0 : 2].port
+                #expect(await Deployment.post(client, port: port, key: key, "/messages", Deployment.message(conversation, text)).status == 201)
+            }
+            var received: [String] = []
+            var seqs: [Int] = []
+            while received.count < texts.count, let frame = try await socket.next(type: "message") {
+                received.append(frame["data"]?["content"]?.string ?? "")
+                seqs.append(frame["seq"]?.int ?? 0)
+            }
+            #expect(received == texts, "every message once, in commit order")
+            #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count)
+        }
+    }
+
+    @Test func leasesMoveWithinTenSecondsOfTheirHoldersDeathAndNoWebhookIsLost() async throws {
+        let (servers, key, settings) = try Self.nodes()
+        let killed = Mutex<Set<Int>>([])
+        defer { for (index, server) in servers.enumerated() where !killed.withLock({ $0.contains(index) }) { server.kill() } }
+        let store = try openStore(settings)
+        defer { store.close() }
+        // Every lease held by exactly one node (once each has reported the port it listens on).
+        let ports = servers.map(\.port)
+        try await eventually(limit: .seconds(20), every: .milliseconds(200)) {
+            let holders = try await Self.holders(store)
+            return Self.leases.allSatisfy { holders[$0].map { $0.count == 1 && ports.contains($0[0]) } ?? false }
+        }
+
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        let receiver = WebhookReceiver()
+        try await receiver.run { url in
+            let webhook = await Deployment.post(client, port: ports[0], key: key, "/webhooks", #"{"url": "\#(url)", "events": ["message.received"]}"#)
+            #expect(webhook.status == 201)
+            let conversation = try await Deployment.conversation(client, port: ports[0], key: key)
+            let holder = try #require(try await Self.holders(store)["webhooks"]?.first)
+            let victim = try #require(ports.firstIndex(of: holder))
+            let others = ports.indices.filter { $0 != victim }.map { ports[$0] }
+            var created: [String] = []
+            for count in 0..<20 {
+                let answer = await Deployment.post(client, port: others[count % 2], key: key, "/messages", Deployment.message(conversation, "w\(count)"))
+                #expect(answer.status == 201)
+                if let id = answer.id { created.append(id) }
+            }
+            servers[victim].kill()
+            killed.withLock { _ = $0.insert(victim) }
+            let died = ContinuousClock.now
+            for count in 20..<40 {
+                let answer = await Deployment.post(client, port: others[count % 2], key: key, "/messages", Deployment.message(conversation, "w\(count)"))
+                #expect(answer.status == 201)
+                if let id = answer.id { created.append(id) }
+            }
+            // Each lease is taken again, by a live node, within 10 s of the death.
+            try await eventually(limit: .seconds(15), every: .milliseconds(100)) {
+                let holders = try await Self.holders(store)
+                return Self.leases.allSatisfy { lease in holders[lease].map { $0.count == 1 && $0[0] != holder } ?? false }
+            }
+            let moved = ContinuousClock.now - died
+            #expect(moved < .seconds(10), "the leases moved after \(moved)")
+
+            // Every message reached the receiver at least once; a repeat carries the same webhook-id.
+            try await eventually(limit: .seconds(30), every: .milliseconds(100)) {
+                let delivered = Set(await receiver.received.compactMap { $0.json["data"]?["message_id"]?.string })
+                return delivered.isSuperset(of: created)
+            }
+            var idByMessage: [String: String] = [:]
+            for call in await receiver.received {
+                guard let message = call.json["data"]?["message_id"]?.string else { continue }
+                if let earlier = idByMessage[message] { #expect(earlier == call.id, "a repeat delivery keeps its webhook-id") }
+                idByMessage[message] = call.id
+            }
+        }
+    }
+}
