@@ -93,14 +93,17 @@ package enum ChangedRecord: Sendable, Equatable {
     case agent(RecordKey)
     /// A conversation, for `SQLStore`'s conversation cache.
     case conversation(RecordKey)
+    /// Settings the request path caches (`SQLStore.settingsChanged`).
+    case settings
 
     /// The records as text for another process (a PostgreSQL notification): a JSON array of
-    /// `["a" or "c", tenant, id]`.
+    /// `["a" or "c", tenant, id]` and `["s"]`.
     package static func encode(_ records: [ChangedRecord]) -> String {
         let items: [JSONValue] = records.map { record in
             switch record {
             case .agent(let key): ["a", .string(key.tenant), .string(key.id)]
             case .conversation(let key): ["c", .string(key.tenant), .string(key.id)]
+            case .settings: ["s"]
             }
         }
         return String(decoding: (try? SwitchboardJSON.encode(JSONValue.array(items))) ?? [], as: UTF8.self)
@@ -111,6 +114,10 @@ package enum ChangedRecord: Sendable, Equatable {
         guard case .array(let items)? = try? JSONValue(parsing: text) else { return nil }
         var records: [ChangedRecord] = []
         for item in items {
+            if item == ["s"] {
+                records.append(.settings)
+                continue
+            }
             guard case .array(let parts) = item, parts.count == 3, case .string(let kind) = parts[0], case .string(let tenant) = parts[1],
                 case .string(let id) = parts[2]
             else { return nil }

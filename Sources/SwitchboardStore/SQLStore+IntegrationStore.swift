@@ -21,7 +21,7 @@ extension SQLStore: IntegrationStore {
 
     public func saveIntegration(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue, initialCursor: Int64) async throws -> IntegrationRecord {
         let text = try SwitchboardJSON.encodeString(config)
-        return try await write { db in
+        return try await writeSettings { db in
             let now = Self.now()
             try db.run(
                 """

@@ -5,7 +5,7 @@ extension SQLStore: OAuthStore {
     public func createOAuthClient(tenant: String, name: String, scopes: Set<Scope>) async throws -> (client: OAuthClient, secret: String) {
         let client = OAuthClient(id: ids.make(), tenantID: tenant, name: try name.validatedName(), scopes: scopes, createdAt: Self.now())
         let secret = OAuthClient.Secret.make()
-        try await write { db in
+        try await writeSettings { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(tenant)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
             }
@@ -41,7 +41,7 @@ extension SQLStore: OAuthStore {
     }
 
     public func revokeOAuthClient(id: String, tenant: String) async throws -> OAuthClient {
-        try await write { db in
+        try await writeSettings { db in
             try db.run(
                 "UPDATE oauth_clients SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
                 [SQLValue(Self.now()), .text(tenant), .text(id)]
@@ -66,7 +66,7 @@ extension SQLStore: OAuthStore {
     }
 
     public func addSigningKey(_ key: SigningKeyRecord) async throws {
-        try await write { db in
+        try await writeSettings { db in
             try db.run(
                 "INSERT INTO signing_keys (id, private_key, created_at) VALUES (?, ?, ?)",
                 [.text(key.id), .text(key.sealedPrivateKey), SQLValue(key.createdAt)]
@@ -75,11 +75,11 @@ extension SQLStore: OAuthStore {
     }
 
     public func removeSigningKeys(createdBefore date: Date) async throws {
-        try await write { db in try db.run("DELETE FROM signing_keys WHERE created_at < ?", [SQLValue(date)]) }
+        try await writeSettings { db in try db.run("DELETE FROM signing_keys WHERE created_at < ?", [SQLValue(date)]) }
     }
 
     public func revokeToken(id: String, expiresAt: Date) async throws {
-        try await write { db in
+        try await writeSettings { db in
             // Kept 5 minutes past expiry: tokens are accepted with a clock skew allowance.
             try db.run("DELETE FROM revoked_tokens WHERE expires_at < ?", [SQLValue(Self.now().addingTimeInterval(-300))])
             try db.run("INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(id), SQLValue(expiresAt)])

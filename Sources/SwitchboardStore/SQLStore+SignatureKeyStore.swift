@@ -3,7 +3,7 @@ import SwitchboardCore
 
 extension SQLStore: SignatureKeyStore {
     public func createSignatureKey(_ key: SignatureKey, material: String) async throws {
-        try await write { db in
+        try await writeSettings { db in
             guard
                 try db.queryFirst(
                     "SELECT 1 FROM api_keys WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL",
@@ -32,7 +32,7 @@ extension SQLStore: SignatureKeyStore {
     }
 
     public func deleteSignatureKey(id: String, apiKey: String, tenant: String) async throws {
-        try await write { db in
+        try await writeSettings { db in
             let deleted = try db.run(
                 "DELETE FROM signature_keys WHERE id = ? AND api_key_id = ? AND tenant_id = ?",
                 [.text(id), .text(apiKey), .text(tenant)]

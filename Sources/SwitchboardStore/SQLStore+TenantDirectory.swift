@@ -8,7 +8,7 @@ extension SQLStore: TenantDirectory {
     public func createTenant(name: String) async throws -> Tenant {
         let name = try name.validatedName()
         let tenant = Tenant(id: ids.make(), name: name, createdAt: Self.now())
-        try await write { db in
+        try await writeSettings { db in
             try db.run(
                 "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
                 [.text(tenant.id), .text(tenant.name), SQLValue(tenant.createdAt)]
@@ -39,7 +39,7 @@ extension SQLStore: TenantDirectory {
             rateLimit: settings.rateLimit ?? nil,
             createdAt: Self.now()
         )
-        try await write { db in
+        try await writeSettings { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(tenant)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
             }
@@ -67,7 +67,7 @@ extension SQLStore: TenantDirectory {
 
     public func updateAPIKey(id: String, tenant: String, settings: APIKeySettings) async throws -> APIKey {
         let name = try settings.name.map { try $0.validatedName() }
-        return try await write { db in
+        return try await writeSettings { db in
             guard var key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
             guard key.revokedAt == nil else { throw Self.revokedError }
             if let name { key.name = name }
@@ -85,7 +85,7 @@ extension SQLStore: TenantDirectory {
 
     public func rotateAPIKey(id: String, tenant: String) async throws -> (key: APIKey, secret: String) {
         let secret = APIKeySecret.make()
-        let key = try await write { db in
+        let key = try await writeSettings { db in
             guard var key = try Self.apiKey(db, id: id, tenant: tenant) else { throw SwitchboardError.notFound("api_key") }
             guard key.revokedAt == nil else { throw Self.revokedError }
             key.prefix = APIKeySecret.displayPrefix(secret)
@@ -99,7 +99,7 @@ extension SQLStore: TenantDirectory {
     }
 
     public func revokeAPIKey(id: String, tenant: String) async throws -> APIKey {
-        try await write { db in
+        try await writeSettings { db in
             try db.run(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?",
                 [SQLValue(Self.now()), .text(tenant), .text(id)]
@@ -138,7 +138,7 @@ extension SQLStore: TenantDirectory {
     }
 
     public func setTenantSecurity(_ security: TenantSecurity, tenant: String) async throws {
-        try await write { db in
+        try await writeSettings { db in
             let changed = try db.run(
                 "UPDATE tenants SET allowed_ips = ?, rate_limit = ? WHERE id = ?",
                 [.text(security.allowedIPs.map(\.description).joined(separator: " ")), security.rateLimit.map { .integer(Int64($0)) } ?? .null, .text(tenant)]

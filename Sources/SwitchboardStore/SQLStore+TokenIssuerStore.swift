@@ -3,7 +3,7 @@ import SwitchboardCore
 
 extension SQLStore: TokenIssuerStore {
     public func createTokenIssuer(_ issuer: TokenIssuer, sealedSecret: String?) async throws {
-        try await write { db in
+        try await writeSettings { db in
             guard try db.queryFirst("SELECT 1 FROM tenants WHERE id = ?", [.text(issuer.tenantID)], { _ in true }) != nil else {
                 throw SwitchboardError.notFound("tenant")
             }
@@ -44,7 +44,7 @@ extension SQLStore: TokenIssuerStore {
     }
 
     public func deleteTokenIssuer(id: String, tenant: String) async throws -> TokenIssuer {
-        try await write { db in
+        try await writeSettings { db in
             guard
                 let found = try db.queryFirst(
                     "SELECT \(Self.issuerColumns) FROM token_issuers WHERE tenant_id = ? AND id = ?",

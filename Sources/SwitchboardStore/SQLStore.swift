@@ -42,6 +42,9 @@ public final class SQLStore: StoreMaintenance {
     let agentCache: RecordCache<Agent>
     /// Conversations read recently by id, dropped like the agents.
     let conversationCache: RecordCache<Conversation>
+    /// Signalled after a commit of this process or (as the engine hears of it) another changed settings
+    /// (`writeSettings`), or when another's commits may have been missed.
+    public let settingsChanged = CommitSignal()
     /// The names of the leases this process holds (`takeLease`).
     let held = HeldLeaseNames()
 
@@ -65,36 +68,48 @@ public final class SQLStore: StoreMaintenance {
         self.recentEvents = recentEvents
         self.agentCache = agentCache
         self.conversationCache = conversationCache
+        let settingsChanged = settingsChanged
         self.writer = engine.makeWriter(observer: observer) { commit in
-            Self.invalidate(commit.changedRecords, commits: commit.commits, agents: agentCache, conversations: conversationCache)
+            Self.invalidate(commit.changedRecords, commits: commit.commits, agents: agentCache, conversations: conversationCache, settings: settingsChanged)
             guard !commit.events.isEmpty else { return }
             // In memory first: a reader the signal wakes finds the events there.
             recentEvents?.append(commit.events)
             commits.notify(advancingBy: UInt64(commit.events.count))
         }
         engine.observeOtherWriters { other, count in
-            Self.invalidate(other.records, commits: count, agents: agentCache, conversations: conversationCache)
+            Self.invalidate(other.records, commits: count, agents: agentCache, conversations: conversationCache, settings: settingsChanged)
             // Their events are read from the database (no recent events are kept with other writers).
             if other.events > 0 { commits.notify(advancingBy: UInt64(other.events)) }
         }
     }
 
-    /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind;
-    /// every copy when `records` is nil (another process's commits may have been missed).
-    private static func invalidate(_ records: [ChangedRecord]?, commits: UInt64, agents: RecordCache<Agent>, conversations: RecordCache<Conversation>) {
+    /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind,
+    /// and signals `settings` when it changed settings; every copy and the signal when `records` is nil
+    /// (another process's commits may have been missed).
+    private static func invalidate(
+        _ records: [ChangedRecord]?,
+        commits: UInt64,
+        agents: RecordCache<Agent>,
+        conversations: RecordCache<Conversation>,
+        settings: CommitSignal
+    ) {
         guard let records else {
             agents.invalidateAll(commits: commits)
             conversations.invalidateAll(commits: commits)
+            settings.notify()
             return
         }
         var changedAgents: [RecordKey] = []
         var changedConversations: [RecordKey] = []
+        var isSettingsChanged = false
         for record in records {
             switch record {
             case .agent(let key): changedAgents.append(key)
             case .conversation(let key): changedConversations.append(key)
+            case .settings: isSettingsChanged = true
             }
         }
+        if isSettingsChanged { settings.notify() }
         if !changedAgents.isEmpty { agents.invalidate(changedAgents, commits: commits) }
         if !changedConversations.isEmpty { conversations.invalidate(changedConversations, commits: commits) }
     }
@@ -141,6 +156,18 @@ public final class SQLStore: StoreMaintenance {
             let record = try load(connection)
             if let record { cache.insert(record, for: key, readIn: snapshot) }
             return record
+        }
+    }
+
+    /// Runs a write that changes what the request path caches (keys, tenant settings, OAuth clients,
+    /// signing keys, token issuers, integrations): its commit signals `settingsChanged` here and, through
+    /// the engine, on every other server.
+    @discardableResult
+    func writeSettings<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> Result) async throws -> Result {
+        try await write { db in
+            let result = try body(db)
+            db.changedRecords.append(.settings)
+            return result
         }
     }
 

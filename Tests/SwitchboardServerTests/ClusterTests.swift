@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import SwitchboardCore
 import SwitchboardTestSupport
 import Synchronization
@@ -132,5 +134,75 @@ import Testing
                 idByMessage[message] = call.id
             }
         }
+    }
+
+    /// Signs one request with an HMAC key and sends the same bytes to two servers; prints both statuses.
+    static let replay = """
+        import sys, json, uuid, requests
+        from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
+        first, second, key_id, secret = sys.argv[1:5]
+        class Resolver(HTTPSignatureKeyResolver):
+            def resolve_private_key(self, key_id): return secret.encode()
+            def resolve_public_key(self, key_id): raise NotImplementedError
+        request = requests.Request("POST", first + "/api/v1/agents", json={"name": "Signed once"}).prepare()
+        HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=Resolver()).sign(
+            request, key_id=key_id, label="sig1", nonce=str(uuid.uuid4()),
+            covered_component_ids=("@method", "@target-uri"), body=request.body)
+        session = requests.Session()
+        answers = [session.send(request).status_code]
+        request.url = request.url.replace(first, second)
+        answers.append(session.send(request).status_code)
+        print(json.dumps(answers))
+        """
+
+    @Test func aReplayOnAnotherNodeAndARevokedKeyAreRefusedEverywhere() async throws {
+        let (servers, key, _) = try Self.nodes()
+        defer { for server in servers { server.kill() } }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        let first = servers[0].port
+        let third = servers[2].port
+        let signer = try #require(await Deployment.post(client, port: first, key: key, "/api-keys", #"{"name": "signer", "scopes": ["agents:write"]}"#).id)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/api-keys/\(signer)/signature-keys")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"algorithm": "hmac-sha256"}"#))
+        let answer = try await client.execute(request, timeout: .seconds(10))
+        let hmac = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await answer.body.collect(upTo: 1 << 16)))
+        let outcome = try await PythonScript.run(
+            Self.replay,
+            ["http://127.0.0.1:\(first)", "http://127.0.0.1:\(third)", try #require(hmac["keyid"]?.string), try #require(hmac["secret"]?.string)]
+        )
+        #expect(outcome.output.trimmingCharacters(in: .whitespacesAndNewlines) == "[201, 401]", "\(outcome)")
+
+        // A key in use on node 3 (so cached there), revoked through node 1.
+        let created = try await client.execute(
+            {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/api-keys")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer \(key)")
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: #"{"name": "doomed", "scopes": ["agents:read"]}"#))
+                return request
+            }(),
+            timeout: .seconds(10)
+        )
+        let doomed = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await created.body.collect(upTo: 1 << 16)))
+        let (doomedID, doomedSecret) = (try #require(doomed["id"]?.string), try #require(doomed["secret"]?.string))
+        func status(_ port: Int, _ method: HTTPMethod, _ path: String, key: String) async throws -> UInt {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1\(path)")
+            request.method = method
+            request.headers.add(name: "authorization", value: "Bearer \(key)")
+            let response = try await client.execute(request, timeout: .seconds(10))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            return response.status.code
+        }
+        #expect(try await status(third, .GET, "/agents", key: doomedSecret) == 200)
+        #expect(try await status(first, .DELETE, "/api-keys/\(doomedID)", key: key) == 200)
+        let revoked = ContinuousClock.now
+        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { try await status(third, .GET, "/agents", key: doomedSecret) == 401 }
+        let seen = ContinuousClock.now - revoked
+        #expect(seen < .seconds(1), "node 3 refused the revoked key after \(seen)")
     }
 }

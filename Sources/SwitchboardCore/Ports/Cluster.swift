@@ -43,6 +43,10 @@ public protocol Cluster: Sendable {
     func takeLease(_ name: String) async throws -> (any Lease)?
     /// The leases this server holds now, sorted.
     var heldLeases: [String] { get }
+    /// Signalled after a commit of any server changed what the request path caches (API keys, tenant
+    /// settings, OAuth clients, signing keys, token issuers, integrations), as soon as this server hears
+    /// of it.
+    var settingsChanged: CommitSignal { get }
 }
 
 extension Cluster {

@@ -85,6 +85,12 @@ public actor IntegrationManager {
     private let configuration: Configuration
     private let logger: Logger
     private var running: [Key: Running] = [:]
+    /// The stored form (enabled, sealed config) each integration had when this server last applied it,
+    /// so that `resync()` applies only what another server changed.
+    private var applied: [Key: (isEnabled: Bool, config: JSONValue)] = [:]
+    /// Where event delivery takes its leases: one server of a cluster feeds each instance its events
+    /// (every server runs instances, for calls). Nil: this server always delivers.
+    private let cluster: (any Cluster)?
     /// Why an enabled integration has no instance (its plugin is missing or refused its config).
     private var failures: [Key: String] = [:]
 
@@ -110,8 +116,10 @@ public actor IntegrationManager {
         http: PluginHTTPClient?,
         metrics: (any MetricsFactory)? = nil,
         configuration: Configuration = Configuration(),
+        cluster: (any Cluster)? = nil,
         logger: Logger
     ) {
+        self.cluster = cluster
         self.catalog = catalog
         self.plugins = catalog.plugins
         self.store = store
@@ -133,13 +141,38 @@ public actor IntegrationManager {
             guard let library = plugins[record.pluginID] else { continue }
             _ = try secrets.open(record.config, paths: library.manifest.configSchema.secretPaths, scope: scope(record.tenantID, record.pluginID))
         }
-        for record in records where record.isEnabled {
-            do {
-                try await activate(record)
-            } catch {
-                failures[Key(tenant: record.tenantID, plugin: record.pluginID)] = "\(error)"
-                logger.warning("Integration not started", metadata: ["sb.tenant": .string(record.tenantID), "sb.plugin": .string(record.pluginID), "sb.error": "\(error)"])
+        for record in records where record.isEnabled { await activateLogging(record) }
+    }
+
+    /// Applies what other servers of the cluster changed since this one last applied each integration:
+    /// starts, reconfigures or stops instances.
+    public func resync() async throws {
+        var stored: Set<Key> = []
+        for record in try await store.integrations(tenant: nil) {
+            let key = Key(tenant: record.tenantID, plugin: record.pluginID)
+            stored.insert(key)
+            if let last = applied[key], last.isEnabled == record.isEnabled, last.config == record.config { continue }
+            if record.isEnabled {
+                await activateLogging(record)
+            } else {
+                await deactivate(key)
+                failures[key] = nil
+                applied[key] = (record.isEnabled, record.config)
             }
+        }
+        for key in Set(running.keys).subtracting(stored) { await deactivate(key) }
+    }
+
+    /// Activates a stored enabled integration; a failure is kept for its view and logged.
+    private func activateLogging(_ record: IntegrationRecord) async {
+        let key = Key(tenant: record.tenantID, plugin: record.pluginID)
+        applied[key] = (record.isEnabled, record.config)
+        do {
+            try await activate(record)
+            failures[key] = nil
+        } catch {
+            failures[key] = "\(error)"
+            logger.warning("Integration not started", metadata: ["sb.tenant": .string(record.tenantID), "sb.plugin": .string(record.pluginID), "sb.error": "\(error)"])
         }
     }
 
@@ -217,6 +250,7 @@ public actor IntegrationManager {
             await deactivate(key)
         }
         let record = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: sealed, initialCursor: cursor)
+        applied[key] = (record.isEnabled, record.config)
         failures[key] = nil
         return await view(tenant: tenant, library: library, record: record)
     }
@@ -224,9 +258,11 @@ public actor IntegrationManager {
     /// Disables `tenant`'s integration with `plugin`, keeping its config and cursor.
     public func disable(tenant: String, plugin: String) async throws {
         guard let existing = try await store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
-        await deactivate(Key(tenant: tenant, plugin: plugin))
-        failures[Key(tenant: tenant, plugin: plugin)] = nil
-        _ = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
+        let key = Key(tenant: tenant, plugin: plugin)
+        await deactivate(key)
+        failures[key] = nil
+        let record = try await store.saveIntegration(tenant: tenant, plugin: plugin, isEnabled: false, config: existing.config, initialCursor: existing.cursor)
+        applied[key] = (record.isEnabled, record.config)
     }
 
     /// Performs `op` on `tenant`'s instance of `plugin`.
@@ -395,7 +431,19 @@ public actor IntegrationManager {
             metrics: metrics,
             logger: instance.logger
         )
-        return Task { await delivery.run(from: cursor) }
+        guard let cluster else { return Task { await delivery.run(from: cursor) } }
+        let store = store
+        let logger = instance.logger
+        return Task {
+            // On another server's death its deliveries continue here, from the cursor it saved.
+            try? await cluster.whileHolding(
+                lease: "plugin/\(key.tenant)/\(key.plugin)",
+                changed: { held in logger.info(held ? "Event delivery lease taken" : "Event delivery lease lost") }
+            ) {
+                let saved = try? await store.integration(tenant: key.tenant, plugin: key.plugin)?.cursor
+                await delivery.run(from: max(saved ?? cursor, cursor))
+            }
+        }
     }
 
     // MARK: - Helpers

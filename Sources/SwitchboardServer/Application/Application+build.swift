@@ -114,7 +114,7 @@ public func buildApplication(
         var services: [any Service] = [
             StoreService(store: store),
             ClusterService(cluster: store, node: node, address: address, logger: logger),
-            leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient),
+            leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
             leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, logger: logger),
             leased("statistics", StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
             leased(
@@ -215,9 +215,16 @@ func buildRouters(
     router.add(middleware: ProblemMiddleware())
 
     let audit = AuditRecorder(log: store, metrics: PrometheusMetricsFactory(registry: metrics))
-    let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache())
-    let tokenVerifier = AccessTokenVerifier(authority: authority, store: store, clients: ExpiringCache(), revocations: ExpiringCache())
-    let tenantSecurity = ExpiringCache<String, TenantSecurity>()
+    // Changes through any server of the database drop these at once (`settingsChanged`).
+    let changes = store.settingsChanged
+    let keyVerifier = APIKeyVerifier(directory: store, cache: ExpiringCache(invalidatedBy: changes))
+    let tokenVerifier = AccessTokenVerifier(
+        authority: authority,
+        store: store,
+        clients: ExpiringCache(invalidatedBy: changes),
+        revocations: ExpiringCache(invalidatedBy: changes)
+    )
+    let tenantSecurity = ExpiringCache<String, TenantSecurity>(invalidatedBy: changes)
     // Directory sign-ins accepted by auth_provider plugins; dropped for a tenant when its integrations change.
     let directorySignIns = ExpiringCache<SHA256Digest, VerifiedCredential>(lifetime: 60)
     let limiter = RateLimiter()

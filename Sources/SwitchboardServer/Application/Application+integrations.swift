@@ -37,6 +37,7 @@ func startIntegrations(
             subprocessPlugins: configuration.subprocessPlugins,
             pluginHostExecutable: configuration.hostExecutable
         ),
+        cluster: store,
         logger: logger
     )
     do {

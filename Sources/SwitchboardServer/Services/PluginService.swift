@@ -1,15 +1,35 @@
 import Logging
 import ServiceLifecycle
+import SwitchboardCore
 import SwitchboardPluginHost
 
-/// Keeps tenants' plugin instances for the server's lifetime: on graceful shutdown it stops their
-/// deliveries (saving cursors), destroys them, and closes the plugins' HTTP client.
+/// Keeps tenants' plugin instances for the server's lifetime: applies integrations other servers of
+/// the cluster changed as soon as the store signals it; on graceful shutdown it stops their deliveries
+/// (saving cursors), destroys them, and closes the plugins' HTTP client.
 struct PluginService: Service {
     let manager: IntegrationManager
     let httpClient: OutboundHTTPClient
+    let settingsChanged: CommitSignal
+    let logger: Logger
 
     func run() async throws {
-        try? await gracefulShutdown()
+        await cancelWhenGracefulShutdown {
+            var seen = settingsChanged.generation
+            while !Task.isCancelled {
+                await settingsChanged.wait(after: seen)
+                seen = settingsChanged.generation
+                // A resync that failed (the database is away) is tried again a second later, signal or not.
+                while !Task.isCancelled {
+                    do {
+                        try await manager.resync()
+                        break
+                    } catch {
+                        logger.warning("Cannot apply the integrations other servers changed; retrying", metadata: ["sb.error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+        }
         await manager.shutdown()
         try await httpClient.shutdown()
     }
