@@ -15,12 +15,13 @@ import Testing
     /// The leases the server takes: each kind of background work runs on one node at a time.
     static let leases = ["crm", "maintenance", "statistics", "statistics-sink", "ticket-sync", "webhooks"]
 
-    /// Three nodes on a fresh database, sharing one key, with webhooks to loopback allowed.
-    static func nodes(_ count: Int = 3) throws -> (servers: [ServerProcess], key: String, settings: DatabaseSettings) {
+    /// Three nodes on a fresh database, sharing one key, with webhooks to loopback allowed and the
+    /// `extra` settings.
+    static func nodes(_ count: Int = 3, extra: [String: String] = [:]) throws -> (servers: [ServerProcess], key: String, settings: DatabaseSettings) {
         let settings = try TestBackend.postgres.freshDatabase()
         let url = try #require(settings.url)
         let keyFile = try Deployment.sharedKeyFile()
-        var environment = Deployment.environment(url: url, keyFile: keyFile)
+        var environment = Deployment.environment(url: url, keyFile: keyFile).merging(extra) { $1 }
         environment["SWITCHBOARD_WEBHOOKS_ALLOW_HTTP"] = "true"
         environment["SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"] = "true"
         let first = try ServerProcess(environment: environment)

@@ -80,6 +80,8 @@ public func buildApplication(
         let statistics = StatisticsIndex(store: store)
         let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
         let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
+        // One limiter for every route; in a cluster, each quota is split among the live servers.
+        let limiter = RateLimiter()
         let routers = buildRouters(
             configuration: configuration,
             ticketing: ticketing,
@@ -99,6 +101,7 @@ public func buildApplication(
             metrics: metrics,
             hub: hub,
             statistics: statistics,
+            limiter: limiter,
             registry: registry
         )
         let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
@@ -113,7 +116,7 @@ public func buildApplication(
         }
         var services: [any Service] = [
             StoreService(store: store),
-            ClusterService(cluster: store, node: node, address: address, logger: logger),
+            ClusterService(cluster: store, node: node, address: address, logger: logger) { limiter.share(among: $0) },
             leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
             leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, logger: logger),
             leased("statistics", StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
@@ -202,6 +205,7 @@ func buildRouters(
     metrics: PrometheusCollectorRegistry,
     hub: RealtimeHub,
     statistics: StatisticsIndex,
+    limiter: RateLimiter,
     registry: RouteRegistry
 ) -> (http: Router<AppRequestContext>, webSocket: Router<AppRequestContext>) {
     let router = Router(context: AppRequestContext.self)
@@ -227,7 +231,6 @@ func buildRouters(
     let tenantSecurity = ExpiringCache<String, TenantSecurity>(invalidatedBy: changes)
     // Directory sign-ins accepted by auth_provider plugins; dropped for a tenant when its integrations change.
     let directorySignIns = ExpiringCache<SHA256Digest, VerifiedCredential>(lifetime: 60)
-    let limiter = RateLimiter()
     let security = SecurityMiddleware(
         verifiers: [
             MessageSignatureVerifier(

@@ -4,6 +4,10 @@ import Synchronization
 /// Rate limits by the generic cell rate algorithm (GCRA): each key may spend its quota in any pattern
 /// within a window, refilled continuously; one number of state per key.
 ///
+/// In a cluster of N live servers behind a load balancer that spreads requests evenly, each server
+/// allows 1/N of every quota (`share(among:)`), so the cluster as a whole allows the configured one
+/// without a database round trip per request; the headers still name the configured quota.
+///
 /// - Important: Thread-safe: the state lives behind one mutex, held for a dictionary lookup.
 package final class RateLimiter: Sendable {
     /// What a quota is counted against.
@@ -79,10 +83,17 @@ package final class RateLimiter: Sendable {
 
     private let cells = Mutex<[Key: Cell]>([:])
     private let sweepThreshold: Int
+    /// How many servers share each quota.
+    private let servers = Atomic(1)
 
     /// Creates a limiter; past `sweepThreshold` keys it drops those whose quota is whole again.
     package init(sweepThreshold: Int = 100_000) {
         self.sweepThreshold = sweepThreshold
+    }
+
+    /// Splits every quota among `count` live servers (at least 1).
+    func share(among count: Int) {
+        servers.store(max(1, count), ordering: .relaxed)
     }
 
     /// Counts one request of `key` against `policy`, unless refused (a refused request costs nothing).
@@ -97,7 +108,7 @@ package final class RateLimiter: Sendable {
     }
 
     private func evaluate(_ key: Key, _ policy: Policy, spending: Bool, now: Double) -> Decision {
-        let interval = Double(policy.windowSeconds) / Double(policy.quota)
+        let interval = Double(policy.windowSeconds) * Double(servers.load(ordering: .relaxed)) / Double(policy.quota)
         let window = Double(policy.windowSeconds)
         // Decides against a cell and, when spending, updates it in place (one hash lookup).
         func decide(_ cell: inout Cell) -> Decision {
