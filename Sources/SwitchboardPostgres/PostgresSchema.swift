@@ -542,7 +542,8 @@ enum PostgresSchema {
         ),
         (
             16,
-            // The servers sharing the database, each with its last heartbeat and the leases it held then.
+            // The servers sharing the database, each with its last heartbeat and the leases it held then, and
+            // which of them have WebSocket connections of each agent.
             [
                 """
                 CREATE TABLE cluster_nodes (
@@ -551,6 +552,14 @@ enum PostgresSchema {
                     started_at BIGINT NOT NULL,
                     heartbeat_at BIGINT NOT NULL,
                     leases TEXT COLLATE "C" NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE realtime_presence (
+                    node_id TEXT COLLATE "C" NOT NULL,
+                    tenant_id TEXT COLLATE "C" NOT NULL,
+                    subject TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (tenant_id, subject, node_id)
                 )
                 """,
             ]

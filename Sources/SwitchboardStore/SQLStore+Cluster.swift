@@ -13,11 +13,40 @@ extension SQLStore: Cluster {
                 [.text(node.id), .text(node.address), SQLValue(node.startedAt), SQLValue(node.heartbeatAt), .text(node.leases.joined(separator: " "))]
             )
             try db.run("DELETE FROM cluster_nodes WHERE heartbeat_at < ?", [SQLValue(forgottenBefore)])
+            try db.run("DELETE FROM realtime_presence WHERE node_id NOT IN (SELECT id FROM cluster_nodes)")
         }
     }
 
     public func leave(node id: String) async throws {
-        try await write { db in try db.run("DELETE FROM cluster_nodes WHERE id = ?", [.text(id)]) }
+        try await write { db in
+            try db.run("DELETE FROM cluster_nodes WHERE id = ?", [.text(id)])
+            try db.run("DELETE FROM realtime_presence WHERE node_id = ?", [.text(id)])
+        }
+    }
+
+    public func setPresence(_ isPresent: Bool, node: String, tenant: String, subject: String) async throws {
+        try await write { db in
+            if isPresent {
+                try db.run(
+                    "INSERT INTO realtime_presence (node_id, tenant_id, subject) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [.text(node), .text(tenant), .text(subject)]
+                )
+            } else {
+                try db.run("DELETE FROM realtime_presence WHERE node_id = ? AND tenant_id = ? AND subject = ?", [.text(node), .text(tenant), .text(subject)])
+            }
+        }
+    }
+
+    public func isPresent(tenant: String, subject: String, elsewhereThan node: String, heardSince: Date) async throws -> Bool {
+        try await read { db in
+            try db.queryFirst(
+                """
+                SELECT 1 FROM realtime_presence p JOIN cluster_nodes n ON n.id = p.node_id
+                WHERE p.tenant_id = ? AND p.subject = ? AND p.node_id <> ? AND n.heartbeat_at >= ?
+                """,
+                [.text(tenant), .text(subject), .text(node), SQLValue(heardSince)]
+            ) { _ in true } ?? false
+        }
     }
 
     public func nodes() async throws -> [ClusterNode] {

@@ -206,4 +206,43 @@ import Testing
         let seen = ContinuousClock.now - revoked
         #expect(seen < .seconds(1), "node 3 refused the revoked key after \(seen)")
     }
+
+    @Test func anAgentGoesOfflineOnlyWhenItsLastConnectionOnAnyNodeCloses() async throws {
+        let (servers, key, _) = try Self.nodes(extra: ["SWITCHBOARD_REALTIME_PRESENCE_GRACE_SECONDS": "0"])
+        defer { for server in servers { server.kill() } }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        let agent = try #require(await Deployment.post(client, port: servers[0].port, key: key, "/agents", #"{"name": "Ada"}"#).id)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(servers[0].port)/api/v1/token-issuers")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"issuer": "https://desk.example", "audience": "support", "kind": "hs256"}"#))
+        let issued = try await client.execute(request, timeout: .seconds(10))
+        let secret = try #require(try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await issued.body.collect(upTo: 1 << 16)))["secret"]?.string)
+        let mint = """
+            import sys, time, jwt
+            print(jwt.encode({"iss": "https://desk.example", "aud": "support", "sub": sys.argv[2], "role": "agent", "exp": int(time.time()) + 300}, sys.argv[1], algorithm="HS256"))
+            """
+        let token = try await PythonScript.run(mint, [secret, agent]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        @Sendable func status() async throws -> String? {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(servers[2].port)/api/v1/agents/\(agent)")
+            request.headers.add(name: "authorization", value: "Bearer \(key)")
+            let response = try await client.execute(request, timeout: .seconds(10))
+            return try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await response.body.collect(upTo: 1 << 16)))["status"]?.string
+        }
+        try await withSocket(port: servers[1].port, query: "", headers: [.authorization: "Bearer \(token)"]) { second in
+            #expect(try await second.next(type: "ready") != nil)
+            try await withSocket(port: servers[0].port, query: "", headers: [.authorization: "Bearer \(token)"]) { first in
+                #expect(try await first.next(type: "ready") != nil)
+                try await first.send(["type": "presence", "id": "p1", "data": ["status": "online"]])
+                #expect(try await first.next(type: "ack")?["data"]?["status"]?.string == "online")
+            }
+            // The connection on node 1 closed; the one on node 2 keeps the agent online past the grace
+            // period (0 s here) and the time a server takes to notice a close.
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await status() == "online")
+        }
+        try await eventually { try await status() == "offline" }
+    }
 }

@@ -35,8 +35,12 @@ public protocol Cluster: Sendable {
     /// Records `node`'s heartbeat, registering it the first time, and forgets nodes silent for longer
     /// than `forgetAfter`.
     func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws
-    /// Removes the node (it is stopping).
+    /// Removes the node (it is stopping) and its agents' presence.
     func leave(node id: String) async throws
+    /// Records whether `node` has WebSocket connections of the agent `subject`.
+    func setPresence(_ isPresent: Bool, node: String, tenant: String, subject: String) async throws
+    /// Whether a node other than `node`, heard from at or after `heardSince`, has connections of the agent.
+    func isPresent(tenant: String, subject: String, elsewhereThan node: String, heardSince: Date) async throws -> Bool
     /// Every registered node, the most recent heartbeat first.
     func nodes() async throws -> [ClusterNode]
     /// Takes the lease `name` if no server holds it; nil when another one does.

@@ -68,7 +68,8 @@ public func buildApplication(
             logger: logger
         )
         let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
-        let presence = PresenceTracker(hub: hub, store: store, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger)
+        let node = ClusterService.makeNodeID()
+        let presence = PresenceTracker(hub: hub, store: store, node: node, grace: .seconds(configuration.realtime.presenceGraceSeconds), logger: logger)
         let realtime = RealtimeSession(
             hub: hub,
             store: store,
@@ -107,7 +108,6 @@ public func buildApplication(
         let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
         // Shut down in reverse order: webhooks, then plugins (they save cursors, then the shared HTTP client
         // closes), the store last.
-        let node = ClusterService.makeNodeID()
         let address = ListeningAddress("\(configuration.server.host):\(configuration.server.port)")
         logger.info("Node", metadata: ["sb.node": "\(node)"])
         // Background work for the whole cluster runs on the server holding its lease (every lease, on SQLite).

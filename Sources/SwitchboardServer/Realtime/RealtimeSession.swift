@@ -34,7 +34,9 @@ struct RealtimeSession: Sendable {
             throw .unavailable
         }
         let receivesEvents = principal.role == .agent || principal.role == .visitor || principal.allows(.eventsRead)
-        return try hub.register(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
+        let listener = try hub.register(principal: principal, visibility: visibility, mailbox: mailbox, receivesEvents: receivesEvents)
+        if principal.role == .agent { await presence.connectionOpened(principal: principal) }
+        return listener
     }
 
     /// Removes a closed connection; an agent's last one starts the presence grace period.

@@ -462,7 +462,8 @@ enum Migrations {
         ),
         (
             16,
-            // The servers sharing the database, each with its last heartbeat and the leases it held then.
+            // The servers sharing the database, each with its last heartbeat and the leases it held then, and
+            // which of them have WebSocket connections of each agent.
             """
             CREATE TABLE cluster_nodes (
                 id TEXT PRIMARY KEY,
@@ -470,6 +471,12 @@ enum Migrations {
                 started_at INTEGER NOT NULL,
                 heartbeat_at INTEGER NOT NULL,
                 leases TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE realtime_presence (
+                node_id TEXT NOT NULL,
+                tenant_id TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, subject, node_id)
             ) WITHOUT ROWID;
             """
         ),
