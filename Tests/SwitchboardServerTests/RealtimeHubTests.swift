@@ -85,3 +85,20 @@ import Testing
         #expect(try written() == [2], "published again, the batch delivers the message and not the first event twice")
     }
 }
+
+/// `/ready`'s view of the realtime tail.
+@Suite(.timeLimit(.minutes(1))) struct LogFollowerTests {
+    @Test func aTailBehindTheHeadIsCaughtUpOnlyWhileItReachedTheHeadRecently() {
+        let patient = LogFollower(staleAfter: .seconds(3_600))
+        patient.read(upTo: 10, isAtHead: true)
+        #expect(patient.isCaughtUp(head: 10))
+        #expect(patient.isCaughtUp(head: 50), "behind, but at the head moments ago")
+
+        let strict = LogFollower(staleAfter: .zero)
+        strict.read(upTo: 10, isAtHead: true)
+        #expect(strict.isCaughtUp(head: 10), "at the head")
+        #expect(!strict.isCaughtUp(head: 11), "behind, and not at the head within the allowed time")
+        strict.read(upTo: 11, isAtHead: false)
+        #expect(strict.isCaughtUp(head: 11))
+    }
+}

@@ -83,6 +83,7 @@ public func buildApplication(
         let customerLookup = CustomerLookup(integrations: manager, store: store, ttl: .seconds(configuration.plugins.crmCacheSeconds), logger: logger)
         // One limiter for every route; in a cluster, each quota is split among the live servers.
         let limiter = RateLimiter()
+        let follower = LogFollower()
         let routers = buildRouters(
             configuration: configuration,
             ticketing: ticketing,
@@ -103,6 +104,7 @@ public func buildApplication(
             hub: hub,
             statistics: statistics,
             limiter: limiter,
+            follower: follower,
             registry: registry
         )
         let maintenance = MaintenanceService(store: store, retention: MaintenanceService.retention(of: configuration), logger: logger)
@@ -118,7 +120,7 @@ public func buildApplication(
             StoreService(store: store),
             ClusterService(cluster: store, node: node, address: address, logger: logger) { limiter.share(among: $0) },
             leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
-            leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, logger: logger),
+            leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, follower: follower, logger: logger),
             leased("statistics", StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
             leased(
                 "statistics-sink",
@@ -206,6 +208,7 @@ func buildRouters(
     hub: RealtimeHub,
     statistics: StatisticsIndex,
     limiter: RateLimiter,
+    follower: LogFollower,
     registry: RouteRegistry
 ) -> (http: Router<AppRequestContext>, webSocket: Router<AppRequestContext>) {
     let router = Router(context: AppRequestContext.self)
@@ -287,7 +290,7 @@ func buildRouters(
 
     // Public routes last, so the OpenAPI document can show every scope declared above.
     let root = DocumentedRoutes(group: router.group(), basePath: "", registry: registry, audit: nil)
-    SystemController(store: store, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
+    SystemController(store: store, follower: follower, openAPI: OpenAPIDocument.render(routes: registry.routes)).addRoutes(to: root)
     MetricsController(
         registry: metrics, token: configuration.metrics.token, store: store, hub: hub, webhooks: webhooks.dispatcher, integrations: integrations
     ).addRoutes(to: root)

@@ -5,6 +5,8 @@ import SwitchboardCore
 /// Unauthenticated routes: liveness, readiness and the OpenAPI document.
 struct SystemController {
     let store: any SwitchboardStorage
+    /// How far the realtime tail has read the log.
+    let follower: LogFollower
     /// The OpenAPI document as served, from `OpenAPIDocument.render`.
     let openAPI: [UInt8]
 
@@ -18,13 +20,23 @@ struct SystemController {
         .json(bytes: #"{"status":"ok"}"#.utf8)
     }
 
-    /// Ready when the database answers a read and takes writes; otherwise 503 with the reason (a full
-    /// disk, say: reads and WebSocket delivery of committed events go on meanwhile).
+    /// Ready when the database answers a read and takes writes and this server's realtime tail keeps
+    /// up with the log (`LogFollower`); otherwise 503 with the reason (a full disk, say: reads and
+    /// WebSocket delivery of committed events go on meanwhile).
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try await store.lastPosition()
+        let head = try await store.lastPosition()
         if let problem = store.writeProblem {
             var unready = Problem(status: .serviceUnavailable, code: problem.code, detail: problem.detail)
             unready.headers[.retryAfter] = "30"
+            throw unready
+        }
+        guard follower.isCaughtUp(head: head) else {
+            var unready = Problem(
+                status: .serviceUnavailable,
+                code: "not_caught_up",
+                detail: "This server's realtime delivery is behind the event log; its clients would get events late."
+            )
+            unready.headers[.retryAfter] = "5"
             throw unready
         }
         return .json(bytes: #"{"status":"ready"}"#.utf8)

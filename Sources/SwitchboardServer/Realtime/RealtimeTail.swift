@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
+import Synchronization
 
 /// Follows the event log from the server's start and publishes every committed event to the hub, and
 /// once a second closes the hub's idle connections. On graceful shutdown it closes every connection
@@ -11,6 +12,7 @@ import SwitchboardCore
 struct RealtimeTail: Service {
     let log: any EventLog
     let hub: RealtimeHub
+    let follower: LogFollower
     let logger: Logger
 
     func run() async throws {
@@ -36,19 +38,24 @@ struct RealtimeTail: Service {
         }
     }
 
+    static let batchSize = 512
+
     private func follow() async {
         await cancelWhenGracefulShutdown {
             var position = (try? await log.lastPosition()) ?? 0
+            follower.read(upTo: position, isAtHead: true)
             while !Task.isCancelled {
                 let generation = log.commits.generation
                 do {
-                    let batch = try await log.events(afterPosition: position, limit: 512)
+                    let batch = try await log.events(afterPosition: position, limit: Self.batchSize)
                     guard let last = batch.last else {
+                        follower.read(upTo: position, isAtHead: true)
                         await log.commits.wait(after: generation)
                         continue
                     }
                     try await hub.publish(batch)
                     position = last.position
+                    follower.read(upTo: position, isAtHead: batch.count < Self.batchSize)
                 } catch {
                     // The batch is read and published again: no connection misses an event, none gets one twice.
                     logger.warning("Realtime tail cannot read the log or a conversation; retrying", metadata: ["sb.error": "\(error)"])
@@ -56,5 +63,31 @@ struct RealtimeTail: Service {
                 }
             }
         }
+    }
+}
+
+/// How far this server's realtime tail has read the log, for `/ready`: a server whose tail is behind
+/// the log's head and has not reached it for `staleAfter` (it does not hear other servers' commits,
+/// or cannot keep up) is not ready.
+/// - Important: Thread-safe: the state lives behind a mutex.
+package final class LogFollower: Sendable {
+    private let staleAfter: Duration
+    private let state = Mutex<(position: Int64, reachedHeadAt: ContinuousClock.Instant)>((0, .now))
+
+    package init(staleAfter: Duration = .seconds(10)) {
+        self.staleAfter = staleAfter
+    }
+
+    /// The tail read up to `position`; `isAtHead` when nothing was after it at the time.
+    package func read(upTo position: Int64, isAtHead: Bool) {
+        state.withLock { state in
+            state.position = position
+            if isAtHead { state.reachedHeadAt = .now }
+        }
+    }
+
+    /// Whether the tail has read up to `head`, or was at the head within `staleAfter`.
+    package func isCaughtUp(head: Int64) -> Bool {
+        state.withLock { $0.position >= head || ContinuousClock.now - $0.reachedHeadAt <= staleAfter }
     }
 }
