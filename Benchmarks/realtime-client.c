@@ -1,7 +1,9 @@
 // sb-bench-realtime-client: the subscribers and the publisher of scripts/bench-realtime. Not part of the server.
 //
-//   realtime-client PORT TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS
+//   realtime-client PORTS TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS
 //
+// PORTS is one port, or several separated by commas (the servers of a cluster): connection i goes to
+// the (i mod n)th, and the messages are posted to the first.
 // Opens CONNECTIONS WebSocket connections to 127.0.0.1:PORT/ws and waits for each one's "ready" frame,
 // posts one second of warm-up messages (RATE of them, not measured: a server's first message goes
 // through cold caches, and at 100 messages a run its 1,000 deliveries alone would be the p99) and waits
@@ -249,20 +251,24 @@ static int compare(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc != 9) {
-        fprintf(stderr, "usage: realtime-client PORT TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS\n");
+        fprintf(stderr, "usage: realtime-client PORTS TOKEN CONNECTIONS CONVERSATION VISITOR RATE COUNT TIMEOUT_SECONDS\n");
         return 2;
     }
-    int port = atoi(argv[1]), count = atoi(argv[3]);
+    enum { MAX_PORTS = 16 };
+    int ports[MAX_PORTS], port_count = 0;
+    for (char *part = strtok(argv[1], ","); part && port_count < MAX_PORTS; part = strtok(NULL, ",")) ports[port_count++] = atoi(part);
+    int port = port_count ? ports[0] : 0, count = atoi(argv[3]);
     double rate = atof(argv[6]), timeout = atof(argv[8]);
     long long messages = atoll(argv[7]);
     expected = messages * count;
+    for (int i = 0; i < port_count; i++) if (ports[i] <= 0) port = 0;
     if (port <= 0 || count <= 0 || rate <= 0 || messages <= 0 || timeout <= 0) {
-        fprintf(stderr, "realtime-client: PORT, CONNECTIONS, RATE, COUNT and TIMEOUT_SECONDS must be positive\n");
+        fprintf(stderr, "realtime-client: PORTS, CONNECTIONS, RATE, COUNT and TIMEOUT_SECONDS must be positive\n");
         return 2;
     }
     latencies = calloc((size_t)expected, sizeof *latencies);
     struct connection *connections = calloc((size_t)count, sizeof *connections);
-    for (int i = 0; i < count; i++) connect_one(port, argv[2], &connections[i]);
+    for (int i = 0; i < count; i++) connect_one(ports[i % port_count], argv[2], &connections[i]);
     deadline = now_seconds() + timeout;
     pthread_t threads[THREADS];
     struct worker workers[THREADS];
