@@ -9,16 +9,15 @@ import Synchronization
 /// A lock lives as long as the session that took it: when a server dies (kill -9, a lost machine),
 /// PostgreSQL ends its session, as soon as the socket closes or, for a silent network, once its TCP
 /// keepalives fail (about 11 s), and the locks are free for another server. The server checks the
-/// session every 2 s; one that does not answer within 4 s is closed, so a server cut off from the
-/// database stops its leased work before another can take it over.
+/// session every 2 s (`SessionHealth`); one that does not answer within 4 s is closed and its leased
+/// work cancelled, usually before another server can take it over (work still stopping then overlaps
+/// with the new holder's for as long as it takes to stop).
 ///
 /// - Important: Thread-safe: the connection lives behind a mutex.
 final class AdvisoryLeases: Sendable {
     /// The first key of every lease's lock; the second is `hashtext` of the lease's name. The writers'
     /// lock is a single bigint key, a key space apart from this pair.
     private static let namespace: Int32 = 0x5357_4254  // "SWBT"
-    private static let checkInterval = TimeAmount.seconds(2)
-    private static let checkTimeout = TimeAmount.seconds(4)
 
     private let target: PostgresTarget
     private let timeout: TimeAmount
@@ -39,7 +38,13 @@ final class AdvisoryLeases: Sendable {
         do {
             let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.namespace), hashtext(\(name)))", logger: logger)
             for try await taken in rows.decode(Bool.self) where taken {
-                return AdvisoryLease(name: name, connection: connection, logger: logger)
+                let lease = AdvisoryLease(name: name, connection: connection, logger: logger)
+                // Nobody would release a lock taken for a task that was cancelled meanwhile.
+                guard !Task.isCancelled else {
+                    await lease.release()
+                    return nil
+                }
+                return lease
             }
             return nil
         } catch {
@@ -54,7 +59,7 @@ final class AdvisoryLeases: Sendable {
             defer { state.connection = nil }
             return state.connection
         }
-        connection.map(Self.close)
+        connection.map(SessionHealth.close)
     }
 
     /// The open session, or a new one.
@@ -63,11 +68,8 @@ final class AdvisoryLeases: Sendable {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(on: eventLoop, configuration: target.configuration(connectTimeout: timeout), id: 2, logger: logger).get()
-            let milliseconds = timeout.nanoseconds / 1_000_000
             // PostgreSQL ends the session of a server whose network went silent, freeing its leases.
-            for setting in ["statement_timeout = \(milliseconds)", "tcp_keepalives_idle = 5", "tcp_keepalives_interval = 2", "tcp_keepalives_count = 3"] {
-                _ = try await connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger).get()
-            }
+            try await SessionHealth.prepare(connection, timeout: timeout, logger: logger).get()
         } catch {
             throw PostgresFailure(error)
         }
@@ -79,34 +81,12 @@ final class AdvisoryLeases: Sendable {
             return true
         }
         guard kept else {
-            Self.close(connection)
+            SessionHealth.close(connection)
             if let current = state.withLock({ $0.connection }) { return current }
             throw PostgresFailure(sqlState: nil, message: "the store is closed")
         }
-        check(connection)
+        SessionHealth.watch(connection, name: "leases", logger: logger)
         return connection
-    }
-
-    /// Checks the session every `checkInterval`; closes it when an answer takes over `checkTimeout`.
-    private func check(_ connection: PostgresConnection) {
-        let logger = logger
-        let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: Self.checkInterval, delay: Self.checkInterval) { [eventLoop] _ in
-            let deadline = eventLoop.scheduleTask(in: Self.checkTimeout) {
-                logger.warning("The leases' database session does not answer; closing it")
-                Self.close(connection)
-            }
-            return connection.query("SELECT 1", logger: logger).map { _ in }.flatMapError { error in
-                logger.warning("The leases' database session failed; closing it", metadata: ["sb.error": "\(PostgresFailure(error))"])
-                Self.close(connection)
-                return eventLoop.makeSucceededVoidFuture()
-            }.always { _ in deadline.cancel() }
-        }
-        connection.closeFuture.whenComplete { _ in task.cancel() }
-    }
-
-    private static func close(_ connection: PostgresConnection) {
-        // postgres-nio requires a connection to outlive its close.
-        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     /// One lease: its lock on the session.
@@ -132,5 +112,46 @@ final class AdvisoryLeases: Sendable {
             guard !connection.isClosed else { return }
             _ = try? await connection.query("SELECT pg_advisory_unlock(\(AdvisoryLeases.namespace), hashtext(\(name)))", logger: logger).get()
         }
+    }
+}
+
+/// Keeps a long-lived session (the leases', the commit listener's) honest: TCP keepalives on
+/// PostgreSQL's side, so that it ends the session of a server whose network went silent, and a check
+/// every 2 s on ours, which closes a session that takes over 4 s to answer.
+enum SessionHealth {
+    static let checkInterval = TimeAmount.seconds(2)
+    static let checkTimeout = TimeAmount.seconds(4)
+
+    /// Sets the session's statement timeout and PostgreSQL's keepalives (about 11 s to notice silence).
+    static func prepare(_ connection: PostgresConnection, timeout: TimeAmount, logger: Logger) -> EventLoopFuture<Void> {
+        let settings = ["statement_timeout = \(timeout.nanoseconds / 1_000_000)", "tcp_keepalives_idle = 5", "tcp_keepalives_interval = 2", "tcp_keepalives_count = 3"]
+        var done = connection.eventLoop.makeSucceededVoidFuture()
+        for setting in settings {
+            done = done.flatMap { connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger).map { _ in } }
+        }
+        return done
+    }
+
+    /// Checks the session every `checkInterval` until it closes; closes it when an answer takes over
+    /// `checkTimeout` or fails.
+    static func watch(_ connection: PostgresConnection, name: String, logger: Logger) {
+        let eventLoop = connection.eventLoop
+        let task = eventLoop.scheduleRepeatedAsyncTask(initialDelay: checkInterval, delay: checkInterval) { _ in
+            let deadline = eventLoop.scheduleTask(in: checkTimeout) {
+                logger.warning("A database session does not answer; closing it", metadata: ["sb.session": "\(name)"])
+                close(connection)
+            }
+            return connection.query("SELECT 1", logger: logger).map { _ in }.flatMapError { error in
+                logger.warning("A database session failed; closing it", metadata: ["sb.session": "\(name)", "sb.error": "\(PostgresFailure(error))"])
+                close(connection)
+                return eventLoop.makeSucceededVoidFuture()
+            }.always { _ in deadline.cancel() }
+        }
+        connection.closeFuture.whenComplete { _ in task.cancel() }
+    }
+
+    static func close(_ connection: PostgresConnection) {
+        // postgres-nio requires a connection to outlive its close.
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 }

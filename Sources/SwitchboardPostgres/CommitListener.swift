@@ -8,16 +8,20 @@ import Synchronization
 /// Hears of other servers' commits: every writer whose group commit appended events or saved agents or
 /// conversations sends one notification for it (`notify`, inside its transaction, so it is delivered
 /// only if the commit is), never one per message, and one connection per server `LISTEN`s for them.
-/// The events' count wakes this server's log readers (realtime fan-out, consumers), the records drop
-/// cached copies.
+/// The events' count wakes this server's log readers (realtime fan-out, consumers); the records drop
+/// cached copies, and `.settings` among them the request path's caches (`settingsChanged`).
 ///
-/// A connection that is lost is replaced a second later; whenever listening (re)starts, the handler is
-/// told that notifications may have been missed. Between a lost connection and the next, cached copies
+/// A connection that is lost, or that does not answer its checks (`SessionHealth`), is replaced a
+/// second later; whenever listening (re)starts, the handler is told that notifications may have been
+/// missed. Between a lost connection and the next, cached copies
 /// are still bounded by `ReadSnapshot.lifetime`.
 ///
 /// - Important: Thread-safe: its state lives behind a mutex; callbacks run on the connection's event loop.
 final class CommitListener: Sendable {
     static let channel = "switchboard_records"
+    /// The most events a notification may announce: more than any group commit appends (`max_batch`
+    /// jobs of a few events each), small enough that no number of notifications wraps a `CommitSignal`.
+    static let maxEvents = 1_000_000
     /// PostgreSQL's limit on a notification's payload is 8,000 bytes.
     private static let payloadLimit = 7_900
 
@@ -60,8 +64,7 @@ final class CommitListener: Sendable {
             defer { state.connection = nil }
             return state.connection
         }
-        // postgres-nio requires a connection to outlive its close.
-        connection?.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        connection.map(SessionHealth.close)
     }
 
     private func connect() {
@@ -73,16 +76,20 @@ final class CommitListener: Sendable {
                     state.connection = connection
                     return true
                 }) else {
-                    connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+                    SessionHealth.close(connection)
                     return
                 }
                 connection.addListener(channel: Self.channel) { [self] _, notification in received(notification.payload) }
+                // A session that went silent is closed (and opened again): notifications never stop unnoticed.
+                SessionHealth.watch(connection, name: "commit listener", logger: logger)
                 // Once LISTEN is in effect, whatever was committed before may have been missed.
-                connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).whenComplete { [self] result in
+                SessionHealth.prepare(connection, timeout: timeout, logger: logger).flatMap { [self] in
+                    connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).map { _ in }
+                }.whenComplete { [self] result in
                     if case .failure(let error) = result {
                         // Closing it starts over a second later (closeFuture below).
                         logger.warning("Cannot listen for other servers' commits", metadata: ["sb.error": "\(PostgresFailure(error))"])
-                        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+                        SessionHealth.close(connection)
                     }
                     handler()?(.missed)
                 }
@@ -106,13 +113,14 @@ final class CommitListener: Sendable {
         eventLoop.scheduleTask(in: .seconds(1)) { [self] in connect() }
     }
 
-    /// A notification: `<node> <events> <records>`, where events is how many the commit appended and
-    /// records is `ChangedRecord.encode`'s text (empty for none) or `*` (drop every copy). Anything else
-    /// (any role on the database may notify) is taken as a commit that may have changed anything: a
-    /// forged notification costs a read of the log and of the cached records, never a wrong answer.
+    /// A notification: `<node> <events> <records>`, where events is how many the commit appended (at
+    /// most `maxEvents`: no commit appends more) and records is `ChangedRecord.encode`'s text (empty for
+    /// none) or `*` (drop every copy). Anything else (any role on the database may notify) is taken as a
+    /// commit that may have changed anything: a forged notification costs a read of the log and of the
+    /// cached records, and wakes the log's readers, who find nothing new.
     private func received(_ payload: String) {
         let parts = payload.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let events = Int(parts[1]), events >= 0 else {
+        guard parts.count == 3, let events = Int(parts[1]), (0...Self.maxEvents).contains(events) else {
             handler()?(.missed)
             return
         }

@@ -29,11 +29,12 @@ extension SQLStore: StatisticsStore {
         }
     }
 
-    public func applyRollup(_ rollup: ConversationRollup, consumer: String, position: Int64) async throws -> Bool {
+    public func applyRollup(_ rollup: ConversationRollup, consumer: String, positions: ClosedRange<Int64>) async throws -> Bool {
         let type = StatisticType.conversation.name
+        let position = positions.upperBound
         return try await write { db in
             let cursor = try db.queryFirst("SELECT position FROM consumer_cursors WHERE consumer = ?", [.text(consumer)]) { $0.int64(0) } ?? 0
-            guard cursor < position else { return false }
+            guard cursor < positions.lowerBound else { return false }
             for (key, amounts) in rollup.cells {
                 let bindings: [SQLValue] = [.text(key.tenantID), .text(type), .integer(key.hour)] + key.dimensions.map(SQLValue.text)
                 var slots = try db.queryFirst(

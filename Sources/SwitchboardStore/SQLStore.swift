@@ -42,8 +42,9 @@ public final class SQLStore: StoreMaintenance {
     let agentCache: RecordCache<Agent>
     /// Conversations read recently by id, dropped like the agents.
     let conversationCache: RecordCache<Conversation>
-    /// Signalled after a commit of this process or (as the engine hears of it) another changed settings
-    /// (`writeSettings`), or when another's commits may have been missed.
+    /// Signalled when another process's commit changed settings (`writeSettings`), as the engine hears
+    /// of it, or when its commits may have been missed; this process's own changes invalidate its caches
+    /// where they are made.
     public let settingsChanged = CommitSignal()
     /// The names of the leases this process holds (`takeLease`).
     let held = HeldLeaseNames()
@@ -70,7 +71,8 @@ public final class SQLStore: StoreMaintenance {
         self.conversationCache = conversationCache
         let settingsChanged = settingsChanged
         self.writer = engine.makeWriter(observer: observer) { commit in
-            Self.invalidate(commit.changedRecords, commits: commit.commits, agents: agentCache, conversations: conversationCache, settings: settingsChanged)
+            // This process's own settings changes invalidate its caches where they are made.
+            Self.invalidate(commit.changedRecords, commits: commit.commits, agents: agentCache, conversations: conversationCache, settings: nil)
             guard !commit.events.isEmpty else { return }
             // In memory first: a reader the signal wakes finds the events there.
             recentEvents?.append(commit.events)
@@ -84,19 +86,19 @@ public final class SQLStore: StoreMaintenance {
     }
 
     /// Drops the cached copies of the records a commit saved, each cache only when it holds their kind,
-    /// and signals `settings` when it changed settings; every copy and the signal when `records` is nil
-    /// (another process's commits may have been missed).
+    /// and signals `settings` (when given) when it changed settings; every copy and the signal when
+    /// `records` is nil (another process's commits may have been missed).
     private static func invalidate(
         _ records: [ChangedRecord]?,
         commits: UInt64,
         agents: RecordCache<Agent>,
         conversations: RecordCache<Conversation>,
-        settings: CommitSignal
+        settings: CommitSignal?
     ) {
         guard let records else {
             agents.invalidateAll(commits: commits)
             conversations.invalidateAll(commits: commits)
-            settings.notify()
+            settings?.notify()
             return
         }
         var changedAgents: [RecordKey] = []
@@ -109,7 +111,7 @@ public final class SQLStore: StoreMaintenance {
             case .settings: isSettingsChanged = true
             }
         }
-        if isSettingsChanged { settings.notify() }
+        if isSettingsChanged { settings?.notify() }
         if !changedAgents.isEmpty { agents.invalidate(changedAgents, commits: commits) }
         if !changedConversations.isEmpty { conversations.invalidate(changedConversations, commits: commits) }
     }
@@ -160,8 +162,8 @@ public final class SQLStore: StoreMaintenance {
     }
 
     /// Runs a write that changes what the request path caches (keys, tenant settings, OAuth clients,
-    /// signing keys, token issuers, integrations): its commit signals `settingsChanged` here and, through
-    /// the engine, on every other server.
+    /// signing keys, token issuers, integrations): its commit signals `settingsChanged` on every other
+    /// server, through the engine.
     @discardableResult
     func writeSettings<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> Result) async throws -> Result {
         try await write { db in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwitchboardCore
 import SwitchboardServer
 
 struct ClusterCommand: AsyncParsableCommand {
@@ -13,9 +14,9 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the servers sharing the database: id, address, start, last heartbeat, state, and the leases each holds.",
             discussion: """
-                Each server records a heartbeat every 2 s. A server silent for longer than 10 s is shown as \
-                silent: it stopped without leaving (killed) or cannot reach the database, and its leases \
-                go to another server once its database session ends.
+                Each server records a heartbeat every 2 s. A server silent for longer than 6 s is shown as \
+                silent (the others no longer count it): it stopped without leaving (killed) or cannot \
+                reach the database, and its leases go to another server once its database session ends.
                 """
         )
 
@@ -34,9 +35,10 @@ struct ClusterCommand: AsyncParsableCommand {
                     let age = max(0, now.timeIntervalSince(node.heartbeatAt))
                     let row = [
                         node.id, node.address, node.startedAt.ISO8601Format(), String(format: "%.1f s ago", age),
-                        age <= 10 ? "up" : "silent", node.leases.isEmpty ? "-" : node.leases.joined(separator: ","),
+                        age <= ClusterNode.liveWithin ? "up" : "silent", node.leases.isEmpty ? "-" : node.leases.joined(separator: ","),
                     ]
-                    print(row.joined(separator: "\t"))
+                    // Rows come from the database: no control character of theirs reaches the terminal.
+                    print(String(row.joined(separator: "\t").unicodeScalars.map { $0 == "\t" || !CharacterSet.controlCharacters.contains($0) ? Character($0) : "?" }))
                 }
             }
         }

@@ -11,6 +11,11 @@ public struct ClusterNode: Sendable, Equatable {
     /// The leases it held at its last heartbeat, sorted.
     public var leases: [String]
 
+    /// Seconds between a node's heartbeats.
+    public static let heartbeatInterval = 2.0
+    /// A node heard from within this many seconds counts as live (three heartbeats).
+    public static let liveWithin = 3 * heartbeatInterval
+
     public init(id: String, address: String, startedAt: Date, heartbeatAt: Date, leases: [String]) {
         self.id = id
         self.address = address
@@ -47,9 +52,9 @@ public protocol Cluster: Sendable {
     func takeLease(_ name: String) async throws -> (any Lease)?
     /// The leases this server holds now, sorted.
     var heldLeases: [String] { get }
-    /// Signalled after a commit of any server changed what the request path caches (API keys, tenant
-    /// settings, OAuth clients, signing keys, token issuers, integrations), as soon as this server hears
-    /// of it.
+    /// Signalled after a commit of another server (or a CLI) changed what the request path caches (API
+    /// keys, tenant settings, OAuth clients, token issuers, integrations), as soon as this server hears
+    /// of it; changes made through this server invalidate its caches where they are made.
     var settingsChanged: CommitSignal { get }
 }
 

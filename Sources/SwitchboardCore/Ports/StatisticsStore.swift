@@ -2,10 +2,12 @@
 public protocol StatisticsStore: Sendable {
     /// The stored facts of these conversations; absent keys have none.
     func conversationFacts(_ keys: Set<ConversationKey>) async throws -> [ConversationKey: ConversationFacts]
-    /// Adds a rollup's cells, saves its changed facts and moves `consumer`'s cursor to `position`, in one
-    /// transaction; does nothing when the cursor already is at or past `position`.
+    /// Adds a rollup of the events at positions `positions` (first through last), saves its changed
+    /// facts and moves `consumer`'s cursor to the last, in one transaction; does nothing when the cursor
+    /// already is at or past the first (the batch, or part of it, was counted: by this server before a
+    /// crash, or by another that held the statistics lease meanwhile).
     /// - Returns: whether the rollup was applied.
-    func applyRollup(_ rollup: ConversationRollup, consumer: String, position: Int64) async throws -> Bool
+    func applyRollup(_ rollup: ConversationRollup, consumer: String, positions: ClosedRange<Int64>) async throws -> Bool
     /// Every hourly cell of a tenant's computed type, with the position of `consumer` they reflect.
     func rollupTable(tenant: String, type: StatisticType, consumer: String) async throws -> RollupTable
     /// Hourly cells of a tenant changed after `position` (in their last change's log position), oldest

@@ -163,12 +163,13 @@ public actor IntegrationManager {
         for key in Set(running.keys).subtracting(stored) { await deactivate(key) }
     }
 
-    /// Activates a stored enabled integration; a failure is kept for its view and logged.
+    /// Activates a stored enabled integration; a failure is kept for its view and logged, and tried
+    /// again at the next `resync()`.
     private func activateLogging(_ record: IntegrationRecord) async {
         let key = Key(tenant: record.tenantID, plugin: record.pluginID)
-        applied[key] = (record.isEnabled, record.config)
         do {
             try await activate(record)
+            applied[key] = (record.isEnabled, record.config)
             failures[key] = nil
         } catch {
             failures[key] = "\(error)"

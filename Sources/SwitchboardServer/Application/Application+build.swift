@@ -65,6 +65,7 @@ public func buildApplication(
             policy: OutboundAddressPolicy(allowsPrivateNetworks: configuration.security.allowsPrivateIdentityProviders),
             jwksLifetime: Double(configuration.security.jwksCacheSeconds),
             refetchInterval: Double(configuration.security.jwksRefetchSeconds),
+            invalidatedBy: store.settingsChanged,
             logger: logger
         )
         let hub = RealtimeHub(store: store, limits: configuration.realtime, metrics: metricsFactory, logger: logger)
@@ -233,7 +234,7 @@ func buildRouters(
     )
     let tenantSecurity = ExpiringCache<String, TenantSecurity>(invalidatedBy: changes)
     // Directory sign-ins accepted by auth_provider plugins; dropped for a tenant when its integrations change.
-    let directorySignIns = ExpiringCache<SHA256Digest, VerifiedCredential>(lifetime: 60)
+    let directorySignIns = ExpiringCache<SHA256Digest, VerifiedCredential>(lifetime: 60, invalidatedBy: changes)
     let security = SecurityMiddleware(
         verifiers: [
             MessageSignatureVerifier(

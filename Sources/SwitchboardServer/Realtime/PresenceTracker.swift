@@ -54,7 +54,7 @@ struct PresenceTracker: Service {
         guard (try? await Task.sleep(for: grace)) != nil, hub.connections(of: principal) == 0 else { return }
         do {
             try await store.setPresence(false, node: node, tenant: principal.tenantID, subject: principal.subject)
-            let heardSince = Date().addingTimeInterval(-ClusterService.liveWithin)
+            let heardSince = Date().addingTimeInterval(-ClusterNode.liveWithin)
             guard try await !store.isPresent(tenant: principal.tenantID, subject: principal.subject, elsewhereThan: node, heardSince: heardSince) else { return }
             _ = try await store.execute(
                 .updateAgent(id: principal.subject, AgentChanges(status: .offline), expectedVersion: nil),

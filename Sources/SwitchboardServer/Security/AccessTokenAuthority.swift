@@ -8,7 +8,9 @@ import SwitchboardCore
 /// RFC 9068 profile), publishes their public keys as a JWKS, and rotates the signing key.
 ///
 /// A key signs for `rotation`, then stays published for one more token lifetime so tokens it signed
-/// still verify; keys are stored sealed, so tokens survive a restart.
+/// still verify; keys are stored sealed, so tokens survive a restart. The servers of a cluster share
+/// the stored keys: a token whose key this server does not know makes it load the stored keys again
+/// (at most once a second), and a server whose key is due looks for one another server made first.
 /// - Important: An actor: issuing, rotating and verifying are serialised.
 actor AccessTokenAuthority {
     /// What the authority signs with and for.
@@ -49,6 +51,9 @@ actor AccessTokenAuthority {
     private let secrets: SecretBox
     private var keys = JWTKeyCollection()
     private var published: [(id: String, key: ES256PrivateKey, createdAt: Date)] = []
+    /// When the stored keys were last loaded, so that tokens of unknown keys cost one read a second at most.
+    private var loadedAt = ContinuousClock.now
+    static let reloadInterval = Duration.seconds(1)
 
     init(settings: Settings, store: any OAuthStore, secrets: SecretBox) {
         self.settings = settings
@@ -58,12 +63,20 @@ actor AccessTokenAuthority {
 
     /// Loads the stored keys, dropping expired ones and making a new one when the newest is due.
     func start() async throws {
+        try await load()
+        try await rotateIfDue(force: true)
+    }
+
+    /// Replaces the published keys with the stored ones, in the order they were made.
+    private func load() async throws {
+        var loaded: [(id: String, key: ES256PrivateKey, createdAt: Date)] = []
         for record in try await store.signingKeys() {
             let raw = try secrets.open(text: record.sealedPrivateKey, scope: Self.secretScope(record.id))
             guard let bytes = Data(base64Encoded: raw) else { throw SwitchboardError.invalidField("signing_key", "A stored signing key is not base64.") }
-            published.append((record.id, try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: bytes)), record.createdAt))
+            loaded.append((record.id, try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: bytes)), record.createdAt))
         }
-        try await rotateIfDue(force: true)
+        published = loaded.sorted { $0.createdAt < $1.createdAt }
+        loadedAt = .now
     }
 
     /// A signed access token for `client` holding `scopes`, and its lifetime in seconds.
@@ -102,7 +115,17 @@ actor AccessTokenAuthority {
     /// The claims of a token this authority signed, once its signature checks out.
     /// - Throws: when no published key has the token's `kid` or the signature is wrong.
     func verifySignature(_ token: String) async throws -> Claims {
-        try await keys.verify(token, as: Claims.self)
+        do {
+            return try await keys.verify(token, as: Claims.self)
+        } catch {
+            // Perhaps signed by a key another server of the cluster made since this one last looked.
+            guard ContinuousClock.now - loadedAt >= Self.reloadInterval else { throw error }
+            let known = Set(published.map(\.id))
+            try await load()
+            guard Set(published.map(\.id)) != known else { throw error }
+            try await rotateIfDue(force: true)
+            return try await keys.verify(token, as: Claims.self)
+        }
     }
 
     /// The public keys as a JSON Web Key Set (RFC 7517).
@@ -126,7 +149,13 @@ actor AccessTokenAuthority {
         let now = Date()
         let rotation = settings.rotation / .seconds(1)
         var changed = force
-        if published.last.map({ now.timeIntervalSince($0.createdAt) >= rotation }) ?? true {
+        let isDue = { self.published.last.map { now.timeIntervalSince($0.createdAt) >= rotation } ?? true }
+        // Another server of the cluster may have made the next key already.
+        if isDue(), !force {
+            try await load()
+            changed = true
+        }
+        if isDue() {
             changed = true
             let id = TimeOrderedIDGenerator.shared.make()
             let key = P256.Signing.PrivateKey()

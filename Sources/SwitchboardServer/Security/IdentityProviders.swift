@@ -44,6 +44,9 @@ actor IdentityProviders {
     private let registrationLifetime: Double = 30
     private let jwksLifetime: Double
     private let refetchInterval: Double
+    /// Drops the registrations read when settings change on any server (`Cluster.settingsChanged`).
+    private let invalidatedBy: CommitSignal?
+    private var seenGeneration: UInt64 = 0
 
     /// - Parameters:
     ///   - jwksLifetime: seconds a fetched key set is used before it is fetched again.
@@ -55,8 +58,10 @@ actor IdentityProviders {
         policy: OutboundAddressPolicy,
         jwksLifetime: Double,
         refetchInterval: Double,
+        invalidatedBy: CommitSignal? = nil,
         logger: Logger
     ) {
+        self.invalidatedBy = invalidatedBy
         self.store = store
         self.secrets = secrets
         self.httpClient = httpClient
@@ -75,6 +80,11 @@ actor IdentityProviders {
     /// - Throws: `AuthenticationFailure` (`issuer_unavailable`) when its JWKS cannot be fetched.
     func keys(for iss: String, audiences: [String], kid: String?) async throws -> (issuer: TokenIssuer, keys: JWTKeyCollection)? {
         let now = MonotonicClock.seconds()
+        if let generation = invalidatedBy?.generation, generation != seenGeneration {
+            // An issuer registered or deleted on some server: read the registrations again.
+            registrations.removeAll()
+            seenGeneration = generation
+        }
         if registrations[iss].map({ now - $0.readAt > registrationLifetime }) ?? true {
             // Issuers named by unauthenticated tokens are cached, misses too: bounded.
             if registrations.count >= 10_000 { registrations.removeAll() }

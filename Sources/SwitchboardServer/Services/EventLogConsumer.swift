@@ -73,6 +73,13 @@ public struct EventLogConsumer: Service {
         self.handle = handle
     }
 
+    /// Thrown by a handler that commits the cursor itself (`byHandler`) when the stored cursor is not
+    /// where the batch began (another server's consumer moved it, or a crash left it past): the
+    /// consumer reads on from the stored cursor.
+    public struct CursorMoved: Error {
+        public init() {}
+    }
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             // The database may go away for a while (PostgreSQL restarting): start over from the persisted
@@ -83,6 +90,8 @@ public struct EventLogConsumer: Service {
                     return
                 } catch is CancellationError {
                     return
+                } catch is CursorMoved {
+                    logger.info("Event consumer's cursor moved elsewhere; reading on from it", metadata: ["sb.consumer": "\(name)"])
                 } catch {
                     logger.warning("Event consumer cannot read; retrying", metadata: ["sb.consumer": "\(name)", "sb.error": "\(error)"])
                     do { try await clock.sleep(for: retryDelay, tolerance: nil) } catch { return }
@@ -122,7 +131,7 @@ public struct EventLogConsumer: Service {
                     try await save()
                 } else if linger > .zero {
                     // Every event up to `generation` was read: a full batch waits at this generation.
-                    await log.commits.wait(reaching: generation + UInt64(batchSize), until: clock.now.advanced(by: linger), clock: clock)
+                    await log.commits.wait(reaching: generation &+ UInt64(batchSize), until: clock.now.advanced(by: linger), clock: clock)
                 }
                 continue
             }
@@ -136,6 +145,8 @@ public struct EventLogConsumer: Service {
                 }
             } catch is CancellationError {
                 break
+            } catch let moved as CursorMoved {
+                throw moved
             } catch {
                 logger.warning("Event batch failed; retrying", metadata: ["sb.consumer": "\(name)", "sb.error": "\(error)"])
                 try await clock.sleep(for: retryDelay, tolerance: nil)

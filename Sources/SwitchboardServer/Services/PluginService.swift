@@ -14,7 +14,8 @@ struct PluginService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            var seen = settingsChanged.generation
+            // From 0: a change signalled while the integrations started is applied too.
+            var seen: UInt64 = 0
             while !Task.isCancelled {
                 await settingsChanged.wait(after: seen)
                 seen = settingsChanged.generation

@@ -20,7 +20,8 @@ import SwitchboardPluginHost
 ///    whose external status moved takes the mapped status (`ticket.status_changed`). A status set here
 ///    meanwhile is not undone: only a change over there moves it.
 ///
-/// `nudge(tenant:)` has a round run for one tenant at once, so a new ticket does not wait for the timer;
+/// `nudge(tenant:)` has a round run for one tenant at once, so a new ticket does not wait for the timer
+/// (on the server holding the ticket-sync lease; elsewhere the holder's next timed round takes it);
 /// `apply` takes status reports a plugin verified on its inbound route.
 actor TicketingService: Service {
     let integrations: IntegrationManager
@@ -31,9 +32,9 @@ actor TicketingService: Service {
     private var busy: Set<String> = []
     /// Tenants nudged and not yet served: a tenant nudged again before its round is in here once.
     private nonisolated let nudged = Mutex<Set<String>>([])
-    /// Wakes `run()` for the nudged tenants; one wake-up waits at most.
-    private let wakeUps: AsyncStream<Void>
-    private nonisolated let wake: AsyncStream<Void>.Continuation
+    /// Wakes `run()` for the nudged tenants. A signal, not a stream: `run()` may end and start again
+    /// (the sync lease moves away and back), and a cancelled stream would stay finished.
+    private nonisolated let nudges = CommitSignal()
 
     /// Tickets sent per call.
     static let batchLimit = 50
@@ -43,14 +44,16 @@ actor TicketingService: Service {
         self.store = store
         self.interval = interval
         self.logger = logger
-        (wakeUps, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    for await _ in self.wakeUps {
+                    var seen: UInt64 = 0
+                    while !Task.isCancelled {
+                        await self.nudges.wait(after: seen)
+                        seen = self.nudges.generation
                         let tenants = self.nudged.withLock { nudged in
                             defer { nudged = [] }
                             return nudged
@@ -71,7 +74,7 @@ actor TicketingService: Service {
     /// starts are one round.
     nonisolated func nudge(tenant: String) {
         nudged.withLock { _ = $0.insert(tenant) }
-        wake.yield()
+        nudges.notify()
     }
 
     /// Runs a round for `tenant`, if it has a ticketing integration.

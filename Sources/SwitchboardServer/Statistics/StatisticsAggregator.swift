@@ -37,13 +37,16 @@ package struct StatisticsAggregator: Service {
     }
 
     /// Rolls up one batch of events in log order and commits it.
+    /// - Throws: `EventLogConsumer.CursorMoved` when the stored cursor is past the batch's start: the
+    ///   consumer reads on from the stored cursor, so no event is counted twice or left out.
     package func ingest(_ events: [Event]) async throws {
-        guard let last = events.last else { return }
+        guard let first = events.first, let last = events.last else { return }
         let keys = Set(events.compactMap(ConversationRollup.conversation(of:)))
         var rollup = await ConversationRollup(facts: try store.conversationFacts(keys))
         for event in events { rollup.apply(event) }
-        if try await store.applyRollup(rollup, consumer: StatisticsIndex.consumer, position: last.position) {
-            index.apply(rollup, position: last.position)
+        guard try await store.applyRollup(rollup, consumer: StatisticsIndex.consumer, positions: first.position...last.position) else {
+            throw EventLogConsumer.CursorMoved()
         }
+        index.apply(rollup, position: last.position)
     }
 }
