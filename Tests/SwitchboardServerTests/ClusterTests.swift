@@ -156,8 +156,9 @@ import Testing
         print(json.dumps(answers))
         """
 
-    @Test func aReplayOnAnotherNodeAndARevokedKeyAreRefusedEverywhere() async throws {
-        let (servers, key, _) = try Self.nodes()
+    @Test func aReplayOnAnotherNodeAndARevokedKeyAreRefusedEverywhereAndTokensWorkOnEveryNode() async throws {
+        // The nodes name one public issuer, as a deployment behind one address does.
+        let (servers, key, _) = try Self.nodes(extra: ["SWITCHBOARD_OAUTH_ISSUER": "https://switchboard.example"])
         defer { for server in servers { server.kill() } }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
@@ -205,6 +206,29 @@ import Testing
         try await eventually(limit: .seconds(5), every: .milliseconds(20)) { try await status(third, .GET, "/agents", key: doomedSecret) == 401 }
         let seen = ContinuousClock.now - revoked
         #expect(seen < .seconds(1), "node 3 refused the revoked key after \(seen)")
+
+        // An access token issued by node 1 (signed with the key node 1 made) works on node 3; revoked
+        // through node 1, node 3 refuses it.
+        func form(_ port: Int, _ path: String, _ body: String, basic: String) async throws -> JSONValue? {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: basic)
+            request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            return try? SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await response.body.collect(upTo: 1 << 16)))
+        }
+        var create = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/oauth-clients")
+        create.method = .POST
+        create.headers.add(name: "authorization", value: "Bearer \(key)")
+        create.headers.add(name: "content-type", value: "application/json")
+        create.body = .bytes(ByteBuffer(string: #"{"name": "crm", "scopes": ["agents:read"]}"#))
+        let crm = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await client.execute(create, timeout: .seconds(10)).body.collect(upTo: 1 << 16)))
+        let basic = "Basic " + Data("\(try #require(crm["client_id"]?.string)):\(try #require(crm["client_secret"]?.string))".utf8).base64EncodedString()
+        let token = try #require(try await form(first, "/oauth/token", "grant_type=client_credentials", basic: basic)?["access_token"]?.string)
+        #expect(try await status(third, .GET, "/agents", key: token) == 200)
+        _ = try await form(first, "/oauth/revoke", "token=\(token)", basic: basic)
+        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { try await status(third, .GET, "/agents", key: token) == 401 }
     }
 
     @Test func anAgentGoesOfflineOnlyWhenItsLastConnectionOnAnyNodeCloses() async throws {
