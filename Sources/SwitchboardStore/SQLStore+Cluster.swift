@@ -24,28 +24,30 @@ extension SQLStore: Cluster {
         }
     }
 
-    public func setPresence(_ isPresent: Bool, node: String, tenant: String, subject: String) async throws {
+    public func markPresent(node: String, tenant: String, subject: String) async throws {
         try await write { db in
-            if isPresent {
-                try db.run(
-                    "INSERT INTO realtime_presence (node_id, tenant_id, subject) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    [.text(node), .text(tenant), .text(subject)]
-                )
-            } else {
-                try db.run("DELETE FROM realtime_presence WHERE node_id = ? AND tenant_id = ? AND subject = ?", [.text(node), .text(tenant), .text(subject)])
-            }
+            try db.run(
+                "INSERT INTO realtime_presence (node_id, tenant_id, subject) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [.text(node), .text(tenant), .text(subject)]
+            )
         }
     }
 
-    public func isPresent(tenant: String, subject: String, elsewhereThan node: String, heardSince: Date) async throws -> Bool {
-        try await read { db in
-            try db.queryFirst(
+    public func markAbsent(node: String, tenant: String, subject: String, heardSince: Date) async throws -> Bool {
+        let offline = try ChatCommand.updateAgent(id: subject, AgentChanges(status: .offline), expectedVersion: nil).validated()
+        let ids = self.ids
+        return try await write { db in
+            try db.run("DELETE FROM realtime_presence WHERE node_id = ? AND tenant_id = ? AND subject = ?", [.text(node), .text(tenant), .text(subject)])
+            let isPresentElsewhere = try db.queryFirst(
                 """
                 SELECT 1 FROM realtime_presence p JOIN cluster_nodes n ON n.id = p.node_id
-                WHERE p.tenant_id = ? AND p.subject = ? AND p.node_id <> ? AND n.heartbeat_at >= ?
+                WHERE p.tenant_id = ? AND p.subject = ? AND n.heartbeat_at >= ?
                 """,
-                [.text(tenant), .text(subject), .text(node), SQLValue(heardSince)]
+                [.text(tenant), .text(subject), SQLValue(heardSince)]
             ) { _ in true } ?? false
+            guard !isPresentElsewhere else { return false }
+            _ = try ChatTransaction(db: db, tenant: tenant, now: Self.now(), ids: ids).apply(offline)
+            return true
         }
     }
 

@@ -24,6 +24,7 @@ import Testing
         var environment = Deployment.environment(url: url, keyFile: keyFile).merging(extra) { $1 }
         environment["SWITCHBOARD_WEBHOOKS_ALLOW_HTTP"] = "true"
         environment["SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"] = "true"
+        environment["SWITCHBOARD_METRICS_TOKEN"] = "scrape"
         let first = try ServerProcess(environment: environment)
         guard let key = first.demoKey() else {
             first.kill()
@@ -133,6 +134,21 @@ import Testing
                 guard let message = call.json["data"]?["message_id"]?.string else { continue }
                 if let earlier = idByMessage[message] { #expect(earlier == call.id, "a repeat delivery keeps its webhook-id") }
                 idByMessage[message] = call.id
+            }
+
+            // The survivors' /metrics agree: each lease held by exactly one of them, two nodes live (once
+            // the killed node's last heartbeat is over 6 s old).
+            try await eventually(limit: .seconds(15), every: .milliseconds(200)) {
+                var held: [String: Double] = [:]
+                var counted = true
+                for port in others {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+                    request.headers.add(name: "authorization", value: "Bearer scrape")
+                    let text = String(buffer: try await client.execute(request, timeout: .seconds(10)).body.collect(upTo: 1 << 22))
+                    for match in text.matches(of: /sb_lease_held\{lease="([^"]+)"\} ([0-9.]+)/) { held[String(match.1), default: 0] += Double(match.2) ?? 0 }
+                    counted = counted && text.contains("sb_cluster_nodes 2")
+                }
+                return counted && Self.leases.allSatisfy { held[$0] == 1 }
             }
         }
     }

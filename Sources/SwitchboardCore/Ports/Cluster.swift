@@ -4,7 +4,7 @@ import Foundation
 public struct ClusterNode: Sendable, Equatable {
     /// Made at the server's start: unique per process.
     public let id: String
-    /// Where it listens (`host:port`), as its configuration says.
+    /// Where it listens (`host:port`): the configured host and the port it bound.
     public let address: String
     public let startedAt: Date
     public var heartbeatAt: Date
@@ -42,13 +42,17 @@ public protocol Cluster: Sendable {
     func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws
     /// Removes the node (it is stopping) and its agents' presence.
     func leave(node id: String) async throws
-    /// Records whether `node` has WebSocket connections of the agent `subject`.
-    func setPresence(_ isPresent: Bool, node: String, tenant: String, subject: String) async throws
-    /// Whether a node other than `node`, heard from at or after `heardSince`, has connections of the agent.
-    func isPresent(tenant: String, subject: String, elsewhereThan node: String, heardSince: Date) async throws -> Bool
+    /// Records that `node` has WebSocket connections of the agent `subject`.
+    func markPresent(node: String, tenant: String, subject: String) async throws
+    /// Records that `node` has no connection of the agent left and, unless another node heard from at or
+    /// after `heardSince` has one, sets the agent offline; in one transaction, so that a connection a
+    /// node records meanwhile is either seen or recorded after.
+    /// - Returns: whether the agent was set offline.
+    func markAbsent(node: String, tenant: String, subject: String, heardSince: Date) async throws -> Bool
     /// Every registered node, the most recent heartbeat first.
     func nodes() async throws -> [ClusterNode]
-    /// Takes the lease `name` if no server holds it; nil when another one does.
+    /// Takes the lease `name` unless another server holds it (nil then). Taken twice by this server, it
+    /// is held until released twice.
     func takeLease(_ name: String) async throws -> (any Lease)?
     /// The leases this server holds now, sorted.
     var heldLeases: [String] { get }

@@ -120,11 +120,11 @@ public func buildApplication(
         var services: [any Service] = [
             StoreService(store: store),
             ClusterService(cluster: store, node: node, address: address, logger: logger) { limiter.share(among: $0) },
-            leased("maintenance", maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
-            leased("webhooks", WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, follower: follower, logger: logger),
-            leased("statistics", StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
+            leased(ServerLease.maintenance, maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
+            leased(ServerLease.webhooks, WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, follower: follower, logger: logger),
+            leased(ServerLease.statistics, StatisticsAggregator(log: store, store: store, index: statistics, batchSize: configuration.statistics.batchSize, logger: logger)),
             leased(
-                "statistics-sink",
+                ServerLease.statisticsSink,
                 StatisticsSinkService(
                     integrations: manager,
                     store: store,
@@ -133,8 +133,8 @@ public func buildApplication(
                     logger: logger
                 )
             ),
-            leased("ticket-sync", ticketing),
-            leased("crm", customerLookup.consumer(log: store, logger: logger)),
+            leased(ServerLease.ticketSync, ticketing),
+            leased(ServerLease.crm, customerLookup.consumer(log: store, logger: logger)),
         ]
         var certificates: TLSCertificates?
         switch (configuration.tls.certificate, configuration.tls.privateKey) {

@@ -4,6 +4,7 @@ import Hummingbird
 import Prometheus
 import SwitchboardCore
 import SwitchboardPluginHost
+import Synchronization
 
 /// `GET /metrics`: the Prometheus text exposition of the application's registry, for a scraper that
 /// presents `metrics.token` as a bearer token. Labels include tenant ids, so the endpoint is never public.
@@ -14,7 +15,8 @@ import SwitchboardPluginHost
 /// `sb_event_consumer_lag{consumer}` and `sb_event_consumer_lag_seconds{consumer}` (what each
 /// event-log consumer, realtime aside, has still to read, and how old the oldest of it is),
 /// `sb_webhook_endpoints{state}` and `sb_webhook_deliveries_waiting`, `sb_integration_instances{plugin,state}`
-/// and `sb_integration_breaker_open{plugin,breaker}`; and, read at most once a minute since counting
+/// and `sb_integration_breaker_open{plugin,breaker}`, `sb_cluster_nodes` and `sb_lease_held{lease}` (1 on
+/// the node holding each lease: summed over the nodes, 1); and, read at most once a minute since counting
 /// rows takes a while, `sb_database_bytes` and `sb_database_rows{table}`. docs/operations.md lists them all.
 struct MetricsController {
     let registry: PrometheusCollectorRegistry
@@ -25,6 +27,8 @@ struct MetricsController {
     let integrations: IntegrationManager
     /// The database figures, read at most once per their lifetime.
     let figures = ExpiringCache<String, DatabaseFigures>(lifetime: 60)
+    /// Every lease this node reported, so that one it gave back is reported as 0.
+    let reportedLeases = ReportedLeases()
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/metrics", use: scrape)
@@ -48,6 +52,7 @@ struct MetricsController {
         gauge("websocket_connections", "Open WebSocket connections.").set(Double(hub.connectionCount))
         await setWebhookFigures()
         await setIntegrationFigures()
+        await setClusterFigures()
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -97,8 +102,34 @@ struct MetricsController {
         }
     }
 
+    private func setClusterFigures() async {
+        let held = Set(store.heldLeases)
+        let leases = reportedLeases.adding(held)
+        let help = "1 when this node holds the lease, that is does this background work for the cluster; summed over the nodes, 1."
+        for lease in leases { gauge("lease_held", help, [("lease", lease)]).set(held.contains(lease) ? 1.0 : 0.0) }
+        if let nodes = try? await store.nodes() {
+            let now = Date()
+            let live = nodes.count { abs(now.timeIntervalSince($0.heartbeatAt)) <= ClusterNode.liveWithin }
+            gauge("cluster_nodes", "Nodes sharing the database heard from within the last 6 s, this one included.").set(Double(live))
+        }
+    }
+
     /// The registry's gauge `sb_<name>` with `labels`.
     private func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Prometheus.Gauge {
         registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "sb", metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+}
+
+/// The leases a node has reported on `/metrics`: the server's own, and every other it held once.
+/// - Important: Thread-safe: the names live behind a mutex.
+final class ReportedLeases: Sendable {
+    private let names = Mutex<Set<String>>(Set(ServerLease.all))
+
+    /// Every name reported so far, `held` included from now on.
+    func adding(_ held: Set<String>) -> Set<String> {
+        names.withLock { names in
+            names.formUnion(held)
+            return names
+        }
     }
 }

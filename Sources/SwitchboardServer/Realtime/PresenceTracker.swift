@@ -11,14 +11,14 @@ import SwitchboardCore
 /// the pending ones are cancelled (their agents keep their status) before the store closes.
 struct PresenceTracker: Service {
     let hub: RealtimeHub
-    let store: any ChatStore & Cluster
+    let store: any Cluster
     let node: String
     let grace: Duration
     let logger: Logger
     private let closed: AsyncStream<Principal>
     private let closes: AsyncStream<Principal>.Continuation
 
-    init(hub: RealtimeHub, store: any ChatStore & Cluster, node: String, grace: Duration, logger: Logger) {
+    init(hub: RealtimeHub, store: any Cluster, node: String, grace: Duration, logger: Logger) {
         self.hub = hub
         self.store = store
         self.node = node
@@ -30,7 +30,7 @@ struct PresenceTracker: Service {
     /// Records that this server has a connection of the agent `principal`.
     func connectionOpened(principal: Principal) async {
         do {
-            try await store.setPresence(true, node: node, tenant: principal.tenantID, subject: principal.subject)
+            try await store.markPresent(node: node, tenant: principal.tenantID, subject: principal.subject)
         } catch {
             logger.debug("Presence: the connection could not be recorded", metadata: ["sb.tenant": .string(principal.tenantID), "sb.error": "\(error)"])
         }
@@ -53,16 +53,12 @@ struct PresenceTracker: Service {
     private func setOfflineAfterGrace(_ principal: Principal) async {
         guard (try? await Task.sleep(for: grace)) != nil, hub.connections(of: principal) == 0 else { return }
         do {
-            try await store.setPresence(false, node: node, tenant: principal.tenantID, subject: principal.subject)
             let heardSince = Date().addingTimeInterval(-ClusterNode.liveWithin)
-            guard try await !store.isPresent(tenant: principal.tenantID, subject: principal.subject, elsewhereThan: node, heardSince: heardSince) else { return }
-            _ = try await store.execute(
-                .updateAgent(id: principal.subject, AgentChanges(status: .offline), expectedVersion: nil),
-                tenant: principal.tenantID,
-                idempotency: nil
-            )
+            _ = try await store.markAbsent(node: node, tenant: principal.tenantID, subject: principal.subject, heardSince: heardSince)
         } catch {
             logger.debug("Presence: the agent could not be set offline", metadata: ["sb.tenant": .string(principal.tenantID), "sb.error": "\(error)"])
         }
+        // A connection that opened meanwhile recorded itself before the absence did: record it again.
+        if hub.connections(of: principal) > 0 { await connectionOpened(principal: principal) }
     }
 }

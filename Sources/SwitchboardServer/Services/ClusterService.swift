@@ -46,6 +46,18 @@ struct ClusterService: Service {
     }
 }
 
+/// The leases of the server's own background work (integrations' event delivery adds one each,
+/// `plugin/<tenant>/<plugin>`).
+enum ServerLease {
+    static let webhooks = "webhooks"
+    static let statistics = "statistics"
+    static let statisticsSink = "statistics-sink"
+    static let ticketSync = "ticket-sync"
+    static let crm = "crm"
+    static let maintenance = "maintenance"
+    static let all = [crm, maintenance, statistics, statisticsSink, ticketSync, webhooks]
+}
+
 /// Where this server listens: the configured host and port until the listener is bound (port 0 is
 /// then the port the system chose).
 final class ListeningAddress: Sendable {
