@@ -2,6 +2,8 @@ import Foundation
 import SwitchboardCore
 
 extension SQLStore: Cluster {
+    public var isShared: Bool { !engine.isSoleWriter }
+
     public func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws {
         let forgottenBefore = node.heartbeatAt.addingTimeInterval(-Double(forgetAfter.components.seconds))
         try await write { db in

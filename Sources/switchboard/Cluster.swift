@@ -24,6 +24,10 @@ struct ClusterCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.withStore { store, _ in
+                guard store.isShared else {
+                    print("This database is a SQLite file, which one server owns: there is no cluster. Several servers share a PostgreSQL database (database.url).")
+                    return
+                }
                 let nodes = try await store.nodes()
                 guard !nodes.isEmpty else {
                     print("No server is registered in this database.")

@@ -37,6 +37,9 @@ public protocol Lease: Sendable {
 /// The servers sharing one database, and the leases that make each kind of background work (webhook
 /// delivery, plugin dispatch, statistics, sync, purges) run on one of them at a time.
 public protocol Cluster: Sendable {
+    /// Whether other servers may share the database (PostgreSQL). On SQLite one server owns the file:
+    /// it holds every lease, and there are no heartbeats to record.
+    var isShared: Bool { get }
     /// Records `node`'s heartbeat, registering it the first time, and forgets nodes silent for longer
     /// than `forgetAfter`.
     func heartbeat(_ node: ClusterNode, forgetAfter: Duration) async throws

@@ -105,12 +105,14 @@ struct MetricsController {
     private func setClusterFigures() async {
         let held = Set(store.heldLeases)
         let leases = reportedLeases.adding(held)
-        let help = "1 when this node holds the lease, that is does this background work for the cluster; summed over the nodes, 1."
-        for lease in leases { gauge("lease_held", help, [("lease", lease)]).set(held.contains(lease) ? 1.0 : 0.0) }
-        if let nodes = try? await store.nodes() {
+        let leaseHelp = "1 when this node holds the lease, that is does this background work for the cluster; summed over the nodes, 1."
+        for lease in leases { gauge("lease_held", leaseHelp, [("lease", lease)]).set(held.contains(lease) ? 1.0 : 0.0) }
+        let help = "Nodes sharing the database heard from within the last 6 s, this one included (1 on SQLite)."
+        if !store.isShared {
+            gauge("cluster_nodes", help).set(1.0)
+        } else if let nodes = try? await store.nodes() {
             let now = Date()
-            let live = nodes.count { abs(now.timeIntervalSince($0.heartbeatAt)) <= ClusterNode.liveWithin }
-            gauge("cluster_nodes", "Nodes sharing the database heard from within the last 6 s, this one included.").set(Double(live))
+            gauge("cluster_nodes", help).set(Double(nodes.count { abs(now.timeIntervalSince($0.heartbeatAt)) <= ClusterNode.liveWithin }))
         }
     }
 

@@ -4,9 +4,9 @@ import ServiceLifecycle
 import SwitchboardCore
 import Synchronization
 
-/// Registers this server in the database and records a heartbeat every `interval`, with the leases it
-/// holds, so that `switchboard cluster status` lists the servers sharing the database; removes it on
-/// graceful shutdown. Nodes silent for a day are forgotten. After each heartbeat it hands `members`
+/// Registers this server in a shared database (PostgreSQL) and records a heartbeat every `interval`,
+/// with the leases it holds, so that `switchboard cluster status` lists the servers sharing it; removes
+/// it on graceful shutdown. Nodes silent for a day are forgotten. After each heartbeat it hands `members`
 /// the number of live servers (heard from within `ClusterNode.liveWithin`), itself included.
 struct ClusterService: Service {
     static let interval = Duration.seconds(ClusterNode.heartbeatInterval)
@@ -19,6 +19,12 @@ struct ClusterService: Service {
     let members: @Sendable (Int) -> Void
 
     func run() async throws {
+        guard cluster.isShared else {
+            // One server per database file: nothing to record, and every quota is this server's.
+            members(1)
+            try? await gracefulShutdown()
+            return
+        }
         let started = Date()
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

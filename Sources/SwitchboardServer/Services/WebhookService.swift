@@ -28,11 +28,14 @@ struct WebhookService: Service {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.pickUpInterval)
-                    await dispatcher.refresh()
-                    dispatcher.queued.notify()
+            // Alone on its database (SQLite), every change goes through this server, which refreshes as it makes it.
+            if store.isShared {
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: Self.pickUpInterval)
+                        await dispatcher.refresh()
+                        dispatcher.queued.notify()
+                    }
                 }
             }
             try await group.next()
