@@ -144,7 +144,7 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         )
     }
 
-    /// Records that the client sent a data frame.
+    /// Records that the client sent a data frame, or that the server told it it is ready.
     func touch() {
         state.withLock { $0.lastActivity = .now }
     }
