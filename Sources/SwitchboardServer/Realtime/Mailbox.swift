@@ -132,6 +132,8 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         wake(
             state.withLock { state -> Bool in
                 state.isReplaying = false
+                // The client's idle time counts from the end of the replay, when it is told it is ready.
+                state.lastActivity = .now
                 let held = state.held
                 state.held = []
                 var wake = false
@@ -144,14 +146,15 @@ final class Mailbox: ChannelInboundHandler, Sendable {
         )
     }
 
-    /// Records that the client sent a data frame, or that the server told it it is ready.
+    /// Records that the client sent a data frame.
     func touch() {
         state.withLock { $0.lastActivity = .now }
     }
 
-    /// Closes the mailbox as idle when the client sent nothing since `deadline`.
+    /// Closes the mailbox as idle when the client sent nothing since `deadline`; never before its replay
+    /// ended (the client waits for "ready", however long the replay or a busy database takes).
     func closeIfIdle(since deadline: ContinuousClock.Instant) {
-        wake(state.withLock { state in state.closing == nil && state.lastActivity < deadline ? close(.idle, in: &state) : false })
+        wake(state.withLock { state in state.closing == nil && !state.isReplaying && state.lastActivity < deadline ? close(.idle, in: &state) : false })
     }
 
     /// Stops the mailbox: queued frames still go out (none for a slow consumer), then the close is reported.

@@ -81,9 +81,6 @@ struct RealtimeSession: Sendable {
             mailbox.send(RealtimeFrame.error(id: .null, code: "unavailable", message: "The event log cannot be read now; reconnect with since=."))
         }
         mailbox.finishReplay()
-        // The client's idle time counts from here: it waits for "ready", however long the replay (or a
-        // busy database) took.
-        mailbox.touch()
         mailbox.send(RealtimeFrame.ready(seq: mailbox.lastSeq))
     }
 
