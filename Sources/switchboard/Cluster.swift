@@ -39,7 +39,7 @@ struct ClusterCommand: AsyncParsableCommand {
                     let age = max(0, now.timeIntervalSince(node.heartbeatAt))
                     let row = [
                         node.id, node.address, node.startedAt.ISO8601Format(), String(format: "%.1f s ago", age),
-                        age <= ClusterNode.liveWithin ? "up" : "silent", node.leases.isEmpty ? "-" : node.leases.joined(separator: ","),
+                        node.isLive(at: now) ? "up" : "silent", node.leases.isEmpty ? "-" : node.leases.joined(separator: ","),
                     ]
                     // Rows come from the database: no control character of theirs reaches the terminal.
                     print(String(row.joined(separator: "\t").unicodeScalars.map { $0 == "\t" || !CharacterSet.controlCharacters.contains($0) ? Character($0) : "?" }))

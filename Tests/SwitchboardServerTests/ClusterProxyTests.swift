@@ -135,14 +135,10 @@ import Testing
                     var accepted = 0
                     var refused = 0
                     while sent.withLock({ sent in defer { sent += 1 }; return sent < 1_500 }) {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(proxy.port)/api/v1/agents?limit=1")
-                        request.headers.add(name: "authorization", value: "Bearer \(key)")
-                        let response = try await client.execute(request, timeout: .seconds(5))
-                        _ = try await response.body.collect(upTo: 1 << 20)
-                        switch response.status.code {
+                        switch await Deployment.call(client, .GET, port: proxy.port, key: key, "/agents?limit=1").status {
                         case 200: accepted += 1
                         case 429: refused += 1
-                        default: Issue.record("unexpected status \(response.status.code)")
+                        case let other: Issue.record("unexpected status \(other)")
                         }
                     }
                     return (accepted, refused)

@@ -181,13 +181,7 @@ import Testing
         let first = servers[0].port
         let third = servers[2].port
         let signer = try #require(await Deployment.post(client, port: first, key: key, "/api-keys", #"{"name": "signer", "scopes": ["agents:write"]}"#).id)
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/api-keys/\(signer)/signature-keys")
-        request.method = .POST
-        request.headers.add(name: "authorization", value: "Bearer \(key)")
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"algorithm": "hmac-sha256"}"#))
-        let answer = try await client.execute(request, timeout: .seconds(10))
-        let hmac = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await answer.body.collect(upTo: 1 << 16)))
+        let hmac = try #require(await Deployment.call(client, port: first, key: key, "/api-keys/\(signer)/signature-keys", #"{"algorithm": "hmac-sha256"}"#).json)
         let outcome = try await PythonScript.run(
             Self.replay,
             ["http://127.0.0.1:\(first)", "http://127.0.0.1:\(third)", try #require(hmac["keyid"]?.string), try #require(hmac["secret"]?.string)]
@@ -195,31 +189,15 @@ import Testing
         #expect(outcome.output.trimmingCharacters(in: .whitespacesAndNewlines) == "[201, 401]", "\(outcome)")
 
         // A key in use on node 3 (so cached there), revoked through node 1.
-        let created = try await client.execute(
-            {
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/api-keys")
-                request.method = .POST
-                request.headers.add(name: "authorization", value: "Bearer \(key)")
-                request.headers.add(name: "content-type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: #"{"name": "doomed", "scopes": ["agents:read"]}"#))
-                return request
-            }(),
-            timeout: .seconds(10)
-        )
-        let doomed = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await created.body.collect(upTo: 1 << 16)))
+        let doomed = try #require(await Deployment.call(client, port: first, key: key, "/api-keys", #"{"name": "doomed", "scopes": ["agents:read"]}"#).json)
         let (doomedID, doomedSecret) = (try #require(doomed["id"]?.string), try #require(doomed["secret"]?.string))
-        func status(_ port: Int, _ method: HTTPMethod, _ path: String, key: String) async throws -> UInt {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1\(path)")
-            request.method = method
-            request.headers.add(name: "authorization", value: "Bearer \(key)")
-            let response = try await client.execute(request, timeout: .seconds(10))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            return response.status.code
+        func status(_ port: Int, _ method: HTTPMethod, _ path: String, key: String) async -> Int {
+            await Deployment.call(client, method, port: port, key: key, path).status
         }
-        #expect(try await status(third, .GET, "/agents", key: doomedSecret) == 200)
-        #expect(try await status(first, .DELETE, "/api-keys/\(doomedID)", key: key) == 200)
+        #expect(await status(third, .GET, "/agents", key: doomedSecret) == 200)
+        #expect(await status(first, .DELETE, "/api-keys/\(doomedID)", key: key) == 200)
         let revoked = ContinuousClock.now
-        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { try await status(third, .GET, "/agents", key: doomedSecret) == 401 }
+        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { await status(third, .GET, "/agents", key: doomedSecret) == 401 }
         let seen = ContinuousClock.now - revoked
         #expect(seen < .seconds(1), "node 3 refused the revoked key after \(seen)")
 
@@ -234,17 +212,12 @@ import Testing
             let response = try await client.execute(request, timeout: .seconds(10))
             return try? SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await response.body.collect(upTo: 1 << 16)))
         }
-        var create = HTTPClientRequest(url: "http://127.0.0.1:\(first)/api/v1/oauth-clients")
-        create.method = .POST
-        create.headers.add(name: "authorization", value: "Bearer \(key)")
-        create.headers.add(name: "content-type", value: "application/json")
-        create.body = .bytes(ByteBuffer(string: #"{"name": "crm", "scopes": ["agents:read"]}"#))
-        let crm = try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await client.execute(create, timeout: .seconds(10)).body.collect(upTo: 1 << 16)))
+        let crm = try #require(await Deployment.call(client, port: first, key: key, "/oauth-clients", #"{"name": "crm", "scopes": ["agents:read"]}"#).json)
         let basic = "Basic " + Data("\(try #require(crm["client_id"]?.string)):\(try #require(crm["client_secret"]?.string))".utf8).base64EncodedString()
         let token = try #require(try await form(first, "/oauth/token", "grant_type=client_credentials", basic: basic)?["access_token"]?.string)
-        #expect(try await status(third, .GET, "/agents", key: token) == 200)
+        #expect(await status(third, .GET, "/agents", key: token) == 200)
         _ = try await form(first, "/oauth/revoke", "token=\(token)", basic: basic)
-        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { try await status(third, .GET, "/agents", key: token) == 401 }
+        try await eventually(limit: .seconds(5), every: .milliseconds(20)) { await status(third, .GET, "/agents", key: token) == 401 }
     }
 
     @Test func anAgentGoesOfflineOnlyWhenItsLastConnectionOnAnyNodeCloses() async throws {
@@ -253,23 +226,15 @@ import Testing
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
         let agent = try #require(await Deployment.post(client, port: servers[0].port, key: key, "/agents", #"{"name": "Ada"}"#).id)
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(servers[0].port)/api/v1/token-issuers")
-        request.method = .POST
-        request.headers.add(name: "authorization", value: "Bearer \(key)")
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"issuer": "https://desk.example", "audience": "support", "kind": "hs256"}"#))
-        let issued = try await client.execute(request, timeout: .seconds(10))
-        let secret = try #require(try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await issued.body.collect(upTo: 1 << 16)))["secret"]?.string)
+        let issuer = #"{"issuer": "https://desk.example", "audience": "support", "kind": "hs256"}"#
+        let secret = try #require(await Deployment.call(client, port: servers[0].port, key: key, "/token-issuers", issuer).json?["secret"]?.string)
         let mint = """
             import sys, time, jwt
             print(jwt.encode({"iss": "https://desk.example", "aud": "support", "sub": sys.argv[2], "role": "agent", "exp": int(time.time()) + 300}, sys.argv[1], algorithm="HS256"))
             """
         let token = try await PythonScript.run(mint, [secret, agent]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        @Sendable func status() async throws -> String? {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(servers[2].port)/api/v1/agents/\(agent)")
-            request.headers.add(name: "authorization", value: "Bearer \(key)")
-            let response = try await client.execute(request, timeout: .seconds(10))
-            return try SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: try await response.body.collect(upTo: 1 << 16)))["status"]?.string
+        @Sendable func status() async -> String? {
+            await Deployment.call(client, .GET, port: servers[2].port, key: key, "/agents/\(agent)").json?["status"]?.string
         }
         try await withSocket(port: servers[1].port, query: "", headers: [.authorization: "Bearer \(token)"]) { second in
             #expect(try await second.next(type: "ready") != nil)
@@ -281,8 +246,8 @@ import Testing
             // The connection on node 1 closed; the one on node 2 keeps the agent online past the grace
             // period (0 s here) and the time a server takes to notice a close.
             try await Task.sleep(for: .seconds(2))
-            #expect(try await status() == "online")
+            #expect(await status() == "online")
         }
-        try await eventually { try await status() == "offline" }
+        try await eventually { await status() == "offline" }
     }
 }

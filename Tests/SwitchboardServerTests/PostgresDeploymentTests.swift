@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import SwitchboardCore
 import SwitchboardTestSupport
 import Synchronization
@@ -32,21 +33,36 @@ import Testing
         return directory + "/secret.key"
     }
 
-    /// What the API answered to a POST: the status and the created resource's id, if any.
-    static func post(_ client: HTTPClient, port: Int, key: String, _ path: String, _ body: String) async -> (status: Int, id: String?) {
+    /// What the API (`/api/v1` + `path` on `port`) answered to a request with `key` and, when given, a
+    /// JSON `body`: the status (0 when no answer came) and the body as JSON, if it is.
+    static func call(
+        _ client: HTTPClient,
+        _ method: HTTPMethod = .POST,
+        port: Int,
+        key: String,
+        _ path: String,
+        _ body: String? = nil
+    ) async -> (status: Int, json: JSONValue?) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1\(path)")
-        request.method = .POST
+        request.method = method
         request.headers.add(name: "authorization", value: "Bearer \(key)")
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
         do {
             let response = try await client.execute(request, timeout: .seconds(15))
             let bytes = try await response.body.collect(upTo: 1 << 20)
-            let json = try? SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: bytes))
-            return (Int(response.status.code), json?["id"]?.string)
+            return (Int(response.status.code), try? SwitchboardJSON.decode(JSONValue.self, from: Array(buffer: bytes)))
         } catch {
             return (0, nil)
         }
+    }
+
+    /// What the API answered to a POST: the status and the created resource's id, if any.
+    static func post(_ client: HTTPClient, port: Int, key: String, _ path: String, _ body: String) async -> (status: Int, id: String?) {
+        let answer = await call(client, port: port, key: key, path, body)
+        return (answer.status, answer.json?["id"]?.string)
     }
 
     /// A visitor and a conversation to post messages into, through `port`.

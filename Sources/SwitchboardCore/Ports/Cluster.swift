@@ -16,6 +16,12 @@ public struct ClusterNode: Sendable, Equatable {
     /// A node heard from within this many seconds counts as live (three heartbeats).
     public static let liveWithin = 3 * heartbeatInterval
 
+    /// Whether the node counts as live at `now`: its last heartbeat is within `liveWithin` of it, either
+    /// way (another node's clock may run ahead).
+    public func isLive(at now: Date) -> Bool {
+        abs(now.timeIntervalSince(heartbeatAt)) <= Self.liveWithin
+    }
+
     public init(id: String, address: String, startedAt: Date, heartbeatAt: Date, leases: [String]) {
         self.id = id
         self.address = address

@@ -112,7 +112,7 @@ struct MetricsController {
             gauge("cluster_nodes", help).set(1.0)
         } else if let nodes = try? await store.nodes() {
             let now = Date()
-            gauge("cluster_nodes", help).set(Double(nodes.count { abs(now.timeIntervalSince($0.heartbeatAt)) <= ClusterNode.liveWithin }))
+            gauge("cluster_nodes", help).set(Double(nodes.count { $0.isLive(at: now) }))
         }
     }
 

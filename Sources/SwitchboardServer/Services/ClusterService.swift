@@ -7,7 +7,7 @@ import Synchronization
 /// Registers this server in a shared database (PostgreSQL) and records a heartbeat every `interval`,
 /// with the leases it holds, so that `switchboard cluster status` lists the servers sharing it; removes
 /// it on graceful shutdown. Nodes silent for a day are forgotten. After each heartbeat it hands `members`
-/// the number of live servers (heard from within `ClusterNode.liveWithin`), itself included.
+/// the number of live servers (`ClusterNode.isLive`), itself included.
 struct ClusterService: Service {
     static let interval = Duration.seconds(ClusterNode.heartbeatInterval)
     static let forgetAfter = Duration.seconds(86_400)
@@ -34,7 +34,7 @@ struct ClusterService: Service {
                         ClusterNode(id: node, address: address.value, startedAt: started, heartbeatAt: now, leases: cluster.heldLeases),
                         forgetAfter: Self.forgetAfter
                     )
-                    let live = try await cluster.nodes().count { $0.id == node || abs(now.timeIntervalSince($0.heartbeatAt)) <= ClusterNode.liveWithin }
+                    let live = try await cluster.nodes().count { $0.id == node || $0.isLive(at: now) }
                     members(live)
                 } catch {
                     logger.warning("Cannot record this server's heartbeat", metadata: ["sb.error": "\(error)"])
