@@ -11,6 +11,14 @@ import sys
 
 ID = {"type": "string", "format": "uuid", "description": "A time-ordered id (UUIDv7)."}
 TIME = {"type": "string", "format": "date-time"}
+SEED_TIME = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
+             "description": "The seed's form, YYYY-MM-DD HH:MM:SS, in the tenant's time zone (GET /api/v1/settings)."}
+EXTERNAL_TIME = {"oneOf": [
+    {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
+     "description": "The seed's form, in the tenant's time zone."},
+    {"type": "string", "format": "date-time", "description": "RFC 3339."},
+    {"type": "integer", "minimum": 0, "maximum": 4102444800, "description": "Unix seconds."},
+], "description": "A time from 1970 to 2099."}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
@@ -30,7 +38,7 @@ def obj(properties, required=(), additional=False, description=None):
 AGENT_STATUS = {"type": "string", "enum": ["online", "away", "busy", "offline"]}
 AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
-TICKET_STATUS = {"type": "string", "enum": ["new", "open", "pending", "resolved", "closed"]}
+TICKET_STATUS = {"type": "string", "enum": ["new", "open", "processing", "pending", "resolved", "closed"]}
 TICKET_PRIORITY = {"type": "string", "enum": ["low", "normal", "high", "urgent"], "default": "normal"}
 KEY = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$", "description": "An id chosen by the tenant's own systems."}
 
@@ -231,7 +239,7 @@ schemas = {
     "Order": obj(
         {
             "order_id": KEY, "customer_id": KEY, "amount": {"type": "number"}, "currency": {"type": ["string", "null"]},
-            "status": {"type": "string"}, "create_time": {"type": "integer", "description": "Unix seconds."},
+            "status": {"type": "string"}, "create_time": SEED_TIME,
             "source": {"type": "string"}, "created_at": TIME, "updated_at": TIME, "version": {"type": "integer"},
         },
         ["order_id", "customer_id", "amount", "currency", "status", "create_time", "source", "created_at", "updated_at", "version"],
@@ -240,18 +248,19 @@ schemas = {
         {
             "order_id": KEY, "customer_id": KEY, "amount": {"type": "number", "minimum": 0},
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"type": "string", "minLength": 1, "maxLength": 64},
-            "create_time": {"type": "integer", "description": "Unix seconds; default now."}, "source": KEY,
+            "create_time": {**EXTERNAL_TIME, "description": "When the order was placed; default now."}, "source": KEY,
         },
         ["order_id", "customer_id", "amount", "status"],
         description="Creates the order or replaces it (201 or 200); the customer must exist.",
     ),
     "Ticket": obj(
         {
-            "ticket_id": ID, "title": {"type": "string"}, "content": {"type": "string"}, "priority": TICKET_PRIORITY,
+            "ticket_id": {"type": "string", "description": "The server's id (UUIDv7), or the external system's (ticket_id on create)."},
+            "title": {"type": "string"}, "content": {"type": "string"}, "priority": TICKET_PRIORITY,
             "category": {"type": ["string", "null"]}, "status": TICKET_STATUS, "handler": {"type": ["string", "null"]},
             "conversation_id": {"type": ["string", "null"], "format": "uuid"}, "customer_id": {"type": ["string", "null"]},
             "external": {"type": ["object", "null"], "description": "The ticket in an external system: {system, id, url}."},
-            "created_at": TIME, "update_time": {"type": "integer", "description": "Unix seconds of the last change."},
+            "created_at": TIME, "update_time": {**SEED_TIME, "description": "The last change: the external system's time for a status sync."},
             "version": {"type": "integer"},
         },
         ["ticket_id", "title", "content", "priority", "category", "status", "handler", "conversation_id", "customer_id", "external",
@@ -259,14 +268,33 @@ schemas = {
     ),
     "TicketInput": obj(
         {
+            "ticket_id": {**KEY, "description": "The external system's id: creates the ticket under it, or changes the one it names (200)."},
             "title": {"type": "string", "minLength": 1, "maxLength": 500}, "content": {"type": "string", "minLength": 1},
             "priority": TICKET_PRIORITY, "category": {"type": "string", "maxLength": 64}, "handler": {"type": "string", "maxLength": 200},
             "conversation_id": ID, "customer_id": KEY,
         },
         ["title", "content"],
-        description="A ticket for a closed conversation is 409 conversation_closed.",
+        description="A ticket for a closed conversation is 409 conversation_closed. With ticket_id of an existing ticket, the "
+                    "fields present change it (200); its conversation and customer cannot change.",
     ),
-    "TicketChanges": obj({"status": TICKET_STATUS, "handler": {"type": "string", "maxLength": 200}, "priority": TICKET_PRIORITY}),
+    "TicketChanges": obj(
+        {"ticket_id": {"type": "string", "description": "The seed's status sync names the ticket: it must match the path."},
+         "status": TICKET_STATUS, "handler": {"type": "string", "maxLength": 200}, "priority": TICKET_PRIORITY,
+         "update_time": {**EXTERNAL_TIME, "description": "When the external system made the change: a sync older than the last one "
+                                                         "applied changes nothing."}},
+        description="A change, or the seed's status sync {ticket_id, status, handler, update_time}.",
+    ),
+    "TicketSyncResults": obj(
+        {"results": {"type": "array", "items": obj(
+            {"ticket_id": {"type": "string"}, "outcome": {"type": "string", "enum": ["applied", "stale", "not_found"]},
+             "ticket": {"oneOf": [ref("Ticket"), {"type": "null"}]}},
+            ["ticket_id", "outcome", "ticket"])}},
+        ["results"],
+    ),
+    "TenantSettings": obj(
+        {"time_zone": {"type": "string", "description": "An IANA zone (Asia/Shanghai) in which wall-clock times such as create_time "
+                                                         "and update_time are read and written; default UTC."}},
+    ),
     "ConversationCustomer": obj(
         {
             "conversation_id": ID, "customer": {"oneOf": [ref("Customer"), {"type": "null"}]}, "orders": {"type": "array", "items": ref("Order")},
@@ -535,9 +563,17 @@ paths = {
                        [query("status", TICKET_STATUS), query("conversation_id", ID), query("customer_id", {"type": "string"})]),
     },
     "/api/v1/tickets/{id}": {
-        "parameters": [PARAM_ID],
+        "parameters": [{**PARAM_ID, "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "description": "The server's id or the external system's ticket_id."}],
         "get": get("getTicket", "tickets", "Ticket"),
         "put": update("updateTicket", "tickets", "TicketChanges", "Ticket"),
+    },
+    "/api/v1/tickets/sync": {
+        "post": {"operationId": "syncTickets", "tags": ["tickets"],
+                 "description": "The seed's status sync for one ticket, or an array of up to 500, applied in order, each on its own.",
+                 "requestBody": body({"oneOf": [ref("TicketChanges"), {"type": "array", "minItems": 1, "maxItems": 500,
+                                                                       "items": ref("TicketChanges")}]}),
+                 "responses": {"200": json_response("What each sync did.", ref("TicketSyncResults")), **err(*BODY_ERRORS, *COMMON)}},
     },
     "/api/v1/visitors": {"post": create("createVisitor", "visitors", "VisitorInput", "Visitor", [(409, "Conflict")])},
     "/api/v1/visitors/{id}": {"parameters": [PARAM_ID], "get": get("getVisitor", "visitors", "Visitor")},
@@ -845,6 +881,13 @@ paths = {
         "put": {"operationId": "updateTenantSecurity", "tags": ["security"], "requestBody": body(ref("TenantSecurity")),
                 "description": "Fields present replace the current ones. An allow-list that excludes the caller locks it out too.",
                 "responses": {"200": json_response("The new settings.", ref("TenantSecurity")), **err(*BODY_ERRORS, *COMMON)}},
+    },
+    "/api/v1/settings": {
+        "get": {"operationId": "getTenantSettings", "tags": ["security"],
+                "responses": {"200": json_response("The tenant's settings.", ref("TenantSettings")), **err(*COMMON)}},
+        "put": {"operationId": "updateTenantSettings", "tags": ["security"], "requestBody": body(ref("TenantSettings")),
+                "description": "Fields present replace the current ones.",
+                "responses": {"200": json_response("The new settings.", ref("TenantSettings")), **err(*BODY_ERRORS, *COMMON)}},
     },
     "/api/v1/audit-events": {
         "get": {"operationId": "listAuditEvents", "tags": ["security"], "parameters": [query("action", {"type": "string"}), LIMIT, CURSOR],

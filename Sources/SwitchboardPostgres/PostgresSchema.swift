@@ -564,5 +564,13 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            17,
+            // The zone in which a tenant's external systems write wall-clock times ("2023-10-26 12:00:00"), the
+            // external time of a ticket's last status sync, and a counter of settings writes (which a server
+            // on the same file watches to hear of a CLI's).
+            [#"ALTER TABLE tenants ADD COLUMN time_zone TEXT COLLATE "C" NOT NULL DEFAULT 'UTC'"#, "ALTER TABLE tickets ADD COLUMN synced_at BIGINT",
+                "CREATE TABLE settings_generation (id INTEGER PRIMARY KEY, generation BIGINT NOT NULL)"]
+        ),
     ]
 }

@@ -147,6 +147,26 @@ extension SQLStore: TenantDirectory {
         }
     }
 
+    public func tenantSettings(tenant: String) async throws -> TenantSettings {
+        let found = try await read { db in
+            try db.queryFirst("SELECT time_zone FROM tenants WHERE id = ?", [.text(tenant)]) { row in
+                guard let settings = TenantSettings(timeZoneName: row.text(0)) else {
+                    throw SQLiteError(code: 11, message: "unexpected time zone '\(row.text(0))' in the database")
+                }
+                return settings
+            }
+        }
+        guard let found else { throw SwitchboardError.notFound("tenant") }
+        return found
+    }
+
+    public func setTenantSettings(_ settings: TenantSettings, tenant: String) async throws {
+        try await writeSettings { db in
+            let changed = try db.run("UPDATE tenants SET time_zone = ? WHERE id = ?", [.text(settings.timeZoneName), .text(tenant)])
+            guard changed == 1 else { throw SwitchboardError.notFound("tenant") }
+        }
+    }
+
     static let revokedError = SwitchboardError(kind: .conflict, code: "api_key_revoked", detail: "The key is revoked and can no longer change.")
 
     private static let keyColumns = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at, scopes, expires_at, allowed_ips, rate_limit"

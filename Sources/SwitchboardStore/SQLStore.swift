@@ -169,6 +169,11 @@ public final class SQLStore: StoreMaintenance {
         try await write { db in
             let result = try body(db)
             db.changedRecords.append(.settings)
+            // What a server on the same SQLite file watches for (`SQLiteSettingsWatcher`).
+            try db.run(
+                "INSERT INTO settings_generation (id, generation) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET generation = settings_generation.generation + 1",
+                []
+            )
             return result
         }
     }

@@ -67,7 +67,7 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give an API key a new secret and print it, once; the old secret stops working (within 5 s on a running server)."
+            abstract: "Give an API key a new secret and print it, once; the old secret stops working (within 1 s on a running server)."
         )
 
         @OptionGroup var options: ConfigOptions
@@ -84,7 +84,7 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke an API key; it stops working (within 5 s on a running server).")
+        static let configuration = CommandConfiguration(abstract: "Revoke an API key; it stops working (within 1 s on a running server).")
 
         @OptionGroup var options: ConfigOptions
         @Option(help: "The tenant id.") var tenant: String

@@ -102,14 +102,14 @@ import Testing
             let created = try await client.call(.post, "/api/v1/orders", key: key, json: order)
             #expect(created.status == .created, "\(created.json)")
             #expect(created["amount"] == .number(99.5))
-            #expect(created["create_time"]?.int == 1_764_000_000)
+            #expect(created["create_time"] == "2025-11-24 16:00:00", "Unix seconds in, the seed's form (UTC) out")
             #expect(try await client.call(.post, "/api/v1/orders", key: key, json: order).status == .ok)
             let shipped = try await client.call(
                 .post, "/api/v1/orders", key: key,
                 json: ["order_id": "O-1", "customer_id": "C-1", "amount": .number(99.5), "currency": "EUR", "status": "shipped"]
             )
             #expect(shipped["status"]?.string == "shipped")
-            #expect(shipped["create_time"]?.int == 1_764_000_000, "an absent create_time keeps the stored one")
+            #expect(shipped["create_time"] == "2025-11-24 16:00:00", "an absent create_time keeps the stored one")
             _ = try await client.call(.post, "/api/v1/orders", key: key, json: ["order_id": "O-2", "customer_id": "C-1", "amount": 5, "status": "open"])
 
             let listed = try await client.call(.get, "/api/v1/customers/C-1/orders", key: key)
@@ -121,6 +121,10 @@ import Testing
                 (["order_id": "O-3", "customer_id": "C-1", "amount": -1, "status": "paid"], "amount"),
                 (["order_id": "O-3", "customer_id": "C-1", "amount": 1, "status": "paid", "currency": "euro"], "currency"),
                 (["order_id": "O-3", "customer_id": "C-1", "amount": 1], "status"),
+                (["order_id": "O-3", "customer_id": "C-1", "amount": 1, "status": "paid", "create_time": "2023-02-30 12:00:00"], "create_time"),
+                (["order_id": "O-3", "customer_id": "C-1", "amount": 1, "status": "paid", "create_time": "2023-10-26T12:00:00"], "create_time"),
+                (["order_id": "O-3", "customer_id": "C-1", "amount": 1, "status": "paid", "create_time": .number(1.5)], "create_time"),
+                (["order_id": "O-3", "customer_id": "C-1", "amount": 1, "status": "paid", "create_time": 4_102_444_801], "create_time"),
             ]
             for (input, field) in bad {
                 let answer = try await client.call(.post, "/api/v1/orders", key: key, json: input)

@@ -115,15 +115,18 @@ func offPool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) as
                 answeredEarly.send("x")
 
                 #expect(slow.allSatisfy { $0.isClosed(within: .seconds(10)) }, "every half-header connection is closed")
-                let elapsed = ContinuousClock.now - opened
-                #expect(elapsed >= .seconds(2) && elapsed < .seconds(12), "closed by the header timeout: \(elapsed)")
+                #expect(ContinuousClock.now - opened >= .seconds(2), "not closed before the header timeout")
                 #expect(stalledBody.isClosed(within: .seconds(10)))
                 #expect(idle.isClosed(within: .seconds(10)))
                 #expect(answeredEarly.isClosed(within: .seconds(10)))
                 #expect(try RawConnection(port: port).status("/health") == "HTTP/1.1 200 OK")
 
                 let metrics = try RawConnection(port: port).get("/metrics", headers: "Authorization: Bearer scrape\r\n") ?? ""
-                #expect(metrics.contains(#"sb_connections_timed_out_total{phase="header"}"#))
+                // The header timeout closed them, not another limit: its counter holds all 500.
+                let headerClosed = metrics.components(separatedBy: "\n")
+                    .first { $0.hasPrefix(#"sb_connections_timed_out_total{phase="header"} "#) }
+                    .flatMap { Int($0.split(separator: " ").last ?? "") }
+                #expect((headerClosed ?? 0) >= 500, "header timeouts counted: \(String(describing: headerClosed))")
                 #expect(metrics.contains(#"sb_connections_timed_out_total{phase="body"} 1"#))
                 #expect(metrics.contains(#"sb_connections_timed_out_total{phase="idle"}"#))
             }

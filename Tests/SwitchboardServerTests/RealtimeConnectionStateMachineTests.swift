@@ -79,4 +79,16 @@ import Testing
         #expect(answer([0x03, 0xEE]) == protocolError, "nor does 1006")
         #expect(answer([0x0B, 0xB8]) == .answerClose(ByteBuffer(bytes: [0x0B, 0xB8])), "3000 is for applications")
     }
+
+    /// RFC 6455 §8.1: a close reason that is not UTF-8 fails the connection with 1007.
+    @Test func aCloseReasonThatIsNotUTF8IsAnsweredWith1007() {
+        func answer(_ payload: [UInt8]) -> Machine.Action {
+            var machine = Machine(maxMessageBytes: 64, framesPerSecond: 2, now: start)
+            return answers(&machine, [frame(.connectionClose, payload)])[0]
+        }
+        let invalidText = Machine.Action.answerClose(ByteBuffer(bytes: [0x03, 0xEF]))
+        #expect(answer([0x03, 0xE8, 0xFF]) == invalidText, "0xFF is never UTF-8")
+        #expect(answer([0x03, 0xE8, 0xE6, 0x96]) == invalidText, "a cut multi-byte character")
+        #expect(answer([0x03, 0xE8, 0xE6, 0x96, 0x87]) == .answerClose(ByteBuffer(bytes: [0x03, 0xE8])), "文 is UTF-8")
+    }
 }

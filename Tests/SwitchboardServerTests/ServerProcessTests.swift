@@ -37,10 +37,17 @@ import Testing
             }
         }
 
+        /// What the first start printed on stdout (read once).
+        private(set) lazy var printed = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+
         /// The demo key the first start printed.
         func demoKey() -> String? {
-            let text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-            return text.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) }
+            printed.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) }
+        }
+
+        /// The demo tenant's id the first start printed.
+        func demoTenant() -> String? {
+            printed.firstMatch(of: /demo tenant ([0-9a-f-]+)/).map { String($0.output.1) }
         }
 
         func kill(_ signal: Int32 = SIGKILL) {
@@ -130,6 +137,41 @@ import Testing
             }
             try await client.shutdown()
         }
+    }
+
+    /// A key the CLI creates, and then revokes, on the running server's SQLite file works, and then
+    /// stops working, within a second (the server watches the settings counter every 0.25 s).
+    @Test func aKeyTheCLICreatesOrRevokesTakesEffectOnTheRunningServerWithinASecond() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-cli-\(UUID().uuidString)").path
+        let environment = [
+            "SWITCHBOARD_SERVER_PORT": "0",
+            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
+            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
+            "SWITCHBOARD_LOG_LEVEL": "info",
+        ]
+        let server = try ServerProcess(environment: environment)
+        defer { server.kill(SIGTERM) }
+        let tenant = try #require(server.demoTenant())
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        func status(_ key: String) async throws -> HTTPResponseStatus {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/api/v1/agents")
+            request.headers.add(name: "authorization", value: "Bearer \(key)")
+            return try await client.execute(request, timeout: .seconds(10)).status
+        }
+        func cli(_ arguments: [String]) throws -> String {
+            let (exit, output) = try runCommand(
+                PluginFixtures.switchboardExecutable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            )
+            #expect(exit == 0, "switchboard \(arguments.joined(separator: " ")): \(output)")
+            return output
+        }
+        let created = try cli(["keys", "create", "--tenant", tenant, "--name", "new"])
+        let key = try #require(created.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) })
+        try await eventually(limit: .seconds(2)) { try await status(key) == .ok }
+        let id = try #require(created.firstMatch(of: /Created key ([0-9a-f-]+)/).map { String($0.output.1) })
+        _ = try cli(["keys", "revoke", "--tenant", tenant, id])
+        try await eventually(limit: .seconds(2)) { try await status(key) == .unauthorized }
+        try await client.shutdown()
     }
 
     @Test func sighupIsIgnoredAndSigtermStopsTheServerCleanlyKeepingWhatWasWritten() async throws {

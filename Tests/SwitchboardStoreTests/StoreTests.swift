@@ -83,7 +83,7 @@ import Testing
         let store = try Self.open(settings)
         defer { store.close() }
         #expect(try await store.tenants().isEmpty)
-        #expect(SQLStore.schemaVersion == 16)
+        #expect(SQLStore.schemaVersion == 17)
     }
 
     @Test(arguments: TestBackend.allCases) func aDatabaseOfANewerSchemaIsRefusedNamingBothVersions(_ backend: TestBackend) async throws {

@@ -138,18 +138,20 @@ public struct CustomerFilter: Hashable, Sendable {
 }
 
 /// An order of a customer, with the seed's fields, keyed by the source system's `order_id`.
-public struct Order: Codable, Hashable, Sendable {
+public struct Order: Encodable, Hashable, Sendable {
     public var orderID: String
     public var customerID: String
     public var amount: Double
     public var currency: String?
     public var status: String
-    /// When the order was placed, in Unix seconds (the seed's `create_time`).
+    /// When the order was placed, in Unix seconds (the seed's `create_time`, written out in `timeZone`).
     public var createTime: Int64
     public var source: String
     public var createdAt: Date
     public var updatedAt: Date
     public var version: Int64
+    /// The tenant's zone, in which `create_time` is written out.
+    public var timeZone: TimeZone
 
     enum CodingKeys: String, CodingKey {
         case amount, currency, status, source, version
@@ -171,8 +173,10 @@ public struct Order: Codable, Hashable, Sendable {
         source: String,
         createdAt: Date,
         updatedAt: Date,
-        version: Int64 = 1
+        version: Int64 = 1,
+        timeZone: TimeZone = .utc
     ) {
+        self.timeZone = timeZone
         self.orderID = orderID
         self.customerID = customerID
         self.amount = amount
@@ -192,7 +196,7 @@ public struct Order: Codable, Hashable, Sendable {
         try container.encode(amount, forKey: .amount)
         try container.encode(currency, forKey: .currency)
         try container.encode(status, forKey: .status)
-        try container.encode(createTime, forKey: .createTime)
+        try container.encode(ExternalTime.text(createTime, zone: timeZone), forKey: .createTime)
         try container.encode(source, forKey: .source)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
@@ -207,12 +211,15 @@ public struct OrderInput: Hashable, Sendable {
     public var amount: Double
     public var currency: String?
     public var status: String
-    /// Unix seconds; nil: now.
-    public var createTime: Int64?
+    /// Nil: now.
+    public var createTime: ExternalTime?
     public var source: String
 
     /// Creates the input.
-    public init(orderID: String, customerID: String, amount: Double, currency: String? = nil, status: String, createTime: Int64? = nil, source: String = "api") {
+    public init(
+        orderID: String, customerID: String, amount: Double, currency: String? = nil, status: String, createTime: ExternalTime? = nil,
+        source: String = "api"
+    ) {
         self.orderID = orderID
         self.customerID = customerID
         self.amount = amount

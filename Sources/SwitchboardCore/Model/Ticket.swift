@@ -2,14 +2,14 @@ import Foundation
 
 /// A support ticket with the seed's fields, optionally tied to a conversation and mirrored in an
 /// external ticketing system.
-public struct Ticket: Codable, Hashable, Sendable {
+public struct Ticket: Encodable, Hashable, Sendable {
     public enum Priority: String, Codable, Hashable, Sendable, CaseIterable {
         case low, normal, high, urgent
     }
 
     /// The lifecycle; ticketing plugins map their system's statuses onto it.
     public enum Status: String, Codable, Hashable, Sendable, CaseIterable {
-        case new, open, pending, resolved, closed
+        case new, open, processing, pending, resolved, closed
     }
 
     /// The ticket in an external system, once a ticketing plugin created it there.
@@ -43,9 +43,15 @@ public struct Ticket: Codable, Hashable, Sendable {
     public var customerID: String?
     public var external: ExternalReference?
     public var createdAt: Date
-    /// Unix seconds of the last change (the seed's `update_time`).
+    /// Unix seconds of the last change (the seed's `update_time`, written out in `timeZone`): the
+    /// external system's time for a change it synced.
     public var updateTime: Int64
     public var version: Int64
+    /// The external time of the last status sync applied (`TicketChanges.updateTime`): an older one
+    /// is not applied.
+    public var syncedAt: Int64?
+    /// The tenant's zone, in which `update_time` is written out.
+    public var timeZone: TimeZone
 
     enum CodingKeys: String, CodingKey {
         case title, content, priority, category, status, handler, external, version
@@ -70,8 +76,12 @@ public struct Ticket: Codable, Hashable, Sendable {
         external: ExternalReference?,
         createdAt: Date,
         updateTime: Int64,
-        version: Int64 = 1
+        version: Int64 = 1,
+        syncedAt: Int64? = nil,
+        timeZone: TimeZone = .utc
     ) {
+        self.syncedAt = syncedAt
+        self.timeZone = timeZone
         self.ticketID = ticketID
         self.title = title
         self.content = content
@@ -100,13 +110,16 @@ public struct Ticket: Codable, Hashable, Sendable {
         try container.encode(customerID, forKey: .customerID)
         try container.encode(external, forKey: .external)
         try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updateTime, forKey: .updateTime)
+        try container.encode(ExternalTime.text(updateTime, zone: timeZone), forKey: .updateTime)
         try container.encode(version, forKey: .version)
     }
 }
 
 /// The fields of a new ticket.
 public struct NewTicket: Hashable, Sendable {
+    /// The external system's id for it: a ticket already under this id is changed instead (an upsert).
+    /// Nil: the server makes one.
+    public var ticketID: String?
     public var title: String
     public var content: String
     public var priority: Ticket.Priority
@@ -123,8 +136,10 @@ public struct NewTicket: Hashable, Sendable {
         category: String? = nil,
         handler: String? = nil,
         conversationID: String? = nil,
-        customerID: String? = nil
+        customerID: String? = nil,
+        ticketID: String? = nil
     ) {
+        self.ticketID = ticketID
         self.title = title
         self.content = content
         self.priority = priority
@@ -140,15 +155,34 @@ public struct TicketChanges: Hashable, Sendable {
     public var status: Ticket.Status?
     public var handler: String?
     public var priority: Ticket.Priority?
+    public var title: String?
+    public var content: String?
+    public var category: String?
     /// Set by the ticketing integration once the external system holds the ticket.
     public var external: Ticket.ExternalReference?
+    /// When an external system made this change (the seed's status sync): a change older than the
+    /// last sync applied is not applied. Nil: a change made here, now.
+    public var updateTime: ExternalTime?
 
     /// Creates a change set.
-    public init(status: Ticket.Status? = nil, handler: String? = nil, priority: Ticket.Priority? = nil, external: Ticket.ExternalReference? = nil) {
+    public init(
+        status: Ticket.Status? = nil,
+        handler: String? = nil,
+        priority: Ticket.Priority? = nil,
+        title: String? = nil,
+        content: String? = nil,
+        category: String? = nil,
+        external: Ticket.ExternalReference? = nil,
+        updateTime: ExternalTime? = nil
+    ) {
         self.status = status
         self.handler = handler
         self.priority = priority
+        self.title = title
+        self.content = content
+        self.category = category
         self.external = external
+        self.updateTime = updateTime
     }
 }
 

@@ -22,4 +22,8 @@ public protocol TenantDirectory: Sendable {
     func tenantSecurity(tenant: String) async throws -> TenantSecurity
     /// - Throws: `tenant_not_found`.
     func setTenantSecurity(_ security: TenantSecurity, tenant: String) async throws
+    /// - Throws: `tenant_not_found`.
+    func tenantSettings(tenant: String) async throws -> TenantSettings
+    /// - Throws: `tenant_not_found`.
+    func setTenantSettings(_ settings: TenantSettings, tenant: String) async throws
 }

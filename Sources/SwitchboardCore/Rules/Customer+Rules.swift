@@ -114,9 +114,6 @@ extension OrderInput {
             throw SwitchboardError.invalidField("currency", "The field 'currency' must be an ISO 4217 code such as EUR.")
         }
         input.status = try Validation.requiredText(status, field: "status", maxLength: 64)
-        if let createTime, !Validation.unixSeconds.contains(createTime) {
-            throw SwitchboardError.invalidField("create_time", "The field 'create_time' must be Unix seconds before 2100.")
-        }
         input.source = try Validation.key(source, field: "source")
         return input
     }
@@ -124,18 +121,20 @@ extension OrderInput {
 
 extension Order {
     /// Creates the order or replaces `existing`; returns `order.linked` when anything was created or changed.
-    public static func upsert(_ existing: Order?, _ input: OrderInput, now: Date) -> (Order, [DomainEvent]) {
+    /// - Parameter zone: the tenant's, in which a wall-clock `create_time` is read and every one written.
+    public static func upsert(_ existing: Order?, _ input: OrderInput, zone: TimeZone, now: Date) throws -> (Order, [DomainEvent]) {
         var order = Order(
             orderID: input.orderID,
             customerID: input.customerID,
             amount: input.amount,
             currency: input.currency,
             status: input.status,
-            createTime: input.createTime ?? existing?.createTime ?? Int64(now.timeIntervalSince1970),
+            createTime: try input.createTime?.seconds(in: zone, field: "create_time") ?? existing?.createTime ?? Int64(now.timeIntervalSince1970),
             source: input.source,
             createdAt: existing?.createdAt ?? now,
             updatedAt: existing?.updatedAt ?? now,
-            version: existing?.version ?? 1
+            version: existing?.version ?? 1,
+            timeZone: zone
         )
         if let existing {
             guard order != existing else { return (order, []) }
@@ -144,7 +143,7 @@ extension Order {
         }
         let data: JSONValue = [
             "order_id": .string(order.orderID), "customer_id": .string(order.customerID), "amount": .number(order.amount),
-            "currency": JSONValue(order.currency), "status": .string(order.status), "create_time": JSONValue(order.createTime),
+            "currency": JSONValue(order.currency), "status": .string(order.status), "create_time": .string(ExternalTime.text(order.createTime, zone: zone)),
             "created": .bool(existing == nil),
         ]
         return (order, [DomainEvent(type: .orderLinked, data: data)])

@@ -4,6 +4,7 @@ extension NewTicket {
     /// Returns the input with text trimmed, or throws the first invalid field.
     public func validated() throws -> NewTicket {
         var input = self
+        input.ticketID = try ticketID.map { try Validation.key($0, field: "ticket_id") }
         input.title = try Validation.requiredText(title, field: "title", maxLength: Validation.maxSubjectLength)
         input.content = try Validation.requiredText(content, field: "content", maxLength: Validation.maxContentBytes)
         guard input.content.utf8.count <= Validation.maxContentBytes else {
@@ -22,6 +23,12 @@ extension TicketChanges {
     public func validated() throws -> TicketChanges {
         var changes = self
         changes.handler = try Validation.optionalText(handler, field: "handler", maxLength: Validation.maxNameLength)
+        changes.title = try Validation.optionalText(title, field: "title", maxLength: Validation.maxSubjectLength)
+        changes.content = try Validation.optionalText(content, field: "content", maxLength: Validation.maxContentBytes)
+        if let content = changes.content, content.utf8.count > Validation.maxContentBytes {
+            throw SwitchboardError.invalidField("content", "The field 'content' is larger than \(Validation.maxContentBytes) bytes.")
+        }
+        changes.category = try Validation.optionalText(category, field: "category", maxLength: 64)
         if let external {
             changes.external = Ticket.ExternalReference(
                 system: try Validation.key(external.system, field: "external.system"),
@@ -35,10 +42,10 @@ extension TicketChanges {
 }
 
 extension Ticket {
-    /// A new ticket from validated input, with its `ticket.created` event.
+    /// A new ticket from validated input, with its `ticket.created` event; `zone` is the tenant's.
     /// - Throws: `conversation_closed` when `conversation` has ended: a ticket is opened while the
     ///   conversation is still being worked on.
-    public static func make(_ input: NewTicket, conversation: Conversation?, id: String, now: Date) throws -> (Ticket, [DomainEvent]) {
+    public static func make(_ input: NewTicket, conversation: Conversation?, id: String, zone: TimeZone, now: Date) throws -> (Ticket, [DomainEvent]) {
         if let conversation, conversation.status == .closed { throw SwitchboardError.conversationClosed }
         let ticket = Ticket(
             ticketID: id,
@@ -52,7 +59,8 @@ extension Ticket {
             customerID: input.customerID,
             external: nil,
             createdAt: now,
-            updateTime: Int64(now.timeIntervalSince1970)
+            updateTime: Int64(now.timeIntervalSince1970),
+            timeZone: zone
         )
         let data: JSONValue = [
             "ticket_id": .string(ticket.ticketID), "title": .string(ticket.title), "priority": .string(ticket.priority.rawValue),
@@ -63,19 +71,27 @@ extension Ticket {
     }
 
     /// Applies validated changes: `ticket.status_changed` when the status moved, `ticket.updated` for
-    /// any other change; nothing when nothing changed.
-    public mutating func apply(_ changes: TicketChanges, now: Date) -> [DomainEvent] {
+    /// any other change; nothing when nothing changed, or when an external system's change is older
+    /// than the last one applied (a change made here does not hold a sync back: the external system
+    /// owns the status it syncs).
+    public mutating func apply(_ changes: TicketChanges, now: Date) throws -> [DomainEvent] {
         let before = self
+        let syncedAt = try changes.updateTime?.seconds(in: timeZone, field: "update_time")
+        if let syncedAt, let last = self.syncedAt, syncedAt < last { return [] }
         status = changes.status ?? status
         handler = changes.handler ?? handler
         priority = changes.priority ?? priority
+        title = changes.title ?? title
+        content = changes.content ?? content
+        category = changes.category ?? category
         external = changes.external ?? external
         guard self != before else { return [] }
-        updateTime = Int64(now.timeIntervalSince1970)
+        updateTime = syncedAt ?? Int64(now.timeIntervalSince1970)
+        self.syncedAt = syncedAt ?? self.syncedAt
         version += 1
         var data: [String: JSONValue] = [
             "ticket_id": .string(ticketID), "status": .string(status.rawValue), "handler": JSONValue(handler),
-            "priority": .string(priority.rawValue), "update_time": JSONValue(updateTime), "conversation_id": JSONValue(conversationID),
+            "priority": .string(priority.rawValue), "update_time": .string(ExternalTime.text(updateTime, zone: timeZone)), "conversation_id": JSONValue(conversationID),
             "external": external.map { ["system": .string($0.system), "id": .string($0.id), "url": JSONValue($0.url), "status": JSONValue($0.status)] } ?? .null,
         ]
         guard status != before.status else { return [DomainEvent(type: .ticketUpdated, data: .object(data))] }

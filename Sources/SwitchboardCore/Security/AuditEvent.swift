@@ -28,6 +28,7 @@ public struct AuditEvent: Hashable, Sendable, Encodable {
         public static let signatureKeyCreated = Action("signature_key.created")
         public static let signatureKeyDeleted = Action("signature_key.deleted")
         public static let tenantSecurityUpdated = Action("tenant.security_updated")
+        public static let tenantSettingsUpdated = Action("tenant.settings_updated")
         public static let integrationUpdated = Action("integration.updated")
         public static let integrationDisabled = Action("integration.disabled")
         public static let webhookCreated = Action("webhook.created")

@@ -220,7 +220,7 @@ func buildRouters(
     router.add(middleware: AccessLogMiddleware(level: .debug))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: HTTPMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(routes: registry))
 
     let audit = AuditRecorder(log: store, metrics: PrometheusMetricsFactory(registry: metrics))
     // Changes through any server of the database drop these at once (`settingsChanged`).
@@ -267,6 +267,7 @@ func buildRouters(
     webhooks.addRoutes(to: api)
     APIKeyController(directory: store, verifier: keyVerifier, audit: audit).addRoutes(to: api)
     SecurityController(directory: store, auditLog: store, cache: tenantSecurity, audit: audit).addRoutes(to: api)
+    SettingsController(directory: store, audit: audit).addRoutes(to: api)
     OAuthClientController(store: store, directory: store, clients: tokenVerifier.clients, audit: audit).addRoutes(to: api)
     TokenIssuerController(
         store: store,

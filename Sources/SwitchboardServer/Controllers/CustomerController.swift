@@ -56,7 +56,7 @@ struct CustomerController {
         var amount: Double?
         var currency: String?
         var status: String?
-        var createTime: Int64?
+        var createTime: JSONValue?
         var source: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -127,7 +127,7 @@ struct CustomerController {
         guard let status = input.status else { throw SwitchboardError.missingField("status") }
         let order = OrderInput(
             orderID: orderID, customerID: customerID, amount: amount, currency: input.currency, status: status,
-            createTime: input.createTime, source: input.source ?? "api"
+            createTime: try input.createTime.map { try ExternalTime($0, field: "create_time") }, source: input.source ?? "api"
         )
         return try await responder.respond(.upsertOrder(order), request: request, context: context, body: body)
     }

@@ -4,6 +4,10 @@ import SwitchboardCore
 /// `/api/v1/tickets`: support tickets, optionally tied to a conversation and a customer. A new ticket
 /// is handed to the tenant's ticketing integration at once, after its 201 (see `TicketingService`).
 ///
+/// A ticketing system may create tickets under its own `ticket_id` (sending one again changes it) and
+/// sync their status with the seed's body `{ticket_id, status, handler, update_time}`, on the ticket's
+/// route or in bulk on `/tickets/sync`; a sync older than the last one applied changes nothing.
+///
 /// Agents and visitors reach only the tickets of conversations they see: they name that conversation
 /// to create or list tickets, and any other ticket is answered as not found.
 struct TicketController {
@@ -17,9 +21,11 @@ struct TicketController {
         routes.on(.get, "/tickets", scope: .ticketsRead, use: list)
         routes.on(.get, "/tickets/{id}", scope: .ticketsRead, use: get)
         routes.on(.put, "/tickets/{id}", scope: .ticketsWrite, use: update)
+        routes.on(.post, "/tickets/sync", scope: .ticketsWrite, use: sync)
     }
 
     struct Body: StrictBody {
+        var ticketID: String?
         var title: String?
         var content: String?
         var priority: Ticket.Priority?
@@ -30,21 +36,35 @@ struct TicketController {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case title, content, priority, category, handler
+            case ticketID = "ticket_id"
             case conversationID = "conversation_id"
             case customerID = "customer_id"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
     }
 
+    /// A change, or the seed's status sync: `ticket_id` must then name the ticket changed, and
+    /// `update_time` is when the external system made the change.
     struct ChangesBody: StrictBody {
+        var ticketID: String?
         var status: Ticket.Status?
         var handler: String?
         var priority: Ticket.Priority?
+        var updateTime: JSONValue?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case status, handler, priority
+            case ticketID = "ticket_id"
+            case updateTime = "update_time"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+
+        func changes(field prefix: String = "") throws -> TicketChanges {
+            TicketChanges(
+                status: status, handler: handler, priority: priority,
+                updateTime: try updateTime.map { try ExternalTime($0, field: prefix + "update_time") }
+            )
+        }
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -55,8 +75,11 @@ struct TicketController {
         try await checkConversation(input.conversationID, field: "conversation_id", context: context)
         let ticket = NewTicket(
             title: title, content: content, priority: input.priority ?? .normal, category: input.category, handler: input.handler,
-            conversationID: input.conversationID, customerID: input.customerID
+            conversationID: input.conversationID, customerID: input.customerID, ticketID: input.ticketID
         )
+        if let id = input.ticketID, try await store.ticket(id: id, tenant: context.requirePrincipal.tenantID) != nil {
+            _ = try await visibleTicket(id, context: context)
+        }
         let response = try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
         if response.status == .created {
             ticketing.nudge(tenant: context.requirePrincipal.tenantID)
@@ -84,8 +107,63 @@ struct TicketController {
         let id = try await visibleTicket(try context.parameters.require("id"), context: context).ticketID
         let expected = try ETag.expectedVersion(request)
         let input = try await CollectedBody.collect(request, context: context).decode(ChangesBody.self)
-        let changes = TicketChanges(status: input.status, handler: input.handler, priority: input.priority)
-        return try await responder.respond(.updateTicket(id: id, changes, expectedVersion: expected), request: request, context: context)
+        if let bodyID = input.ticketID, bodyID != id {
+            throw SwitchboardError.invalidField("ticket_id", "The field 'ticket_id' must match the path; a ticket's id cannot change.")
+        }
+        return try await responder.respond(.updateTicket(id: id, try input.changes(), expectedVersion: expected), request: request, context: context)
+    }
+
+    /// Applies status syncs in order, each on its own: `{results: [{ticket_id, outcome, ticket}]}` with
+    /// `applied` (the ticket now shows it, or already did), `stale` (a newer sync was applied) or
+    /// `not_found`.
+    /// The most status syncs one request to `/tickets/sync` takes.
+    static let maxSyncs = 500
+
+    @Sendable func sync(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let syncs = try await CollectedBody.collect(request, context: context).decodeOneOrMany(ChangesBody.self, limit: Self.maxSyncs)
+        let tenant = context.requirePrincipal.tenantID
+        var changes: [(id: String, TicketChanges)] = []
+        for (index, sync) in syncs.enumerated() {
+            let prefix = syncs.count == 1 ? "" : "\(index)."
+            guard let id = sync.ticketID else { throw SwitchboardError.missingField(prefix + "ticket_id") }
+            changes.append((id, try sync.changes(field: prefix).validated()))
+        }
+        var results: [SyncResult] = []
+        for (id, change) in changes {
+            let outcome: CommandOutcome
+            do {
+                _ = try await visibleTicket(id, context: context)
+                outcome = try await store.execute(.updateTicket(id: id, change, expectedVersion: nil), tenant: tenant, idempotency: nil)
+            } catch let error as SwitchboardError where error.kind == .notFound {
+                results.append(SyncResult(ticketID: id, outcome: "not_found", ticket: nil))
+                continue
+            }
+            guard case .applied(let result) = outcome, case .ticket(let ticket) = result.resource else {
+                throw SwitchboardError.notFound("ticket")
+            }
+            let syncedAt = try change.updateTime?.seconds(in: ticket.timeZone, field: "update_time")
+            let applied = syncedAt.map { $0 >= (ticket.syncedAt ?? $0) } ?? true
+            results.append(SyncResult(ticketID: id, outcome: applied ? "applied" : "stale", ticket: ticket))
+        }
+        return try .json(["results": results])
+    }
+
+    struct SyncResult: Encodable {
+        let ticketID: String
+        let outcome: String
+        let ticket: Ticket?
+
+        enum CodingKeys: String, CodingKey {
+            case outcome, ticket
+            case ticketID = "ticket_id"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(ticketID, forKey: .ticketID)
+            try container.encode(outcome, forKey: .outcome)
+            try container.encode(ticket, forKey: .ticket)
+        }
     }
 
     /// The ticket with `id` when the principal sees it: any of its tenant's for admins and integrations,

@@ -28,25 +28,58 @@ struct CollectedBody {
     /// - Throws: a 400 problem for a missing body or malformed JSON; a 422 problem naming the field
     ///   that is unknown, missing or of the wrong type.
     func decode<Body: StrictBody>(_ type: Body.Type) throws -> Body {
+        guard case .object(let members) = try parsed() else { throw Self.invalidJSON }
+        try Self.checkFields(of: Body.self, members, prefix: "")
+        return try Self.decode(Body.self, from: .object(members))
+    }
+
+    /// Decodes the body as one `Body` or a JSON array of up to `limit` of them; a field is named with
+    /// its index in the array (`2.status`).
+    /// - Throws: like `decode`, and a 422 problem for a longer array.
+    func decodeOneOrMany<Body: StrictBody>(_ type: Body.Type, limit: Int) throws -> [Body] {
+        switch try parsed() {
+        case .object(let members):
+            try Self.checkFields(of: Body.self, members, prefix: "")
+            return [try Self.decode(Body.self, from: .object(members))]
+        case .array(let items):
+            guard (1...limit).contains(items.count) else {
+                throw Problem(status: .unprocessableContent, code: "invalid_field", detail: "Send from 1 to \(limit) items in one array.")
+            }
+            for (index, item) in items.enumerated() {
+                guard case .object(let members) = item else { throw Self.invalidJSON }
+                try Self.checkFields(of: Body.self, members, prefix: "\(index).")
+            }
+            return try Self.decode([Body].self, from: .array(items))
+        default:
+            throw Self.invalidJSON
+        }
+    }
+
+    private func parsed() throws -> JSONValue {
         guard bytes.readableBytes > 0 else {
             throw Problem.badRequest(code: "missing_body", "This request needs a JSON object body.")
         }
-        guard case .object(let members) = try? JSONValue(parsing: bytes.readableBytesView) else {
-            throw Self.invalidJSON
-        }
-        // The first unknown field by name, so that the answer does not depend on hashing.
+        guard let value = try? JSONValue(parsing: bytes.readableBytesView) else { throw Self.invalidJSON }
+        return value
+    }
+
+    /// Refuses the first unknown field by name, so that the answer does not depend on hashing.
+    private static func checkFields<Body: StrictBody>(of type: Body.Type, _ members: [String: JSONValue], prefix: String) throws {
         if let unknown = members.keys.filter({ !Body.fields.contains($0) }).min() {
             throw Problem(
                 status: .unprocessableContent,
                 code: "unknown_field",
-                detail: "The field '\(unknown)' is not accepted here.",
-                field: unknown
+                detail: "The field '\(prefix + unknown)' is not accepted here.",
+                field: prefix + unknown
             )
         }
+    }
+
+    private static func decode<Value: Decodable>(_ type: Value.Type, from value: JSONValue) throws -> Value {
         do {
-            return try JSONValueDecoder.decode(Body.self, from: .object(members))
+            return try JSONValueDecoder.decode(Value.self, from: value)
         } catch let error as DecodingError {
-            throw Self.problem(error)
+            throw problem(error)
         }
     }
 

@@ -20,6 +20,22 @@ public final class RouteRegistry: @unchecked Sendable {
     func add(_ method: HTTPRequest.Method, _ path: String, scope: Scope?) {
         routes.append(Route(method: method.rawValue, path: path, scope: scope))
     }
+
+    /// The methods served on `path` (a request path, without query), `HEAD` with each `GET`, in the
+    /// order routes were added; empty for a path no route has.
+    func methods(servedOn path: Substring) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var methods: [String] = []
+        for route in routes where !methods.contains(route.method) {
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard pattern.count == segments.count,
+                zip(pattern, segments).allSatisfy({ expected, given in expected.first == "{" ? !given.isEmpty : expected == given })
+            else { continue }
+            methods.append(route.method)
+            if route.method == "GET" { methods.append("HEAD") }
+        }
+        return methods
+    }
 }
 
 /// A router group that records each route it adds, with the scope it requires.

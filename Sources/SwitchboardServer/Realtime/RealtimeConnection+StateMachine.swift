@@ -57,11 +57,16 @@ extension RealtimeConnection {
                 }
                 state = .closed
                 // The answer repeats the client's status code (RFC 6455 §5.5.1), without its reason; a
-                // one-byte payload or a code that may not travel on the wire (§7.4) is answered with 1002.
+                // one-byte payload or a code that may not travel on the wire (§7.4) is answered with 1002,
+                // a reason that is not UTF-8 with 1007.
                 var payload = frame.unmaskedData
                 guard payload.readableBytes > 0 else { return .answerClose(ByteBuffer()) }
                 guard let code = payload.readInteger(as: UInt16.self), Self.isSendable(code) else {
                     return .answerClose(ByteBuffer(integer: RealtimeClose.protocolError.code))
+                }
+                // A reason must be UTF-8 (§5.5.1); one that is not is answered with 1007 (§7.4.1).
+                guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+                    return .answerClose(ByteBuffer(integer: RealtimeClose.invalidText.code))
                 }
                 return .answerClose(ByteBuffer(integer: code))
             case .ping:

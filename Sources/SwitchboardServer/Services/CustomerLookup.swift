@@ -153,7 +153,7 @@ final class CustomerLookup: Sendable {
                 guard let orderID = order["order_id"]?.stringValue, let amount = order["amount"]?.numberValue, let status = order["status"]?.stringValue else { continue }
                 let input = OrderInput(
                     orderID: orderID, customerID: customerID, amount: amount, currency: order["currency"]?.stringValue, status: status,
-                    createTime: order["create_time"]?.integerValue, source: plugin
+                    createTime: order["create_time"].flatMap { try? ExternalTime($0, field: "create_time") }, source: plugin
                 )
                 _ = try await store.execute(.upsertOrder(input), tenant: tenant, idempotency: nil)
             }

@@ -92,7 +92,7 @@ struct ChatTransaction {
                 throw SwitchboardError.unknownReference(field: "customer_id", resource: "customer")
             }
             let existing = try row("orders", Rows.orderColumns, id: input.orderID, Rows.order)
-            let (order, events) = Order.upsert(existing, input, now: now)
+            let (order, events) = try Order.upsert(existing, input, zone: try timeZone(), now: now)
             if !events.isEmpty {
                 try save(order)
                 try append(events)
@@ -107,7 +107,19 @@ struct ChatTransaction {
             if let customerID = input.customerID, try !exists(table: "customers", id: customerID) {
                 throw SwitchboardError.unknownReference(field: "customer_id", resource: "customer")
             }
-            let (ticket, events) = try Ticket.make(input, conversation: conversation, id: ids.make(now: now), now: now)
+            if let id = input.ticketID, var ticket = try row("tickets", Rows.ticketColumns, id: id, Rows.ticket) {
+                // An external system sends its ticket again: the fields it names change, its place stays.
+                for (field, given, held) in [("conversation_id", input.conversationID, ticket.conversationID), ("customer_id", input.customerID, ticket.customerID)]
+                where given != nil && given != held {
+                    throw SwitchboardError.invalidField(field, "The ticket '\(id)' exists with another \(field); it cannot change.")
+                }
+                let changes = TicketChanges(handler: input.handler, priority: input.priority, title: input.title, content: input.content, category: input.category)
+                let events = try ticket.apply(changes, now: now)
+                return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
+            }
+            let (ticket, events) = try Ticket.make(
+                input, conversation: conversation, id: input.ticketID ?? ids.make(now: now), zone: try timeZone(), now: now
+            )
             try save(ticket)
             try append(events)
             return ChatResult(resource: .ticket(ticket), isCreated: true)
@@ -115,9 +127,17 @@ struct ChatTransaction {
             var ticket = try load("ticket", id: id, expected: expected, version: \.version) {
                 try row("tickets", Rows.ticketColumns, id: id, Rows.ticket)
             }
-            let events = ticket.apply(changes, now: now)
+            let events = try ticket.apply(changes, now: now)
             return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
         }
+    }
+
+    /// The tenant's zone, in which wall-clock times are read and written.
+    private func timeZone() throws -> TimeZone {
+        guard let identifier = try db.queryFirst("SELECT time_zone FROM tenants WHERE id = ?", [.text(tenant)], { $0.text(0) }) else {
+            throw SwitchboardError.notFound("tenant")
+        }
+        return try Rows.zone(identifier)
     }
 
     private func send(_ input: NewMessage) throws -> ChatResult {
@@ -330,16 +350,19 @@ struct ChatTransaction {
         try db.run(
             """
             INSERT INTO tickets (tenant_id, id, title, content, priority, category, status, handler, conversation_id, customer_id,
-                external, created_at, update_time, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (tenant_id, id) DO UPDATE SET priority = excluded.priority, status = excluded.status,
-                handler = excluded.handler, external = excluded.external, update_time = excluded.update_time, version = excluded.version
+                external, created_at, update_time, version, synced_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET title = excluded.title, content = excluded.content,
+                category = excluded.category, priority = excluded.priority, status = excluded.status,
+                handler = excluded.handler, external = excluded.external, update_time = excluded.update_time, version = excluded.version,
+                synced_at = excluded.synced_at
             """,
             [
                 .text(tenant), .text(ticket.ticketID), .text(ticket.title), .text(ticket.content), .text(ticket.priority.rawValue),
                 SQLValue(ticket.category), .text(ticket.status.rawValue), SQLValue(ticket.handler), SQLValue(ticket.conversationID),
                 SQLValue(ticket.customerID), SQLValue(try ticket.external.map { try SwitchboardJSON.encodeString($0) }),
                 SQLValue(ticket.createdAt), .integer(ticket.updateTime), .integer(ticket.version),
+                ticket.syncedAt.map { .integer($0) } ?? .null,
             ]
         )
     }

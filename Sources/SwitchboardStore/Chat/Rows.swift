@@ -64,9 +64,23 @@ enum Rows {
     }
 
     static let customerColumns = "id, name, phone, email, level, tags, source, external_id, visitor_ids, created_at, updated_at, version"
-    static let orderColumns = "id, customer_id, amount, currency, status, create_time, source, created_at, updated_at, version"
+    /// The last column is the tenant's zone, in which the record's times are written out.
+    static let orderColumns =
+        "id, customer_id, amount, currency, status, create_time, source, created_at, updated_at, version, \(zoneColumn("orders"))"
     static let ticketColumns =
-        "id, title, content, priority, category, status, handler, conversation_id, customer_id, external, created_at, update_time, version"
+        "id, title, content, priority, category, status, handler, conversation_id, customer_id, external, created_at, update_time, version, synced_at, \(zoneColumn("tickets"))"
+
+    private static func zoneColumn(_ table: String) -> String {
+        "(SELECT time_zone FROM tenants WHERE tenants.id = \(table).tenant_id)"
+    }
+
+    /// A zone stored by `setTenantSettings`.
+    static func zone(_ identifier: String) throws -> TimeZone {
+        guard let zone = TenantSettings.zone(named: identifier) else {
+            throw SQLiteError(code: 11, message: "unexpected time zone '\(identifier)' in the database")
+        }
+        return zone
+    }
 
     static func customer(_ row: SQLRow) throws -> Customer {
         Customer(
@@ -85,7 +99,7 @@ enum Rows {
         )
     }
 
-    static func order(_ row: SQLRow) -> Order {
+    static func order(_ row: SQLRow) throws -> Order {
         Order(
             orderID: row.text(0),
             customerID: row.text(1),
@@ -96,7 +110,8 @@ enum Rows {
             source: row.text(6),
             createdAt: row.date(7),
             updatedAt: row.date(8),
-            version: row.int64(9)
+            version: row.int64(9),
+            timeZone: try zone(row.text(10))
         )
     }
 
@@ -114,7 +129,9 @@ enum Rows {
             external: try row.optionalText(9).map { try SwitchboardJSON.decode(Ticket.ExternalReference.self, from: $0) },
             createdAt: row.date(10),
             updateTime: row.int64(11),
-            version: row.int64(12)
+            version: row.int64(12),
+            syncedAt: row.isNull(13) ? nil : row.int64(13),
+            timeZone: try zone(row.text(14))
         )
     }
 

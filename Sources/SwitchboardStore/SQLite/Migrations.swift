@@ -480,6 +480,17 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            17,
+            // The zone in which a tenant's external systems write wall-clock times ("2023-10-26 12:00:00"), the
+            // external time of a ticket's last status sync, and a counter of settings writes (which a server
+            // on the same file watches to hear of a CLI's).
+            """
+            ALTER TABLE tenants ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+            ALTER TABLE tickets ADD COLUMN synced_at INTEGER;
+            CREATE TABLE settings_generation (id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+            """
+        ),
     ]
 
     /// The schema version after every step ran.

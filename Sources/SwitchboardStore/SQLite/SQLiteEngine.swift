@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Logging
+import Synchronization
 import SwitchboardCore
 
 /// The embedded engine: one SQLite database file in WAL mode, one writer thread, a pool of read-only
@@ -13,6 +14,7 @@ final class SQLiteEngine: SQLEngine {
     /// Held shared while the store is open, so a restore cannot replace the database under it.
     let lock: SQLiteDatabaseLock
     private let writeConnection: SQLiteConnection
+    private let settingsWatcher = Mutex<SQLiteSettingsWatcher?>(nil)
     private let maxBatch: Int
     private let logger: Logger
 
@@ -21,9 +23,18 @@ final class SQLiteEngine: SQLEngine {
     /// `switchboard keys create`, is seen within `ReadSnapshot.lifetime`.
     var isSoleWriter: Bool { true }
 
-    /// Nothing to hear: another process's commit (a CLI command) is unseen by the record caches no
-    /// longer than `ReadSnapshot.lifetime`, like by any read.
-    func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {}
+    /// Hears settings changes another process (a CLI command) made, within
+    /// `SQLiteSettingsWatcher.interval`; its other writes are unseen by the record caches no longer than
+    /// `ReadSnapshot.lifetime`, like by any read.
+    func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {
+        do {
+            let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: "NORMAL")
+            let watcher = SQLiteSettingsWatcher(connection: connection, logger: logger) { onChange(OtherCommit(records: [.settings], events: 0), 0) }
+            settingsWatcher.withLock { $0 = watcher }
+        } catch {
+            logger.warning("Settings changes by other processes go unheard until caches expire", metadata: ["sb.error": "\(error)"])
+        }
+    }
     var location: String { path }
 
     /// One server per file: it holds every lease, and never loses one.
@@ -149,6 +160,7 @@ final class SQLiteEngine: SQLEngine {
     /// Closes every connection, the writer's last: the last connection to close folds the WAL into the
     /// database, and a read-only one cannot. Then releases the file lock.
     func close(writer: SQLWriter) {
+        settingsWatcher.withLock { $0 }?.stop()
         readers.drain()
         checkpointer.stop()
         writer.stop()
