@@ -85,6 +85,23 @@ import Testing
         }
     }
 
+    /// Integers an `Int64` holds are kept exactly, beyond 2^53 too; other numbers are `Double`s, and the
+    /// two kinds compare and hash as the numbers they are.
+    @Test func integersUpToInt64AreKeptExactly() throws {
+        for (text, expected) in [("9223372036854775807", Int64.max), ("-9223372036854775808", Int64.min), ("9007199254740993", 9_007_199_254_740_993)] {
+            let value = try JSONValue(parsing: Array(text.utf8))
+            #expect(value == .integer(expected) && value.integerValue == expected, "\(text)")
+            #expect(try JSONStreamEncoder.encode(value) == Array(text.utf8), "\(text) is written back as it came")
+            #expect(String(decoding: try JSONEncoder().encode(value), as: UTF8.self) == text)
+        }
+        #expect(try JSONValue(parsing: Array("9223372036854775808".utf8)) == .number(9_223_372_036_854_775_808), "past Int64: a Double")
+        #expect(try JSONValue(parsing: Array("1.0".utf8)) == .integer(1) && JSONValue.integer(1).hashValue == JSONValue.number(1).hashValue)
+        #expect(try JSONValue(parsing: Array("1e2".utf8)) == .integer(100))
+        #expect(JSONValue.integer(9_007_199_254_740_993) != .number(9_007_199_254_740_992))
+        #expect(try JSONValueDecoder.decode(Int64.self, from: .integer(.max)) == .max)
+        #expect(throws: DecodingError.self) { try JSONValueDecoder.decode(Int32.self, from: .integer(.max)) }
+    }
+
     /// Found by the JSON fuzz target (Fuzz/JSON/regressions/underflow-to-zero): a nonzero number too
     /// small for a Double read as 0, where `JSONDecoder` refuses it; zeros with any exponent stay zeros.
     @Test func numbersThatUnderflowAreRefusedLikeThoseThatOverflow() throws {

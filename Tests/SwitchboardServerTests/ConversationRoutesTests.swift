@@ -78,6 +78,20 @@ import Testing
         }
     }
 
+    /// An integer beyond 2^53 in metadata comes back exactly as it was sent.
+    @Test func largeIntegersInMetadataAreKeptExactly() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let key = server.tenantA.key
+            let visitor = try await Fixtures(client: client, key: key).visitor()
+            let body = #"{"visitor_id": "\#(visitor)", "metadata": {"crm_id": 9223372036854775807, "odd": 9007199254740993, "rate": 0.1}}"#
+            let created = try await client.call(.post, "/api/v1/conversations", key: key, body: body)
+            let read = try await client.execute(uri: "/api/v1/conversations/\(try created.string("id"))", method: .get, headers: [.authorization: "Bearer \(key)"])
+            let text = String(buffer: read.body)
+            #expect(text.contains(#""crm_id":9223372036854775807"#) && text.contains(#""odd":9007199254740993"#) && text.contains(#""rate":0.1"#), "\(text)")
+        }
+    }
+
     @Test func conversationNeedsAVisitorOfTheTenant() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

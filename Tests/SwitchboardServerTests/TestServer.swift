@@ -118,8 +118,7 @@ extension JSONValue {
     }
 
     var int: Int? {
-        if case .number(let number) = self { return Int(number) }
-        return nil
+        integerValue.flatMap { Int(exactly: $0) }
     }
 
     var array: [JSONValue] {

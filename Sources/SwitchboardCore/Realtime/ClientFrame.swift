@@ -34,7 +34,7 @@ public struct ClientFrame: Sendable, Equatable {
     public var clientID: String? {
         switch id {
         case .string(let text): text
-        case .number: id.integerValue.map { String($0) }
+        case .integer, .number: id.integerValue.map { String($0) }
         default: nil
         }
     }

@@ -19,7 +19,7 @@ public enum ExternalTime: Hashable, Sendable {
             field,
             "The field '\(field)' must be a time from 1970 to 2099: \"YYYY-MM-DD HH:MM:SS\" (in the tenant's time zone), RFC 3339 or Unix seconds."
         )
-        if case .number = value {
+        if value.numberValue != nil {
             guard let seconds = value.integerValue, Validation.unixSeconds.contains(seconds) else { throw invalid }
             self = .instant(seconds)
             return

@@ -128,6 +128,7 @@ final class JSONByteWriter {
         switch value {
         case .null: writeRaw("null")
         case .bool(let value): writeRaw(value ? "true" : "false")
+        case .integer(let value): writeInteger(value)
         case .number(let value):
             if value.rounded() == value, abs(value) < JSONValue.maxExactInteger {
                 writeInteger(Int64(value))

@@ -78,7 +78,7 @@ private struct JSONParser {
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .null)
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw failure("unexpected character")
         }
     }
@@ -231,8 +231,9 @@ private struct JSONParser {
         return value
     }
 
-    /// A number in JSON's grammar, read as a `Double`.
-    private mutating func number() throws(JSONParseError) -> Double {
+    /// A number in JSON's grammar: an `.integer` when it has neither fraction nor exponent and an
+    /// `Int64` holds it, else a `.number`.
+    private mutating func number() throws(JSONParseError) -> JSONValue {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw failure("a number without digits") }
@@ -248,6 +249,7 @@ private struct JSONParser {
             skipDigits()
         }
         let mantissaEnd = index
+        let isWhole = !bytes[start..<mantissaEnd].contains(UInt8(ascii: "."))
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -256,13 +258,14 @@ private struct JSONParser {
         }
         // Only ASCII digits, signs, '.' and 'e' were read.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        if isWhole, index == mantissaEnd, let integer = Int64(text) { return .integer(integer) }
         // Out of range both ways: too large is infinite, too small for a nonzero mantissa reads as 0.
         guard let number = Double(text), number.isFinite,
             number != 0 || !bytes[start..<mantissaEnd].contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") })
         else {
             throw JSONParseError(reason: "a number out of range", offset: start)
         }
-        return number
+        return .number(number)
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

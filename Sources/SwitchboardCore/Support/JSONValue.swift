@@ -1,7 +1,12 @@
 /// A JSON value of any shape: conversation metadata and event data.
+///
+/// A number written without a fraction or exponent that an `Int64` holds is an `.integer`, kept
+/// exactly (an id of 2^63 − 1 stays itself); any other number is a `.number`. The two compare equal
+/// when they are the same number: `.integer(2) == .number(2)`.
 public enum JSONValue: Hashable, Sendable, Codable {
     case null
     case bool(Bool)
+    case integer(Int64)
     case number(Double)
     case string(String)
     case array([JSONValue])
@@ -15,6 +20,8 @@ public enum JSONValue: Hashable, Sendable, Codable {
             self = .null
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
         } else if let value = try? container.decode(Bool.self) {
@@ -34,6 +41,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
         case .number(let value):
             if value.rounded() == value, abs(value) < Self.maxExactInteger {
                 try container.encode(Int64(value))
@@ -43,6 +51,38 @@ public enum JSONValue: Hashable, Sendable, Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
+        }
+    }
+
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let left), .bool(let right)): left == right
+        case (.integer(let left), .integer(let right)): left == right
+        case (.number(let left), .number(let right)): left == right
+        case (.integer(let integer), .number(let number)), (.number(let number), .integer(let integer)): Double(exactly: integer) == number
+        case (.string(let left), .string(let right)): left == right
+        case (.array(let left), .array(let right)): left == right
+        case (.object(let left), .object(let right)): left == right
+        default: false
+        }
+    }
+
+    /// Equal numbers hash alike: an integer a `Double` holds exactly hashes as that `Double`.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let value): hasher.combine(1); hasher.combine(value)
+        case .integer(let value):
+            if let number = Double(exactly: value) {
+                hasher.combine(2); hasher.combine(number)
+            } else {
+                hasher.combine(3); hasher.combine(value)
+            }
+        case .number(let value): hasher.combine(2); hasher.combine(value)
+        case .string(let value): hasher.combine(4); hasher.combine(value)
+        case .array(let value): hasher.combine(5); hasher.combine(value)
+        case .object(let value): hasher.combine(6); hasher.combine(value)
         }
     }
 }
@@ -55,7 +95,7 @@ extension JSONValue {
 
     /// A number from an integer.
     public init(_ number: Int64) {
-        self = .number(Double(number))
+        self = .integer(number)
     }
 
     /// The value of a key of an object, or nil.
@@ -70,17 +110,24 @@ extension JSONValue {
         return text
     }
 
-    /// The number of a number value, or nil.
+    /// The number of a number value (an integer beyond 2^53 rounded), or nil.
     public var numberValue: Double? {
-        guard case .number(let number) = self else { return nil }
-        return number
+        switch self {
+        case .integer(let integer): Double(integer)
+        case .number(let number): number
+        default: nil
+        }
     }
 
-    /// The integer of a number value that is a whole number an `Int64` holds exactly, else nil:
-    /// the only way to take an integer from outside input (`Int64(someDouble)` traps on 1e300).
+    /// The integer of a number value, else nil: an `.integer`, or a whole `.number` below 2^53 (a larger
+    /// `Double` may not be the number that was written). The only way to take an integer from outside
+    /// input (`Int64(someDouble)` traps on 1e300).
     public var integerValue: Int64? {
-        guard case .number(let number) = self else { return nil }
-        return Int64(exactly: number)
+        switch self {
+        case .integer(let integer): integer
+        case .number(let number): abs(number) < Self.maxExactInteger ? Int64(exactly: number) : nil
+        default: nil
+        }
     }
 }
 
@@ -89,7 +136,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral,
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(uniqueKeysWithValues: elements)) }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(integerLiteral value: Int) { self = .integer(Int64(value)) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// Request bodies are parsed once by `JSONValue(parsing:)`; the strict field check then reads the
 /// parsed object, where `JSONDecoder` had built the object's key dictionary twice (once for the check,
-/// once for the body). Numbers are `Double`s: an integer field takes only a whole number that a
-/// `Double` holds exactly (below 2^53), and reports any other as not fitting, as `JSONDecoder` does.
+/// once for the body). An integer field takes an integer the field's type holds, or a number with a
+/// fraction or exponent that is a whole number below 2^53, and reports any other as not fitting.
 public enum JSONValueDecoder {
     /// `T` decoded from `value`.
     /// - Throws: `DecodingError`, as `JSONDecoder` would.
@@ -68,11 +68,19 @@ private struct ValueDecoder: Decoder {
     }
 
     func double() throws -> Double {
-        guard case .number(let number) = value else { throw mismatch(Double.self) }
+        guard let number = value.numberValue else { throw mismatch(Double.self) }
         return number
     }
 
     func integer<Integer: FixedWidthInteger>(_ type: Integer.Type) throws -> Integer {
+        if case .integer(let integer) = value {
+            guard let exact = Integer(exactly: integer) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: codingPath, debugDescription: "Parsed JSON number <\(integer)> does not fit in \(Integer.self).")
+                )
+            }
+            return exact
+        }
         guard case .number(let number) = value else { throw mismatch(Integer.self) }
         guard number.rounded() == number, abs(number) < JSONValue.maxExactInteger, let exact = Integer(exactly: number) else {
             throw DecodingError.dataCorrupted(

@@ -60,9 +60,9 @@ public struct ConfigSchema: Sendable {
             case "enum":
                 guard case .array(let options) = value, !options.isEmpty else { throw fail("a non-empty array") }
             case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
-                guard case .number = value else { throw fail("a number") }
+                guard value.numberValue != nil else { throw fail("a number") }
             case "minLength", "maxLength", "minItems", "maxItems":
-                guard case .number(let number) = value, number >= 0, number.rounded() == number else { throw fail("a non-negative integer") }
+                guard let number = value.numberValue, number >= 0, number.rounded() == number else { throw fail("a non-negative integer") }
             case "pattern":
                 guard case .string(let pattern) = value, (try? NSRegularExpression(pattern: pattern)) != nil else {
                     throw fail("a valid regular expression")
@@ -99,23 +99,24 @@ public struct ConfigSchema: Sendable {
         }
         if let constant = keywords["const"], constant != value { return (path, "must equal the constant value") }
         switch value {
-        case .number(let number):
-            if case .number(let bound)? = keywords["minimum"], number < bound { return (path, "must be at least \(format(bound))") }
-            if case .number(let bound)? = keywords["maximum"], number > bound { return (path, "must be at most \(format(bound))") }
-            if case .number(let bound)? = keywords["exclusiveMinimum"], number <= bound { return (path, "must be greater than \(format(bound))") }
-            if case .number(let bound)? = keywords["exclusiveMaximum"], number >= bound { return (path, "must be less than \(format(bound))") }
+        case .integer, .number:
+            let number = value.numberValue ?? 0
+            if let bound = keywords["minimum"]?.numberValue, number < bound { return (path, "must be at least \(format(bound))") }
+            if let bound = keywords["maximum"]?.numberValue, number > bound { return (path, "must be at most \(format(bound))") }
+            if let bound = keywords["exclusiveMinimum"]?.numberValue, number <= bound { return (path, "must be greater than \(format(bound))") }
+            if let bound = keywords["exclusiveMaximum"]?.numberValue, number >= bound { return (path, "must be less than \(format(bound))") }
         case .string(let text):
             let length = text.count
-            if case .number(let bound)? = keywords["minLength"], Double(length) < bound { return (path, "must have at least \(format(bound)) characters") }
-            if case .number(let bound)? = keywords["maxLength"], Double(length) > bound { return (path, "must have at most \(format(bound)) characters") }
+            if let bound = keywords["minLength"]?.numberValue, Double(length) < bound { return (path, "must have at least \(format(bound)) characters") }
+            if let bound = keywords["maxLength"]?.numberValue, Double(length) > bound { return (path, "must have at most \(format(bound)) characters") }
             if case .string(let pattern)? = keywords["pattern"], let expression = try? NSRegularExpression(pattern: pattern),
                 expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil
             {
                 return (path, "must match the pattern \(pattern)")
             }
         case .array(let items):
-            if case .number(let bound)? = keywords["minItems"], Double(items.count) < bound { return (path, "must have at least \(format(bound)) items") }
-            if case .number(let bound)? = keywords["maxItems"], Double(items.count) > bound { return (path, "must have at most \(format(bound)) items") }
+            if let bound = keywords["minItems"]?.numberValue, Double(items.count) < bound { return (path, "must have at least \(format(bound)) items") }
+            if let bound = keywords["maxItems"]?.numberValue, Double(items.count) > bound { return (path, "must have at most \(format(bound)) items") }
             if keywords["uniqueItems"] == .bool(true), Set(items).count != items.count { return (path, "must not repeat items") }
             if let itemSchema = keywords["items"] {
                 for (index, item) in items.enumerated() {
@@ -147,7 +148,9 @@ public struct ConfigSchema: Sendable {
         if case .array(let types) = type { return types.contains { matches(value, type: $0) } }
         guard case .string(let name) = type else { return false }
         switch (name, value) {
-        case ("null", .null), ("boolean", .bool), ("object", .object), ("array", .array), ("number", .number), ("string", .string): return true
+        case ("null", .null), ("boolean", .bool), ("object", .object), ("array", .array), ("number", .number), ("number", .integer),
+            ("string", .string), ("integer", .integer):
+            return true
         case ("integer", .number(let number)): return number.rounded() == number
         default: return false
         }

@@ -155,11 +155,11 @@ public struct PluginManifest: Sendable {
     }
 
     private static func milliseconds(_ fields: [String: JSONValue], _ key: String, default fallback: Int64) throws -> Duration {
-        switch fields[key] {
-        case nil: return .milliseconds(fallback)
-        case .number(let value)? where value >= 1 && value <= 600_000 && value.rounded() == value: return .milliseconds(Int64(value))
-        default: throw ManifestError(message: "\"\(key)\" must be an integer between 1 and 600000")
+        guard let value = fields[key] else { return .milliseconds(fallback) }
+        guard let milliseconds = value.integerValue, (1...600_000).contains(milliseconds) else {
+            throw ManifestError(message: "\"\(key)\" must be an integer between 1 and 600000")
         }
+        return .milliseconds(milliseconds)
     }
 }
 

@@ -173,7 +173,7 @@ actor IdentityProviders {
         guard audiences.isEmpty || audiences.contains(issuer.audience) else {
             throw AuthenticationFailure(reason: "wrong_audience", detail: "The token's audience is not '\(issuer.audience)'.", tenantID: issuer.tenantID, subject: subject)
         }
-        let expires: Date? = if case .number(let seconds)? = fields["exp"] { Date(timeIntervalSince1970: seconds) } else { nil }
+        let expires: Date? = fields["exp"]?.numberValue.map { Date(timeIntervalSince1970: $0) }
         let scope: String? = if case .string(let scope)? = fields["scope"] { scope } else { nil }
         let role: String? = if case .string(let role)? = fields["role"] { role } else { nil }
         let result = Introspection(subject: subject, scope: scope, role: role, expires: expires)
