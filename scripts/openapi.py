@@ -40,6 +40,8 @@ AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
 TICKET_STATUS = {"type": "string", "enum": ["new", "open", "processing", "pending", "resolved", "closed"]}
 TICKET_PRIORITY = {"type": "string", "enum": ["low", "normal", "high", "urgent"], "default": "normal"}
+EVENT_PATTERN = {"type": "string", "pattern": "^([*]|[a-z0-9_-]+([.][a-z0-9_-]+)*([.][*])?)$", "maxLength": 130,
+                 "description": "An event type (message.received), a prefix pattern (message.*) or *."}
 KEY = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$", "description": "An id chosen by the tenant's own systems."}
 
 STAT_METRICS = {"type": "object", "additionalProperties": {"type": ["number", "null"]},
@@ -193,7 +195,7 @@ schemas = {
     ),
     "WebhookInput": obj(
         {"url": {"type": "string", "description": "https:// (http:// with webhooks.allow_http); must not resolve to a private address."},
-         "events": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64},
+         "events": {"type": "array", "items": EVENT_PATTERN, "minItems": 1, "maxItems": 64},
          "description": {"type": "string"}, "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 30000, "default": 10000},
          "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
          "enabled": {"type": "boolean", "default": True},
@@ -393,7 +395,19 @@ schemas["SignatureKeyInput"] = obj(
      "public_key": {"type": "string", "description": "ed25519 only: base64 of the 32-byte public key, or PEM."}},
     ["algorithm"],
 )
-FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+CLIENT_FORM = {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}
+
+
+def form(properties, required):
+    """An OAuth form body: unknown parameters are ignored (RFC 6749 §3.1), none may repeat."""
+    return {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "properties": {**properties, **CLIENT_FORM}, "required": required,
+        "additionalProperties": {"type": "string"}}}}
+
+
+TOKEN_FORM = form({"grant_type": {"type": "string", "enum": ["client_credentials"]},
+                   "scope": {"type": "string", "description": "Space-separated scopes, a subset of the client's."}}, ["grant_type"])
+TOKEN_PARAMETER_FORM = form({"token": {"type": "string"}, "token_type_hint": {"type": "string"}}, ["token"])
 OAUTH_ERRORS = {"400": {"description": "invalid_request, unsupported_grant_type, invalid_scope.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "429": {"description": "Too many failed client authentications from this address.", "content": {"application/json": {"schema": ref("OAuthError")}}}}
@@ -450,7 +464,8 @@ PARAM_ID = {"name": "id", "in": "path", "required": True, "schema": ID}
 PARAM_KEY = {"name": "id", "in": "path", "required": True, "schema": KEY}
 PARAM_PLUGIN = {"name": "plugin", "in": "path", "required": True, "schema": {"type": "string"}, "description": "A plugin id."}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
-CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
+CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 340, "pattern": "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"},
+          "description": "next_cursor of the previous page (base64url); empty: the first page."}
 IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "A strong ETag (\"3\") or *."}
 IDEMPOTENCY = {
     "name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
@@ -608,8 +623,8 @@ paths = {
         "get": {
             "operationId": "listEvents", "tags": ["events"],
             "parameters": [
-                query("after", {"type": "integer", "minimum": 0, "default": 0}),
-                {**query("cursor", {"type": "string"}), "description": "Alias of after; next_cursor is the last seq."},
+                query("after", {"type": "integer", "minimum": 0, "maximum": 9223372036854775807, "default": 0}),
+                {**query("cursor", {"type": "string", "pattern": "^[0-9]{0,18}$"}), "description": "Alias of after; next_cursor is the last seq."},
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
             ],
             "responses": {"200": json_response("Events with seq > after, in order.", ref("EventPage")), **err((400, "BadRequest"), *COMMON),
@@ -654,24 +669,25 @@ paths = {
         "post": {"operationId": "signIn", "tags": ["security"],
                  "description": "Directory sign-in: with Authorization: Basic '<tenant id>/<username>:<password>' accepted by an auth_provider "
                                 "plugin, answers a bearer access token (ES256, oauth.access_token_lifetime_seconds) carrying the subject and "
-                                "the role the directory mapped. Other credentials: 422 directory_credentials_required. Wrong password and "
+                                "the role the directory mapped. Other credentials: 403 directory_credentials_required. Wrong password and "
                                 "unknown user both answer 401 (the audit log tells which); a directory that cannot answer, 503.",
                  "responses": {"200": json_response("The token.", obj({"access_token": {"type": "string"}, "token_type": {"type": "string"},
                                                                      "expires_in": {"type": "integer"}, "scope": {"type": "string"},
                                                                      "subject": {"type": "string"}, "role": {"type": "string"},
                                                                      "tenant_id": {"type": "string"}})),
-                               **err((422, "Unprocessable"), *COMMON)}},
+                               **err(*COMMON)}},
         "delete": {"operationId": "signOut", "tags": ["security"],
-                   "description": "Signs out: revokes the access token the request is authenticated with. Other credentials: 422 "
+                   "description": "Signs out: revokes the access token the request is authenticated with. Other credentials: 403 "
                                   "access_token_required.",
-                   "responses": {"204": {"description": "Revoked."}, **err((422, "Unprocessable"), *COMMON)}},
+                   "responses": {"204": {"description": "Revoked."}, **err(*COMMON)}},
     },
     "/api/v1/auth/revoke": {
         "post": {"operationId": "revokeAccessToken", "tags": ["security"],
                  "requestBody": body(obj({"token": {"type": "string", "minLength": 1}}, required=["token"])),
                  "description": "Revokes an access token of the tenant (a directory sign-in token has no OAuth client to revoke it through "
-                                "/oauth/revoke). The caller must hold every scope of the token (403 credential_not_manageable).",
-                 "responses": {"204": {"description": "Revoked."}, **err(*BODY_ERRORS, *COMMON)}},
+                                "/oauth/revoke). The caller must hold every scope of the token (403 credential_not_manageable); a "
+                                "token that is not one of the tenant's is 404 access_token_not_found.",
+                 "responses": {"204": {"description": "Revoked."}, **err(*BODY_ERRORS, (404, "NotFound"), *COMMON)}},
     },
     "/api/v1/integrations/{plugin}/inbound/{tenant}": {
         "post": {"operationId": "integrationInbound", "tags": ["integrations"], "security": [],
@@ -854,19 +870,19 @@ paths = {
         "responses": {"101": {"description": "Switching to the WebSocket protocol."},
                       "426": {"description": "Not a WebSocket handshake.", "content": PROBLEM}, **err(*COMMON)}}},
     "/oauth/token": {"post": {
-        "operationId": "token", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "operationId": "token", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": TOKEN_FORM},
         "description": "RFC 6749 client-credentials grant: grant_type=client_credentials and an optional scope (a subset of the client's); "
                        "client_secret_basic or client_secret_post. Answers an ES256 JWT access token (RFC 9068).",
         "responses": {"200": json_response("The token.", obj({"access_token": {"type": "string"}, "token_type": {"type": "string"},
                                                                 "expires_in": {"type": "integer"}, "scope": {"type": "string"}})),
                       **OAUTH_ERRORS}}},
     "/oauth/introspect": {"post": {
-        "operationId": "introspect", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "operationId": "introspect", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": TOKEN_PARAMETER_FORM},
         "description": "RFC 7662, for an authenticated client: token=…; tokens of other tenants are inactive.",
         "responses": {"200": json_response("{active, scope, client_id, sub, tenant_id, iss, aud, exp, iat, jti, token_type}.", {"type": "object"}),
                       **OAUTH_ERRORS}}},
     "/oauth/revoke": {"post": {
-        "operationId": "revoke", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": FORM},
+        "operationId": "revoke", "tags": ["oauth"], "security": [], "requestBody": {"required": True, "content": TOKEN_PARAMETER_FORM},
         "description": "RFC 7009, for an authenticated client: token=… (one of its own access tokens).",
         "responses": {"200": {"description": "Revoked, or nothing to revoke."}, **OAUTH_ERRORS}}},
     "/.well-known/jwks.json": {"get": {

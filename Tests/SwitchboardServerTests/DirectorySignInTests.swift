@@ -222,7 +222,7 @@ final class Slapd {
                 #expect(refused.headers[.contentType] == "application/problem+json")
             }
             let notDirectory = try await client.call(.post, "/api/v1/auth/token", key: key)
-            #expect(notDirectory.status == .unprocessableContent)
+            #expect(notDirectory.status == .forbidden)
             #expect(notDirectory["code"]?.string == "directory_credentials_required")
             var reasons: [String] = []
             try await eventually {

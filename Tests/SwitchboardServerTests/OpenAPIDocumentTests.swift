@@ -38,6 +38,25 @@ import Testing
         }
     }
 
+    /// Two starts serve the same bytes (no key order left to a dictionary's per-process hashing), and
+    /// the zones a tenant may set are the ones this build accepts.
+    @Test func theDocumentsBytesAreTheSameAfterARestart() async throws {
+        var served: [ByteBuffer] = []
+        for _ in 0..<2 {
+            let server = try await TestServer.make()
+            let body = Shared<ByteBuffer?>(nil)
+            try await server.run { client in
+                let bytes = try await client.execute(uri: "/api/v1/openapi.json", method: .get, headers: [:]).body
+                body.withLock { $0 = bytes }
+            }
+            served.append(try #require(body.withLock { $0 }))
+        }
+        #expect(served[0] == served[1] && served[0].readableBytes > 10_000)
+        let document = try JSONValue(parsing: served[0].readableBytesView)
+        let zones = document["components"]?["schemas"]?["TenantSettings"]?["properties"]?["time_zone"]?["enum"]
+        #expect(zones == .array(TenantSettings.zoneNames.map(JSONValue.string)) && TenantSettings.zoneNames.contains("Asia/Shanghai"))
+    }
+
     @Test func headAnswersEveryGetRouteWithoutABody() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

@@ -37,6 +37,9 @@ public struct TenantSettings: Hashable, Sendable {
         timeZone = zone
     }
 
+    /// Every zone name a tenant may set, sorted.
+    public static let zoneNames = (TimeZone.knownTimeZoneIdentifiers + ["UTC"]).sorted()
+
     /// The zone named `identifier` (an IANA name such as `Asia/Shanghai`, or `UTC`), or nil.
     public static func zone(named identifier: String) -> TimeZone? {
         guard identifier.utf8.count <= 64, TimeZone.knownTimeZoneIdentifiers.contains(identifier) || identifier == "UTC" else { return nil }

@@ -33,6 +33,7 @@ struct APIKeyController {
             case rateLimit = "rate_limit"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+        static let nullableFields: Set<String> = ["expires_at", "rate_limit"]
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)

@@ -32,6 +32,7 @@ struct ConversationController {
             case agentID = "agent_id"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+        static let nullableFields: Set<String> = ["agent_id"]
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)

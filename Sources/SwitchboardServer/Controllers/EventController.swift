@@ -38,7 +38,7 @@ struct EventController {
     }
 
     private func sequenceParameter(_ request: Request, _ name: String) throws -> Int64? {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+        guard let text = request.uri.queryParameters[Substring(name)], !text.isEmpty else { return nil }
         guard let value = Int64(text), value >= 0 else {
             throw Problem.invalidParameter(name, "'\(name)' must be a sequence number (an integer of 0 or more).")
         }

@@ -24,6 +24,7 @@ struct SecurityController {
             case rateLimit = "rate_limit"
         }
         static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+        static let nullableFields: Set<String> = ["rate_limit"]
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)

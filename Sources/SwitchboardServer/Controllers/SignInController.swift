@@ -29,7 +29,7 @@ struct SignInController {
         guard context.requirePrincipal.method == .accessToken, let token = APIKeyVerifier.bearerToken(in: request.headers),
             let claims = try? await authority.verifySignature(token)
         else {
-            throw SwitchboardError(kind: .invalidInput, code: "access_token_required", detail: "Sign out with the access token itself as the bearer credential.")
+            throw SwitchboardError(kind: .forbidden, code: "access_token_required", detail: "Sign out with the access token itself as the bearer credential.")
         }
         try await revoke(claims, context: context)
         return Response(status: .noContent)
@@ -40,7 +40,7 @@ struct SignInController {
         let body = try await CollectedBody.collect(request, context: context).decode(RevokeBody.self)
         let principal = context.requirePrincipal
         guard let claims = try? await authority.verifySignature(body.token), claims.tenantID == principal.tenantID else {
-            throw SwitchboardError.invalidField("token", "The token is not an access token of this tenant.")
+            throw SwitchboardError(kind: .notFound, code: "access_token_not_found", detail: "The token is not an access token of this tenant.")
         }
         let scopes = Set(claims.scope.split(separator: " ").compactMap { try? Scope.parse(String($0)) })
         try CredentialAuthority(principal: principal, ownKey: nil).checkManageable(scopes, what: "access token")
@@ -58,7 +58,7 @@ struct SignInController {
         let principal = context.requirePrincipal
         guard principal.method == .plugin else {
             throw SwitchboardError(
-                kind: .invalidInput,
+                kind: .forbidden,
                 code: "directory_credentials_required",
                 detail: "Sign in with directory credentials: Authorization: Basic base64('<tenant id>/<username>:<password>')."
             )

@@ -8,6 +8,13 @@ import SwitchboardCore
 protocol StrictBody: Decodable {
     /// The JSON field names the type accepts.
     static var fields: Set<String> { get }
+    /// The fields for which `null` means something (clearing a value); any other field sent as `null`
+    /// is refused rather than read as absent.
+    static var nullableFields: Set<String> { get }
+}
+
+extension StrictBody {
+    static var nullableFields: Set<String> { [] }
 }
 
 /// A collected request body, decoded strictly and fingerprinted for idempotency.
@@ -63,7 +70,8 @@ struct CollectedBody {
         return value
     }
 
-    /// Refuses the first unknown field by name, so that the answer does not depend on hashing.
+    /// Refuses the first unknown field by name, so that the answer does not depend on hashing, then the
+    /// first `null` where it means nothing.
     private static func checkFields<Body: StrictBody>(of type: Body.Type, _ members: [String: JSONValue], prefix: String) throws {
         if let unknown = members.keys.filter({ !Body.fields.contains($0) }).min() {
             throw Problem(
@@ -71,6 +79,14 @@ struct CollectedBody {
                 code: "unknown_field",
                 detail: "The field '\(prefix + unknown)' is not accepted here.",
                 field: prefix + unknown
+            )
+        }
+        if let null = members.filter({ $0.value == .null && !Body.nullableFields.contains($0.key) }).keys.min() {
+            throw Problem(
+                status: .unprocessableContent,
+                code: "invalid_field",
+                detail: "The field '\(prefix + null)' cannot be null; leave it out to keep its value.",
+                field: prefix + null
             )
         }
     }

@@ -2,7 +2,9 @@ import Foundation
 import SwitchboardCore
 
 /// The OpenAPI 3.1 document as served: the shipped resource (written by `scripts/openapi.py`) with
-/// each operation's required scope filled in from the routes themselves, so the two cannot disagree.
+/// each operation's required scope filled in from the routes themselves, and the time zones a tenant
+/// may name from the ones this build knows, so neither can disagree with the server. Its keys are
+/// sorted: the bytes are the same at every start.
 enum OpenAPIDocument {
     /// The resource with every scoped route's `security` and `x-required-scope` set.
     static func render(routes: [RouteRegistry.Route]) -> [UInt8] {
@@ -20,8 +22,21 @@ enum OpenAPIDocument {
             paths[route.path] = .object(item)
         }
         document["paths"] = .object(paths)
-        guard let bytes = try? SwitchboardJSON.encode(JSONValue.object(document)) else { preconditionFailure("openapi.json does not encode") }
-        return bytes
+        if case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
+            case .object(var settings) = schemas["TenantSettings"], case .object(var properties) = settings["properties"],
+            case .object(var zone) = properties["time_zone"]
+        {
+            zone["enum"] = .array(TenantSettings.zoneNames.map(JSONValue.string))
+            properties["time_zone"] = .object(zone)
+            settings["properties"] = .object(properties)
+            schemas["TenantSettings"] = .object(settings)
+            components["schemas"] = .object(schemas)
+            document["components"] = .object(components)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(JSONValue.object(document)) else { preconditionFailure("openapi.json does not encode") }
+        return Array(data)
     }
 
     private static let shipped: JSONValue = {

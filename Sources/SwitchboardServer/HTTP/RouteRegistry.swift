@@ -22,19 +22,31 @@ public final class RouteRegistry: @unchecked Sendable {
     }
 
     /// The methods served on `path` (a request path, without query), `HEAD` with each `GET`, in the
-    /// order routes were added; empty for a path no route has.
+    /// order routes were added; empty for a path no route has. As the router does, a literal segment
+    /// wins over a capture: `/tickets/sync` is not `/tickets/{id}`.
     func methods(servedOn path: Substring) -> [String] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        var methods: [String] = []
-        for route in routes where !methods.contains(route.method) {
+        var best: (literals: [Bool], methods: [String])?
+        for route in routes {
             let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
             guard pattern.count == segments.count,
                 zip(pattern, segments).allSatisfy({ expected, given in expected.first == "{" ? !given.isEmpty : expected == given })
             else { continue }
-            methods.append(route.method)
-            if route.method == "GET" { methods.append("HEAD") }
+            let literals = pattern.map { $0.first != "{" }
+            let methods = [route.method] + (route.method == "GET" ? ["HEAD"] : [])
+            if let current = best, current.literals == literals {
+                best?.methods += methods.filter { !current.methods.contains($0) }
+            } else if best == nil || Self.isMoreSpecific(literals, than: best?.literals ?? []) {
+                best = (literals, methods)
+            }
         }
-        return methods
+        return best?.methods ?? []
+    }
+
+    /// Whether a pattern with literal segments at `literals` wins over one with `other`: at the first
+    /// segment where they differ, it has the literal.
+    private static func isMoreSpecific(_ literals: [Bool], than other: [Bool]) -> Bool {
+        zip(literals, other).first { $0 != $1 }?.0 ?? false
     }
 }
 
