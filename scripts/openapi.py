@@ -13,10 +13,14 @@ ID = {"type": "string", "format": "uuid", "description": "A time-ordered id (UUI
 TIME = {"type": "string", "format": "date-time"}
 SEED_TIME = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
              "description": "The seed's form, YYYY-MM-DD HH:MM:SS, in the tenant's time zone (GET /api/v1/settings)."}
+# 1971 to 2099, every day of every month but February 29 (a leap day is taken too): a wall-clock time in
+# any zone is then after 1970.
+DATE = "(197[1-9]|19[89][0-9]|20[0-9][0-9])-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 EXTERNAL_TIME = {"oneOf": [
-    {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
-     "description": "The seed's form, in the tenant's time zone."},
-    {"type": "string", "format": "date-time", "description": "RFC 3339."},
+    {"type": "string", "pattern": f"^{DATE} {CLOCK}$", "description": "The seed's form, in the tenant's time zone."},
+    {"type": "string", "pattern": f"^{DATE}[Tt]{CLOCK}([.][0-9]{{1,9}})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+     "description": "RFC 3339."},
     {"type": "integer", "minimum": 0, "maximum": 4102444800, "description": "Unix seconds."},
 ], "description": "A time from 1970 to 2099."}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -40,6 +44,7 @@ AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
 TICKET_STATUS = {"type": "string", "enum": ["new", "open", "processing", "pending", "resolved", "closed"]}
 TICKET_PRIORITY = {"type": "string", "enum": ["low", "normal", "high", "urgent"], "default": "normal"}
+PHONE = {"type": "string", "maxLength": 32, "pattern": "^([-+(). ]*[0-9]){3}[-0-9 +().]*$", "description": "At least three digits."}
 EVENT_PATTERN = {"type": "string", "pattern": "^([*]|[a-z0-9_-]+([.][a-z0-9_-]+)*([.][*])?)$", "maxLength": 130,
                  "description": "An event type (message.received), a prefix pattern (message.*) or *."}
 KEY = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$", "description": "An id chosen by the tenant's own systems."}
@@ -229,7 +234,7 @@ schemas = {
     "CustomerInput": obj(
         {
             "customer_id": KEY, "name": {"type": "string", "maxLength": 200},
-            "phone": {"type": "string", "maxLength": 32, "description": "Digits, spaces and +-(); searched by its digits."},
+            "phone": {**PHONE, "description": "Digits, spaces and +-(); searched by its digits."},
             "email": {"type": "string", "format": "email"}, "level": {"type": ["string", "integer"], "maxLength": 64},
             "tags": {"type": "array", "maxItems": 32, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
             "source": KEY, "external_id": {"type": "string", "maxLength": 255},
@@ -466,7 +471,8 @@ PARAM_PLUGIN = {"name": "plugin", "in": "path", "required": True, "schema": {"ty
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 340, "pattern": "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"},
           "description": "next_cursor of the previous page (base64url); empty: the first page."}
-IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "A strong ETag (\"3\") or *."}
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string", "pattern": "^([*]|\"[0-9]{1,18}\")$"},
+            "description": "A strong ETag (\"3\") or *; another version than the current is 412."}
 IDEMPOTENCY = {
     "name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
     "description": "Same key and body within the retention replays the original response (Idempotent-Replayed: true); "
@@ -525,7 +531,7 @@ paths = {
     "/api/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["system"], "security": [],
                                      "responses": {"200": {"description": "This document.", "content": {"application/json": {}}}}}},
     "/api/v1/agents": {
-        "post": create("createAgent", "agents", "AgentInput", "Agent"),
+        "post": create("createAgent", "agents", "AgentCreate", "Agent"),
         "get": listing("listAgents", "agents", "AgentPage", [query("status", AGENT_STATUS)]),
     },
     "/api/v1/agents/{id}": {
@@ -535,11 +541,11 @@ paths = {
         "delete": delete("deleteAgent", "agents", "Agent", "Leaves a tombstone (deleted_at set, still readable) and an agent.deleted event."),
     },
     "/api/v1/customers": {
-        "post": {**create("upsertCustomer", "crm", "CustomerInput", "Customer"),
+        "post": {**create("upsertCustomer", "crm", "CustomerCreate", "Customer"),
                  "responses": {"200": json_response("Changed.", ref("Customer"), etag=True),
                                "201": json_response("Created.", ref("Customer"), etag=True, location=True), **err(*BODY_ERRORS, *COMMON)}},
         "get": listing("listCustomers", "crm", "CustomerPage",
-                       [query("phone", {"type": "string"}), query("tag", {"type": "string"}), query("level", {"type": "string"}),
+                       [query("phone", {"type": "string", "pattern": "[0-9]", "description": "Matches by digits."}), query("tag", {"type": "string"}), query("level", {"type": "string"}),
                         query("visitor_id", ID)]),
     },
     "/api/v1/customers/{id}": {
@@ -573,7 +579,10 @@ paths = {
     },
     "/api/v1/orders/{id}": {"parameters": [PARAM_KEY], "get": get("getOrder", "crm", "Order")},
     "/api/v1/tickets": {
-        "post": create("createTicket", "tickets", "TicketInput", "Ticket", [(409, "Conflict")]),
+        "post": {**create("createTicket", "tickets", "TicketInput", "Ticket", [(409, "Conflict")]),
+                 "responses": {"200": json_response("Changed: a ticket under this ticket_id existed.", ref("Ticket"), etag=True),
+                               "201": json_response("Created.", ref("Ticket"), etag=True, location=True),
+                               **err(*BODY_ERRORS, (409, "Conflict"), *COMMON)}},
         "get": listing("listTickets", "tickets", "TicketPage",
                        [query("status", TICKET_STATUS), query("conversation_id", ID), query("customer_id", {"type": "string"})]),
     },
@@ -586,21 +595,21 @@ paths = {
     "/api/v1/tickets/sync": {
         "post": {"operationId": "syncTickets", "tags": ["tickets"],
                  "description": "The seed's status sync for one ticket, or an array of up to 500, applied in order, each on its own.",
-                 "requestBody": body({"oneOf": [ref("TicketChanges"), {"type": "array", "minItems": 1, "maxItems": 500,
-                                                                       "items": ref("TicketChanges")}]}),
+                 "requestBody": body({"oneOf": [ref("TicketSync"), {"type": "array", "minItems": 1, "maxItems": 500,
+                                                                    "items": ref("TicketSync")}]}),
                  "responses": {"200": json_response("What each sync did.", ref("TicketSyncResults")), **err(*BODY_ERRORS, *COMMON)}},
     },
     "/api/v1/visitors": {"post": create("createVisitor", "visitors", "VisitorInput", "Visitor", [(409, "Conflict")])},
     "/api/v1/visitors/{id}": {"parameters": [PARAM_ID], "get": get("getVisitor", "visitors", "Visitor")},
     "/api/v1/conversations": {
-        "post": create("createConversation", "conversations", "ConversationInput", "Conversation"),
+        "post": create("createConversation", "conversations", "ConversationCreate", "Conversation"),
         "get": listing("listConversations", "conversations", "ConversationPage",
                        [query("status", CONVERSATION_STATUS), query("agent_id", ID), query("visitor_id", ID)]),
     },
     "/api/v1/conversations/{id}": {
         "parameters": [PARAM_ID],
         "get": get("getConversation", "conversations", "Conversation"),
-        "put": update("updateConversation", "conversations", "ConversationInput", "Conversation"),
+        "put": update("updateConversation", "conversations", "ConversationChanges", "Conversation"),
         "delete": delete("endConversation", "conversations", "Conversation",
                          "Ends the conversation: status closed, ended_at set; it stays readable. Ending twice changes nothing."),
     },
@@ -741,7 +750,7 @@ paths = {
                               **err((404, "NotFound"), *COMMON)}},
     },
     "/api/v1/integrations/{plugin}/parked/{seq}/retry": {
-        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}],
         "post": {"operationId": "retryParkedEvent", "tags": ["integrations"],
                  "description": "Delivers the parked event again now. Taken, it is no longer parked; refused again, it stays parked "
                                 "with the new error and the plugin's problem is the answer.",
@@ -749,12 +758,12 @@ paths = {
                                **err((400, "BadRequest"), (404, "NotFound"), (409, "Conflict"), (502, "PluginFailed"), *COMMON)}},
     },
     "/api/v1/integrations/{plugin}/parked/{seq}": {
-        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "parameters": [PARAM_PLUGIN, {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}],
         "delete": {"operationId": "dropParkedEvent", "tags": ["integrations"], "description": "Forgets the parked event without delivering it.",
                    "responses": {"204": {"description": "Dropped."}, **err((400, "BadRequest"), (404, "NotFound"), *COMMON)}},
     },
     "/api/v1/webhooks": {
-        "post": {"operationId": "createWebhook", "tags": ["webhooks"], "requestBody": body(ref("WebhookInput")),
+        "post": {"operationId": "createWebhook", "tags": ["webhooks"], "requestBody": body(ref("WebhookCreate")),
                  "description": "Creates an endpoint; the answer holds its signing secret, shown only now.",
                  "responses": {"201": json_response("Created, with secret.", ref("Webhook"), etag=True), **err(*BODY_ERRORS, *COMMON)}},
         "get": {"operationId": "listWebhooks", "tags": ["webhooks"],
@@ -911,6 +920,23 @@ paths = {
                 "responses": {"200": json_response("One page.", ref("AuditEventPage")), **err((400, "BadRequest"), *COMMON)}},
     },
 }
+
+# What the server reads as text: trimmed of whitespace (JSON Schema's \\s), then not empty.
+def refine_text(schema):
+    for name, property in schema.get("properties", {}).items():
+        if property.get("type") == "string" and not ({"enum", "pattern", "format", "$ref"} & property.keys()):
+            property["pattern"] = "\\S"
+            property.setdefault("minLength", 1)
+
+
+for name in [name for name in schemas if name.endswith(("Input", "Changes", "Update"))]:
+    refine_text(schemas[name])
+for name, required in [("Agent", ["name"]), ("Customer", ["customer_id"]), ("Conversation", ["visitor_id"]), ("Webhook", ["url", "events"])]:
+    schemas[f"{name}Create"] = {**schemas[f"{name}Input"], "required": required}
+schemas["TicketSync"] = {**schemas["TicketChanges"], "required": ["ticket_id"],
+                         "properties": {**schemas["TicketChanges"]["properties"], "ticket_id": KEY}}
+schemas["ConversationChanges"] = {**schemas["ConversationInput"], "properties": {
+    name: value for name, value in schemas["ConversationInput"]["properties"].items() if name not in ("visitor_id", "channel")}}
 
 document = {
     "openapi": "3.1.0",

@@ -18,6 +18,14 @@ extension NewTicket {
     }
 }
 
+extension Ticket {
+    /// `id` when it can name a ticket (a server-made id or an external system's key), or throws
+    /// `invalid_field` naming `field`.
+    public static func validID(_ id: String, field: String) throws -> String {
+        try Validation.key(id, field: field)
+    }
+}
+
 extension TicketChanges {
     /// Returns the changes with text trimmed, or throws the first invalid field.
     public func validated() throws -> TicketChanges {

@@ -21,12 +21,17 @@ enum Validation {
         return trimmed
     }
 
+    /// Whitespace as JSON Schema's `\s` (ECMA-262) has it, so that the document's `"pattern": "\\S"`
+    /// says exactly which texts are empty once trimmed.
+    static let whitespace = CharacterSet(charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
+        .union(CharacterSet(charactersIn: "\u{2000}"..."\u{200A}"))
+
     /// `text` without leading and trailing whitespace and newlines; most texts have none, and are
     /// returned as they are without a scan.
     private static func trimmingWhitespace(_ text: String) -> String {
         let scalars = text.unicodeScalars
         guard let first = scalars.first, let last = scalars.last else { return text }
-        let whitespace = CharacterSet.whitespacesAndNewlines
+        let whitespace = Self.whitespace
         guard whitespace.contains(first) || whitespace.contains(last) else { return text }
         return text.trimmingCharacters(in: whitespace)
     }

@@ -126,7 +126,7 @@ struct TicketController {
         for (index, sync) in syncs.enumerated() {
             let prefix = syncs.count == 1 ? "" : "\(index)."
             guard let id = sync.ticketID else { throw SwitchboardError.missingField(prefix + "ticket_id") }
-            changes.append((id, try sync.changes(field: prefix).validated()))
+            changes.append((try Ticket.validID(id, field: prefix + "ticket_id"), try sync.changes(field: prefix).validated()))
         }
         var results: [SyncResult] = []
         for (id, change) in changes {
