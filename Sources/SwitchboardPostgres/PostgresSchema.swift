@@ -570,7 +570,7 @@ enum PostgresSchema {
             // external time of a ticket's last status sync, and a counter of settings writes (which a server
             // on the same file watches to hear of a CLI's).
             [#"ALTER TABLE tenants ADD COLUMN time_zone TEXT COLLATE "C" NOT NULL DEFAULT 'UTC'"#, "ALTER TABLE tickets ADD COLUMN synced_at BIGINT",
-                "CREATE TABLE settings_generation (id INTEGER PRIMARY KEY, generation BIGINT NOT NULL)"]
+                "CREATE TABLE settings_generation (id BIGINT PRIMARY KEY, generation BIGINT NOT NULL)"]
         ),
     ]
 }
