@@ -293,9 +293,12 @@ schemas = {
     ),
     "TicketSyncResults": obj(
         {"results": {"type": "array", "items": obj(
-            {"ticket_id": {"type": "string"}, "outcome": {"type": "string", "enum": ["applied", "stale", "not_found"]},
-             "ticket": {"oneOf": [ref("Ticket"), {"type": "null"}]}},
-            ["ticket_id", "outcome", "ticket"])}},
+            {"ticket_id": {"type": "string"}, "outcome": {"type": "string", "enum": ["applied", "stale", "not_found", "invalid"]},
+             "ticket": {"oneOf": [ref("Ticket"), {"type": "null"}]},
+             "error": {"oneOf": [obj({"code": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": ["string", "null"]}},
+                                     ["code", "detail", "field"]), {"type": "null"}],
+                       "description": "Why an invalid sync was not applied (an update_time more than 300 s ahead, …)."}},
+            ["ticket_id", "outcome", "ticket", "error"])}},
         ["results"],
     ),
     "TenantSettings": obj(
@@ -343,13 +346,14 @@ schemas["APIKeyInput"] = obj(
         "scopes": {"type": "array", "items": SCOPE, "description": "Only scopes the calling credential holds (admin holds all)."},
         "expires_at": {**NULLABLE_TIME, "description": "In the future; null on PUT removes the expiry."},
         "allowed_ips": {"type": "array", "items": CIDR, "description": "Empty: anywhere the tenant allows."},
-        "rate_limit": {"type": ["integer", "null"], "minimum": 1, "description": "Requests per minute; null: the server default."},
+        "rate_limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000000, "description": "Requests per minute; null: the server default."},
     },
     description="POST requires name and scopes; PUT changes only the fields present.",
 )
 schemas["TenantSecurity"] = obj(
     {"allowed_ips": {"type": "array", "items": CIDR, "description": "Every credential of the tenant; empty: anywhere."},
-     "rate_limit": {"type": ["integer", "null"], "minimum": 1, "description": "Requests per minute across the tenant; null: the server default."}},
+     "rate_limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000000,
+                    "description": "Requests per minute across the tenant; null: the server default."}},
 )
 schemas["AuditEvent"] = obj(
     {
@@ -594,7 +598,8 @@ paths = {
     },
     "/api/v1/tickets/sync": {
         "post": {"operationId": "syncTickets", "tags": ["tickets"],
-                 "description": "The seed's status sync for one ticket, or an array of up to 500, applied in order, each on its own.",
+                 "description": "The seed's status sync for one ticket, or an array of up to 500, applied in order, each on its own. "
+                                "For admins and integrations (403 ticket_sync_not_allowed for agents and visitors).",
                  "requestBody": body({"oneOf": [ref("TicketSync"), {"type": "array", "minItems": 1, "maxItems": 500,
                                                                     "items": ref("TicketSync")}]}),
                  "responses": {"200": json_response("What each sync did.", ref("TicketSyncResults")), **err(*BODY_ERRORS, *COMMON)}},

@@ -150,10 +150,8 @@ extension SQLStore: TenantDirectory {
     public func tenantSettings(tenant: String) async throws -> TenantSettings {
         let found = try await read { db in
             try db.queryFirst("SELECT time_zone FROM tenants WHERE id = ?", [.text(tenant)]) { row in
-                guard let settings = TenantSettings(timeZoneName: row.text(0)) else {
-                    throw SQLiteError(code: 11, message: "unexpected time zone '\(row.text(0))' in the database")
-                }
-                return settings
+                // A name the system's time zone data dropped reads as UTC, as the records do (`Rows.zone`).
+                TenantSettings(timeZoneName: row.text(0)) ?? TenantSettings()
             }
         }
         guard let found else { throw SwitchboardError.notFound("tenant") }

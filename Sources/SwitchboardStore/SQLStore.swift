@@ -169,11 +169,14 @@ public final class SQLStore: StoreMaintenance {
         try await write { db in
             let result = try body(db)
             db.changedRecords.append(.settings)
-            // What a server on the same SQLite file watches for (`SQLiteSettingsWatcher`).
-            try db.run(
-                "INSERT INTO settings_generation (id, generation) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET generation = settings_generation.generation + 1",
-                []
-            )
+            // What a server on the same SQLite file watches for (`SQLiteSettingsWatcher`); PostgreSQL's
+            // servers hear of settings changes by notification, and keep the table only for the schemas to match.
+            if db.dialect == .sqlite {
+                try db.run(
+                    "INSERT INTO settings_generation (id, generation) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET generation = settings_generation.generation + 1",
+                    []
+                )
+            }
             return result
         }
     }

@@ -139,6 +139,61 @@ import Testing
         }
     }
 
+    /// The sync's ordering holds against a late older sync after an unchanged newer one, against a date
+    /// far ahead, and against agents choosing ids; an upsert keeps what it does not name.
+    @Test func syncsKeepTheirOrderAndOnlyTheWholeTenantSyncs() async throws {
+        let server = try await TestServer.make()
+        try await server.run { client in
+            let key = server.tenantA.key
+            func sync(_ status: String, _ time: String) async throws -> APIResponse {
+                try await client.call(.post, "/api/v1/tickets/sync", key: key, json: ["ticket_id": "T-1", "status": .string(status), "update_time": .string(time)])
+            }
+            let created = try await client.call(.post, "/api/v1/tickets", key: key, json: ["ticket_id": "T-1", "title": "t", "content": "c", "priority": "urgent"])
+            #expect(created["external"]?["system"] == "api", "held by the system that chose its id: \(created.json)")
+            #expect(try await sync("closed", "2023-10-26 12:00:10")["results"]?.array.first?["outcome"] == "applied")
+            #expect(try await sync("closed", "2023-10-26 12:00:20")["results"]?.array.first?["outcome"] == "applied", "unchanged, yet the last one")
+            let late = try await sync("processing", "2023-10-26 12:00:15")
+            #expect(late["results"]?.array.first?["outcome"] == "stale" && late["results"]?.array.first?["ticket"]?["status"] == "closed", "\(late.json)")
+            let ahead = try await sync("open", "2099-12-31 23:59:59")
+            #expect(ahead["results"]?.array.first?["outcome"] == "invalid" && ahead["results"]?.array.first?["error"]?["field"] == "update_time", "\(ahead.json)")
+            let put = try await client.call(.put, "/api/v1/tickets/T-1", key: key, json: ["status": "open", "update_time": "2099-12-31 23:59:59"])
+            #expect(put.status == .unprocessableContent && put["field"] == "update_time")
+            // Sent again without a priority, the ticket keeps its own.
+            let again = try await client.call(.post, "/api/v1/tickets", key: key, json: ["ticket_id": "T-1", "title": "t2", "content": "c"])
+            #expect(again.status == .ok && again["priority"] == "urgent" && again["title"] == "t2", "\(again.json)")
+            let reserved = try await client.call(.post, "/api/v1/tickets", key: key, json: ["ticket_id": "sync", "title": "t", "content": "c"])
+            #expect(reserved.status == .unprocessableContent && reserved["field"] == "ticket_id")
+            // An agent sees its conversation's tickets but neither chooses ids nor syncs.
+            let fixtures = Fixtures(client: client, key: key)
+            let conversation = try await fixtures.conversation()
+            let secret = try #require(
+                try await client.call(.post, "/api/v1/token-issuers", key: key, json: ["issuer": "https://desk.example", "audience": "support", "kind": "hs256"])["secret"]?.string
+            )
+            let mint = """
+                import sys, time, jwt
+                print(jwt.encode({"iss": "https://desk.example", "aud": "support", "sub": sys.argv[2], "role": "agent", "exp": int(time.time()) + 300}, sys.argv[1], algorithm="HS256"))
+                """
+            let agent = try await PythonScript.run(mint, [secret, conversation.agent]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let own = try await client.call(.post, "/api/v1/tickets", key: agent, json: ["title": "t", "content": "c", "conversation_id": .string(conversation.id)])
+            #expect(own.status == .created, "an agent opens tickets in its conversation: \(own.json)")
+            let squat = try await client.call(
+                .post, "/api/v1/tickets", key: agent, json: ["ticket_id": "JIRA-1", "title": "t", "content": "c", "conversation_id": .string(conversation.id)]
+            )
+            #expect(squat.status == .forbidden && squat["code"] == "ticket_sync_not_allowed", "\(squat.json)")
+            let agentSync = try await client.call(.post, "/api/v1/tickets/sync", key: agent, json: ["ticket_id": .string(try own.string("ticket_id")), "status": "closed"])
+            #expect(agentSync.status == .forbidden, "\(agentSync.json)")
+            let dated = try await client.call(
+                .put, "/api/v1/tickets/\(try own.string("ticket_id"))", key: agent, json: ["status": "open", "update_time": "2023-10-26 12:00:00"]
+            )
+            #expect(dated.status == .forbidden, "\(dated.json)")
+            // A limit past the limiter's range is refused, not stored (it would trap the limiter).
+            let huge = try await client.call(.put, "/api/v1/security", key: key, body: #"{"rate_limit": 9223372036854775807}"#)
+            #expect(huge.status == .unprocessableContent && huge["field"] == "rate_limit", "\(huge.json)")
+            let hugeKey = try await client.call(.post, "/api/v1/api-keys", key: key, body: #"{"name": "x", "scopes": ["admin"], "rate_limit": 9223372036854775807}"#)
+            #expect(hugeKey.status == .unprocessableContent && hugeKey["field"] == "rate_limit", "\(hugeKey.json)")
+        }
+    }
+
     @Test func theStatisticsPushAndReportWorkAsWritten() async throws {
         let server = try await TestServer.make()
         try await server.run { client in

@@ -40,10 +40,11 @@ public struct TenantSettings: Hashable, Sendable {
     /// Every zone name a tenant may set, sorted.
     public static let zoneNames = (TimeZone.knownTimeZoneIdentifiers + ["UTC"]).sorted()
 
+    private static let zones = Dictionary(zoneNames.compactMap { name in TimeZone(identifier: name).map { (name, $0) } }) { first, _ in first }
+
     /// The zone named `identifier` (an IANA name such as `Asia/Shanghai`, or `UTC`), or nil.
     public static func zone(named identifier: String) -> TimeZone? {
-        guard identifier.utf8.count <= 64, TimeZone.knownTimeZoneIdentifiers.contains(identifier) || identifier == "UTC" else { return nil }
-        return TimeZone(identifier: identifier)
+        zones[identifier]
     }
 }
 

@@ -12,7 +12,11 @@ public struct Ticket: Encodable, Hashable, Sendable {
         case new, open, processing, pending, resolved, closed
     }
 
-    /// The ticket in an external system, once a ticketing plugin created it there.
+    /// `ExternalReference.system` of a ticket an external system created over the API under its own id.
+    public static let apiSystem = "api"
+
+    /// The ticket in an external system, once a ticketing plugin created it there, or the system that
+    /// created it over the API (`apiSystem`).
     public struct ExternalReference: Codable, Hashable, Sendable {
         /// The plugin that holds it, e.g. `ticketing-rt`.
         public var system: String
@@ -122,7 +126,8 @@ public struct NewTicket: Hashable, Sendable {
     public var ticketID: String?
     public var title: String
     public var content: String
-    public var priority: Ticket.Priority
+    /// Nil: `normal` for a new ticket; an existing one keeps its own.
+    public var priority: Ticket.Priority?
     public var category: String?
     public var handler: String?
     public var conversationID: String?
@@ -132,7 +137,7 @@ public struct NewTicket: Hashable, Sendable {
     public init(
         title: String,
         content: String,
-        priority: Ticket.Priority = .normal,
+        priority: Ticket.Priority? = nil,
         category: String? = nil,
         handler: String? = nil,
         conversationID: String? = nil,

@@ -4,7 +4,7 @@ extension NewTicket {
     /// Returns the input with text trimmed, or throws the first invalid field.
     public func validated() throws -> NewTicket {
         var input = self
-        input.ticketID = try ticketID.map { try Validation.key($0, field: "ticket_id") }
+        input.ticketID = try ticketID.map { try Ticket.validID($0, field: "ticket_id") }
         input.title = try Validation.requiredText(title, field: "title", maxLength: Validation.maxSubjectLength)
         input.content = try Validation.requiredText(content, field: "content", maxLength: Validation.maxContentBytes)
         guard input.content.utf8.count <= Validation.maxContentBytes else {
@@ -19,10 +19,14 @@ extension NewTicket {
 }
 
 extension Ticket {
-    /// `id` when it can name a ticket (a server-made id or an external system's key), or throws
-    /// `invalid_field` naming `field`.
+    /// How far ahead of the server's clock a synced `update_time` may be: clocks that differ by minutes.
+    public static let maxSyncLead: Int64 = 300
+
+    /// `id` when it can name a ticket (a server-made id or an external system's key, but not `sync`,
+    /// which is the route `/tickets/sync`), or throws `invalid_field` naming `field`.
     public static func validID(_ id: String, field: String) throws -> String {
-        try Validation.key(id, field: field)
+        guard id != "sync" else { throw SwitchboardError.invalidField(field, "The id 'sync' names the route /tickets/sync; choose another.") }
+        return try Validation.key(id, field: field)
     }
 }
 
@@ -59,13 +63,14 @@ extension Ticket {
             ticketID: id,
             title: input.title,
             content: input.content,
-            priority: input.priority,
+            priority: input.priority ?? .normal,
             category: input.category,
             status: .new,
             handler: input.handler,
             conversationID: input.conversationID,
             customerID: input.customerID,
-            external: nil,
+            // The system that chose the id holds the ticket: a ticketing integration does not create it again.
+            external: input.ticketID.map { Ticket.ExternalReference(system: Ticket.apiSystem, id: $0) },
             createdAt: now,
             updateTime: Int64(now.timeIntervalSince1970),
             timeZone: zone
@@ -81,11 +86,20 @@ extension Ticket {
     /// Applies validated changes: `ticket.status_changed` when the status moved, `ticket.updated` for
     /// any other change; nothing when nothing changed, or when an external system's change is older
     /// than the last one applied (a change made here does not hold a sync back: the external system
-    /// owns the status it syncs).
+    /// owns the status it syncs). A sync that changes nothing still becomes the last one applied, so a
+    /// late older one cannot undo it.
+    /// - Throws: `invalid_field` for an `update_time` more than `maxSyncLead` ahead of `now`, which
+    ///   would make every later sync stale.
     public mutating func apply(_ changes: TicketChanges, now: Date) throws -> [DomainEvent] {
-        let before = self
         let syncedAt = try changes.updateTime?.seconds(in: timeZone, field: "update_time")
-        if let syncedAt, let last = self.syncedAt, syncedAt < last { return [] }
+        if let syncedAt {
+            guard syncedAt <= Int64(now.timeIntervalSince1970) + Self.maxSyncLead else {
+                throw SwitchboardError.invalidField("update_time", "The field 'update_time' is more than \(Self.maxSyncLead) s in the future.")
+            }
+            if let last = self.syncedAt, syncedAt < last { return [] }
+            self.syncedAt = syncedAt
+        }
+        let before = self
         status = changes.status ?? status
         handler = changes.handler ?? handler
         priority = changes.priority ?? priority
@@ -95,7 +109,6 @@ extension Ticket {
         external = changes.external ?? external
         guard self != before else { return [] }
         updateTime = syncedAt ?? Int64(now.timeIntervalSince1970)
-        self.syncedAt = syncedAt ?? self.syncedAt
         version += 1
         var data: [String: JSONValue] = [
             "ticket_id": .string(ticketID), "status": .string(status.rawValue), "handler": JSONValue(handler),

@@ -29,7 +29,8 @@ public enum ExternalTime: Hashable, Sendable {
     }
 
     /// Unix seconds, with a wall-clock time read in `zone` (in a daylight-saving gap or overlap the
-    /// earlier offset applies), or throws `invalid_field` naming `field` when that falls before 1970.
+    /// earlier offset applies), or throws `invalid_field` naming `field` when that falls outside 1970
+    /// to 2100.
     public func seconds(in zone: TimeZone, field: String) throws -> Int64 {
         switch self {
         case .instant(let seconds):
@@ -41,7 +42,7 @@ public enum ExternalTime: Hashable, Sendable {
             let first = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(local))))
             let seconds = local - Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(local - first))))
             guard Validation.unixSeconds.contains(seconds) else {
-                throw SwitchboardError.invalidField(field, "The field '\(field)' is before 1970 in the tenant's time zone.")
+                throw SwitchboardError.invalidField(field, "The field '\(field)' is outside 1970 to 2100 in the tenant's time zone.")
             }
             return seconds
         }

@@ -58,9 +58,7 @@ struct APIKeyController {
             if case .some(.some(let date)) = expiresAt, date <= Date() {
                 throw SwitchboardError.invalidField("expires_at", "The expiry must be in the future.")
             }
-            if case .some(.some(let limit)) = rateLimit, limit < 1 {
-                throw SwitchboardError.invalidField("rate_limit", "The limit is requests per minute, at least 1.")
-            }
+            if case .some(.some(let limit)) = rateLimit { _ = try RateLimiter.checkedLimit(limit) }
             return APIKeySettings(
                 name: name,
                 scopes: scopes,

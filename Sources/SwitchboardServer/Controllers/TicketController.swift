@@ -72,9 +72,10 @@ struct TicketController {
         let input = try body.decode(Body.self)
         guard let title = input.title else { throw SwitchboardError.missingField("title") }
         guard let content = input.content else { throw SwitchboardError.missingField("content") }
+        if input.ticketID != nil { try await requireWholeTenant(context) }
         try await checkConversation(input.conversationID, field: "conversation_id", context: context)
         let ticket = NewTicket(
-            title: title, content: content, priority: input.priority ?? .normal, category: input.category, handler: input.handler,
+            title: title, content: content, priority: input.priority, category: input.category, handler: input.handler,
             conversationID: input.conversationID, customerID: input.customerID, ticketID: input.ticketID
         )
         if let id = input.ticketID, try await store.ticket(id: id, tenant: context.requirePrincipal.tenantID) != nil {
@@ -110,16 +111,19 @@ struct TicketController {
         if let bodyID = input.ticketID, bodyID != id {
             throw SwitchboardError.invalidField("ticket_id", "The field 'ticket_id' must match the path; a ticket's id cannot change.")
         }
+        if input.updateTime != nil { try await requireWholeTenant(context) }
         return try await responder.respond(.updateTicket(id: id, try input.changes(), expectedVersion: expected), request: request, context: context)
     }
 
-    /// Applies status syncs in order, each on its own: `{results: [{ticket_id, outcome, ticket}]}` with
-    /// `applied` (the ticket now shows it, or already did), `stale` (a newer sync was applied) or
-    /// `not_found`.
     /// The most status syncs one request to `/tickets/sync` takes.
     static let maxSyncs = 500
 
+    /// Applies status syncs in order, each on its own: `{results: [{ticket_id, outcome, ticket, error}]}`
+    /// with `applied` (the ticket now shows it, or already did), `stale` (a newer sync was applied),
+    /// `not_found` or `invalid` (`error` says why). A failure of the database ends the request; the
+    /// syncs applied before it stay, and sending the batch again applies nothing twice.
     @Sendable func sync(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await requireWholeTenant(context)
         let syncs = try await CollectedBody.collect(request, context: context).decodeOneOrMany(ChangesBody.self, limit: Self.maxSyncs)
         let tenant = context.requirePrincipal.tenantID
         var changes: [(id: String, TicketChanges)] = []
@@ -130,20 +134,19 @@ struct TicketController {
         }
         var results: [SyncResult] = []
         for (id, change) in changes {
-            let outcome: CommandOutcome
             do {
-                _ = try await visibleTicket(id, context: context)
-                outcome = try await store.execute(.updateTicket(id: id, change, expectedVersion: nil), tenant: tenant, idempotency: nil)
+                let outcome = try await store.execute(.updateTicket(id: id, change, expectedVersion: nil), tenant: tenant, idempotency: nil)
+                guard case .applied(let result) = outcome, case .ticket(let ticket) = result.resource else {
+                    throw SwitchboardError.notFound("ticket")
+                }
+                let syncedAt = try change.updateTime?.seconds(in: ticket.timeZone, field: "update_time")
+                let applied = syncedAt.map { $0 >= (ticket.syncedAt ?? $0) } ?? true
+                results.append(SyncResult(ticketID: id, outcome: applied ? "applied" : "stale", ticket: ticket, error: nil))
             } catch let error as SwitchboardError where error.kind == .notFound {
-                results.append(SyncResult(ticketID: id, outcome: "not_found", ticket: nil))
-                continue
+                results.append(SyncResult(ticketID: id, outcome: "not_found", ticket: nil, error: nil))
+            } catch let error as SwitchboardError where error.kind == .invalidInput {
+                results.append(SyncResult(ticketID: id, outcome: "invalid", ticket: nil, error: error))
             }
-            guard case .applied(let result) = outcome, case .ticket(let ticket) = result.resource else {
-                throw SwitchboardError.notFound("ticket")
-            }
-            let syncedAt = try change.updateTime?.seconds(in: ticket.timeZone, field: "update_time")
-            let applied = syncedAt.map { $0 >= (ticket.syncedAt ?? $0) } ?? true
-            results.append(SyncResult(ticketID: id, outcome: applied ? "applied" : "stale", ticket: ticket))
         }
         return try .json(["results": results])
     }
@@ -152,9 +155,10 @@ struct TicketController {
         let ticketID: String
         let outcome: String
         let ticket: Ticket?
+        let error: SwitchboardError?
 
         enum CodingKeys: String, CodingKey {
-            case outcome, ticket
+            case outcome, ticket, error
             case ticketID = "ticket_id"
         }
 
@@ -163,6 +167,20 @@ struct TicketController {
             try container.encode(ticketID, forKey: .ticketID)
             try container.encode(outcome, forKey: .outcome)
             try container.encode(ticket, forKey: .ticket)
+            try container.encode(error.map { ["code": $0.code, "detail": $0.detail, "field": $0.field] }, forKey: .error)
+        }
+    }
+
+    /// Choosing a ticket's id and syncing its status are for principals that see the whole tenant
+    /// (admins, integrations): an agent could otherwise take an id an external system will use, or
+    /// date a change ahead so that no sync applies after it.
+    private func requireWholeTenant(_ context: AppRequestContext) async throws {
+        guard try await permissions.visibility(of: context.requirePrincipal) == .all else {
+            throw SwitchboardError(
+                kind: .forbidden,
+                code: "ticket_sync_not_allowed",
+                detail: "Only admins and integrations choose a ticket's id or sync its status (ticket_id, update_time)."
+            )
         }
     }
 

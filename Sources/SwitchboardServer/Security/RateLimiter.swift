@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Synchronization
 
 /// Rate limits by the generic cell rate algorithm (GCRA): each key may spend its quota in any pattern
@@ -10,6 +11,18 @@ import Synchronization
 ///
 /// - Important: Thread-safe: the state lives behind one mutex, held for a dictionary lookup.
 package final class RateLimiter: Sendable {
+    /// The most requests per minute a tenant or key may set as its own limit (as the server's own
+    /// settings allow): the limiter's arithmetic stays far from `Int`'s bounds.
+    static let settableLimits = 1...10_000_000
+
+    /// `limit` when it is one a tenant or key may set, else throws `invalid_field` naming `rate_limit`.
+    static func checkedLimit(_ limit: Int) throws -> Int {
+        guard settableLimits.contains(limit) else {
+            throw SwitchboardError.invalidField("rate_limit", "The limit is requests per minute, from 1 to 10000000.")
+        }
+        return limit
+    }
+
     /// What a quota is counted against.
     enum Key: Hashable, Sendable {
         /// A client address (4 or 16 bytes; empty when the peer is not an IP socket).

@@ -114,8 +114,7 @@ struct ChatTransaction {
                     throw SwitchboardError.invalidField(field, "The ticket '\(id)' exists with another \(field); it cannot change.")
                 }
                 let changes = TicketChanges(handler: input.handler, priority: input.priority, title: input.title, content: input.content, category: input.category)
-                let events = try ticket.apply(changes, now: now)
-                return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
+                return try change(&ticket, changes)
             }
             let (ticket, events) = try Ticket.make(
                 input, conversation: conversation, id: input.ticketID ?? ids.make(now: now), zone: try timeZone(), now: now
@@ -127,9 +126,18 @@ struct ChatTransaction {
             var ticket = try load("ticket", id: id, expected: expected, version: \.version) {
                 try row("tickets", Rows.ticketColumns, id: id, Rows.ticket)
             }
-            let events = try ticket.apply(changes, now: now)
-            return try saveChanged(.ticket(ticket), events: events) { try save(ticket) }
+            return try change(&ticket, changes)
         }
+    }
+
+    /// Applies `changes` to `ticket` and saves it when anything changed: a sync that changed nothing
+    /// visible is still saved as the last one applied, without an event.
+    private func change(_ ticket: inout Ticket, _ changes: TicketChanges) throws -> ChatResult {
+        let loaded = ticket
+        let events = try ticket.apply(changes, now: now)
+        if ticket != loaded { try save(ticket) }
+        if !events.isEmpty { try append(events) }
+        return ChatResult(resource: .ticket(ticket), isCreated: false)
     }
 
     /// The tenant's zone, in which wall-clock times are read and written.
@@ -137,7 +145,7 @@ struct ChatTransaction {
         guard let identifier = try db.queryFirst("SELECT time_zone FROM tenants WHERE id = ?", [.text(tenant)], { $0.text(0) }) else {
             throw SwitchboardError.notFound("tenant")
         }
-        return try Rows.zone(identifier)
+        return Rows.zone(identifier)
     }
 
     private func send(_ input: NewMessage) throws -> ChatResult {

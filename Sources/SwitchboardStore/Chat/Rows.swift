@@ -74,12 +74,10 @@ enum Rows {
         "(SELECT time_zone FROM tenants WHERE tenants.id = \(table).tenant_id)"
     }
 
-    /// A zone stored by `setTenantSettings`.
-    static func zone(_ identifier: String) throws -> TimeZone {
-        guard let zone = TenantSettings.zone(named: identifier) else {
-            throw SQLiteError(code: 11, message: "unexpected time zone '\(identifier)' in the database")
-        }
-        return zone
+    /// A zone stored by `setTenantSettings`; UTC for a name the system's time zone data no longer has
+    /// (an update dropped it), so that the tenant's records stay readable.
+    static func zone(_ identifier: String) -> TimeZone {
+        TenantSettings.zone(named: identifier) ?? TimeZone(identifier: identifier) ?? .utc
     }
 
     static func customer(_ row: SQLRow) throws -> Customer {
@@ -99,7 +97,7 @@ enum Rows {
         )
     }
 
-    static func order(_ row: SQLRow) throws -> Order {
+    static func order(_ row: SQLRow) -> Order {
         Order(
             orderID: row.text(0),
             customerID: row.text(1),
@@ -111,7 +109,7 @@ enum Rows {
             createdAt: row.date(7),
             updatedAt: row.date(8),
             version: row.int64(9),
-            timeZone: try zone(row.text(10))
+            timeZone: zone(row.text(10))
         )
     }
 
@@ -131,7 +129,7 @@ enum Rows {
             updateTime: row.int64(11),
             version: row.int64(12),
             syncedAt: row.isNull(13) ? nil : row.int64(13),
-            timeZone: try zone(row.text(14))
+            timeZone: zone(row.text(14))
         )
     }
 

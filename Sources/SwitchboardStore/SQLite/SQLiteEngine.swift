@@ -30,7 +30,11 @@ final class SQLiteEngine: SQLEngine {
         do {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: "NORMAL")
             let watcher = SQLiteSettingsWatcher(connection: connection, logger: logger) { onChange(OtherCommit(records: [.settings], events: 0), 0) }
-            settingsWatcher.withLock { $0 = watcher }
+            settingsWatcher.withLock { current in
+                let previous = current
+                current = watcher
+                return previous
+            }?.stop()
         } catch {
             logger.warning("Settings changes by other processes go unheard until caches expire", metadata: ["sb.error": "\(error)"])
         }
