@@ -166,17 +166,11 @@ public final class SQLStore: StoreMaintenance {
     /// server, through the engine.
     @discardableResult
     func writeSettings<Result: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> Result) async throws -> Result {
-        try await write { db in
+        let engine = engine
+        return try await write { db in
             let result = try body(db)
             db.changedRecords.append(.settings)
-            // What a server on the same SQLite file watches for (`SQLiteSettingsWatcher`); PostgreSQL's
-            // servers hear of settings changes by notification, and keep the table only for the schemas to match.
-            if db.dialect == .sqlite {
-                try db.run(
-                    "INSERT INTO settings_generation (id, generation) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET generation = settings_generation.generation + 1",
-                    []
-                )
-            }
+            try engine.markSettingsWrite(db)
             return result
         }
     }

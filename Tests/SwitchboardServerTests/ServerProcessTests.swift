@@ -148,6 +148,8 @@ import Testing
             "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
             "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
             "SWITCHBOARD_LOG_LEVEL": "info",
+            // The polls below fail until the change is seen; they must not count as a brute force.
+            "SWITCHBOARD_SECURITY_FAILED_AUTH_PER_ADDRESS": "10000",
         ]
         let server = try ServerProcess(environment: environment)
         defer { server.kill(SIGTERM) }

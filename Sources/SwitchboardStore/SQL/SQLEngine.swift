@@ -12,6 +12,9 @@ package protocol SQLEngine: Sendable {
     /// Hands `onChange` what other processes' commits did, as soon as the engine hears of them, with the
     /// commit count the record caches must take as theirs. Called once, by the store.
     func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void)
+    /// Marks the write transaction on `db` as one that changes settings, so that other processes hear
+    /// of it where no notification carries it (`SQLStore.writeSettings`). Runs on the writer thread.
+    func markSettingsWrite(_ db: any SQLConnection) throws
     /// Where the database is, for logs: a path, or a host and port (never a password).
     var location: String { get }
     /// Runs `body` on a read connection, in a transaction that began after the last commit this

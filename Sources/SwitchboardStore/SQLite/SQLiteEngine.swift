@@ -15,6 +15,9 @@ final class SQLiteEngine: SQLEngine {
     let lock: SQLiteDatabaseLock
     private let writeConnection: SQLiteConnection
     private let settingsWatcher = Mutex<SQLiteSettingsWatcher?>(nil)
+    /// The settings generations this process's own writes made (`markSettingsWrite`), which the watcher
+    /// does not report; it drops those it has passed.
+    private let ownSettingsGenerations = Mutex<Set<Int64>>([])
     private let maxBatch: Int
     private let logger: Logger
 
@@ -23,13 +26,30 @@ final class SQLiteEngine: SQLEngine {
     /// `switchboard keys create`, is seen within `ReadSnapshot.lifetime`.
     var isSoleWriter: Bool { true }
 
+    /// Bumps `settings_generation`, which servers on the same file watch, and keeps the new value as this
+    /// process's own (recorded before the commit makes it visible).
+    func markSettingsWrite(_ db: any SQLConnection) throws {
+        let generation = try db.queryFirst(
+            "INSERT INTO settings_generation (id, generation) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET generation = settings_generation.generation + 1 RETURNING generation",
+            []
+        ) { $0.int64(0) }
+        if let generation { ownSettingsGenerations.withLock { _ = $0.insert(generation) } }
+    }
+
     /// Hears settings changes another process (a CLI command) made, within
     /// `SQLiteSettingsWatcher.interval`; its other writes are unseen by the record caches no longer than
     /// `ReadSnapshot.lifetime`, like by any read.
     func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {
         do {
             let connection = try SQLiteConnection(path: path, isReadOnly: true, synchronous: "NORMAL")
-            let watcher = SQLiteSettingsWatcher(connection: connection, logger: logger) { onChange(OtherCommit(records: [.settings], events: 0), 0) }
+            let watcher = SQLiteSettingsWatcher(connection: connection, logger: logger) { [self] seen, current in
+                // Only generations another process made count: this one's changes were applied where made.
+                let isOthers = ownSettingsGenerations.withLock { own in
+                    defer { own = own.filter { $0 > current } }
+                    return current < seen || (seen..<current).contains { !own.contains($0 + 1) }
+                }
+                if isOthers { onChange(OtherCommit(records: [.settings], events: 0), 0) }
+            }
             settingsWatcher.withLock { current in
                 let previous = current
                 current = watcher

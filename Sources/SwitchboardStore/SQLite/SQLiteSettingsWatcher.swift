@@ -2,10 +2,9 @@ import Foundation
 import Logging
 
 /// Hears settings changes another process made to the database file (`switchboard keys create` while
-/// the server runs): every settings write bumps `settings_generation` (`SQLStore.writeSettings`), and
-/// this thread reads it every `interval` on a connection of its own and reports a change.
-///
-/// A change this process made is reported too: its caches are then dropped once more, which is harmless.
+/// the server runs): every settings write bumps `settings_generation` (`SQLiteEngine.markSettingsWrite`),
+/// and this thread reads it every `interval` on a connection of its own and reports each change as the
+/// generation it had seen and the one it reads now; the engine tells its own writes apart.
 ///
 /// - Important: Thread-safe. The connection is only touched on the watcher's thread; the flags are
 ///   behind `condition`. `@unchecked Sendable`: for those reasons.
@@ -20,8 +19,9 @@ final class SQLiteSettingsWatcher: @unchecked Sendable {
     private var isStopping = false
     private var hasStopped = false
 
-    /// Starts the thread over `connection` (read-only), which it then owns; `onChange` runs on it.
-    init(connection: SQLiteConnection, logger: Logger, onChange: @escaping @Sendable () -> Void) {
+    /// Starts the thread over `connection` (read-only), which it then owns; `onChange(seen, current)`
+    /// runs on it.
+    init(connection: SQLiteConnection, logger: Logger, onChange: @escaping @Sendable (Int64, Int64) -> Void) {
         self.connection = connection
         self.logger = logger
         Thread.start(named: Self.threadName) { [self] in run(onChange) }
@@ -36,14 +36,12 @@ final class SQLiteSettingsWatcher: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func run(_ onChange: @Sendable () -> Void) {
+    private func run(_ onChange: @Sendable (Int64, Int64) -> Void) {
         var seen = generation()
         while waitForNextRead() {
-            let current = generation()
-            if current != seen {
-                seen = current
-                onChange()
-            }
+            guard let current = generation() else { continue }
+            if let seen, current != seen { onChange(seen, current) }
+            seen = current
         }
         connection.close()
         condition.lock()
