@@ -74,6 +74,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         switch frame.id {
         case .null: check(frame.clientID == nil, "a null id gives clientID \(String(describing: frame.clientID))")
         case .string(let id): check(frame.clientID == id, "the id \(id) gives clientID \(String(describing: frame.clientID))")
+        case .integer(let id): check(frame.clientID == String(id), "the id \(id) gives clientID \(String(describing: frame.clientID))")
         case .number(let number):
             check(number.rounded() == number && Int64(exactly: number) != nil, "an accepted frame has the id \(number)")
             check(frame.clientID == String(Int64(exactly: number)!), "the id \(number) gives clientID \(String(describing: frame.clientID))")
@@ -84,7 +85,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case .ping:
             check(type == "ping", "\(input.debugDescription) is a ping")
         case .subscribe(let since):
-            check(type == "subscribe" && since >= 0 && object["since"] == .number(Double(since)), "\(input.debugDescription) subscribes since \(since)")
+            check(type == "subscribe" && since >= 0 && object["since"]?.integerValue == since, "\(input.debugDescription) subscribes since \(since)")
         case .setStatus(let status):
             check(type == "presence" || (type == "event" && object["action"] == "status_change"), "\(input.debugDescription) sets a status")
             check(dataObject?["status"] == .string(status.rawValue), "\(input.debugDescription) sets the status \(status)")
