@@ -122,10 +122,10 @@ final class PostgresEngine: SQLEngine {
         )
     }
 
-    /// Other servers' commits arrive as notifications (`CommitListener`), each counted as a commit.
     /// Other servers hear of settings changes by the commit's notification (`CommitListener`).
     func markSettingsWrite(_ db: any SQLConnection) throws {}
 
+    /// Other servers' commits arrive as notifications (`CommitListener`), each counted as a commit.
     func observeOtherWriters(_ onChange: @escaping @Sendable (OtherCommit, UInt64) -> Void) {
         listener.start { [self] commit in onChange(commit, commitCount.add(1, ordering: .releasing).newValue) }
     }

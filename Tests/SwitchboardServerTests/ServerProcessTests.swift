@@ -57,6 +57,18 @@ import Testing
         }
     }
 
+    /// The environment of a server on a free port over a database and plugins folder in a new temporary
+    /// folder named after `name`, with `extra` settings.
+    static func environment(_ name: String, _ extra: [String: String] = [:]) -> [String: String] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(name)-\(UUID().uuidString)").path
+        return [
+            "SWITCHBOARD_SERVER_PORT": "0",
+            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
+            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
+            "SWITCHBOARD_LOG_LEVEL": "info",
+        ].merging(extra) { $1 }
+    }
+
     @Test func theExecutableIgnoresSIGPIPE() throws {
         // A plugin child waits for frames on stdin; its signal dispositions are those of every subcommand.
         let child = SpawnedProcess()
@@ -87,17 +99,12 @@ import Testing
     }
 
     @Test func aKilledServerDeliversEveryQueuedEventAfterItsRestartInOrder() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-kill-\(UUID().uuidString)").path
-        let environment = [
-            "SWITCHBOARD_SERVER_PORT": "0",
-            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
-            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
+        let environment = Self.environment("kill", [
             "SWITCHBOARD_WEBHOOKS_ALLOW_HTTP": "true",
             "SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
             "SWITCHBOARD_WEBHOOKS_RETRY_SCHEDULE_MS": Array(repeating: "300", count: 200).joined(separator: ","),
             "SWITCHBOARD_WEBHOOKS_BREAKER_THRESHOLD": "1000",
-            "SWITCHBOARD_LOG_LEVEL": "info",
-        ]
+        ])
         let receiver = WebhookReceiver()
         // Refuse everything until the restart, so all 1,000 deliveries are still queued at the kill.
         await receiver.answer(Array(repeating: .init(status: .serviceUnavailable), count: 1_000_000))
@@ -142,15 +149,8 @@ import Testing
     /// A key the CLI creates, and then revokes, on the running server's SQLite file works, and then
     /// stops working, within a second (the server watches the settings counter every 0.25 s).
     @Test func aKeyTheCLICreatesOrRevokesTakesEffectOnTheRunningServerWithinASecond() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-cli-\(UUID().uuidString)").path
-        let environment = [
-            "SWITCHBOARD_SERVER_PORT": "0",
-            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
-            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
-            "SWITCHBOARD_LOG_LEVEL": "info",
-            // The polls below fail until the change is seen; they must not count as a brute force.
-            "SWITCHBOARD_SECURITY_FAILED_AUTH_PER_ADDRESS": "10000",
-        ]
+        // The polls below fail until the change is seen; they must not count as a brute force.
+        let environment = Self.environment("cli", ["SWITCHBOARD_SECURITY_FAILED_AUTH_PER_ADDRESS": "10000"])
         let server = try ServerProcess(environment: environment)
         defer { server.kill(SIGTERM) }
         let tenant = try #require(server.demoTenant())
@@ -177,13 +177,7 @@ import Testing
     }
 
     @Test func sighupIsIgnoredAndSigtermStopsTheServerCleanlyKeepingWhatWasWritten() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-term-\(UUID().uuidString)").path
-        let environment = [
-            "SWITCHBOARD_SERVER_PORT": "0",
-            "SWITCHBOARD_DATABASE_PATH": directory + "/db.sqlite",
-            "SWITCHBOARD_PLUGINS_DIR": directory + "/plugins",
-            "SWITCHBOARD_LOG_LEVEL": "info",
-        ]
+        let environment = Self.environment("term")
         let first = try ServerProcess(environment: environment)
         let key = try #require(first.demoKey())
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -214,7 +208,8 @@ import Testing
         first.process.waitUntilExit()
         #expect(first.process.terminationReason == .exit)
         #expect(first.process.terminationStatus == 0)
-        #expect(!FileManager.default.fileExists(atPath: directory + "/db.sqlite-wal"), "the database was closed cleanly")
+        let database = try #require(environment["SWITCHBOARD_DATABASE_PATH"])
+        #expect(!FileManager.default.fileExists(atPath: database + "-wal"), "the database was closed cleanly")
 
         let second = try ServerProcess(environment: environment)
         var list = HTTPClientRequest(url: "http://127.0.0.1:\(second.port)/api/v1/agents")

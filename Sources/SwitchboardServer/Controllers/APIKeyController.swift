@@ -58,7 +58,7 @@ struct APIKeyController {
             if case .some(.some(let date)) = expiresAt, date <= Date() {
                 throw SwitchboardError.invalidField("expires_at", "The expiry must be in the future.")
             }
-            if case .some(.some(let limit)) = rateLimit { _ = try RateLimiter.checkedLimit(limit) }
+            if case .some(.some(let limit)) = rateLimit { try RateLimiter.checkSettable(limit) }
             return APIKeySettings(
                 name: name,
                 scopes: scopes,

@@ -43,7 +43,7 @@ struct SecurityController {
         var security = try await directory.tenantSecurity(tenant: tenant)
         if let allowedIPs = body.allowedIPs { security.allowedIPs = try allowedIPs.map { try IPAddressRange(parsing: $0) } }
         if let rateLimit = body.rateLimit {
-            if let limit = rateLimit { _ = try RateLimiter.checkedLimit(limit) }
+            if let limit = rateLimit { try RateLimiter.checkSettable(limit) }
             security.rateLimit = rateLimit
         }
         try await directory.setTenantSecurity(security, tenant: tenant)

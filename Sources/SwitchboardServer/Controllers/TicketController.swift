@@ -78,9 +78,6 @@ struct TicketController {
             title: title, content: content, priority: input.priority, category: input.category, handler: input.handler,
             conversationID: input.conversationID, customerID: input.customerID, ticketID: input.ticketID
         )
-        if let id = input.ticketID, try await store.ticket(id: id, tenant: context.requirePrincipal.tenantID) != nil {
-            _ = try await visibleTicket(id, context: context)
-        }
         let response = try await responder.respond(.createTicket(ticket), request: request, context: context, body: body)
         if response.status == .created {
             ticketing.nudge(tenant: context.requirePrincipal.tenantID)

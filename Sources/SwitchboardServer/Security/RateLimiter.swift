@@ -15,12 +15,11 @@ package final class RateLimiter: Sendable {
     /// settings allow): the limiter's arithmetic stays far from `Int`'s bounds.
     static let settableLimits = 1...10_000_000
 
-    /// `limit` when it is one a tenant or key may set, else throws `invalid_field` naming `rate_limit`.
-    static func checkedLimit(_ limit: Int) throws -> Int {
+    /// Throws `invalid_field` naming `rate_limit` unless `limit` is one a tenant or key may set.
+    static func checkSettable(_ limit: Int) throws {
         guard settableLimits.contains(limit) else {
             throw SwitchboardError.invalidField("rate_limit", "The limit is requests per minute, from 1 to 10000000.")
         }
-        return limit
     }
 
     /// What a quota is counted against.
