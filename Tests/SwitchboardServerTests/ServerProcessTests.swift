@@ -147,8 +147,10 @@ import Testing
     }
 
     /// A key the CLI creates, and then revokes, on the running server's SQLite file works, and then
-    /// stops working, within a second (the server watches the settings counter every 0.25 s).
-    @Test func aKeyTheCLICreatesOrRevokesTakesEffectOnTheRunningServerWithinASecond() async throws {
+    /// stops working. How soon is the settings watcher's to prove (it reads every 0.25 s:
+    /// `SQLiteStoreTests`, `ExpiringCacheTests`); under a loaded CI machine a request alone can take
+    /// seconds, so the bounds here are only those of a hang.
+    @Test func aKeyTheCLICreatesOrRevokesTakesEffectOnTheRunningServer() async throws {
         // The polls below fail until the change is seen; they must not count as a brute force.
         let environment = Self.environment("cli", ["SWITCHBOARD_SECURITY_FAILED_AUTH_PER_ADDRESS": "10000"])
         let server = try ServerProcess(environment: environment)
@@ -169,10 +171,10 @@ import Testing
         }
         let created = try cli(["keys", "create", "--tenant", tenant, "--name", "new"])
         let key = try #require(created.firstMatch(of: /sb_live_[A-Za-z0-9]+/).map { String($0.output) })
-        try await eventually(limit: .seconds(2)) { try await status(key) == .ok }
+        try await eventually { try await status(key) == .ok }
         let id = try #require(created.firstMatch(of: /Created key ([0-9a-f-]+)/).map { String($0.output.1) })
         _ = try cli(["keys", "revoke", "--tenant", tenant, id])
-        try await eventually(limit: .seconds(2)) { try await status(key) == .unauthorized }
+        try await eventually { try await status(key) == .unauthorized }
         try await client.shutdown()
     }
 

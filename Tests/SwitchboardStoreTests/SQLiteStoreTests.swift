@@ -68,6 +68,23 @@ import Testing
         #expect(try await store.tenants().map(\.id) == [tenant.id])
     }
 
+    /// The settings watcher signals another process's settings change (`switchboard keys create` on the
+    /// server's file) and not this store's own: its own changes invalidate caches where they are made.
+    @Test func aSettingsChangeOfAnotherProcessIsSignalledAndAnOwnOneIsNot() async throws {
+        let path = Self.temporaryPath()
+        let store = try Self.makeStore(path: path)
+        defer { store.close() }
+        let other = try Self.makeStore(path: path)
+        defer { other.close() }
+        let before = store.settingsChanged.generation
+        let tenant = try await store.createTenant(name: "Own")
+        _ = try await other.createAPIKey(tenant: tenant.id, settings: APIKeySettings(name: "From the CLI"))
+        let clock = ContinuousClock()
+        #expect(await store.settingsChanged.wait(after: before, until: clock.now + .seconds(30), clock: clock))
+        // The own change and the other's, seen in one read or in two, make one signal.
+        #expect(store.settingsChanged.generation == before + 1)
+    }
+
     @Test func aCachedAgentIsNeverOlderThanTheLastCommit() async throws {
         let store = try Self.makeStore()
         defer { store.close() }
