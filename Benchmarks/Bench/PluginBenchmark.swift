@@ -32,12 +32,15 @@ enum PluginBenchmark {
         }
         let batch = Array(repeating: event, count: 256)
         let inProcessEvent = try await measureAsync(events / batch.count) { _ in _ = await inProcess.deliver(events: batch) } / Double(batch.count)
+        // Where the child's restarts would run; none is expected here.
+        let restarts = TaskPool()
+        async let pool: Void = restarts.run()
         let subprocess = try await SubprocessInstance.create(
             library: library,
             tenant: tenant,
             config: Array("{}".utf8),
             environment: environment,
-            launch: .init(executable: executable)
+            launch: .init(executable: executable, tasks: restarts)
         )
         let subprocessEvent = try await measureAsync(events / batch.count) { _ in _ = await subprocess.deliver(events: batch) } / Double(batch.count)
         let args = Array("{\"n\":\(events)}".utf8)
@@ -49,6 +52,8 @@ enum PluginBenchmark {
         let subprocessKV = Double((ContinuousClock.now - subprocessStart) / .nanoseconds(1)) / Double(events)
         await subprocess.destroy()
         await inProcess.destroy()
+        restarts.finish()
+        await pool
         return Report(
             directEvent: direct,
             inProcessEvent: inProcessEvent,

@@ -94,6 +94,10 @@ public actor IntegrationManager {
     /// Why an enabled integration has no instance (its plugin is missing or refused its config).
     private var failures: [Key: String] = [:]
 
+    /// Where instances' event deliveries and plugin processes' restarts run: the plugin service runs it
+    /// (`run()`) until after `shutdown()`, so none outlives the server.
+    public nonisolated let tasks = TaskPool()
+
     private struct Key: Hashable {
         let tenant: String
         let plugin: String
@@ -104,7 +108,7 @@ public actor IntegrationManager {
         /// The breaker of calls; event delivery has its own (`eventBreaker`).
         let breaker: BreakerBox
         let eventBreaker: BreakerBox
-        let delivery: Task<Void, Never>
+        let delivery: PooledTask
     }
 
     /// Creates the manager over a loaded catalog.
@@ -391,7 +395,7 @@ public actor IntegrationManager {
             tenant: tenant,
             config: config,
             environment: environment,
-            launch: .init(executable: executable, restartBase: configuration.retryBase, metrics: metrics)
+            launch: .init(executable: executable, restartBase: configuration.retryBase, metrics: metrics, tasks: tasks)
         )
     }
 
@@ -411,7 +415,7 @@ public actor IntegrationManager {
     private func deactivate(_ key: Key) async {
         guard let current = running.removeValue(forKey: key) else { return }
         current.delivery.cancel()
-        await current.delivery.value
+        await current.delivery.wait()
         if await !current.instance.destroy() {
             logger.warning("Plugin instance destroy deferred: a hook still runs past its timeout", metadata: ["sb.tenant": .string(key.tenant), "sb.plugin": .string(key.plugin)])
         }
@@ -419,7 +423,7 @@ public actor IntegrationManager {
 
     // MARK: - Event delivery
 
-    private func deliveryTask(key: Key, instance: any PluginRunner, breaker: BreakerBox, cursor: Int64) -> Task<Void, Never> {
+    private func deliveryTask(key: Key, instance: any PluginRunner, breaker: BreakerBox, cursor: Int64) -> PooledTask {
         let delivery = EventDelivery(
             tenant: key.tenant,
             plugin: key.plugin,
@@ -432,10 +436,10 @@ public actor IntegrationManager {
             metrics: metrics,
             logger: instance.logger
         )
-        guard let cluster else { return Task { await delivery.run(from: cursor) } }
+        guard let cluster else { return tasks.startCancellable { await delivery.run(from: cursor) } }
         let store = store
         let logger = instance.logger
-        return Task {
+        return tasks.startCancellable {
             // On another server's death its deliveries continue here, from the cursor it saved.
             try? await cluster.whileHolding(
                 lease: "plugin/\(key.tenant)/\(key.plugin)",

@@ -20,12 +20,21 @@ package final class SubprocessInstance: PluginRunner {
         var restartMax: Duration = .seconds(30)
         /// Where restarts are counted (`sb_plugin_restarts_total{plugin}`).
         var metrics: (any MetricsFactory)?
+        /// Where a restart waits its delay and runs.
+        var tasks: TaskPool
 
-        package init(executable: String, restartBase: Duration = .milliseconds(100), restartMax: Duration = .seconds(30), metrics: (any MetricsFactory)? = nil) {
+        package init(
+            executable: String,
+            restartBase: Duration = .milliseconds(100),
+            restartMax: Duration = .seconds(30),
+            metrics: (any MetricsFactory)? = nil,
+            tasks: TaskPool
+        ) {
             self.executable = executable
             self.restartBase = restartBase
             self.restartMax = restartMax
             self.metrics = metrics
+            self.tasks = tasks
         }
     }
 
@@ -234,8 +243,9 @@ package final class SubprocessInstance: PluginRunner {
         logger.warning("Plugin process ended; restarting", metadata: ["sb.exit": .string(exit), "sb.attempt": "\(failures)"])
         if let metrics = launch.metrics { Counter(label: "sb_plugin_restarts_total", dimensions: [("plugin", library.manifest.id)], factory: metrics).increment() }
         let delay = min(launch.restartBase * (1 << min(failures - 1, 20)), launch.restartMax)
-        Task {
-            try? await Task.sleep(for: delay)
+        launch.tasks.start { [self] in
+            // A pool that ends (the server stops) cancels the wait, and the child stays down.
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
             let outcome = await start()
             if outcome.status != .ok {
                 logger.warning("Plugin process restart failed", metadata: ["sb.status": .string(outcome.status.name), "sb.detail": .string(outcome.text)])

@@ -77,7 +77,8 @@ public func buildApplication(
             log: store,
             permissions: DataPermissions(store: store),
             presence: presence,
-            configuration: configuration.realtime
+            configuration: configuration.realtime,
+            jobs: TaskPool()
         )
         let statistics = StatisticsIndex(store: store)
         let ticketing = TicketingService(integrations: manager, store: store, interval: .seconds(configuration.plugins.ticketingSyncSeconds), logger: logger)
@@ -119,6 +120,8 @@ public func buildApplication(
         }
         var services: [any Service] = [
             StoreService(store: store),
+            // WebSocket connections' jobs end here, after the HTTP server and before the store.
+            TaskPoolService(pool: realtime.jobs),
             ClusterService(cluster: store, node: node, address: address, logger: logger) { limiter.share(among: $0) },
             leased(ServerLease.maintenance, maintenance), presence, PluginService(manager: manager, httpClient: httpClient, settingsChanged: store.settingsChanged, logger: logger),
             leased(ServerLease.webhooks, WebhookService(store: store, dispatcher: dispatcher, logger: logger)), RealtimeTail(log: store, hub: hub, follower: follower, logger: logger),

@@ -9,7 +9,7 @@ import SwitchboardCore
 ///
 /// It owns no task while the connection is idle. Frames are checked on the event loop by the
 /// `StateMachine`; protocol pings are answered there. JSON frames become jobs, run in order by a task
-/// that exists only while there is work: the first job registers the connection with the hub and
+/// of the session's pool that exists only while there is work: the first job registers the connection with the hub and
 /// replays `?since=`, the others are the client's frames (`RealtimeSession.handle`). A client whose jobs
 /// pile up (the store is slow) stops being read until they are done.
 /// - Important: Thread-safe: the state machine and the close timer are `NIOLoopBoundBox`ed to the event
@@ -154,7 +154,8 @@ final class RealtimeConnection: ChannelInboundHandler, Sendable {
         }
         let channel = context.channel
         if pause { channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
-        if start { Task { await self.runJobs(channel: channel) } }
+        // A pool that ended (the server stops) runs nothing more: the connection goes.
+        if start, !session.jobs.start({ await self.runJobs(channel: channel) }) { context.close(promise: nil) }
     }
 
     private func runJobs(channel: any Channel) async {

@@ -15,6 +15,8 @@ struct RealtimeSession: Sendable {
     let permissions: DataPermissions
     let presence: PresenceTracker
     let configuration: SwitchboardConfiguration.Realtime
+    /// Where connections run their jobs; the server runs it until shutdown (`TaskPoolService`).
+    let jobs: TaskPool
 
     /// The handlers a connection that upgraded adds to its pipeline: its mailbox goes just before the
     /// frame encoder (after TLS), the connection at the end.

@@ -5,7 +5,7 @@ import SwitchboardPluginHost
 
 /// Keeps tenants' plugin instances for the server's lifetime: applies integrations other servers of
 /// the cluster changed as soon as the store signals it; on graceful shutdown it stops their deliveries
-/// (saving cursors), destroys them, and closes the plugins' HTTP client.
+/// (saving cursors), destroys them, ends the manager's task pool, and closes the plugins' HTTP client.
 struct PluginService: Service {
     let manager: IntegrationManager
     let httpClient: OutboundHTTPClient
@@ -13,6 +13,9 @@ struct PluginService: Service {
     let logger: Logger
 
     func run() async throws {
+        // The instances' deliveries and restarts run in the manager's pool, in this service.
+        let tasks = manager.tasks
+        async let pool: Void = tasks.run()
         await cancelWhenGracefulShutdown {
             // From 0: a change signalled while the integrations started is applied too.
             var seen: UInt64 = 0
@@ -32,6 +35,8 @@ struct PluginService: Service {
             }
         }
         await manager.shutdown()
+        tasks.finish()
+        await pool
         try await httpClient.shutdown()
     }
 }

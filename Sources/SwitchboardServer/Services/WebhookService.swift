@@ -14,7 +14,9 @@ struct WebhookService: Service {
     let logger: Logger
 
     func run() async throws {
-        await dispatcher.start()
+        // The endpoints' workers run in this pool, which ends with this service.
+        let workers = TaskPool()
+        await dispatcher.start(in: workers)
         let dispatcher = dispatcher
         // Queuing is idempotent (one live delivery per endpoint and event), so the cursor is saved lazily.
         let consumer = EventLogConsumer(
@@ -27,6 +29,7 @@ struct WebhookService: Service {
             try await dispatcher.enqueue(events)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await workers.run() }
             group.addTask { try await consumer.run() }
             // Alone on its database (SQLite), every change goes through this server, which refreshes as it makes it.
             if store.isShared {
@@ -38,9 +41,15 @@ struct WebhookService: Service {
                     }
                 }
             }
-            try await group.next()
+            // The workers stop (and forget their endpoints) however the consumer ended, before the pool ends.
+            do {
+                try await group.next()
+            } catch {
+                await dispatcher.stop()
+                throw error
+            }
+            await dispatcher.stop()
             group.cancelAll()
         }
-        await dispatcher.stop()
     }
 }

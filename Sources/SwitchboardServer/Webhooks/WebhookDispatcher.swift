@@ -20,12 +20,12 @@ actor WebhookDispatcher {
     private let attempts: [String: Counter]
     /// Wakes the workers after deliveries were queued.
     nonisolated let queued = CommitSignal()
-    private var workers: [String: Task<Void, Never>] = [:]
+    private var workers: [String: PooledTask] = [:]
+    /// The pool the workers run in, from `start(in:)` until `stop()`.
+    private var pool: TaskPool?
     private var breakers: [String: CircuitBreaker] = [:]
     /// Requests in flight across every endpoint.
     private let slots: DeliverySlots
-    /// Until `start()`, and after `stop()`: only the server holding the webhooks' lease delivers.
-    private var isStopped = true
     /// Refreshes begun, so that an older one does not undo a newer one's list.
     private var refreshes = 0
 
@@ -50,9 +50,10 @@ actor WebhookDispatcher {
         self.slots = DeliverySlots(configuration.maxConcurrentDeliveries)
     }
 
-    /// Starts delivering: a worker for every enabled endpoint.
-    func start() async {
-        isStopped = false
+    /// Starts delivering: a worker for every enabled endpoint, in `pool` (which the webhook service
+    /// runs: only the server holding the webhooks' lease delivers).
+    func start(in pool: TaskPool) async {
+        self.pool = pool
         await refresh()
     }
 
@@ -63,7 +64,7 @@ actor WebhookDispatcher {
         // stop() may have run; only the newest read is applied, and none after stop().
         refreshes += 1
         let generation = refreshes
-        guard !isStopped, let enabled = try? await store.enabledWebhooks(), !isStopped, generation == refreshes else { return }
+        guard pool != nil, let enabled = try? await store.enabledWebhooks(), let pool, generation == refreshes else { return }
         let ids = Set(enabled.map(\.id))
         for (id, worker) in workers where !ids.contains(id) {
             worker.cancel()
@@ -72,17 +73,17 @@ actor WebhookDispatcher {
         for webhook in enabled where workers[webhook.id] == nil {
             let id = webhook.id
             let tenant = webhook.tenantID
-            workers[id] = Task { await self.work(webhook: id, tenant: tenant) }
+            workers[id] = pool.startCancellable { await self.work(webhook: id, tenant: tenant) }
         }
     }
 
     /// Stops every worker; undelivered deliveries stay queued.
     func stop() async {
-        isStopped = true
+        pool = nil
         let running = Array(workers.values)
         workers = [:]
         for worker in running { worker.cancel() }
-        for worker in running { await worker.value }
+        for worker in running { await worker.wait() }
     }
 
     /// Queues a delivery of each event to each enabled endpoint of its tenant that subscribes to it.
