@@ -25,7 +25,10 @@ public enum PluginChild {
         let channel = FrameChannel(input: STDIN_FILENO, output: framesOut)
         let services = ForwardingPluginServices(channel: channel)
         let environment = PluginEnvironment(services: services, calls: services.calls, logger: logger)
-        let server = ChildServer(library: library, channel: channel, environment: environment)
+        // The hooks' invocations run in this pool; each ends by its call timeout at the latest.
+        let invocations = TaskPool()
+        async let pool: Void = invocations.run()
+        let server = ChildServer(library: library, channel: channel, environment: environment, invocations: invocations)
         let frames = AsyncStream<PluginFrame> { continuation in
             Thread.detachNewThread {
                 while let frame = channel.receive() {
@@ -42,6 +45,8 @@ public enum PluginChild {
             if await server.handle(frame) == false { break }
         }
         await server.shutdown()
+        invocations.finish()
+        await pool
         return 0
     }
 }
@@ -51,12 +56,14 @@ private actor ChildServer {
     let library: PluginLibrary
     let channel: FrameChannel
     let environment: PluginEnvironment
+    let invocations: TaskPool
     var instance: PluginInstance?
 
-    init(library: PluginLibrary, channel: FrameChannel, environment: PluginEnvironment) {
+    init(library: PluginLibrary, channel: FrameChannel, environment: PluginEnvironment, invocations: TaskPool) {
         self.library = library
         self.channel = channel
         self.environment = environment
+        self.invocations = invocations
     }
 
     /// Starts the work a frame asks for; false after destroy.
@@ -81,7 +88,7 @@ private actor ChildServer {
                 return true
             }
             let channel = channel
-            Task {
+            invocations.start {
                 let outcome: CallOutcome
                 switch frame.kind {
                 case .reconfigure:
