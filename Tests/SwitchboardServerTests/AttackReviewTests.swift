@@ -6,6 +6,7 @@ import HummingbirdTesting
 import SwitchboardCore
 import SwitchboardPluginHost
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// The findings of the attack review (issue 24), each tried as an attacker with an ordinary credential would.

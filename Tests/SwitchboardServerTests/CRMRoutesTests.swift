@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// Customers, orders and tickets over REST, with their events.

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import SwitchboardTestSupport
 import Synchronization
 import SwitchboardCore
 import SwitchboardServer
@@ -35,7 +36,7 @@ import Testing
         }
     }
 
-    func runConsumer(_ store: SQLStore, _ recorder: Recorder, until count: Int) async throws {
+    func runConsumer(_ store: any EventLog, _ recorder: Recorder, until count: Int) async throws {
         let consumer = EventLogConsumer(name: "test", log: store, batchSize: 7, retryDelay: .milliseconds(5), logger: Logger(label: "test")) {
             try recorder.handle($0)
         }
@@ -75,9 +76,11 @@ import Testing
         let store = server.store
         defer { store.close() }
         let recorder = Recorder()
+        let log = WatchedLog(store)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await runConsumer(store, recorder, until: 3) }
-            try await Task.sleep(for: .milliseconds(50))
+            tasks.addTask { try await runConsumer(log, recorder, until: 3) }
+            // The consumer found the log empty: what follows wakes it.
+            try await eventually { log.emptyReads >= 1 }
             for index in 0..<3 {
                 _ = try await store.execute(.createAgent(NewAgent(name: "Live\(index)")), tenant: server.tenantA.tenantID, idempotency: nil)
             }
@@ -100,10 +103,8 @@ import Testing
             tasks.addTask { try await group.run() }
             try await waitFor(20, in: recorder)
             #expect(try await store.cursor(consumer: "lazy") == 0, "three batches, no write for each")
-            for _ in 0..<400 where try await store.cursor(consumer: "lazy") < 20 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(try await store.cursor(consumer: "lazy") == 20, "saved once the log was quiet for the interval")
+            // Saved once the log was quiet for the interval.
+            try await eventually(limit: .seconds(4)) { try await store.cursor(consumer: "lazy") == 20 }
             try await addAgents(to: server, 5)
             try await waitFor(25, in: recorder)
             await group.triggerGracefulShutdown()

@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct EventRetentionTests {

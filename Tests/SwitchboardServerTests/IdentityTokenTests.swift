@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// Serves a JWKS the test can change, as an identity provider would on key rotation.

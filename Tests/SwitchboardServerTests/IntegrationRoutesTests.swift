@@ -5,6 +5,7 @@ import SwitchboardCore
 import SwitchboardPluginHost
 import SwitchboardServer
 import SwitchboardStore
+import SwitchboardTestSupport
 import Testing
 
 /// Plugins loaded with dlopen from real `.so` files into a real server, driven over loopback REST.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 import Synchronization
 import Testing
 
@@ -42,11 +43,7 @@ import Testing
 
         let client = try Self.connect(to: try #require(server.localAddress?.port))
         defer { close(client) }
-        var waited = 0
-        while accepted.withLock({ $0 }) == nil, waited < 500 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 1
-        }
+        try await eventually(limit: .seconds(5)) { accepted.withLock { $0 } != nil }
         let (channel, mailbox) = try #require(accepted.withLock { $0 })
 
         // Frames and pongs are written while the client reads, so the socket's buffer fills and empties

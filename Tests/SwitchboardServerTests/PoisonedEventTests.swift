@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct PoisonedEventTests {

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct SecurityTests {

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// The real `switchboard serve` process: killed with SIGKILL while webhook deliveries are queued, and

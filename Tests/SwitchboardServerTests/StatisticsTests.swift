@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
 import SwitchboardStore
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardServer
@@ -197,10 +198,7 @@ import Testing
 
     static func waitForRollups(_ store: SQLStore) async throws {
         let last = try await store.lastPosition()
-        for _ in 0..<3_000 where try await store.cursor(consumer: StatisticsIndex.consumer) < last {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(try await store.cursor(consumer: StatisticsIndex.consumer) == last)
+        try await eventually(limit: .seconds(30)) { try await store.cursor(consumer: StatisticsIndex.consumer) == last }
     }
 
     @Test func reportsMatchKnownAnswersForEveryGranularityDimensionSetAndZone() async throws {

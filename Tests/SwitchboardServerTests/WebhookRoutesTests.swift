@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// A webhook receiver on a loopback port: records every request and answers from a script.

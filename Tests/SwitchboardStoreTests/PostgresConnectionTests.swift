@@ -56,15 +56,7 @@ import Testing
         var count: Int { calls.withLock { $0.count } }
     }
 
-    static func waitFor(_ condition: () -> Bool) throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TestSetupError("no notification within 10 s") }
-            usleep(5_000)
-        }
-    }
-
-    @Test func aCommittedWriteIsHeardByTheOtherServersNotByItsOwnAndARolledBackOneByNone() throws {
+    @Test func aCommittedWriteIsHeardByTheOtherServersNotByItsOwnAndARolledBackOneByNone() async throws {
         let url = try #require(try TestBackend.postgres.freshDatabase().url)
         let target = try PostgresTarget(url: url)
         let logger = Logger(label: "test")
@@ -81,7 +73,7 @@ import Testing
         mine.start(heardByMine.record)
         other.start(heardByOther.record)
         // Listening began: both are told they may have missed something.
-        try Self.waitFor { heardByMine.count == 1 && heardByOther.count == 1 }
+        try await eventually { heardByMine.count == 1 && heardByOther.count == 1 }
         #expect(heardByOther.calls.withLock { $0 } == [.missed])
 
         let agent = ChangedRecord.agent(RecordKey(tenant: "t 1", id: #"a "quoted" id"#))
@@ -92,24 +84,24 @@ import Testing
         try mine.notify(events: 0, records: [], on: writer)
         try mine.notify(events: 3, records: [agent], on: writer)
         try writer.execute("COMMIT")
-        try Self.waitFor { heardByOther.count == 2 }
+        try await eventually { heardByOther.count == 2 }
         #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: [agent], events: 3), "the rolled-back transaction's notification never arrives")
         // A commit that only appended events wakes the log's readers and drops no copy.
         try writer.beginWrite()
         try mine.notify(events: 2, records: [], on: writer)
         try writer.execute("COMMIT")
-        try Self.waitFor { heardByOther.count == 3 }
+        try await eventually { heardByOther.count == 3 }
         #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: [], events: 2))
 
         // "*" drops every copy; a notification of another shape (any role may notify) counts as missed ones.
         try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger 0 *")])
-        try Self.waitFor { heardByOther.count == 4 }
+        try await eventually { heardByOther.count == 4 }
         #expect(heardByOther.calls.withLock { $0.last } == OtherCommit(records: nil, events: 0))
         try writer.run("SELECT pg_notify(?, ?)", [.text(CommitListener.channel), .text("stranger [[1]]")])
-        try Self.waitFor { heardByOther.count == 5 }
+        try await eventually { heardByOther.count == 5 }
         #expect(heardByOther.calls.withLock { $0.last } == .missed)
         // Notifications arrive in commit order: once the last stranger's is heard, its own would have been.
-        try Self.waitFor { heardByMine.calls.withLock { $0.last } == .missed && heardByMine.count >= 3 }
+        try await eventually { heardByMine.calls.withLock { $0.last } == .missed && heardByMine.count >= 3 }
         #expect(heardByMine.count == 3, "its own commits are not heard; the strangers' are")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardStore
@@ -54,12 +55,7 @@ import Testing
             writer.close()
         }
         try Self.fill(writer)
-        var waited = 0
-        while try Self.databaseBytes(path) < 1500 * 3072, waited < 500 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 1
-        }
-        #expect(try Self.databaseBytes(path) >= 1500 * 3072)
+        try await eventually(limit: .seconds(5)) { try Self.databaseBytes(path) >= 1500 * 3072 }
     }
 
     @Test func pastItsLimitTheWriterCheckpointsItself() throws {

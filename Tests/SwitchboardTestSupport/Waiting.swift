@@ -1,10 +1,10 @@
 import Testing
 
-/// The one way the server tests wait for a state: polls `condition` every `interval` for at most
+/// The one way the tests wait for a state: polls `condition` every `interval` for at most
 /// `limit`, and records an issue when it never held. Returns whether it held, for a test that adds
 /// what it saw to the failure.
 @discardableResult
-func eventually(
+public func eventually(
     limit: Duration = .seconds(10),
     every interval: Duration = .milliseconds(20),
     sourceLocation: SourceLocation = #_sourceLocation,
