@@ -68,6 +68,14 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     /// Statements sent by `queue` whose answers nobody waited for yet, in the order they were sent.
     private var queued: [EventLoopFuture<PostgresQueryResult>] = []
     let scratch = WriteScratch()
+    /// Inserts held back while the writer defers (`beginDeferring()`), in the order they were made,
+    /// and the tables they go to.
+    private var deferred: [DeferredInsert] = []
+    private var deferredTables: Set<String> = []
+    private var insertStatements: [String: InsertStatement] = [:]
+    private(set) var defersWrites = false
+    private(set) var hasSentWrite = false
+    private(set) var hasFailedStatement = false
 
     var dialect: SQLDialect { .postgres }
 
@@ -127,7 +135,8 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
 
     func queue(_ sql: String, _ bindings: [SQLValue]) throws {
         guard isUsable else { throw PostgresFailure(sqlState: nil, message: "the connection was lost") }
-        queued.append(send(sql, bindings))
+        try prepare(for: sql)
+        queued.append(send(numberedPlaceholders(sql), bindings))
     }
 
     /// Waits for the answers to queued statements that nobody waited for (a read's `COMMIT`), without
@@ -160,6 +169,22 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
         try perform(sql, bindings).rows.first.map { try map(SQLRow(values: try Self.values(of: $0))) }
     }
 
+    func insert(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws {
+        guard defersWrites, let statement = insertStatement(sql), statement.columns == bindings.count else {
+            guard let returned else { return _ = try run(sql, bindings) }
+            guard try queryFirst(sql, bindings, { try returned($0) }) != nil else {
+                throw PostgresFailure(sqlState: nil, message: "the insert returned no row")
+            }
+            return
+        }
+        // PostgreSQL refuses NUL in text; refused here, the job fails alone, before any round trip.
+        for case .text(let text) in bindings where text.utf8.contains(0) {
+            throw PostgresFailure(sqlState: "22021", message: "invalid byte sequence for encoding \"UTF8\": 0x00")
+        }
+        deferred.append(DeferredInsert(statement: statement, bindings: bindings, returned: returned))
+        deferredTables.insert(statement.table)
+    }
+
     func close() {
         guard !connection.isClosed else { return }
         _ = try? Self.wait(for: connection.close(), timeout: timeout, on: connection.eventLoop)
@@ -168,6 +193,13 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
     /// Runs one statement and collects its rows, after the answers to the statements queued before it:
     /// the first of them that failed is what throws.
     private func perform(_ sql: String, _ bindings: [SQLValue]) throws -> PostgresQueryResult {
+        try prepare(for: sql)
+        return try perform(numbered: numberedPlaceholders(sql), bindings)
+    }
+
+    /// Runs one statement whose placeholders are numbered already (`$1`, …), after the answers to the
+    /// statements queued before it.
+    private func perform(numbered sql: String, _ bindings: [SQLValue]) throws -> PostgresQueryResult {
         guard isUsable else { throw PostgresFailure(sqlState: nil, message: "the connection was lost") }
         let earlier = queued
         queued = []
@@ -181,6 +213,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             return try last.get()
         } catch {
             let failure = PostgresFailure(error)
+            if defersWrites { hasFailedStatement = true }
             if failure.breaksConnection {
                 isBroken = true
                 close()
@@ -189,7 +222,45 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
         }
     }
 
-    /// Sends one statement; its answer completes the future.
+    /// Before `sql` runs while the writer defers: notes a write sent (and forgets the conversations the
+    /// transaction kept, when it may change them), and sends the deferred rows first when `sql` names
+    /// one of their tables or commits.
+    private func prepare(for sql: String) throws {
+        guard defersWrites else { return }
+        if !sql.hasPrefix("SELECT") {
+            hasSentWrite = true
+            if Self.names(sql, table: "conversations") { scratch.conversations = [:] }
+        }
+        guard !deferred.isEmpty, sql == "COMMIT" || deferredTables.contains(where: { Self.names(sql, table: $0) }) else { return }
+        try flush()
+    }
+
+    /// Whether `sql` has `table` as a whole word.
+    static func names(_ sql: String, table: String) -> Bool {
+        let text = sql.utf8
+        var searched = text.startIndex
+        while let found = sql[searched...].range(of: table) {
+            let before = found.lowerBound == text.startIndex ? nil : text[text.index(before: found.lowerBound)]
+            let after = found.upperBound == text.endIndex ? nil : text[found.upperBound]
+            if !isWordByte(before), !isWordByte(after) { return true }
+            searched = found.upperBound
+        }
+        return false
+    }
+
+    private static func isWordByte(_ byte: UInt8?) -> Bool {
+        guard let byte else { return false }
+        return byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a)
+    }
+
+    private func insertStatement(_ sql: String) -> InsertStatement? {
+        if let known = insertStatements[sql] { return known }
+        let statement = InsertStatement(sql)
+        if let statement { insertStatements[sql] = statement }
+        return statement
+    }
+
+    /// Sends one statement whose placeholders are numbered; its answer completes the future.
     private func send(_ sql: String, _ bindings: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
         var binds = PostgresBindings(capacity: bindings.count)
         for value in bindings {
@@ -201,7 +272,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }
-        return connection.query(PostgresQuery(unsafeSQL: numberedPlaceholders(sql), binds: binds), logger: logger)
+        return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
     }
 
     /// `sql` with each `?` outside quotes numbered `$1`, `$2`, … (`?N` becomes `$N`), cached per text.
@@ -275,5 +346,148 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
             complete(result)
         }
         return try promise.futureResult.wait()
+    }
+}
+
+// MARK: - Deferred inserts
+
+extension PostgresSQLConnection: DeferringSQLConnection {
+    func beginDeferring() {
+        deferred = []
+        deferredTables = []
+        defersWrites = true
+        hasSentWrite = false
+        hasFailedStatement = false
+    }
+
+    func markJob() -> Int {
+        hasSentWrite = false
+        return deferred.count
+    }
+
+    func dropDeferred(since mark: Int) {
+        guard mark < deferred.count else { return }
+        deferred.removeSubrange(mark...)
+        deferredTables = Set(deferred.map(\.statement.table))
+    }
+
+    func endDeferring() {
+        deferred = []
+        deferredTables = []
+        defersWrites = false
+    }
+
+    /// Sends the deferred rows as few statements as `DeferredInsert.statements` makes of them.
+    /// - Throws: `DeferredWriteFailed`: the writer runs the group again, one savepoint per job.
+    func flush() throws {
+        guard !deferred.isEmpty else { return }
+        let rows = deferred
+        deferred = []
+        deferredTables = []
+        do {
+            for statement in DeferredInsert.statements(of: rows) {
+                let result = try perform(numbered: statement.sql, statement.bindings)
+                let returned = try result.rows.map { try Self.values(of: $0) }
+                let expectsRows = statement.returned.contains { $0 != nil }
+                guard !expectsRows || returned.count == statement.returned.count else {
+                    throw PostgresFailure(sqlState: nil, message: "\(returned.count) rows returned for \(statement.returned.count) inserted")
+                }
+                for (values, callback) in zip(returned, statement.returned) { try callback?(SQLRow(values: values)) }
+            }
+        } catch {
+            throw DeferredWriteFailed(error)
+        }
+    }
+}
+
+/// `INSERT INTO table (columns) VALUES (?, …) tail`, split so that rows can be added to it.
+struct InsertStatement: Hashable {
+    let table: String
+    /// Everything before the row, `VALUES` included.
+    let head: String
+    /// What follows the row (`ON CONFLICT …`, `RETURNING …`); it has no placeholder.
+    let tail: String
+    let columns: Int
+
+    /// Splits `sql`; nil unless it is one row of `?` placeholders and a tail without any.
+    init?(_ sql: String) {
+        guard sql.hasPrefix("INSERT INTO "), let values = sql.range(of: "VALUES ("),
+            let end = sql[values.upperBound...].firstIndex(of: ")")
+        else { return nil }
+        let placeholders = sql[values.upperBound..<end].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let tail = sql[sql.index(after: end)...]
+        guard !placeholders.isEmpty, placeholders.allSatisfy({ $0 == "?" }), !tail.contains("?") else { return nil }
+        table = String(sql.dropFirst("INSERT INTO ".count).prefix { $0 != " " && $0 != "(" })
+        head = String(sql[..<values.lowerBound]) + "VALUES"
+        self.tail = String(tail)
+        columns = placeholders.count
+    }
+
+    var returnsRows: Bool { PostgresSQLConnection.names(tail, table: "RETURNING") }
+}
+
+/// One row of an insert held back while the writer defers.
+struct DeferredInsert {
+    /// The most values one statement binds (PostgreSQL takes at most 65,535).
+    static let maxBindings = 30_000
+
+    let statement: InsertStatement
+    let bindings: [SQLValue]
+    let returned: ((SQLRow) throws -> Void)?
+
+    /// What a flush sends: the rows of each insert text in multi-row `VALUES`, in the order they were
+    /// made; and, when they fit in one statement and at most one returns rows, every insert in one
+    /// statement, the others as `WITH` clauses of the one that returns rows (or of the last).
+    static func statements(of rows: [DeferredInsert]) -> [(sql: String, bindings: [SQLValue], returned: [((SQLRow) throws -> Void)?])] {
+        var order: [InsertStatement] = []
+        var groups: [InsertStatement: [DeferredInsert]] = [:]
+        for row in rows {
+            if groups[row.statement] == nil { order.append(row.statement) }
+            groups[row.statement, default: []].append(row)
+        }
+        // Pieces of at most `maxBindings` values, each one insert of one text.
+        var pieces: [(statement: InsertStatement, rows: ArraySlice<DeferredInsert>)] = []
+        for statement in order {
+            let all = groups[statement] ?? []
+            let perPiece = max(1, maxBindings / statement.columns)
+            for start in stride(from: 0, to: all.count, by: perPiece) {
+                pieces.append((statement, all[start..<min(start + perPiece, all.count)]))
+            }
+        }
+        let returning = pieces.filter(\.statement.returnsRows)
+        let total = rows.reduce(0) { $0 + $1.bindings.count }
+        guard pieces.count > 1, returning.count <= 1, total <= maxBindings else {
+            return pieces.map { piece in
+                var bindings: [SQLValue] = []
+                let sql = text(of: piece, numberingFrom: 1, into: &bindings)
+                return (sql, bindings, piece.rows.map(\.returned))
+            }
+        }
+        let main = returning.first ?? pieces[pieces.count - 1]
+        var bindings: [SQLValue] = []
+        var clauses: [String] = []
+        for piece in pieces where piece.statement != main.statement || piece.rows.startIndex != main.rows.startIndex {
+            clauses.append("d\(clauses.count) AS (\(text(of: piece, numberingFrom: bindings.count + 1, into: &bindings)))")
+        }
+        let last = text(of: main, numberingFrom: bindings.count + 1, into: &bindings)
+        return [("WITH " + clauses.joined(separator: ", ") + " " + last, bindings, main.rows.map(\.returned))]
+    }
+
+    /// The insert of `piece`'s rows, its placeholders numbered from `first`; appends their values.
+    private static func text(
+        of piece: (statement: InsertStatement, rows: ArraySlice<DeferredInsert>),
+        numberingFrom first: Int,
+        into bindings: inout [SQLValue]
+    ) -> String {
+        var next = first
+        var rows: [String] = []
+        rows.reserveCapacity(piece.rows.count)
+        for row in piece.rows {
+            let placeholders = (next..<(next + piece.statement.columns)).map { "$\($0)" }
+            rows.append("(" + placeholders.joined(separator: ", ") + ")")
+            next += piece.statement.columns
+            bindings.append(contentsOf: row.bindings)
+        }
+        return piece.statement.head + " " + rows.joined(separator: ", ") + piece.statement.tail
     }
 }

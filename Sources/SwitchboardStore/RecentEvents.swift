@@ -15,7 +15,7 @@ import Synchronization
 package final class RecentEvents: Sendable {
     /// A committed event and the size of its data as stored JSON.
     package struct Entry: Sendable {
-        package let event: Event
+        package var event: Event
         package let dataBytes: Int
     }
 

@@ -149,9 +149,9 @@ struct ChatTransaction {
     }
 
     private func send(_ input: NewMessage) throws -> ChatResult {
-        guard
-            let conversation = try row("conversations", Rows.conversationColumns, id: input.conversationID, Rows.conversation)
-        else { throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation") }
+        guard let conversation = try keptConversation(input.conversationID) else {
+            throw SwitchboardError.unknownReference(field: "conversation_id", resource: "conversation")
+        }
         if let clientID = input.clientMessageID,
             let original = try db.queryFirst(
                 "SELECT \(Rows.messageColumns) FROM messages WHERE tenant_id = ? AND conversation_id = ? AND client_message_id = ?",
@@ -182,33 +182,35 @@ struct ChatTransaction {
     }
 
     /// Appends events to the tenant's log with the next gap-free sequence numbers.
+    ///
+    /// An event's `position` is known once its row is written, which a connection that defers writes
+    /// does at its flush, before the commit.
     func append(_ events: [DomainEvent]) throws {
         guard !events.isEmpty else { return }
         let timestamp = Int64(now.timeIntervalSince1970)
         var seq = try db.appendedLastSeqs[tenant] ?? storedLastSeq()
+        let scratch = db.scratch
         for event in events {
             seq += 1
             let id = ids.make(now: now)
             let data = try SwitchboardJSON.encodeString(event.data)
-            let position = try db.queryFirst(
-                "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
+            let index = scratch.appendedEvents.count
+            let appended = Event(id: id, type: event.type, tenantID: tenant, seq: seq, timestamp: timestamp, data: event.data, position: 0)
+            scratch.appendedEvents.append(RecentEvents.Entry(event: appended, dataBytes: data.utf8.count))
+            scratch.appendedLastSeqs[tenant] = seq
+            try db.insert(
+                "INSERT INTO events (tenant_id, seq, id, type, version, timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position, id",
                 [
                     .text(tenant), .integer(seq), .text(id), .text(event.type.name),
                     .integer(Int64(Event.envelopeVersion)), .integer(timestamp), .text(data),
                 ]
-            ) { $0.int64(0) }
-            guard let position else { throw SQLStore.unavailableError }
-            let committed = Event(
-                id: id,
-                type: event.type,
-                tenantID: tenant,
-                seq: seq,
-                timestamp: timestamp,
-                data: event.data,
-                position: position
-            )
-            db.appendedEvents.append(RecentEvents.Entry(event: committed, dataBytes: data.utf8.count))
-            db.appendedLastSeqs[tenant] = seq
+            ) { row in
+                // The row written must be this event's, in its place among those appended.
+                guard row.text(1) == id, index < scratch.appendedEvents.count, scratch.appendedEvents[index].event.id == id else {
+                    throw SQLStore.unavailableError
+                }
+                scratch.appendedEvents[index].event.position = row.int64(0)
+            }
         }
     }
 
@@ -225,6 +227,17 @@ struct ChatTransaction {
     /// The tenant's row of `table` with this id, mapped; nil when there is none.
     private func row<Resource>(_ table: String, _ columns: String, id: String, _ map: (SQLRow) throws -> Resource) throws -> Resource? {
         try db.queryFirst("SELECT \(columns) FROM \(table) WHERE tenant_id = ? AND id = ?", [.text(tenant), .text(id)], map)
+    }
+
+    /// The conversation with this id, read once per transaction while the connection defers writes: a
+    /// group of messages to one conversation reads it once (`WriteScratch.conversations`).
+    private func keptConversation(_ id: String) throws -> Conversation? {
+        guard db.defersWrites else { return try row("conversations", Rows.conversationColumns, id: id, Rows.conversation) }
+        let key = WriteScratch.ConversationKey(tenant: tenant, id: id)
+        if let kept = db.scratch.conversations[key] { return kept }
+        let read = try row("conversations", Rows.conversationColumns, id: id, Rows.conversation)
+        db.scratch.conversations[key] = read
+        return read
     }
 
     private func exists(table: String, id: String) throws -> Bool {
@@ -376,7 +389,7 @@ struct ChatTransaction {
     }
 
     private func save(_ message: Message) throws {
-        try db.run(
+        try db.insert(
             """
             INSERT INTO messages (tenant_id, id, conversation_id, sender, recipient, content, content_type, client_message_id,
                 timestamp, created_at, edited_at, deleted_at, version)
@@ -388,7 +401,8 @@ struct ChatTransaction {
                 .text(tenant), .text(message.id), .text(message.conversationID), .text(message.from), SQLValue(message.to),
                 .text(message.content), .text(message.contentType), SQLValue(message.clientMessageID), .integer(message.timestamp),
                 SQLValue(message.createdAt), SQLValue(message.editedAt), SQLValue(message.deletedAt), .integer(message.version),
-            ]
+            ],
+            returned: nil
         )
     }
 }

@@ -173,12 +173,13 @@ extension SQLStore: ChatStore {
             }
             let result = try ChatTransaction(db: db, tenant: tenant, now: now, ids: ids).apply(command)
             if let idempotency {
-                try db.run(
+                try db.insert(
                     "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, body, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         .text(tenant), .text(idempotency.key), .text(idempotency.fingerprint), .integer(result.isCreated ? 201 : 200),
                         .blob(try result.encodedBody()), SQLValue(result.version), SQLValue(now),
-                    ]
+                    ],
+                    returned: nil
                 )
             }
             return .applied(result)

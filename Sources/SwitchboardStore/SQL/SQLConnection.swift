@@ -99,10 +99,56 @@ package protocol SQLConnection: AnyObject {
     func query<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> [Row]
     /// Runs a query and maps its first row, if any.
     func queryFirst<Row>(_ sql: String, _ bindings: [SQLValue], _ map: (SQLRow) throws -> Row) throws -> Row?
+    /// Runs `INSERT INTO table (columns) VALUES (?, …) [tail]`, one row whose count of changed rows
+    /// nobody reads; `returned` gets the row of the tail's `RETURNING`. A connection that defers writes
+    /// (`DeferringSQLConnection`) may hold it and send it later with the others of the same text as one
+    /// multi-row statement; `returned` is then called by the flush, and a failure surfaces there.
+    func insert(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws
+    /// Whether writes are being deferred now, so that rows read in this transaction may be kept in
+    /// `WriteScratch` instead of read again (nothing else writes while the writer holds its lock).
+    var defersWrites: Bool { get }
     func close()
 }
 
+/// A connection that can defer the writer's inserts and send them together, fewer round trips for a
+/// group commit (PostgreSQL: one statement is one round trip, whatever it holds).
+///
+/// While deferring, the writer takes no savepoint per job: a job whose effects cannot be undone by
+/// dropping its deferred rows (it sent a write, or a statement failed), or a flush that fails, makes
+/// the writer roll the group back and run it again the ordinary way, one savepoint per job.
+package protocol DeferringSQLConnection: SQLConnection {
+    /// Starts deferring inserts, for the transaction about to begin.
+    func beginDeferring()
+    /// Where the next job's deferred rows start; also forgets whether the last job sent a write.
+    func markJob() -> Int
+    /// Whether, since the last `markJob()`, a write was sent rather than deferred.
+    var hasSentWrite: Bool { get }
+    /// Whether a statement failed since `beginDeferring()`: the transaction cannot commit.
+    var hasFailedStatement: Bool { get }
+    /// Drops the rows deferred since `mark` (a job that threw before any of them was sent).
+    func dropDeferred(since mark: Int)
+    /// Sends every deferred row; their `returned` callbacks run.
+    func flush() throws
+    /// Stops deferring and forgets what was still deferred (the transaction is being rolled back).
+    func endDeferring()
+}
+
+/// Asks the writer to roll its group back and run it again, one savepoint per job: what was deferred
+/// could not be written, or a job's effects cannot be undone alone.
+package struct DeferredWriteFailed: Error {
+    package let underlying: any Error
+    package init(_ underlying: any Error) { self.underlying = underlying }
+}
+
 extension SQLConnection {
+    /// Runs the insert at once.
+    package func insert(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws {
+        guard let returned else { return _ = try run(sql, bindings) }
+        guard try queryFirst(sql, bindings, { try returned($0) }) != nil else { throw SQLStore.unavailableError }
+    }
+
+    package var defersWrites: Bool { false }
+
     @discardableResult
     package func run(_ sql: String) throws -> Int { try run(sql, []) }
 
@@ -151,6 +197,19 @@ package final class WriteScratch {
     /// The last seq each tenant's log reached in the transaction; kept in memory while it runs and
     /// stored in `tenants.last_seq` by `storeAppendedLastSeqs()` just before the commit.
     package var appendedLastSeqs: [String: Int64] = [:]
+    /// Conversations as this transaction last read or wrote them, by tenant and id, while the connection
+    /// defers writes (`SQLConnection.defersWrites`): a group of messages to one conversation reads it
+    /// once. Emptied when a job fails and by any other write to `conversations`.
+    package var conversations: [ConversationKey: Conversation] = [:]
+
+    package struct ConversationKey: Hashable {
+        package let tenant: String
+        package let id: String
+        package init(tenant: String, id: String) {
+            self.tenant = tenant
+            self.id = id
+        }
+    }
 
     package init() {}
 
@@ -159,6 +218,7 @@ package final class WriteScratch {
         appendedEvents = []
         changedRecords = []
         appendedLastSeqs = [:]
+        conversations = [:]
     }
 
     /// Forgets the events appended after the first `count`, whose savepoint was rolled back, and sets

@@ -167,16 +167,67 @@ package final class SQLWriter: @unchecked Sendable {
 
     /// Runs a batch in one transaction; whether it committed.
     private func commit(_ batch: [any WriteJob], on connection: any SQLConnection) -> Bool {
+        if let deferring = connection as? any DeferringSQLConnection, let committed = commitDeferring(batch, on: deferring) {
+            return committed
+        }
+        return commitWithSavepoints(batch, on: connection)
+    }
+
+    /// Runs a batch in one transaction with its inserts deferred and no savepoints; whether it
+    /// committed, or nil when it was rolled back to run again with a savepoint per job: a job that threw
+    /// after sending a write, a statement that failed, or deferred rows that could not be written.
+    private func commitDeferring(_ batch: [any WriteJob], on connection: any DeferringSQLConnection) -> Bool? {
+        var outcomes: [(any WriteJob, (any Error)?)] = []
+        outcomes.reserveCapacity(batch.count)
+        connection.scratch.clear()
+        connection.beginDeferring()
+        defer { connection.endDeferring() }
+        do {
+            try connection.beginWrite()
+        } catch {
+            return failToBegin(batch, error, on: connection)
+        }
+        func runAgain(_ error: any Error) -> Bool? {
+            guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
+            logger.debug("Group commit runs again with a savepoint per job", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
+            connection.endDeferring()
+            try? connection.execute("ROLLBACK")
+            connection.scratch.clear()
+            return nil
+        }
+        for job in batch {
+            let appended = connection.appendedEvents.count
+            let mark = connection.markJob()
+            do {
+                try job.perform(connection)
+                outcomes.append((job, nil))
+            } catch {
+                guard !connection.hasSentWrite, !(error is DeferredWriteFailed) else { return runAgain(error) }
+                // Nothing of the job reached the database: dropping its rows undoes it.
+                connection.dropDeferred(since: mark)
+                connection.scratch.dropAppendedEvents(after: appended)
+                connection.scratch.conversations = [:]
+                outcomes.append((job, error))
+            }
+            if connection.hasFailedStatement { return runAgain(SQLStore.unavailableError) }
+        }
+        do {
+            try connection.flush()
+        } catch {
+            return runAgain(error)
+        }
+        return finish(batch, outcomes, on: connection)
+    }
+
+    /// Runs a batch in one transaction, each job in its own savepoint; whether it committed.
+    private func commitWithSavepoints(_ batch: [any WriteJob], on connection: any SQLConnection) -> Bool {
         var outcomes: [(any WriteJob, (any Error)?)] = []
         outcomes.reserveCapacity(batch.count)
         connection.scratch.clear()
         do {
             try connection.beginWrite()
         } catch {
-            logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
-            try? connection.execute("ROLLBACK")
-            for job in batch { job.finish(error) }
-            return false
+            return failToBegin(batch, error, on: connection)
         }
         for (index, job) in batch.enumerated() {
             let appended = connection.appendedEvents.count
@@ -207,6 +258,19 @@ package final class SQLWriter: @unchecked Sendable {
                 return abandon(batch, error, on: connection)
             }
         }
+        return finish(batch, outcomes, on: connection)
+    }
+
+    /// Fails every job of a batch whose transaction could not begin.
+    private func failToBegin(_ batch: [any WriteJob], _ error: any Error, on connection: any SQLConnection) -> Bool {
+        logger.error("Cannot begin a write transaction", metadata: ["sb.error": "\(error)"])
+        try? connection.execute("ROLLBACK")
+        for job in batch { job.finish(error) }
+        return false
+    }
+
+    /// Commits the transaction of a batch whose jobs ran, then resumes each job's caller with its outcome.
+    private func finish(_ batch: [any WriteJob], _ outcomes: [(any WriteJob, (any Error)?)], on connection: any SQLConnection) -> Bool {
         do {
             try connection.storeAppendedLastSeqs()
             try hooks.beforeCommit(connection)
