@@ -384,6 +384,8 @@ extension PostgresSQLConnection: DeferringSQLConnection {
         let rows = deferred
         deferred = []
         deferredTables = []
+        // Rows of the running job may be among them: it can no longer be undone by dropping rows.
+        hasSentWrite = true
         do {
             for statement in DeferredInsert.statements(of: rows) {
                 let result = try perform(numbered: statement.sql, statement.bindings)

@@ -121,7 +121,7 @@ package protocol DeferringSQLConnection: SQLConnection {
     func beginDeferring()
     /// Where the next job's deferred rows start; also forgets whether the last job sent a write.
     func markJob() -> Int
-    /// Whether, since the last `markJob()`, a write was sent rather than deferred.
+    /// Whether, since the last `markJob()`, a write was sent rather than deferred, deferred rows included.
     var hasSentWrite: Bool { get }
     /// Whether a statement failed since `beginDeferring()`: the transaction cannot commit.
     var hasFailedStatement: Bool { get }

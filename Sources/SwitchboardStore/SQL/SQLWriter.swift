@@ -188,7 +188,8 @@ package final class SQLWriter: @unchecked Sendable {
             return failToBegin(batch, error, on: connection)
         }
         func runAgain(_ error: any Error) -> Bool? {
-            guard connection.isInTransaction else { return abandon(batch, error, on: connection) }
+            // A lost connection fails the group with the database's own error (503 to clients).
+            guard connection.isInTransaction else { return abandon(batch, (error as? DeferredWriteFailed)?.underlying ?? error, on: connection) }
             logger.debug("Group commit runs again with a savepoint per job", metadata: ["sb.error": "\(error)", "sb.jobs": "\(batch.count)"])
             connection.endDeferring()
             try? connection.execute("ROLLBACK")
