@@ -2,9 +2,10 @@ import Foundation
 import SwitchboardCore
 
 /// The OpenAPI 3.1 document as served: the shipped resource (written by `scripts/openapi.py`) with
-/// each operation's required scope filled in from the routes themselves, and the time zones a tenant
-/// may name from the ones this build knows, so neither can disagree with the server. Its keys are
-/// sorted: the bytes are the same at every start.
+/// each operation's required scope filled in from the routes themselves, the time zones a tenant may
+/// name from the ones this build knows, and the error codes from `ErrorCatalogue` (`x-error-codes`,
+/// and the enum of `Problem.code`), so none can disagree with the server. Its keys are sorted: the
+/// bytes are the same at every start.
 enum OpenAPIDocument {
     /// The resource with every scoped route's `security` and `x-required-scope` set.
     static func render(routes: [RouteRegistry.Route]) -> [UInt8] {
@@ -33,6 +34,20 @@ enum OpenAPIDocument {
             components["schemas"] = .object(schemas)
             document["components"] = .object(components)
         }
+        if case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
+            case .object(var problem) = schemas["Problem"], case .object(var properties) = problem["properties"],
+            case .object(var code) = properties["code"]
+        {
+            code["enum"] = .array(ErrorCatalogue.entries.filter(\.isProblem).map { .string($0.code) })
+            properties["code"] = .object(code)
+            problem["properties"] = .object(properties)
+            schemas["Problem"] = .object(problem)
+            components["schemas"] = .object(schemas)
+            document["components"] = .object(components)
+        }
+        document["x-error-codes"] = .array(
+            ErrorCatalogue.entries.map { .object(["code": .string($0.code), "status": .string($0.status), "meaning": .string($0.meaning)]) }
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(JSONValue.object(document)) else { preconditionFailure("openapi.json does not encode") }
