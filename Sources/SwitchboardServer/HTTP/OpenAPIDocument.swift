@@ -38,7 +38,7 @@ enum OpenAPIDocument {
             case .object(var problem) = schemas["Problem"], case .object(var properties) = problem["properties"],
             case .object(var code) = properties["code"]
         {
-            code["enum"] = .array(ErrorCatalogue.entries.filter(\.isProblem).map { .string($0.code) })
+            code["enum"] = .array(ErrorCatalogue.entries.filter(\.isProblem).map { entry -> JSONValue in .string(entry.code) })
             properties["code"] = .object(code)
             problem["properties"] = .object(properties)
             schemas["Problem"] = .object(problem)
@@ -46,7 +46,9 @@ enum OpenAPIDocument {
             document["components"] = .object(components)
         }
         document["x-error-codes"] = .array(
-            ErrorCatalogue.entries.map { .object(["code": .string($0.code), "status": .string($0.status), "meaning": .string($0.meaning)]) }
+            ErrorCatalogue.entries.map { entry -> JSONValue in
+                .object(["code": .string(entry.code), "status": .string(entry.status), "meaning": .string(entry.meaning)])
+            }
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
