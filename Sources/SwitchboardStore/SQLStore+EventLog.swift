@@ -14,18 +14,21 @@ extension SQLStore: EventLog {
 
     public func events(afterPosition position: Int64, limit: Int) async throws -> [Event] {
         if let recent = recentEvents?.events(after: position, limit: limit) { return recent }
+        if let recent = readWindow?.events(after: position, limit: limit) { return recent }
         return try await storedEvents(afterPosition: position, limit: limit)
     }
 
-    /// `events(afterPosition:limit:)` read from the database, for positions the recent events do not cover.
+    /// `events(afterPosition:limit:)` read from the database, for positions the recent events do not
+    /// cover; what it read joins the read window.
     func storedEvents(afterPosition position: Int64, limit: Int) async throws -> [Event] {
-        try await read { db in
+        let read = try await read { db in
             try db.query(
                 "SELECT \(Rows.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                [.integer(position), .integer(Int64(limit))],
-                Rows.event
-            )
+                [.integer(position), .integer(Int64(limit))]
+            ) { row in RecentEvents.Entry(event: try Rows.event(row), dataBytes: row.text(7).utf8.count) }
         }
+        readWindow?.record(after: position, read)
+        return read.map(\.event)
     }
 
     public func firstRetainedSeq(tenant: String) async throws -> Int64 {

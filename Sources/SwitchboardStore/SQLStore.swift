@@ -35,6 +35,8 @@ public final class SQLStore: StoreMaintenance {
     public let commits: CommitSignal
     /// The newest committed events, for the log's readers; nil unless this process is the only writer.
     let recentEvents: RecentEvents?
+    /// What the log's readers last read, when there are no recent events (PostgreSQL: other servers write too).
+    let readWindow: LogReadWindow?
     /// Where commit times and database failures are reported.
     let observer = StoreObserverSlot()
     /// Agents read recently by id, dropped when this process's commits or (as the engine hears of
@@ -67,6 +69,7 @@ public final class SQLStore: StoreMaintenance {
         let agentCache = RecordCache<Agent>()
         let conversationCache = RecordCache<Conversation>()
         self.recentEvents = recentEvents
+        self.readWindow = recentEvents == nil ? LogReadWindow() : nil
         self.agentCache = agentCache
         self.conversationCache = conversationCache
         let settingsChanged = settingsChanged
