@@ -171,11 +171,7 @@ final class PostgresSQLConnection: SQLConnection, @unchecked Sendable {
 
     func insert(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws {
         guard defersWrites, let statement = insertStatement(sql), statement.columns == bindings.count else {
-            guard let returned else { return _ = try run(sql, bindings) }
-            guard try queryFirst(sql, bindings, { try returned($0) }) != nil else {
-                throw PostgresFailure(sqlState: nil, message: "the insert returned no row")
-            }
-            return
+            return try insertNow(sql, bindings, returned: returned)
         }
         // PostgreSQL refuses NUL in text; refused here, the job fails alone, before any round trip.
         for case .text(let text) in bindings where text.utf8.contains(0) {

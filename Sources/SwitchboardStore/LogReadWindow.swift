@@ -34,13 +34,7 @@ package final class LogReadWindow: Sendable {
     func events(after position: Int64, limit: Int) -> [Event]? {
         state.withLock { state -> [Event]? in
             guard let last = state.entries.last, position >= state.start, position < last.event.position else { return nil }
-            var low = state.entries.startIndex
-            var high = state.entries.endIndex
-            while low < high {
-                let middle = (low + high) / 2
-                if state.entries[middle].event.position <= position { low = middle + 1 } else { high = middle }
-            }
-            return state.entries[low..<min(state.entries.endIndex, low + max(limit, 0))].map(\.event)
+            return state.entries.events(after: position, limit: limit)
         }
     }
 

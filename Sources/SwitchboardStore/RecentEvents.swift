@@ -43,15 +43,7 @@ package final class RecentEvents: Sendable {
     func events(after position: Int64, limit: Int) -> [Event]? {
         state.withLock { state -> [Event]? in
             guard position >= state.floor else { return nil }
-            let held = state.entries[state.head...]
-            // Positions are ascending, so the first event after `position` is found by bisection.
-            var low = held.startIndex
-            var high = held.endIndex
-            while low < high {
-                let middle = (low + high) / 2
-                if held[middle].event.position <= position { low = middle + 1 } else { high = middle }
-            }
-            return held[low..<min(held.endIndex, low + max(limit, 0))].map(\.event)
+            return state.entries[state.head...].events(after: position, limit: limit)
         }
     }
 
@@ -82,5 +74,19 @@ package final class RecentEvents: Sendable {
                 state.head = 0
             }
         }
+    }
+}
+
+extension RandomAccessCollection where Element == RecentEvents.Entry, Index == Int {
+    /// The events after `position`, at most `limit`, of entries in ascending position order: the
+    /// first is found by bisection.
+    func events(after position: Int64, limit: Int) -> [Event] {
+        var low = startIndex
+        var high = endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle].event.position <= position { low = middle + 1 } else { high = middle }
+        }
+        return self[low..<Swift.min(endIndex, low + Swift.max(limit, 0))].map(\.event)
     }
 }

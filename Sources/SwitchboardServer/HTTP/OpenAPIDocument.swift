@@ -23,28 +23,8 @@ enum OpenAPIDocument {
             paths[route.path] = .object(item)
         }
         document["paths"] = .object(paths)
-        if case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
-            case .object(var settings) = schemas["TenantSettings"], case .object(var properties) = settings["properties"],
-            case .object(var zone) = properties["time_zone"]
-        {
-            zone["enum"] = .array(TenantSettings.zoneNames.map(JSONValue.string))
-            properties["time_zone"] = .object(zone)
-            settings["properties"] = .object(properties)
-            schemas["TenantSettings"] = .object(settings)
-            components["schemas"] = .object(schemas)
-            document["components"] = .object(components)
-        }
-        if case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
-            case .object(var problem) = schemas["Problem"], case .object(var properties) = problem["properties"],
-            case .object(var code) = properties["code"]
-        {
-            code["enum"] = .array(ErrorCatalogue.entries.filter(\.isProblem).map { entry -> JSONValue in .string(entry.code) })
-            properties["code"] = .object(code)
-            problem["properties"] = .object(properties)
-            schemas["Problem"] = .object(problem)
-            components["schemas"] = .object(schemas)
-            document["components"] = .object(components)
-        }
+        setEnum(of: "TenantSettings", "time_zone", to: TenantSettings.zoneNames.map(JSONValue.string), in: &document)
+        setEnum(of: "Problem", "code", to: ErrorCatalogue.entries.filter(\.isProblem).map { entry -> JSONValue in .string(entry.code) }, in: &document)
         document["x-error-codes"] = .array(
             ErrorCatalogue.entries.map { entry -> JSONValue in
                 .object(["code": .string(entry.code), "status": .string(entry.status), "meaning": .string(entry.meaning)])
@@ -54,6 +34,20 @@ enum OpenAPIDocument {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(JSONValue.object(document)) else { preconditionFailure("openapi.json does not encode") }
         return Array(data)
+    }
+
+    /// Sets the `enum` of `schema`'s `property` in the document's components.
+    private static func setEnum(of schema: String, _ property: String, to values: [JSONValue], in document: inout [String: JSONValue]) {
+        guard case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
+            case .object(var object) = schemas[schema], case .object(var properties) = object["properties"],
+            case .object(var field) = properties[property]
+        else { preconditionFailure("openapi.json has no \(schema).\(property)") }
+        field["enum"] = .array(values)
+        properties[property] = .object(field)
+        object["properties"] = .object(properties)
+        schemas[schema] = .object(object)
+        components["schemas"] = .object(schemas)
+        document["components"] = .object(components)
     }
 
     private static let shipped: JSONValue = {

@@ -232,11 +232,10 @@ struct ChatTransaction {
     /// The conversation with this id, read once per transaction while the connection defers writes: a
     /// group of messages to one conversation reads it once (`WriteScratch.conversations`).
     private func keptConversation(_ id: String) throws -> Conversation? {
-        guard db.defersWrites else { return try row("conversations", Rows.conversationColumns, id: id, Rows.conversation) }
         let key = WriteScratch.ConversationKey(tenant: tenant, id: id)
-        if let kept = db.scratch.conversations[key] { return kept }
+        if db.defersWrites, let kept = db.scratch.conversations[key] { return kept }
         let read = try row("conversations", Rows.conversationColumns, id: id, Rows.conversation)
-        db.scratch.conversations[key] = read
+        if db.defersWrites { db.scratch.conversations[key] = read }
         return read
     }
 

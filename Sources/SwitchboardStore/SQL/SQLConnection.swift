@@ -141,8 +141,13 @@ package struct DeferredWriteFailed: Error {
 }
 
 extension SQLConnection {
-    /// Runs the insert at once.
+    /// Runs the insert at once (`insertNow`).
     package func insert(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws {
+        try insertNow(sql, bindings, returned: returned)
+    }
+
+    /// Runs an `insert` at once: what a connection that does not defer it does.
+    package func insertNow(_ sql: String, _ bindings: [SQLValue], returned: ((SQLRow) throws -> Void)?) throws {
         guard let returned else { return _ = try run(sql, bindings) }
         guard try queryFirst(sql, bindings, { try returned($0) }) != nil else { throw SQLStore.unavailableError }
     }
