@@ -95,6 +95,37 @@ import Testing
         }
     }
 
+    /// A resync (another server changed an integration) that reads the stored integrations while a
+    /// configure is between starting a new instance and saving it must not stop that instance.
+    @Test func aResyncAlongsideAConfigureLeavesTheNewInstanceRunning() async throws {
+        let server = try await TestServer.make()
+        let manager = IntegrationManager(
+            catalog: PluginCatalog.load(directory: try PluginFixtures.directory(["echo-c"]), logger: testLogger),
+            store: server.store,
+            log: server.store,
+            secrets: try SecretBox(base64Key: Self.secretKey),
+            http: nil,
+            logger: testLogger
+        )
+        async let pool: Void = manager.tasks.run()
+        try await manager.start()
+        for round in 0..<20 {
+            let tenant = try await server.store.createTenant(name: "Round \(round)").id
+            // What another server saved: the resync has an instance to reconfigure before it looks for
+            // instances whose integration is gone.
+            _ = try await server.store.saveIntegration(
+                tenant: server.tenantB.tenantID, plugin: "echo-c", isEnabled: true, config: ["label": .string("other \(round)")], initialCursor: 0
+            )
+            async let configured = manager.configure(tenant: tenant, plugin: "echo-c", isEnabled: true, config: ["label": "new"])
+            async let resynced: Void = manager.resync()
+            _ = try await (configured, resynced)
+            #expect(try await manager.integration(tenant: tenant, plugin: "echo-c").state == .running, "round \(round)")
+        }
+        await manager.shutdown()
+        manager.tasks.finish()
+        await pool
+    }
+
     @Test func deliveryResumesAfterARestartWithoutSkippingEventsMadeMeanwhile() async throws {
         let server = try await Self.server(plugins: ["echo-c"])
         try await server.run { client in

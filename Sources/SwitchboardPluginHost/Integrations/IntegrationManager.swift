@@ -93,6 +93,11 @@ public actor IntegrationManager {
     private let cluster: (any Cluster)?
     /// Why an enabled integration has no instance (its plugin is missing or refused its config).
     private var failures: [Key: String] = [:]
+    /// Whether a change of `running` (start, resync, configure, disable, shutdown) is under way, and
+    /// the changes waiting for it: one runs at a time, so a resync that read the stored integrations
+    /// before a concurrent configure saved cannot stop or reconfigure the instance that configure started.
+    private var isChanging = false
+    private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
     /// Where instances' event deliveries and plugin processes' restarts run: the plugin service runs it
     /// (`run()`) until after `shutdown()`, so none outlives the server.
@@ -140,6 +145,10 @@ public actor IntegrationManager {
     /// Starts every stored enabled integration.
     /// - Throws: ``SecretBoxError`` when sealed secrets exist and no key (or another key) is configured.
     public func start() async throws {
+        try await exclusively { try await startStored() }
+    }
+
+    private func startStored() async throws {
         let records = try await store.integrations(tenant: nil)
         for record in records where SecretBox.containsSealed(record.config) {
             guard let library = plugins[record.pluginID] else { continue }
@@ -151,6 +160,10 @@ public actor IntegrationManager {
     /// Applies what other servers of the cluster changed since this one last applied each integration:
     /// starts, reconfigures or stops instances.
     public func resync() async throws {
+        try await exclusively { try await resyncStored() }
+    }
+
+    private func resyncStored() async throws {
         var stored: Set<Key> = []
         for record in try await store.integrations(tenant: nil) {
             let key = Key(tenant: record.tenantID, plugin: record.pluginID)
@@ -183,7 +196,20 @@ public actor IntegrationManager {
 
     /// Stops deliveries and destroys every instance.
     public func shutdown() async {
-        for key in Array(running.keys) { await deactivate(key) }
+        await exclusively {
+            for key in Array(running.keys) { await deactivate(key) }
+        }
+    }
+
+    /// Runs `change` once no other change of `running` is under way; the next waiting one follows it.
+    private func exclusively<T>(_ change: () async throws -> T) async rethrows -> T {
+        while isChanging { await withCheckedContinuation { waitingToChange.append($0) } }
+        isChanging = true
+        defer {
+            isChanging = false
+            if !waitingToChange.isEmpty { waitingToChange.removeFirst().resume() }
+        }
+        return try await change()
     }
 
     // MARK: - Reading
@@ -229,6 +255,10 @@ public actor IntegrationManager {
     ///   `secret_key_missing` when secrets need a key that is not configured.
     @discardableResult
     public func configure(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue?) async throws -> IntegrationView {
+        try await exclusively { try await configureStored(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: config) }
+    }
+
+    private func configureStored(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue?) async throws -> IntegrationView {
         let library = try library(plugin)
         let key = Key(tenant: tenant, plugin: plugin)
         let schema = library.manifest.configSchema
@@ -262,6 +292,10 @@ public actor IntegrationManager {
 
     /// Disables `tenant`'s integration with `plugin`, keeping its config and cursor.
     public func disable(tenant: String, plugin: String) async throws {
+        try await exclusively { try await disableStored(tenant: tenant, plugin: plugin) }
+    }
+
+    private func disableStored(tenant: String, plugin: String) async throws {
         guard let existing = try await store.integration(tenant: tenant, plugin: plugin) else { throw SwitchboardError.notFound("integration") }
         let key = Key(tenant: tenant, plugin: plugin)
         await deactivate(key)
