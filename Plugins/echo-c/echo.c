@@ -1,10 +1,11 @@
 /*
  * echo-c: the example plugin in C.
  *
- * Logs every event it receives, records it in the tenant's key-value space ("count" and the
- * last 64 "type:seq" entries in "seen"), counts it as a metric, and answers three calls:
+ * Logs every event it receives, records it in the tenant's key-value space (one "state" document:
+ * "count", the "last" seq and the last 64 "type:seq" entries in "seen"; an event delivered again is
+ * recognised by its seq and recorded once), counts it as a metric, and answers three calls:
  *   echo.ping         -> {"pong":true,"tenant_id":...,"label":...,"args":<args>}
- *   echo.state        -> {"count":N,"seen":[...]}
+ *   echo.state        -> {"count":N,"last":SEQ,"seen":[...]}
  *   echo.check_token  {"token":"..."} -> {"match":true|false}   (compares with the secret config field)
  *
  * JSON is read and written with switchboard_json.h, the helper beside the ABI header.
@@ -138,23 +139,52 @@ static char *kv_read(const sb_host *host, const char *key, const char *fallback,
     return text;
 }
 
-/* Appends `entry` to the JSON array text `seen`, keeping the last 64 entries. */
-static char *append_seen(const char *seen, const char *entry) {
-    const char *body = seen + 1; /* after '[' */
-    int count = 0;
-    for (const char *p = body; *p; p++) count += (*p == '"');
-    count /= 2;
-    while (count >= 64) { /* drop the oldest entry */
-        const char *comma = strchr(body, ',');
-        if (comma == NULL) break;
-        body = comma + 1;
-        count--;
-    }
-    size_t body_len = strlen(body) - 1; /* without ']' */
-    size_t size = body_len + strlen(entry) + 8;
-    char *out = malloc(size);
+/* The recorded state, one kv document so that it changes in one write: {"count":N,"last":SEQ,"seen":[...]}. */
+static const char empty_state[] = "{\"count\":0,\"last\":0,\"seen\":[]}";
+
+/* The next state after `state` records `entry` for `seq`: the last 64 entries are kept. NULL when the
+ * state is not one this plugin wrote or memory runs out. Sets *recorded when `seq` is not after the
+ * last recorded one: delivery is at least once, so an event can come again after a timeout. */
+static char *next_state(const char *state, const char *entry, long long seq, int *recorded) {
+    sb_json_token tokens[TOKENS];
+    sb_json doc;
+    int64_t count = 0, last = 0;
+    if (sb_json_parse(&doc, state, strlen(state), tokens, TOKENS) < 0) return NULL;
+    int seen = sb_json_get(&doc, 0, "seen");
+    if (!sb_json_int64(&doc, sb_json_get(&doc, 0, "count"), &count) || !sb_json_int64(&doc, sb_json_get(&doc, 0, "last"), &last)
+        || sb_json_type_of(&doc, seen) != SB_JSON_ARRAY) return NULL;
+    *recorded = seq <= last;
+    if (*recorded) return NULL;
+    int first = doc.tokens[seen].size >= 64 ? doc.tokens[seen].size - 63 : 0;
+    size_t size = doc.tokens[seen].end - doc.tokens[seen].start + strlen(entry) + 96;
+    char *out = malloc(size + 1); /* and the NUL */
     if (out == NULL) return NULL;
-    snprintf(out, size, "[%.*s%s\"%s\"]", (int)body_len, body, body_len > 0 ? "," : "", entry);
+    sb_json_writer w;
+    sb_json_writer_init(&w, out, size);
+    sb_json_begin_object(&w);
+    sb_json_key(&w, "count");
+    char number[32];
+    snprintf(number, sizeof number, "%lld", (long long)count + 1);
+    sb_json_write_raw(&w, number, strlen(number));
+    sb_json_key(&w, "last");
+    snprintf(number, sizeof number, "%lld", seq);
+    sb_json_write_raw(&w, number, strlen(number));
+    sb_json_key(&w, "seen");
+    sb_json_begin_array(&w);
+    for (int position = 0, at = seen + 1; position < doc.tokens[seen].size; position++, at = doc.tokens[at].next) {
+        if (position < first) continue;
+        const char *raw;
+        size_t length = sb_json_raw(&doc, at, &raw);
+        sb_json_write_raw(&w, raw, length);
+    }
+    sb_json_write_string(&w, entry, strlen(entry));
+    sb_json_end_array(&w);
+    sb_json_end_object(&w);
+    if (sb_json_writer_failed(&w)) {
+        free(out);
+        return NULL;
+    }
+    out[w.length] = 0;
     return out;
 }
 
@@ -162,27 +192,17 @@ static sb_status record(sb_instance *instance, const char *type, long long seq) 
     char entry[160];
     snprintf(entry, sizeof entry, "%s:%lld", type, seq);
     for (int attempt = 0; attempt < 8; attempt++) {
-        uint64_t count_version, seen_version;
-        char *count = kv_read(instance->host, "count", "0", &count_version);
-        char *seen = kv_read(instance->host, "seen", "[]", &seen_version);
-        if (count == NULL || seen == NULL) {
-            free(count);
-            free(seen);
-            return SB_UNAVAILABLE;
-        }
-        char next_count[32];
-        snprintf(next_count, sizeof next_count, "%lld", atoll(count) + 1);
-        char *next_seen = append_seen(seen, entry);
-        free(count);
-        free(seen);
-        if (next_seen == NULL) return SB_INTERNAL;
-        sb_status status = host_api->kv_put(instance->host, str("seen"), str(next_seen), seen_version, NULL);
-        free(next_seen);
-        if (status == SB_CONFLICT) continue;
-        if (status != SB_OK) return status;
-        status = host_api->kv_put(instance->host, str("count"), str(next_count), count_version, NULL);
-        if (status == SB_CONFLICT) continue;
-        return status;
+        uint64_t version;
+        char *state = kv_read(instance->host, "state", empty_state, &version);
+        if (state == NULL) return SB_UNAVAILABLE;
+        int recorded = 0;
+        char *next = next_state(state, entry, seq, &recorded);
+        free(state);
+        if (recorded) return SB_OK;
+        if (next == NULL) return SB_INTERNAL;
+        sb_status status = host_api->kv_put(instance->host, str("state"), str(next), version, NULL);
+        free(next);
+        if (status != SB_CONFLICT) return status;
     }
     return SB_UNAVAILABLE;
 }
@@ -234,19 +254,10 @@ static sb_status call(sb_instance *instance, sb_call_id call_id, sb_str op, sb_s
         free(out);
     } else if (strcmp(name, "echo.state") == 0) {
         uint64_t version;
-        char *count = kv_read(instance->host, "count", "0", &version);
-        char *seen = kv_read(instance->host, "seen", "[]", &version);
-        if (count && seen) {
-            size_t size = strlen(count) + strlen(seen) + 32;
-            char *out = malloc(size);
-            snprintf(out, size, "{\"count\":%s,\"seen\":%s}", count, seen);
-            *result_out = hand_over(out);
-            free(out);
-        } else {
-            status = SB_UNAVAILABLE;
-        }
-        free(count);
-        free(seen);
+        char *state = kv_read(instance->host, "state", empty_state, &version);
+        if (state) *result_out = hand_over(state);
+        else status = SB_UNAVAILABLE;
+        free(state);
     } else if (strcmp(name, "echo.check_token") == 0) {
         char *token = string_field(args_json, "token");
         if (token == NULL) {

@@ -1,7 +1,7 @@
 // echo-swift: the example plugin in Swift, built as a SwiftPM dynamic library with `@_cdecl` entry points.
 //
-// Like echo-c it records each event in the tenant's key-value space ("count" and the last 64 "type:seq"
-// entries in "seen") and answers `echo.ping` and `echo.state`; `echo.ping` answers asynchronously
+// Like echo-c it records each event once in the tenant's key-value space (one "state" document: "count",
+// the "last" seq and the last 64 "type:seq" entries in "seen") and answers `echo.ping` and `echo.state`; `echo.ping` answers asynchronously
 // (SB_PENDING, then the host's `complete` from another thread) to show that path.
 import CSwitchboardPlugin
 import Dispatch
@@ -81,18 +81,22 @@ private func write(_ context: OpaquePointer, _ key: String, _ value: String, exp
     borrowed(key) { keyText in borrowed(value) { host.pointee.kv_put(context, keyText, $0, expected, nil) } }
 }
 
-private func record(_ instance: Instance, _ entry: String) -> sb_status {
+/// The recorded state when nothing is: one kv document, so that it changes in one write.
+private let emptyState = #"{"count":0,"last":0,"seen":[]}"#
+
+/// Records `type:seq` unless `seq` is not after the last recorded one: delivery is at least once, so an
+/// event can come again after a timeout.
+private func record(_ instance: Instance, type: String, seq: Int) -> sb_status {
     for _ in 0..<8 {
-        guard let count = read(instance.context, "count"), let seen = read(instance.context, "seen") else { return SB_UNAVAILABLE }
-        var list = (seen.value.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String]) ?? []
-        list.append(entry)
-        let status = write(instance.context, "seen", json(Array(list.suffix(64))), expected: seen.version)
-        if status == SB_CONFLICT { continue }
-        guard status == SB_OK else { return status }
-        let next = (Int(count.value ?? "0") ?? 0) + 1
-        let countStatus = write(instance.context, "count", String(next), expected: count.version)
-        if countStatus == SB_CONFLICT { continue }
-        return countStatus
+        guard let stored = read(instance.context, "state") else { return SB_UNAVAILABLE }
+        let text = stored.value ?? emptyState
+        guard let state = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let count = state["count"] as? Int, let last = state["last"] as? Int,
+            let seen = state["seen"] as? [String]
+        else { return SB_INTERNAL }
+        if seq <= last { return SB_OK }
+        let next = json(["count": count + 1, "last": seq, "seen": Array((seen + ["\(type):\(seq)"]).suffix(64))] as [String: Any])
+        let status = write(instance.context, "state", next, expected: stored.version)
+        if status != SB_CONFLICT { return status }
     }
     return SB_UNAVAILABLE
 }
@@ -128,7 +132,7 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
     }
     api.on_event = { pointer, event in
         guard let envelope = object(event), let type = envelope["event"] as? String, let seq = envelope["seq"] as? Int else { return SB_INVALID }
-        return record(instance(pointer), "\(type):\(seq)")
+        return record(instance(pointer), type: type, seq: seq)
     }
     api.call = { pointer, callID, op, args, result in
         let current = instance(pointer)
@@ -145,8 +149,8 @@ public func initEntry(_ hostAPI: UnsafePointer<sb_host_api>, _ plugin: UnsafeMut
             }
             return SB_PENDING
         case "echo.state":
-            guard let count = read(current.context, "count"), let seen = read(current.context, "seen") else { return SB_UNAVAILABLE }
-            result!.pointee = handOver("{\"count\":\(count.value ?? "0"),\"seen\":\(seen.value ?? "[]")}")
+            guard let state = read(current.context, "state") else { return SB_UNAVAILABLE }
+            result!.pointee = handOver(state.value ?? emptyState)
             return SB_OK
         default:
             return SB_NOT_FOUND
