@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import SwitchboardCore
 import Testing
 
 @testable import SwitchboardServer
@@ -31,6 +33,45 @@ import Testing
         #expect(written.subtracting(catalogued).sorted() == [], "written but not catalogued")
         #expect(catalogued.subtracting(written).sorted() == [], "catalogued but written nowhere")
         #expect(catalogued.count == ErrorCatalogue.entries.count, "one entry per code")
+    }
+
+    /// Each code a problem document carries is thrown with a status its entry lists: a
+    /// `SwitchboardError`'s kind decides the status (as `Problem` maps it), a `Problem` names it. (Codes
+    /// only of the CLI, WebSocket frames or the log have no status.)
+    @Test func everyCodeIsThrownWithAStatusItsEntryLists() throws {
+        let kinds: [String: SwitchboardError.Kind] = [
+            "invalidInput": .invalidInput, "notFound": .notFound, "conflict": .conflict, "preconditionFailed": .preconditionFailed,
+            "unauthenticated": .unauthenticated, "forbidden": .forbidden, "unavailable": .unavailable, "insufficientStorage": .insufficientStorage,
+        ]
+        let statuses: [String: HTTPResponse.Status] = [
+            "badRequest": .badRequest, "unauthorized": .unauthorized, "forbidden": .forbidden, "notFound": .notFound,
+            "contentTooLarge": .contentTooLarge, "unprocessableContent": .unprocessableContent, "upgradeRequired": .upgradeRequired,
+            "internalServerError": .internalServerError, "badGateway": .badGateway, "serviceUnavailable": .serviceUnavailable,
+        ]
+        let entries = Dictionary(uniqueKeysWithValues: ErrorCatalogue.entries.filter(\.isProblem).map { ($0.code, $0.status.split(separator: ", ").map(String.init)) })
+        var checked = 0
+        let files = try #require(FileManager.default.enumerator(at: Self.repository.appendingPathComponent("Sources"), includingPropertiesForKeys: nil))
+        for case let file as URL in files where file.pathExtension == "swift" {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            var thrown: [(code: String, status: Int?, source: String)] = []
+            for match in text.matches(of: /SwitchboardError\(\s*kind: \.(\w+),\s*code: "([a-z_]+)"/) {
+                let status = kinds[String(match.output.1)].map { Problem(SwitchboardError(kind: $0, code: "x", detail: "")).status }
+                thrown.append((String(match.output.2), status, "kind .\(match.output.1)"))
+            }
+            for match in text.matches(of: /Problem\(status: \.(\w+), code: "([a-z_]+)"/) {
+                thrown.append((String(match.output.2), statuses[String(match.output.1)]?.code, "status .\(match.output.1)"))
+            }
+            for (code, status, source) in thrown {
+                guard let listed = entries[code] else { continue }
+                let status = try #require(status, "unknown \(source) (\(code) in \(file.lastPathComponent))")
+                #expect(
+                    listed.contains(String(status)) || (listed.contains("4xx") && (400..<500).contains(status)),
+                    "\(code) is thrown with \(source) in \(file.lastPathComponent); its entry lists \(listed)"
+                )
+                checked += 1
+            }
+        }
+        #expect(checked > 50)
     }
 
     @Test func theServedDocumentCarriesTheCatalogue() throws {
