@@ -39,11 +39,18 @@ def obj(properties, required=(), additional=False, description=None):
     return schema
 
 
-AGENT_STATUS = {"type": "string", "enum": ["online", "away", "busy", "offline"]}
-AGENT_ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
-CONVERSATION_STATUS = {"type": "string", "enum": ["open", "pending", "closed"]}
-TICKET_STATUS = {"type": "string", "enum": ["new", "open", "processing", "pending", "resolved", "closed"]}
-TICKET_PRIORITY = {"type": "string", "enum": ["low", "normal", "high", "urgent"], "default": "normal"}
+def enum(name, **extra):
+    """A string whose values are the Swift definition's: the server sets `enum` from the list
+    `OpenAPIDocument.enumerations` names `name` (x-enum), so the two cannot disagree."""
+    return {"type": "string", "x-enum": name, **extra}
+# (An object {"x-enum-map": name} becomes {value: value} for each value of the list.)
+
+
+AGENT_STATUS = enum("AgentStatus")
+AGENT_ROLE = enum("AgentRole")
+CONVERSATION_STATUS = enum("ConversationStatus")
+TICKET_STATUS = enum("TicketStatus")
+TICKET_PRIORITY = enum("TicketPriority", default="normal")
 PHONE = {"type": "string", "maxLength": 32, "pattern": "^([-+(). ]*[0-9]){3}[-0-9 +().]*$", "description": "At least three digits."}
 EVENT_PATTERN = {"type": "string", "pattern": "^([*]|[a-z0-9_-]+([.][a-z0-9_-]+)*([.][*])?)$", "maxLength": 130,
                  "description": "An event type (message.received), a prefix pattern (message.*) or *."}
@@ -62,7 +69,7 @@ schemas = {
             "title": {"type": "string"},
             "status": {"type": "integer"},
             "detail": {"type": "string"},
-            "code": {"type": "string", "description": "Stable machine-readable code, e.g. conversation_closed."},
+            "code": enum("ErrorCode", description="Stable machine-readable code, e.g. conversation_closed."),
             "field": {"type": "string", "description": "The request field or parameter that failed."},
             "instance": {"type": "string"},
             "request_id": {"type": "string"},
@@ -161,7 +168,7 @@ schemas = {
         {
             "plugin": {"type": "string"}, "version": {"type": "string"}, "name": {"type": ["string", "null"]},
             "description": {"type": ["string", "null"]},
-            "capabilities": {"type": "array", "items": {"type": "string", "enum": ["event_listener", "crm", "ticketing", "stats_sink", "auth_provider"]}},
+            "capabilities": {"type": "array", "items": enum("PluginCapability")},
             "events": {"type": "array", "items": {"type": "string"}, "description": "Event type patterns the plugin receives."},
             "services": {"type": "array", "items": {"type": "string"}}, "abi": {"type": "string", "examples": ["1.0"]},
             "config_schema": {"type": "object", "description": "JSON Schema of config; writeOnly properties are secrets."},
@@ -213,7 +220,7 @@ schemas = {
         {
             "id": {"type": "string", "description": "Also the webhook-id header, the same on every attempt."},
             "webhook_id": ID, "event": {"type": "string"}, "seq": {"type": ["integer", "null"]},
-            "status": {"type": "string", "enum": ["pending", "succeeded", "failed", "dead"]},
+            "status": enum("DeliveryStatus"),
             "next_attempt_at": NULLABLE_TIME, "created_at": TIME, "attempt_count": {"type": "integer"},
             "attempts": {"type": "array", "items": obj({
                 "at": TIME, "status_code": {"type": ["integer", "null"]}, "latency_ms": {"type": "integer"},
@@ -303,7 +310,7 @@ schemas = {
     ),
     "TenantSettings": obj(
         {"time_zone": {"type": "string", "description": "An IANA zone (Asia/Shanghai) in which wall-clock times such as create_time "
-                                                         "and update_time are read and written; default UTC."}},
+                                                         "and update_time are read and written; default UTC.", "x-enum": "TimeZone"}},
     ),
     "ConversationCustomer": obj(
         {
@@ -326,9 +333,7 @@ def page_of(name):
     )
 
 
-SCOPES = ["agents:read", "agents:write", "conversations:read", "conversations:write", "messages:read", "messages:write",
-          "events:read", "customers:read", "customers:write", "tickets:read", "tickets:write", "webhooks:manage", "integrations:manage", "statistics:read", "statistics:write", "keys:manage", "admin"]
-SCOPE = {"type": "string", "enum": SCOPES}
+SCOPE = enum("Scope")
 CIDR = {"type": "string", "description": "An IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.0/24 or 2001:db8::/32."}
 schemas["APIKey"] = obj(
     {
@@ -378,29 +383,29 @@ schemas["OAuthError"] = obj({"error": {"type": "string"}, "error_description": {
                             description="RFC 6749 section 5.2: the OAuth endpoints answer errors in this form, which OAuth clients parse.")
 schemas["TokenIssuer"] = obj(
     {"id": ID, "tenant_id": ID, "issuer": {"type": "string", "description": "The iss of its tokens; unique across tenants."},
-     "audience": {"type": "string"}, "kind": {"type": "string", "enum": ["hs256", "jwks", "introspection"]},
+     "audience": {"type": "string"}, "kind": enum("TokenIssuerKind"),
      "jwks_url": {"type": ["string", "null"]}, "introspection_url": {"type": ["string", "null"]}, "client_id": {"type": ["string", "null"]},
      "algorithms": {"type": "array", "items": {"type": "string", "enum": ["HS256", "RS256", "ES256", "EdDSA"]}},
-     "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"]}, "created_at": TIME,
+     "default_role": enum("Role"), "created_at": TIME,
      "secret": {"type": "string", "description": "hs256 only, only in the answer of create (sbhs_…): the HMAC key of the tenant's backend."}},
     ["id", "tenant_id", "issuer", "audience", "kind", "jwks_url", "introspection_url", "client_id", "algorithms", "default_role", "created_at"],
 )
 schemas["TokenIssuerInput"] = obj(
     {"issuer": {"type": "string", "maxLength": 500}, "audience": {"type": "string", "maxLength": 500},
-     "kind": {"type": "string", "enum": ["hs256", "jwks", "introspection"]}, "jwks_url": {"type": "string", "format": "uri"},
+     "kind": enum("TokenIssuerKind"), "jwks_url": {"type": "string", "format": "uri"},
      "introspection_url": {"type": "string", "format": "uri"}, "client_id": {"type": "string"},
      "client_secret": {"type": "string", "description": "introspection only: stored sealed, never shown again."},
      "algorithms": {"type": "array", "items": {"type": "string"}, "description": "hs256: HS256; jwks: a subset of RS256, ES256, EdDSA (default all)."},
-     "default_role": {"type": "string", "enum": ["admin", "agent", "visitor", "integration"], "default": "agent"}},
+     "default_role": enum("Role", default="agent")},
     ["issuer", "audience", "kind"],
 )
 schemas["SignatureKey"] = obj(
-    {"keyid": ID, "tenant_id": ID, "api_key_id": ID, "algorithm": {"type": "string", "enum": ["hmac-sha256", "ed25519"]}, "created_at": TIME,
+    {"keyid": ID, "tenant_id": ID, "api_key_id": ID, "algorithm": enum("SignatureAlgorithm"), "created_at": TIME,
      "secret": {"type": "string", "description": "hmac-sha256 only, only in the answer of create (sbms_…): the HMAC key."}},
     ["keyid", "tenant_id", "api_key_id", "algorithm", "created_at"],
 )
 schemas["SignatureKeyInput"] = obj(
-    {"algorithm": {"type": "string", "enum": ["hmac-sha256", "ed25519"]},
+    {"algorithm": enum("SignatureAlgorithm"),
      "public_key": {"type": "string", "description": "ed25519 only: base64 of the 32-byte public key, or PEM."}},
     ["algorithm"],
 )
@@ -662,12 +667,12 @@ paths = {
             "figures of the type add up. An agent-role principal sees only its own figures (supervisors and admin agents: all). Rollups are kept per UTC hour: in a zone "
             "whose offset is not whole hours an hour counts in the period where it begins. Send Accept: text/csv for CSV.",
             "parameters": [
-                {**query("type", {"type": "string", "enum": ["conversation", "call", "satisfaction"]}), "required": True},
+                {**query("type", enum("StatisticType")), "required": True},
                 {**query("start_date", {"type": "string", "format": "date"}), "required": True, "description": "First day, in timezone."},
                 {**query("end_date", {"type": "string", "format": "date"}), "required": True,
                  "description": "Last day, inclusive; at most 366 days after start_date."},
                 {**query("dimensions", {"type": "string"}), "description": "Comma-separated: agent, category, channel."},
-                query("granularity", {"type": "string", "enum": ["hour", "day", "week", "month"], "default": "day"}),
+                query("granularity", enum("Granularity", default="day")),
                 {**query("timezone", {"type": "string", "default": "UTC"}), "description": "An IANA zone or an offset such as +05:30."},
             ],
             "responses": {"200": {"description": "The report.", "content": {"application/json": {"schema": ref("StatisticsReport")},
@@ -929,7 +934,7 @@ paths = {
 # What the server reads as text: trimmed of whitespace (JSON Schema's \\s), then not empty.
 def refine_text(schema):
     for name, property in schema.get("properties", {}).items():
-        if property.get("type") == "string" and not ({"enum", "pattern", "format", "$ref"} & property.keys()):
+        if property.get("type") == "string" and not ({"enum", "x-enum", "pattern", "format", "$ref"} & property.keys()):
             property["pattern"] = "\\S"
             property.setdefault("minLength", 1)
 
@@ -966,7 +971,7 @@ document = {
                                              "Signature covering @method, @target-uri and (with a body) content-digest, with created "
                                              "(within 300 s) and a fresh nonce."},
             "oauth2": {"type": "oauth2", "description": "Access tokens of the built-in authorization server.",
-                       "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {scope: scope for scope in SCOPES}}}},
+                       "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {"x-enum-map": "Scope"}}}},
         },
     },
 }

@@ -152,7 +152,7 @@ static char *next_state(const char *state, const char *entry, long long seq, int
     if (sb_json_parse(&doc, state, strlen(state), tokens, TOKENS) < 0) return NULL;
     int seen = sb_json_get(&doc, 0, "seen");
     if (!sb_json_int64(&doc, sb_json_get(&doc, 0, "count"), &count) || !sb_json_int64(&doc, sb_json_get(&doc, 0, "last"), &last)
-        || sb_json_type_of(&doc, seen) != SB_JSON_ARRAY) return NULL;
+        || sb_json_type_of(&doc, seen) != SB_JSON_ARRAY || count < 0 || count == INT64_MAX) return NULL;
     *recorded = seq <= last;
     if (*recorded) return NULL;
     int first = doc.tokens[seen].size >= 64 ? doc.tokens[seen].size - 63 : 0;

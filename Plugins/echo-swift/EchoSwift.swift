@@ -91,7 +91,7 @@ private func record(_ instance: Instance, type: String, seq: Int) -> sb_status {
         guard let stored = read(instance.context, "state") else { return SB_UNAVAILABLE }
         let text = stored.value ?? emptyState
         guard let state = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let count = state["count"] as? Int, let last = state["last"] as? Int,
-            let seen = state["seen"] as? [String]
+            let seen = state["seen"] as? [String], count >= 0, count < Int.max
         else { return SB_INTERNAL }
         if seq <= last { return SB_OK }
         let next = json(["count": count + 1, "last": seq, "seen": Array((seen + ["\(type):\(seq)"]).suffix(64))] as [String: Any])

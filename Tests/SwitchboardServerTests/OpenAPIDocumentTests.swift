@@ -4,8 +4,9 @@ import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
 import SwitchboardPluginHost
-import SwitchboardServer
 import Testing
+
+@testable import SwitchboardServer
 
 @Suite(.timeLimit(.minutes(5))) struct OpenAPIDocumentTests {
     @Test func documentListsExactlyTheRoutesTheServerServes() async throws {
@@ -36,6 +37,33 @@ import Testing
             }
             #expect(documented == served)
         }
+    }
+
+    /// Every enumeration the document shows is the Swift definition's: no marker is left, every list is
+    /// used, and a schema's `enum` is its list.
+    @Test func everyEnumerationIsItsSwiftDefinition() throws {
+        let rendered = String(decoding: OpenAPIDocument.render(routes: []), as: UTF8.self)
+        #expect(!rendered.contains("x-enum"))
+        var named = Set<String>()
+        func collect(_ value: JSONValue) {
+            switch value {
+            case .array(let items):
+                items.forEach(collect)
+            case .object(let object):
+                for marker in ["x-enum", "x-enum-map"] { if case .string(let name)? = object[marker] { named.insert(name) } }
+                object.values.forEach(collect)
+            default:
+                break
+            }
+        }
+        collect(OpenAPIDocument.shipped)
+        #expect(named == Set(OpenAPIDocument.enumerations.keys))
+        let document = try JSONValue(parsing: rendered)
+        let schemas = document["components"]?["schemas"]
+        #expect(schemas?["Agent"]?["properties"]?["status"]?["enum"] == .array(Agent.Status.allCases.map { .string($0.rawValue) }))
+        #expect(schemas?["TenantSettings"]?["properties"]?["time_zone"]?["enum"]?.array.count == TenantSettings.zoneNames.count)
+        let oauthScopes = document["components"]?["securitySchemes"]?["oauth2"]?["flows"]?["clientCredentials"]?["scopes"]
+        #expect(oauthScopes == .object(Dictionary(uniqueKeysWithValues: Scope.all.map { ($0.name, JSONValue.string($0.name)) })))
     }
 
     /// Two starts serve the same bytes (no key order left to a dictionary's per-process hashing), and

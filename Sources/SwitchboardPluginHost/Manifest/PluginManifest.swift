@@ -11,7 +11,7 @@ public struct PluginManifest: Sendable {
         public static let ticketing = Capability(name: "ticketing")
         public static let statsSink = Capability(name: "stats_sink")
         public static let authProvider = Capability(name: "auth_provider")
-        static let all: [Capability] = [.eventListener, .crm, .ticketing, .statsSink, .authProvider]
+        public static let all: [Capability] = [.eventListener, .crm, .ticketing, .statsSink, .authProvider]
         public static func < (left: Capability, right: Capability) -> Bool { left.name < right.name }
     }
 

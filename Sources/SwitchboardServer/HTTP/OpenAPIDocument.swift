@@ -1,12 +1,33 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardPluginHost
 
 /// The OpenAPI 3.1 document as served: the shipped resource (written by `scripts/openapi.py`) with
-/// each operation's required scope filled in from the routes themselves, the time zones a tenant may
-/// name from the ones this build knows, and the error codes from `ErrorCatalogue` (`x-error-codes`,
-/// and the enum of `Problem.code`), so none can disagree with the server. Its keys are sorted: the
-/// bytes are the same at every start.
+/// each operation's required scope filled in from the routes themselves, every enumeration from the
+/// Swift definition the server decodes with (`enumerations`), and the error catalogue
+/// (`x-error-codes`), so none can disagree with the server. Its keys are sorted: the bytes are the
+/// same at every start.
 enum OpenAPIDocument {
+    /// The lists the resource's markers name: a schema with `"x-enum": name` gets `enum` set to the
+    /// list, an object `{"x-enum-map": name}` becomes `{value: value}` for each value of it.
+    static let enumerations: [String: [String]] = [
+        "AgentRole": Agent.Role.allCases.map(\.rawValue),
+        "AgentStatus": Agent.Status.allCases.map(\.rawValue),
+        "ConversationStatus": Conversation.Status.allCases.map(\.rawValue),
+        "DeliveryStatus": WebhookDelivery.Status.all.map(\.name),
+        "ErrorCode": ErrorCatalogue.entries.filter(\.isProblem).map(\.code),
+        "Granularity": ReportQuery.Granularity.all.map(\.name),
+        "PluginCapability": PluginManifest.Capability.all.map(\.name),
+        "Role": Role.all.map(\.name),
+        "Scope": Scope.all.map(\.name),
+        "SignatureAlgorithm": SignatureKey.Algorithm.all.map(\.name),
+        "StatisticType": StatisticType.all.map(\.name),
+        "TicketPriority": Ticket.Priority.allCases.map(\.rawValue),
+        "TicketStatus": Ticket.Status.allCases.map(\.rawValue),
+        "TimeZone": TenantSettings.zoneNames,
+        "TokenIssuerKind": TokenIssuer.Kind.all.map(\.name),
+    ]
+
     /// The resource with every scoped route's `security` and `x-required-scope` set.
     static func render(routes: [RouteRegistry.Route]) -> [UInt8] {
         guard case .object(var document) = shipped, case .object(var paths) = document["paths"] else {
@@ -23,8 +44,6 @@ enum OpenAPIDocument {
             paths[route.path] = .object(item)
         }
         document["paths"] = .object(paths)
-        setEnum(of: "TenantSettings", "time_zone", to: TenantSettings.zoneNames.map(JSONValue.string), in: &document)
-        setEnum(of: "Problem", "code", to: ErrorCatalogue.entries.filter(\.isProblem).map { entry -> JSONValue in .string(entry.code) }, in: &document)
         document["x-error-codes"] = .array(
             ErrorCatalogue.entries.map { entry -> JSONValue in
                 .object(["code": .string(entry.code), "status": .string(entry.status), "meaning": .string(entry.meaning)])
@@ -32,25 +51,34 @@ enum OpenAPIDocument {
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(JSONValue.object(document)) else { preconditionFailure("openapi.json does not encode") }
+        guard let data = try? encoder.encode(fillingEnumerations(.object(document))) else { preconditionFailure("openapi.json does not encode") }
         return Array(data)
     }
 
-    /// Sets the `enum` of `schema`'s `property` in the document's components.
-    private static func setEnum(of schema: String, _ property: String, to values: [JSONValue], in document: inout [String: JSONValue]) {
-        guard case .object(var components) = document["components"], case .object(var schemas) = components["schemas"],
-            case .object(var object) = schemas[schema], case .object(var properties) = object["properties"],
-            case .object(var field) = properties[property]
-        else { preconditionFailure("openapi.json has no \(schema).\(property)") }
-        field["enum"] = .array(values)
-        properties[property] = .object(field)
-        object["properties"] = .object(properties)
-        schemas[schema] = .object(object)
-        components["schemas"] = .object(schemas)
-        document["components"] = .object(components)
+    /// `value` with every `x-enum` and `x-enum-map` marker replaced by the list it names.
+    static func fillingEnumerations(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items):
+            return .array(items.map(fillingEnumerations))
+        case .object(var object):
+            if case .string(let name)? = object["x-enum-map"] {
+                return .object(Dictionary(uniqueKeysWithValues: enumeration(name).map { ($0, JSONValue.string($0)) }))
+            }
+            if case .string(let name)? = object.removeValue(forKey: "x-enum") {
+                object["enum"] = .array(enumeration(name).map(JSONValue.string))
+            }
+            return .object(object.mapValues(fillingEnumerations))
+        default:
+            return value
+        }
     }
 
-    private static let shipped: JSONValue = {
+    private static func enumeration(_ name: String) -> [String] {
+        guard let values = enumerations[name] else { preconditionFailure("openapi.json names an enumeration '\(name)' that OpenAPIDocument.enumerations lacks") }
+        return values
+    }
+
+    static let shipped: JSONValue = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url),
             let document = try? JSONValue(parsing: data)
         else { preconditionFailure("openapi.json is missing from the SwitchboardServer resources") }
