@@ -93,11 +93,11 @@ public actor IntegrationManager {
     private let cluster: (any Cluster)?
     /// Why an enabled integration has no instance (its plugin is missing or refused its config).
     private var failures: [Key: String] = [:]
-    /// Whether a change of `running` (start, resync, configure, disable, shutdown) is under way, and
-    /// the changes waiting for it: one runs at a time, so a resync that read the stored integrations
-    /// before a concurrent configure saved cannot stop or reconfigure the instance that configure started.
-    private var isChanging = false
-    private var waitingToChange: [CheckedContinuation<Void, Never>] = []
+    /// The integrations whose instance is being changed (started, resynced, configured, disabled,
+    /// stopped), each with the changes waiting for it: one change per integration at a time, so that a
+    /// resync cannot act on a stored state older than what a concurrent configure just applied; other
+    /// integrations' changes go on meanwhile.
+    private var changing: [Key: [CheckedContinuation<Void, Never>]] = [:]
 
     /// Where instances' event deliveries and plugin processes' restarts run: the plugin service runs it
     /// (`run()`) until after `shutdown()`, so none outlives the server.
@@ -145,39 +145,48 @@ public actor IntegrationManager {
     /// Starts every stored enabled integration.
     /// - Throws: ``SecretBoxError`` when sealed secrets exist and no key (or another key) is configured.
     public func start() async throws {
-        try await exclusively { try await startStored() }
-    }
-
-    private func startStored() async throws {
         let records = try await store.integrations(tenant: nil)
         for record in records where SecretBox.containsSealed(record.config) {
             guard let library = plugins[record.pluginID] else { continue }
             _ = try secrets.open(record.config, paths: library.manifest.configSchema.secretPaths, scope: scope(record.tenantID, record.pluginID))
         }
-        for record in records where record.isEnabled { await activateLogging(record) }
+        for record in records where record.isEnabled {
+            await exclusively(Key(tenant: record.tenantID, plugin: record.pluginID)) { await activateLogging(record) }
+        }
     }
 
     /// Applies what other servers of the cluster changed since this one last applied each integration:
     /// starts, reconfigures or stops instances.
     public func resync() async throws {
-        try await exclusively { try await resyncStored() }
-    }
-
-    private func resyncStored() async throws {
+        // The list finds what looks changed; each such integration is read again once its own changes
+        // are done, so that a configure that ran meanwhile is not undone by the older list.
         var stored: Set<Key> = []
+        var changed: [Key] = []
         for record in try await store.integrations(tenant: nil) {
             let key = Key(tenant: record.tenantID, plugin: record.pluginID)
             stored.insert(key)
             if let last = applied[key], last.isEnabled == record.isEnabled, last.config == record.config { continue }
-            if record.isEnabled {
-                await activateLogging(record)
-            } else {
-                await deactivate(key)
-                failures[key] = nil
-                applied[key] = (record.isEnabled, record.config)
-            }
+            changed.append(key)
         }
-        for key in Set(running.keys).subtracting(stored) { await deactivate(key) }
+        for key in changed + running.keys.filter({ !stored.contains($0) }) {
+            try await exclusively(key) { try await resync(key) }
+        }
+    }
+
+    /// Applies the stored state of one integration, if this server has not applied it yet.
+    private func resync(_ key: Key) async throws {
+        guard let record = try await store.integration(tenant: key.tenant, plugin: key.plugin) else {
+            await deactivate(key)
+            return
+        }
+        if let last = applied[key], last.isEnabled == record.isEnabled, last.config == record.config { return }
+        if record.isEnabled {
+            await activateLogging(record)
+        } else {
+            await deactivate(key)
+            failures[key] = nil
+            applied[key] = (record.isEnabled, record.config)
+        }
     }
 
     /// Activates a stored enabled integration; a failure is kept for its view and logged, and tried
@@ -196,18 +205,27 @@ public actor IntegrationManager {
 
     /// Stops deliveries and destroys every instance.
     public func shutdown() async {
-        await exclusively {
-            for key in Array(running.keys) { await deactivate(key) }
+        for key in Array(running.keys) {
+            await exclusively(key) { await deactivate(key) }
         }
     }
 
-    /// Runs `change` once no other change of `running` is under way; the next waiting one follows it.
-    private func exclusively<T>(_ change: () async throws -> T) async rethrows -> T {
-        while isChanging { await withCheckedContinuation { waitingToChange.append($0) } }
-        isChanging = true
+    /// Runs `change` of `key`'s integration once its earlier changes are done; the turn then passes to
+    /// the next waiting change, in the order they came.
+    private func exclusively<T>(_ key: Key, _ change: () async throws -> T) async rethrows -> T {
+        if changing[key] == nil {
+            changing[key] = []
+        } else {
+            await withCheckedContinuation { changing[key, default: []].append($0) }
+        }
         defer {
-            isChanging = false
-            if !waitingToChange.isEmpty { waitingToChange.removeFirst().resume() }
+            if var waiting = changing[key], !waiting.isEmpty {
+                let next = waiting.removeFirst()
+                changing[key] = waiting
+                next.resume()
+            } else {
+                changing[key] = nil
+            }
         }
         return try await change()
     }
@@ -255,7 +273,9 @@ public actor IntegrationManager {
     ///   `secret_key_missing` when secrets need a key that is not configured.
     @discardableResult
     public func configure(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue?) async throws -> IntegrationView {
-        try await exclusively { try await configureStored(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: config) }
+        try await exclusively(Key(tenant: tenant, plugin: plugin)) {
+            try await configureStored(tenant: tenant, plugin: plugin, isEnabled: isEnabled, config: config)
+        }
     }
 
     private func configureStored(tenant: String, plugin: String, isEnabled: Bool, config: JSONValue?) async throws -> IntegrationView {
@@ -292,7 +312,7 @@ public actor IntegrationManager {
 
     /// Disables `tenant`'s integration with `plugin`, keeping its config and cursor.
     public func disable(tenant: String, plugin: String) async throws {
-        try await exclusively { try await disableStored(tenant: tenant, plugin: plugin) }
+        try await exclusively(Key(tenant: tenant, plugin: plugin)) { try await disableStored(tenant: tenant, plugin: plugin) }
     }
 
     private func disableStored(tenant: String, plugin: String) async throws {
