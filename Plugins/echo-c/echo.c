@@ -2,10 +2,10 @@
  * echo-c: the example plugin in C.
  *
  * Logs every event it receives, records it in the tenant's key-value space (one "state" document:
- * "count", the "last" seq and the last 64 "type:seq" entries in "seen"; an event delivered again is
- * recognised by its seq and recorded once), counts it as a metric, and answers three calls:
+ * "count" and the last 64 "type:seq" entries in "seen"; an event delivered again is found there and
+ * recorded once), counts it as a metric, and answers three calls:
  *   echo.ping         -> {"pong":true,"tenant_id":...,"label":...,"args":<args>}
- *   echo.state        -> {"count":N,"last":SEQ,"seen":[...]}
+ *   echo.state        -> {"count":N,"seen":[...]}
  *   echo.check_token  {"token":"..."} -> {"match":true|false}   (compares with the secret config field)
  *
  * JSON is read and written with switchboard_json.h, the helper beside the ABI header.
@@ -139,24 +139,32 @@ static char *kv_read(const sb_host *host, const char *key, const char *fallback,
     return text;
 }
 
-/* The recorded state, one kv document so that it changes in one write: {"count":N,"last":SEQ,"seen":[...]}. */
-static const char empty_state[] = "{\"count\":0,\"last\":0,\"seen\":[]}";
+/* The recorded state, one kv document so that it changes in one write: {"count":N,"seen":[...]}. */
+static const char empty_state[] = "{\"count\":0,\"seen\":[]}";
 
-/* The next state after `state` records `entry` for `seq`: the last 64 entries are kept. NULL when the
- * state is not one this plugin wrote or memory runs out. Sets *recorded when `seq` is not after the
- * last recorded one: delivery is at least once, so an event can come again after a timeout. */
-static char *next_state(const char *state, const char *entry, long long seq, int *recorded) {
+/* The next state after `state` records `entry`: the last 64 entries are kept. NULL when the state is
+ * not one this plugin wrote or memory runs out. Sets *recorded when `entry` is among the entries
+ * already: delivery is at least once, so an event can come again (after a timeout or a restart). It
+ * is looked for rather than compared with the newest seq: a parked event retried later comes after
+ * newer ones. */
+static char *next_state(const char *state, const char *entry, int *recorded) {
     sb_json_token tokens[TOKENS];
     sb_json doc;
-    int64_t count = 0, last = 0;
+    int64_t count = 0;
     if (sb_json_parse(&doc, state, strlen(state), tokens, TOKENS) < 0) return NULL;
     int seen = sb_json_get(&doc, 0, "seen");
-    if (!sb_json_int64(&doc, sb_json_get(&doc, 0, "count"), &count) || !sb_json_int64(&doc, sb_json_get(&doc, 0, "last"), &last)
-        || sb_json_type_of(&doc, seen) != SB_JSON_ARRAY || count < 0 || count == INT64_MAX) return NULL;
-    *recorded = seq <= last;
-    if (*recorded) return NULL;
+    if (!sb_json_int64(&doc, sb_json_get(&doc, 0, "count"), &count) || sb_json_type_of(&doc, seen) != SB_JSON_ARRAY || count < 0
+        || count == INT64_MAX) return NULL;
+    char text[160];
+    for (int position = 0, at = seen + 1; position < doc.tokens[seen].size; position++, at = doc.tokens[at].next) {
+        if (sb_json_string(&doc, at, text, sizeof text) >= 0 && strcmp(text, entry) == 0) {
+            *recorded = 1;
+            return NULL;
+        }
+    }
     int first = doc.tokens[seen].size >= 64 ? doc.tokens[seen].size - 63 : 0;
-    size_t size = doc.tokens[seen].end - doc.tokens[seen].start + strlen(entry) + 96;
+    /* The kept entries as they are, the new one escaped (at most 6 bytes a byte), count and punctuation. */
+    size_t size = doc.tokens[seen].end - doc.tokens[seen].start + 6 * strlen(entry) + 64;
     char *out = malloc(size + 1); /* and the NUL */
     if (out == NULL) return NULL;
     sb_json_writer w;
@@ -165,9 +173,6 @@ static char *next_state(const char *state, const char *entry, long long seq, int
     sb_json_key(&w, "count");
     char number[32];
     snprintf(number, sizeof number, "%lld", (long long)count + 1);
-    sb_json_write_raw(&w, number, strlen(number));
-    sb_json_key(&w, "last");
-    snprintf(number, sizeof number, "%lld", seq);
     sb_json_write_raw(&w, number, strlen(number));
     sb_json_key(&w, "seen");
     sb_json_begin_array(&w);
@@ -188,7 +193,8 @@ static char *next_state(const char *state, const char *entry, long long seq, int
     return out;
 }
 
-static sb_status record(sb_instance *instance, const char *type, long long seq) {
+/* Records the event once; *added says whether this delivery added it. */
+static sb_status record(sb_instance *instance, const char *type, long long seq, int *added) {
     char entry[160];
     snprintf(entry, sizeof entry, "%s:%lld", type, seq);
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -196,13 +202,16 @@ static sb_status record(sb_instance *instance, const char *type, long long seq) 
         char *state = kv_read(instance->host, "state", empty_state, &version);
         if (state == NULL) return SB_UNAVAILABLE;
         int recorded = 0;
-        char *next = next_state(state, entry, seq, &recorded);
+        char *next = next_state(state, entry, &recorded);
         free(state);
         if (recorded) return SB_OK;
         if (next == NULL) return SB_INTERNAL;
         sb_status status = host_api->kv_put(instance->host, str("state"), str(next), version, NULL);
         free(next);
-        if (status != SB_CONFLICT) return status;
+        if (status != SB_CONFLICT) {
+            *added = status == SB_OK;
+            return status;
+        }
     }
     return SB_UNAVAILABLE;
 }
@@ -215,9 +224,10 @@ static sb_status on_event(sb_instance *instance, sb_str event_json) {
         return SB_INVALID;
     }
     host_api->log(instance->host, SB_LOG_DEBUG, str(type));
-    sb_status status = record(instance, type, seq);
+    int added = 0;
+    sb_status status = record(instance, type, seq, &added);
     free(type);
-    if (status == SB_OK) host_api->metric_counter(instance->host, str("echo_events_total"), 1);
+    if (added) host_api->metric_counter(instance->host, str("echo_events_total"), 1);
     return status;
 }
 

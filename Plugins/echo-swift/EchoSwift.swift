@@ -1,7 +1,7 @@
 // echo-swift: the example plugin in Swift, built as a SwiftPM dynamic library with `@_cdecl` entry points.
 //
-// Like echo-c it records each event once in the tenant's key-value space (one "state" document: "count",
-// the "last" seq and the last 64 "type:seq" entries in "seen") and answers `echo.ping` and `echo.state`; `echo.ping` answers asynchronously
+// Like echo-c it records each event once in the tenant's key-value space (one "state" document: "count"
+// and the last 64 "type:seq" entries in "seen") and answers `echo.ping` and `echo.state`; `echo.ping` answers asynchronously
 // (SB_PENDING, then the host's `complete` from another thread) to show that path.
 import CSwitchboardPlugin
 import Dispatch
@@ -82,19 +82,21 @@ private func write(_ context: OpaquePointer, _ key: String, _ value: String, exp
 }
 
 /// The recorded state when nothing is: one kv document, so that it changes in one write.
-private let emptyState = #"{"count":0,"last":0,"seen":[]}"#
+private let emptyState = #"{"count":0,"seen":[]}"#
 
-/// Records `type:seq` unless `seq` is not after the last recorded one: delivery is at least once, so an
-/// event can come again after a timeout.
+/// Records `type:seq` unless it is among the recorded entries: delivery is at least once, so an event can
+/// come again (after a timeout or a restart). It is looked for rather than compared with the newest seq:
+/// a parked event retried later comes after newer ones.
 private func record(_ instance: Instance, type: String, seq: Int) -> sb_status {
+    let entry = "\(type):\(seq)"
     for _ in 0..<8 {
         guard let stored = read(instance.context, "state") else { return SB_UNAVAILABLE }
         let text = stored.value ?? emptyState
-        guard let state = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let count = state["count"] as? Int, let last = state["last"] as? Int,
+        guard let state = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let count = state["count"] as? Int,
             let seen = state["seen"] as? [String], count >= 0, count < Int.max
         else { return SB_INTERNAL }
-        if seq <= last { return SB_OK }
-        let next = json(["count": count + 1, "last": seq, "seen": Array((seen + ["\(type):\(seq)"]).suffix(64))] as [String: Any])
+        if seen.contains(entry) { return SB_OK }
+        let next = json(["count": count + 1, "seen": Array((seen + [entry]).suffix(64))] as [String: Any])
         let status = write(instance.context, "state", next, expected: stored.version)
         if status != SB_CONFLICT { return status }
     }
