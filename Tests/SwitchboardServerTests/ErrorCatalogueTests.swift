@@ -45,10 +45,16 @@ import Testing
         ]
         let statuses: [String: HTTPResponse.Status] = [
             "badRequest": .badRequest, "unauthorized": .unauthorized, "forbidden": .forbidden, "notFound": .notFound,
-            "contentTooLarge": .contentTooLarge, "unprocessableContent": .unprocessableContent, "upgradeRequired": .upgradeRequired,
+            "methodNotAllowed": .methodNotAllowed, "conflict": .conflict, "gone": .gone, "preconditionFailed": .preconditionFailed,
+            "contentTooLarge": .contentTooLarge, "unsupportedMediaType": .unsupportedMediaType, "unprocessableContent": .unprocessableContent,
+            "upgradeRequired": .upgradeRequired, "preconditionRequired": .preconditionRequired, "tooManyRequests": .tooManyRequests,
             "internalServerError": .internalServerError, "badGateway": .badGateway, "serviceUnavailable": .serviceUnavailable,
+            "gatewayTimeout": .gatewayTimeout, "notAcceptable": .notAcceptable,
         ]
-        let entries = Dictionary(uniqueKeysWithValues: ErrorCatalogue.entries.filter(\.isProblem).map { ($0.code, $0.status.split(separator: ", ").map(String.init)) })
+        let entries = Dictionary(
+            ErrorCatalogue.entries.filter(\.isProblem).map { ($0.code, $0.status.split(separator: ", ").map(String.init)) },
+            uniquingKeysWith: +
+        )
         var checked = 0
         let files = try #require(FileManager.default.enumerator(at: Self.repository.appendingPathComponent("Sources"), includingPropertiesForKeys: nil))
         for case let file as URL in files where file.pathExtension == "swift" {
@@ -58,8 +64,14 @@ import Testing
                 let status = kinds[String(match.output.1)].map { Problem(SwitchboardError(kind: $0, code: "x", detail: "")).status }
                 thrown.append((String(match.output.2), status, "kind .\(match.output.1)"))
             }
-            for match in text.matches(of: /Problem\(status: \.(\w+), code: "([a-z_]+)"/) {
+            for match in text.matches(of: /Problem\(\s*status: \.(\w+),\s*code: "([a-z_]+)"/) {
                 thrown.append((String(match.output.2), statuses[String(match.output.1)]?.code, "status .\(match.output.1)"))
+            }
+            for match in text.matches(of: /Problem\.badRequest\(code: "([a-z_]+)"/) {
+                thrown.append((String(match.output.1), 400, "Problem.badRequest"))
+            }
+            for match in text.matches(of: /Problem\.rateLimited\([^)]*code: "([a-z_]+)"/) {
+                thrown.append((String(match.output.1), 429, "Problem.rateLimited"))
             }
             for (code, status, source) in thrown {
                 guard let listed = entries[code] else { continue }
