@@ -16,6 +16,9 @@ public struct CircuitBreaker: Sendable, Equatable {
             case .halfOpen: "half_open"
             }
         }
+
+        /// Every state's name.
+        public static let names = [State.closed, .open(until: .now), .halfOpen].map(\.name)
     }
 
     public private(set) var state: State = .closed

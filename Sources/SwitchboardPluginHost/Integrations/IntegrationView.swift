@@ -9,6 +9,18 @@ public struct IntegrationView: Encodable, Sendable {
         case running
         /// Enabled, but no instance: the reason (e.g. the plugin refused the stored config at start).
         case failed(String)
+
+        /// `disabled`, `running` or `failed`.
+        public var name: String {
+            switch self {
+            case .disabled: "disabled"
+            case .running: "running"
+            case .failed: "failed"
+            }
+        }
+
+        /// Every state's name.
+        public static let names = [State.disabled, .running, .failed("")].map(\.name)
     }
 
     public let manifest: PluginManifest
@@ -49,13 +61,8 @@ public struct IntegrationView: Encodable, Sendable {
         try container.encode(isEnabled, forKey: .enabled)
         try container.encode(config, forKey: .config)
         try container.encode(cursor, forKey: .cursor)
-        switch state {
-        case .disabled: try container.encode("disabled", forKey: .state)
-        case .running: try container.encode("running", forKey: .state)
-        case .failed(let reason):
-            try container.encode("failed", forKey: .state)
-            try container.encode(reason, forKey: .error)
-        }
+        try container.encode(state.name, forKey: .state)
+        if case .failed(let reason) = state { try container.encode(reason, forKey: .error) }
         if let health {
             // An instance that answers its health check but parked events is degraded: it says which.
             var fields: [String: JSONValue] = [

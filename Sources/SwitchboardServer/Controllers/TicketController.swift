@@ -138,19 +138,26 @@ struct TicketController {
                 }
                 let syncedAt = try change.updateTime?.seconds(in: ticket.timeZone, field: "update_time")
                 let applied = syncedAt.map { $0 >= (ticket.syncedAt ?? $0) } ?? true
-                results.append(SyncResult(ticketID: id, outcome: applied ? "applied" : "stale", ticket: ticket, error: nil))
+                results.append(SyncResult(ticketID: id, outcome: applied ? .applied : .stale, ticket: ticket, error: nil))
             } catch let error as SwitchboardError where error.kind == .notFound {
-                results.append(SyncResult(ticketID: id, outcome: "not_found", ticket: nil, error: nil))
+                results.append(SyncResult(ticketID: id, outcome: .notFound, ticket: nil, error: nil))
             } catch let error as SwitchboardError where error.kind == .invalidInput {
-                results.append(SyncResult(ticketID: id, outcome: "invalid", ticket: nil, error: error))
+                results.append(SyncResult(ticketID: id, outcome: .invalid, ticket: nil, error: error))
             }
         }
         return try .json(["results": results])
     }
 
     struct SyncResult: Encodable {
+        /// Applied; older than the ticket's last sync (`update_time`), so not applied; no such ticket;
+        /// refused (`error` says why).
+        enum Outcome: String, CaseIterable {
+            case applied, stale, invalid
+            case notFound = "not_found"
+        }
+
         let ticketID: String
-        let outcome: String
+        let outcome: Outcome
         let ticket: Ticket?
         let error: SwitchboardError?
 
@@ -162,7 +169,7 @@ struct TicketController {
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(ticketID, forKey: .ticketID)
-            try container.encode(outcome, forKey: .outcome)
+            try container.encode(outcome.rawValue, forKey: .outcome)
             try container.encode(ticket, forKey: .ticket)
             try container.encode(error.map { ["code": $0.code, "detail": $0.detail, "field": $0.field] }, forKey: .error)
         }

@@ -13,10 +13,12 @@ enum OpenAPIDocument {
     static let enumerations: [String: [String]] = [
         "AgentRole": Agent.Role.allCases.map(\.rawValue),
         "AgentStatus": Agent.Status.allCases.map(\.rawValue),
+        "BreakerState": CircuitBreaker.State.names,
         "ConversationStatus": Conversation.Status.allCases.map(\.rawValue),
         "DeliveryStatus": WebhookDelivery.Status.all.map(\.name),
         "ErrorCode": ErrorCatalogue.entries.filter(\.isProblem).map(\.code),
         "Granularity": ReportQuery.Granularity.all.map(\.name),
+        "IntegrationState": IntegrationView.State.names,
         "PluginCapability": PluginManifest.Capability.all.map(\.name),
         "Role": Role.all.map(\.name),
         "Scope": Scope.all.map(\.name),
@@ -24,7 +26,9 @@ enum OpenAPIDocument {
         "StatisticType": StatisticType.all.map(\.name),
         "TicketPriority": Ticket.Priority.allCases.map(\.rawValue),
         "TicketStatus": Ticket.Status.allCases.map(\.rawValue),
+        "TicketSyncOutcome": TicketController.SyncResult.Outcome.allCases.map(\.rawValue),
         "TimeZone": TenantSettings.zoneNames,
+        "TokenAlgorithm": TokenIssuer.Kind.all.flatMap(TokenIssuer.allowedAlgorithms(for:)),
         "TokenIssuerKind": TokenIssuer.Kind.all.map(\.name),
     ]
 
