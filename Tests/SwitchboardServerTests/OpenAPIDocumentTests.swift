@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
 import SwitchboardPluginHost
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardServer
@@ -64,6 +65,50 @@ import Testing
         #expect(schemas?["TenantSettings"]?["properties"]?["time_zone"]?["enum"]?.array.count == TenantSettings.zoneNames.count)
         let oauthScopes = document["components"]?["securitySchemes"]?["oauth2"]?["flows"]?["clientCredentials"]?["scopes"]
         #expect(oauthScopes == .object(Dictionary(uniqueKeysWithValues: Scope.all.map { ($0.name, JSONValue.string($0.name)) })))
+    }
+
+    /// A route's JSON body and the document's request schema name the same fields, and the schema allows
+    /// `null` exactly where the body gives it a meaning; every JSON request body the document shows is
+    /// one a route declares (but the statistics push, read field by field against the registered types).
+    @Test func requestSchemasNameExactlyTheFieldsTheirRoutesDecode() async throws {
+        let server = try await TestServer.make()
+        let registry = RouteRegistry()
+        try await server.run(registry: registry) { _ in }
+        let document = try JSONValue(parsing: String(decoding: OpenAPIDocument.render(routes: registry.routes), as: UTF8.self))
+        let schemas = document["components"]?["schemas"]
+        /// The object schemas a request schema is made of: through `$ref`, `oneOf`/`anyOf`/`allOf` and arrays' items.
+        func objects(_ schema: JSONValue?) -> [[String: JSONValue]] {
+            guard case .object(let object)? = schema else { return [] }
+            if case .string(let reference)? = object["$ref"] {
+                return objects(schemas?[String(reference.dropFirst("#/components/schemas/".count))])
+            }
+            let parts = ["oneOf", "anyOf", "allOf"].flatMap { object[$0]?.array ?? [] }.flatMap { objects($0) } + objects(object["items"])
+            guard case .object(let properties)? = object["properties"] else { return parts }
+            return parts + [properties]
+        }
+        func allowsNull(_ schema: JSONValue?) -> Bool {
+            guard case .object(let object)? = schema else { return false }
+            if object["type"] == .string("null") || object["type"]?.array.contains(.string("null")) == true { return true }
+            return ["oneOf", "anyOf"].contains { (object[$0]?.array ?? []).contains(where: allowsNull) }
+        }
+        var declared = Set<String>()
+        for route in registry.routes {
+            guard let body = route.body else { continue }
+            let name = "\(route.method) \(route.path)"
+            declared.insert(name)
+            let schema = document["paths"]?[route.path]?[route.method.lowercased()]?["requestBody"]?["content"]?["application/json"]?["schema"]
+            let properties = objects(schema).reduce(into: [String: JSONValue]()) { $0.merge($1) { first, _ in first } }
+            #expect(Set(properties.keys) == body.fields, "\(name): the document's fields, then the body's")
+            #expect(Set(properties.filter { allowsNull($0.value) }.keys) == body.nullableFields, "\(name): fields that may be null")
+        }
+        var documented = Set<String>()
+        guard case .object(let paths)? = document["paths"] else { throw TestSetupError("the document has no paths") }
+        for case let (path, .object(item)) in paths {
+            for (method, operation) in item where operation["requestBody"]?["content"]?["application/json"] != nil {
+                documented.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        #expect(documented.subtracting(declared) == ["POST /api/v1/statistics/push"])
     }
 
     /// Two starts serve the same bytes (no key order left to a dictionary's per-process hashing), and

@@ -9,10 +9,10 @@ struct APIKeyController {
     let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/api-keys", scope: .keysManage, use: create)
+        routes.on(.post, "/api-keys", scope: .keysManage, body: Body.self, use: create)
         routes.on(.get, "/api-keys", scope: .keysManage, use: list)
         routes.on(.get, "/api-keys/{id}", scope: .keysManage, use: get)
-        routes.on(.put, "/api-keys/{id}", scope: .keysManage, use: update)
+        routes.on(.put, "/api-keys/{id}", scope: .keysManage, body: Body.self, use: update)
         routes.on(.post, "/api-keys/{id}/rotate", scope: .keysManage, use: rotate)
         routes.on(.delete, "/api-keys/{id}", scope: .keysManage, use: revoke)
     }

@@ -8,10 +8,10 @@ struct AgentController {
     let representations: RepresentationCache
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/agents", scope: .agentsWrite, use: create)
+        routes.on(.post, "/agents", scope: .agentsWrite, body: Body.self, use: create)
         routes.on(.get, "/agents", scope: .agentsRead, use: list)
         routes.on(.get, "/agents/{id}", scope: .agentsRead, use: get)
-        routes.on(.put, "/agents/{id}", scope: .agentsWrite, use: update)
+        routes.on(.put, "/agents/{id}", scope: .agentsWrite, body: Body.self, use: update)
         routes.on(.delete, "/agents/{id}", scope: .agentsWrite, use: delete)
     }
 

@@ -9,15 +9,15 @@ struct ConversationController {
     let representations: RepresentationCache
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/conversations", scope: .conversationsWrite, use: create)
+        routes.on(.post, "/conversations", scope: .conversationsWrite, body: Body.self, use: create)
         routes.on(.get, "/conversations", scope: .conversationsRead, use: list)
         routes.on(.get, "/conversations/{id}", scope: .conversationsRead, use: get)
-        routes.on(.put, "/conversations/{id}", scope: .conversationsWrite, use: update)
+        routes.on(.put, "/conversations/{id}", scope: .conversationsWrite, body: ChangesBody.self, use: update)
         routes.on(.delete, "/conversations/{id}", scope: .conversationsWrite, use: end)
         routes.on(.get, "/conversations/{id}/messages", scope: .messagesRead, use: messages)
     }
 
-    /// The body of POST (where `visitor_id` is required) and PUT (where `agent_id: null` unassigns).
+    /// The body of POST (`visitor_id` required).
     struct Body: StrictBody {
         var visitorID: String?
         var agentID: ConversationChanges.Assignment
@@ -37,15 +37,32 @@ struct ConversationController {
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             visitorID = try container.decodeIfPresent(String.self, forKey: .visitorID)
-            if !container.contains(.agentID) {
-                agentID = .keep
-            } else if try container.decodeNil(forKey: .agentID) {
-                agentID = .unassign
-            } else {
-                agentID = .assign(try container.decode(String.self, forKey: .agentID))
-            }
+            agentID = try container.decodeAssignment(forKey: .agentID)
             status = try container.decodeIfPresent(Conversation.Status.self, forKey: .status)
             channel = try container.decodeIfPresent(String.self, forKey: .channel)
+            subject = try container.decodeIfPresent(String.self, forKey: .subject)
+            metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)
+        }
+    }
+
+    /// The body of PUT: what may change after the conversation was created (`agent_id: null` unassigns).
+    struct ChangesBody: StrictBody {
+        var agentID: ConversationChanges.Assignment
+        var status: Conversation.Status?
+        var subject: String?
+        var metadata: [String: JSONValue]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case status, subject, metadata
+            case agentID = "agent_id"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
+        static let nullableFields: Set<String> = ["agent_id"]
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            agentID = try container.decodeAssignment(forKey: .agentID)
+            status = try container.decodeIfPresent(Conversation.Status.self, forKey: .status)
             subject = try container.decodeIfPresent(String.self, forKey: .subject)
             metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)
         }
@@ -95,11 +112,7 @@ struct ConversationController {
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try await load(context).id
         let expected = try ETag.expectedVersion(request)
-        let input = try await CollectedBody.collect(request, context: context).decode(Body.self)
-        guard input.visitorID == nil, input.channel == nil else {
-            let field = input.visitorID != nil ? "visitor_id" : "channel"
-            throw SwitchboardError.invalidField(field, "The field '\(field)' cannot change after the conversation was created.")
-        }
+        let input = try await CollectedBody.collect(request, context: context).decode(ChangesBody.self)
         let changes = ConversationChanges(status: input.status, assignment: input.agentID, subject: input.subject, metadata: input.metadata)
         return try await responder.respond(.updateConversation(id: id, changes, expectedVersion: expected), request: request, context: context)
     }
@@ -118,5 +131,13 @@ struct ConversationController {
 
     private func load(_ context: AppRequestContext) async throws -> Conversation {
         try await permissions.conversation(try context.parameters.require("id"), for: context.requirePrincipal)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An agent assignment: absent keeps it, `null` unassigns, an id assigns.
+    fileprivate func decodeAssignment(forKey key: Key) throws -> ConversationChanges.Assignment {
+        guard contains(key) else { return .keep }
+        return try decodeNil(forKey: key) ? .unassign : .assign(try decode(String.self, forKey: key))
     }
 }

@@ -10,13 +10,13 @@ struct CustomerController {
     let lookup: CustomerLookup
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/customers", scope: .customersWrite, use: upsert)
+        routes.on(.post, "/customers", scope: .customersWrite, body: Body.self, use: upsert)
         routes.on(.get, "/customers", scope: .customersRead, use: list)
         routes.on(.get, "/customers/{id}", scope: .customersRead, use: get)
-        routes.on(.put, "/customers/{id}", scope: .customersWrite, use: update)
+        routes.on(.put, "/customers/{id}", scope: .customersWrite, body: Body.self, use: update)
         routes.on(.delete, "/customers/{id}", scope: .customersWrite, use: delete)
         routes.on(.get, "/customers/{id}/orders", scope: .customersRead, use: orders)
-        routes.on(.post, "/orders", scope: .customersWrite, use: upsertOrder)
+        routes.on(.post, "/orders", scope: .customersWrite, body: OrderBody.self, use: upsertOrder)
         routes.on(.get, "/orders/{id}", scope: .customersRead, use: order)
         routes.on(.get, "/conversations/{id}/customer", scope: .customersRead, use: conversationCustomer)
     }

@@ -16,9 +16,9 @@ struct IntegrationController {
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/integrations", scope: .integrationsManage, use: list)
         routes.on(.get, "/integrations/{plugin}", scope: .integrationsManage, use: get)
-        routes.on(.put, "/integrations/{plugin}", scope: .integrationsManage, use: put)
+        routes.on(.put, "/integrations/{plugin}", scope: .integrationsManage, body: Settings.self, use: put)
         routes.on(.delete, "/integrations/{plugin}", scope: .integrationsManage, use: delete)
-        routes.on(.post, "/integrations/{plugin}/call", scope: .integrationsManage, use: call)
+        routes.on(.post, "/integrations/{plugin}/call", scope: .integrationsManage, body: Call.self, use: call)
         routes.on(.get, "/integrations/{plugin}/parked", scope: .integrationsManage, use: parked)
         routes.on(.post, "/integrations/{plugin}/parked/{seq}/retry", scope: .integrationsManage, use: retryParked)
         routes.on(.delete, "/integrations/{plugin}/parked/{seq}", scope: .integrationsManage, use: dropParked)

@@ -8,9 +8,9 @@ struct MessageController {
     let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/messages", scope: .messagesWrite, use: create)
+        routes.on(.post, "/messages", scope: .messagesWrite, body: CreateBody.self, use: create)
         routes.on(.get, "/messages/{id}", scope: .messagesRead, use: get)
-        routes.on(.put, "/messages/{id}", scope: .messagesWrite, use: update)
+        routes.on(.put, "/messages/{id}", scope: .messagesWrite, body: UpdateBody.self, use: update)
         routes.on(.delete, "/messages/{id}", scope: .messagesWrite, use: delete)
     }
 

@@ -10,7 +10,7 @@ struct OAuthClientController {
     let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/oauth-clients", scope: .keysManage, use: create)
+        routes.on(.post, "/oauth-clients", scope: .keysManage, body: Body.self, use: create)
         routes.on(.get, "/oauth-clients", scope: .keysManage, use: list)
         routes.on(.delete, "/oauth-clients/{id}", scope: .keysManage, use: revoke)
     }

@@ -10,7 +10,7 @@ struct SecurityController {
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/security", scope: .admin, use: get)
-        routes.on(.put, "/security", scope: .admin, use: put)
+        routes.on(.put, "/security", scope: .admin, body: Body.self, use: put)
         routes.on(.get, "/audit-events", scope: .admin, use: auditEvents)
     }
 

@@ -9,7 +9,7 @@ struct SettingsController {
 
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.get, "/settings", scope: .admin, use: get)
-        routes.on(.put, "/settings", scope: .admin, use: put)
+        routes.on(.put, "/settings", scope: .admin, body: Body.self, use: put)
     }
 
     /// PUT's body: each field replaces the current value when present.

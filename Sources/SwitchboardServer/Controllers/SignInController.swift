@@ -16,7 +16,7 @@ struct SignInController {
     func addRoutes(to routes: DocumentedRoutes) {
         routes.on(.post, "/auth/token", scope: .agentsRead, use: token)
         routes.on(.delete, "/auth/token", scope: .agentsRead, use: signOut)
-        routes.on(.post, "/auth/revoke", scope: .keysManage, use: revoke)
+        routes.on(.post, "/auth/revoke", scope: .keysManage, body: RevokeBody.self, use: revoke)
     }
 
     struct RevokeBody: StrictBody {

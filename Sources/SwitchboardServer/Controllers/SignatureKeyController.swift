@@ -10,7 +10,7 @@ struct SignatureKeyController {
     let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/api-keys/{id}/signature-keys", scope: .keysManage, use: create)
+        routes.on(.post, "/api-keys/{id}/signature-keys", scope: .keysManage, body: Body.self, use: create)
         routes.on(.get, "/api-keys/{id}/signature-keys", scope: .keysManage, use: list)
         routes.on(.delete, "/api-keys/{id}/signature-keys/{keyid}", scope: .keysManage, use: delete)
     }

@@ -17,11 +17,11 @@ struct TicketController {
     let ticketing: TicketingService
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/tickets", scope: .ticketsWrite, use: create)
+        routes.on(.post, "/tickets", scope: .ticketsWrite, body: Body.self, use: create)
         routes.on(.get, "/tickets", scope: .ticketsRead, use: list)
         routes.on(.get, "/tickets/{id}", scope: .ticketsRead, use: get)
-        routes.on(.put, "/tickets/{id}", scope: .ticketsWrite, use: update)
-        routes.on(.post, "/tickets/sync", scope: .ticketsWrite, use: sync)
+        routes.on(.put, "/tickets/{id}", scope: .ticketsWrite, body: ChangesBody.self, use: update)
+        routes.on(.post, "/tickets/sync", scope: .ticketsWrite, body: ChangesBody.self, use: sync)
     }
 
     struct Body: StrictBody {

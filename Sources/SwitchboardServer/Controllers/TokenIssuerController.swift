@@ -13,7 +13,7 @@ struct TokenIssuerController {
     let allowsHTTP: Bool
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/token-issuers", scope: .admin, use: create)
+        routes.on(.post, "/token-issuers", scope: .admin, body: Body.self, use: create)
         routes.on(.get, "/token-issuers", scope: .admin, use: list)
         routes.on(.delete, "/token-issuers/{id}", scope: .admin, use: delete)
     }

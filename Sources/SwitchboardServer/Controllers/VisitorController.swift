@@ -8,7 +8,7 @@ struct VisitorController {
     let permissions: DataPermissions
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/visitors", scope: .conversationsWrite, use: create)
+        routes.on(.post, "/visitors", scope: .conversationsWrite, body: Body.self, use: create)
         routes.on(.get, "/visitors/{id}", scope: .conversationsRead, use: get)
     }
 

@@ -13,16 +13,16 @@ struct WebhookController {
     let audit: AuditRecorder
 
     func addRoutes(to routes: DocumentedRoutes) {
-        routes.on(.post, "/webhooks", scope: .webhooksManage, use: create)
+        routes.on(.post, "/webhooks", scope: .webhooksManage, body: Body.self, use: create)
         routes.on(.get, "/webhooks", scope: .webhooksManage, use: list)
         routes.on(.get, "/webhooks/{id}", scope: .webhooksManage, use: get)
-        routes.on(.put, "/webhooks/{id}", scope: .webhooksManage, use: update)
+        routes.on(.put, "/webhooks/{id}", scope: .webhooksManage, body: Body.self, use: update)
         routes.on(.delete, "/webhooks/{id}", scope: .webhooksManage, use: delete)
         routes.on(.post, "/webhooks/{id}/rotate-secret", scope: .webhooksManage, use: rotate)
         routes.on(.post, "/webhooks/{id}/test", scope: .webhooksManage, use: test)
         routes.on(.get, "/webhooks/{id}/deliveries", scope: .webhooksManage, use: deliveries)
         routes.on(.post, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", scope: .webhooksManage, use: redeliver)
-        routes.on(.post, "/webhooks/{id}/replay", scope: .webhooksManage, use: replay)
+        routes.on(.post, "/webhooks/{id}/replay", scope: .webhooksManage, body: Replay.self, use: replay)
     }
 
     /// The body of POST (`url` and `events` required) and PUT (every field optional).

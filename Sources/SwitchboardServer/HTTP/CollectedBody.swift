@@ -5,7 +5,7 @@ import NIOCore
 import SwitchboardCore
 
 /// A request body type whose JSON may hold only the fields it names.
-protocol StrictBody: Decodable {
+package protocol StrictBody: Decodable {
     /// The JSON field names the type accepts.
     static var fields: Set<String> { get }
     /// The fields for which `null` means something (clearing a value); any other field sent as `null`
@@ -14,7 +14,7 @@ protocol StrictBody: Decodable {
 }
 
 extension StrictBody {
-    static var nullableFields: Set<String> { [] }
+    package static var nullableFields: Set<String> { [] }
 }
 
 /// A collected request body, decoded strictly and fingerprinted for idempotency.

@@ -4,11 +4,19 @@ import SwitchboardCore
 /// The routes an application serves, recorded as they are added so the OpenAPI document can be checked against them.
 public final class RouteRegistry: @unchecked Sendable {
     // @unchecked: written only while the router is built, on one task, and read after the build returned.
-    /// One route: method, OpenAPI-style path (`/api/v1/agents/{id}`) and the scope it requires, if any.
+    /// One route: method, OpenAPI-style path (`/api/v1/agents/{id}`), the scope it requires, if any, and
+    /// the JSON body it decodes, if any.
     public struct Route: Hashable, Sendable {
         public let method: String
         public let path: String
         public let scope: Scope?
+        public let body: Body?
+    }
+
+    /// The fields of a JSON body a route decodes, and those for which `null` means something.
+    public struct Body: Hashable, Sendable {
+        public let fields: Set<String>
+        public let nullableFields: Set<String>
     }
 
     /// Every route added so far.
@@ -17,8 +25,8 @@ public final class RouteRegistry: @unchecked Sendable {
     /// Creates an empty registry.
     public init() {}
 
-    func add(_ method: HTTPRequest.Method, _ path: String, scope: Scope?) {
-        routes.append(Route(method: method.rawValue, path: path, scope: scope))
+    func add(_ method: HTTPRequest.Method, _ path: String, scope: Scope?, body: (any StrictBody.Type)?) {
+        routes.append(Route(method: method.rawValue, path: path, scope: scope, body: body.map { Body(fields: $0.fields, nullableFields: $0.nullableFields) }))
     }
 
     /// The methods served on `path` (a request path, without query), `HEAD` with each `GET`, in the
@@ -72,10 +80,13 @@ package struct DocumentedRoutes {
 
     /// Adds a route; `path` uses `{name}` captures and is relative to the group. A `GET` route also answers
     /// `HEAD`, whose body `HeadMiddleware` drops.
-    /// - Parameter scope: what the principal must hold; required exactly on authenticated groups.
-    package func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, use handler: @escaping Handler) {
+    /// - Parameters:
+    ///   - scope: what the principal must hold; required exactly on authenticated groups.
+    ///   - body: the JSON body the handler decodes (`OpenAPIDocumentTests` holds the document's request
+    ///     schema to its fields).
+    package func on(_ method: HTTPRequest.Method, _ path: String, scope: Scope? = nil, body: (any StrictBody.Type)? = nil, use handler: @escaping Handler) {
         precondition((scope != nil) == (audit != nil), "\(method) \(basePath + path): an authenticated route needs a scope, a public one takes none")
-        registry.add(method, basePath + path, scope: scope)
+        registry.add(method, basePath + path, scope: scope, body: body)
         let target = "\(method) \(basePath + path)"
         let guarded: Handler =
             if let scope, let audit {
