@@ -17,31 +17,24 @@ struct ConversationController {
         routes.on(.get, "/conversations/{id}/messages", scope: .messagesRead, use: messages)
     }
 
-    /// The body of POST (`visitor_id` required).
+    /// The body of POST (`visitor_id` required): what PUT may change, and what is set only at creation.
     struct Body: StrictBody {
         var visitorID: String?
-        var agentID: ConversationChanges.Assignment
-        var status: Conversation.Status?
         var channel: String?
-        var subject: String?
-        var metadata: [String: JSONValue]?
+        var changes: ChangesBody
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case status, channel, subject, metadata
+            case channel
             case visitorID = "visitor_id"
-            case agentID = "agent_id"
         }
-        static let fields = Set(CodingKeys.allCases.map(\.stringValue))
-        static let nullableFields: Set<String> = ["agent_id"]
+        static let fields = ChangesBody.fields.union(CodingKeys.allCases.map(\.stringValue))
+        static let nullableFields = ChangesBody.nullableFields
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             visitorID = try container.decodeIfPresent(String.self, forKey: .visitorID)
-            agentID = try container.decodeAssignment(forKey: .agentID)
-            status = try container.decodeIfPresent(Conversation.Status.self, forKey: .status)
             channel = try container.decodeIfPresent(String.self, forKey: .channel)
-            subject = try container.decodeIfPresent(String.self, forKey: .subject)
-            metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)
+            changes = try ChangesBody(from: decoder)
         }
     }
 
@@ -61,7 +54,13 @@ struct ConversationController {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            agentID = try container.decodeAssignment(forKey: .agentID)
+            if !container.contains(.agentID) {
+                agentID = .keep
+            } else if try container.decodeNil(forKey: .agentID) {
+                agentID = .unassign
+            } else {
+                agentID = .assign(try container.decode(String.self, forKey: .agentID))
+            }
             status = try container.decodeIfPresent(Conversation.Status.self, forKey: .status)
             subject = try container.decodeIfPresent(String.self, forKey: .subject)
             metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)
@@ -79,11 +78,11 @@ struct ConversationController {
         let defaults = NewConversation(visitorID: visitorID)
         let conversation = NewConversation(
             visitorID: visitorID,
-            agentID: input.agentID.assignedAgentID,
-            status: input.status ?? defaults.status,
+            agentID: input.changes.agentID.assignedAgentID,
+            status: input.changes.status ?? defaults.status,
             channel: input.channel ?? defaults.channel,
-            subject: input.subject,
-            metadata: input.metadata ?? defaults.metadata
+            subject: input.changes.subject,
+            metadata: input.changes.metadata ?? defaults.metadata
         )
         return try await responder.respond(.createConversation(conversation), request: request, context: context, body: body)
     }
@@ -134,10 +133,3 @@ struct ConversationController {
     }
 }
 
-extension KeyedDecodingContainer {
-    /// An agent assignment: absent keeps it, `null` unassigns, an id assigns.
-    fileprivate func decodeAssignment(forKey key: Key) throws -> ConversationChanges.Assignment {
-        guard contains(key) else { return .keep }
-        return try decodeNil(forKey: key) ? .unassign : .assign(try decode(String.self, forKey: key))
-    }
-}
