@@ -285,7 +285,7 @@ package final class SubprocessInstance: PluginRunner {
             if status != .pending { reply(status, []) }
         case .kvGet, .kvPut, .kvDelete, .emit:
             // These wait for the store; run them off the reader thread so results keep flowing.
-            DispatchQueue.global().async {
+            DispatchQueue.runOnThreadOfItsOwn(label: "switchboard.plugin.store") {
                 switch service {
                 case .kvGet:
                     let (status, value) = local.kvGet(context, key: frame.text(0))

@@ -108,7 +108,7 @@ package final class HostAPI: @unchecked Sendable {
         )
         let reply = HTTPReply(callback: callback, userData: userData)
         return context.environment.services.http(context, outgoing) { outcome in
-            DispatchQueue.global().async { reply.deliver(outcome) }
+            DispatchQueue.runOnThreadOfItsOwn(label: "switchboard.plugin.http-reply") { reply.deliver(outcome) }
         }
     }
 

@@ -97,7 +97,7 @@ extension OutboundAddressPolicy {
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).
     @Sendable public static func resolve(_ host: String) async -> [[UInt8]] {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            DispatchQueue.runOnThreadOfItsOwn(label: "switchboard.plugin.resolve") {
                 var hints = addrinfo()
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
                 var list: UnsafeMutablePointer<addrinfo>?

@@ -1,25 +1,24 @@
 import CSwitchboardPlugin
-import Dispatch
 import Synchronization
 import SwitchboardCore
 
-/// One tenant's live instance of a plugin: its hooks run on the instance's own dispatch queue (serial
-/// when the manifest asks for serialized calls), never on an event loop or Swift's cooperative pool,
-/// and every invocation is bounded by the manifest's call timeout.
+/// One tenant's live instance of a plugin: its hooks run by the instance's ``HookRunner`` (one after
+/// the other when the manifest asks for serialized calls), never on an event loop or Swift's
+/// cooperative pool, and every invocation is bounded by the manifest's call timeout.
 package final class PluginInstance: Sendable {
     let library: PluginLibrary
     let context: HostContext
     private let handle: InstanceHandle
-    private let queue: DispatchQueue
+    private let runner: HookRunner
     // Guards the count of running or pending invocations, whether the instance takes new ones, and
     // the waiters for the count to reach zero.
     private let activity = Mutex<(running: Int, isClosed: Bool, drained: [CheckedContinuation<Void, Never>])>((0, false, []))
 
-    private init(library: PluginLibrary, context: HostContext, handle: InstanceHandle, queue: DispatchQueue) {
+    private init(library: PluginLibrary, context: HostContext, handle: InstanceHandle, runner: HookRunner) {
         self.library = library
         self.context = context
         self.handle = handle
-        self.queue = queue
+        self.runner = runner
     }
 
     private var hooks: sb_plugin_api { library.hooks }
@@ -29,13 +28,10 @@ package final class PluginInstance: Sendable {
     /// - Throws: ``PluginCallError`` when the plugin refuses, with its message.
     package static func create(library: PluginLibrary, tenant: String, config: [UInt8], environment: PluginEnvironment) async throws -> PluginInstance {
         let context = HostContext(manifest: library.manifest, tenantID: tenant, environment: environment)
-        let queue = DispatchQueue(
-            label: "switchboard.plugin.\(library.manifest.id).\(tenant)",
-            attributes: library.manifest.serializesCalls ? [] : .concurrent
-        )
+        let runner = HookRunner(label: "switchboard.plugin.\(library.manifest.id).\(tenant)", serializesCalls: library.manifest.serializesCalls)
         let hooks = library.hooks
         let result: (PluginStatus, InstanceHandle?, [UInt8]) = await withCheckedContinuation { continuation in
-            queue.async {
+            runner.run {
                 var instance: OpaquePointer?
                 var error = sb_str(ptr: nil, len: 0)
                 let status = tenant.withSBString { tenantText in
@@ -48,7 +44,7 @@ package final class PluginInstance: Sendable {
         guard result.0 == .ok, let handle = result.1 else {
             throw PluginCallError(status: result.0 == .ok ? .internal : result.0, message: String(decoding: result.2, as: UTF8.self))
         }
-        return PluginInstance(library: library, context: context, handle: handle, queue: queue)
+        return PluginInstance(library: library, context: context, handle: handle, runner: runner)
     }
 
     /// Applies a new configuration in place.
@@ -67,7 +63,7 @@ package final class PluginInstance: Sendable {
         return true
     }
 
-    /// Delivers event envelopes in order in one hop to the instance's queue, stopping after the first
+    /// Delivers event envelopes in order in one hook run, stopping after the first
     /// one the plugin does not acknowledge. An event that does not finish within the call timeout ends
     /// the batch as `.timeout`.
     /// - Parameter progress: called with each event's outcome as it arrives.
@@ -80,9 +76,9 @@ package final class PluginInstance: Sendable {
         let batch = EventBatchProgress()
         let id = calls.makeID()
         let calls = calls
-        let queue = queue
+        let runner = runner
         await batch.wait(id: id, registry: calls, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
-            queue.async {
+            runner.run {
                 for event in events {
                     let outcome = CallOutcome(status: event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) })
                     progress?(outcome)
@@ -143,7 +139,7 @@ package final class PluginInstance: Sendable {
         let destroyed = CallRegistry()
         let id = destroyed.makeID()
         let outcome = await destroyed.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
-            self.queue.async(flags: .barrier) {
+            self.runner.runLast {
                 withExtendedLifetime(context) { destroy(handle.pointer) }
                 destroyed.finish(id, CallOutcome(status: .ok))
             }
@@ -153,23 +149,23 @@ package final class PluginInstance: Sendable {
 
     // MARK: - Invocation
 
-    /// Runs `hook` on the instance's queue with a new call id and waits for its outcome: its return
+    /// Runs `hook` by the instance's runner with a new call id and waits for its outcome: its return
     /// value, or the plugin's `complete` when it returned SB_PENDING, or a timeout (which cancels it).
     private func invoke(_ hook: @escaping @Sendable (UInt64) -> CallOutcome) async -> CallOutcome {
         guard enter() else { return CallOutcome(status: .unavailable, body: Array("the integration is being reconfigured or disabled".utf8)) }
         defer { leave() }
         let id = calls.makeID()
         let calls = calls
-        let queue = queue
+        let runner = runner
         let outcome = await calls.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
-            queue.async {
+            runner.run {
                 let outcome = hook(id)
                 if outcome.status != .pending { calls.finish(id, outcome) }
             }
         }
         if outcome.status == .timeout, let cancel = hooks.cancel {
             let handle = handle
-            queue.async { cancel(handle.pointer, id) }
+            runner.run { cancel(handle.pointer, id) }
         }
         return outcome
     }

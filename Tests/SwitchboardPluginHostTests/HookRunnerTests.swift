@@ -1,0 +1,70 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+
+@testable import SwitchboardPluginHost
+
+/// These tests wait with semaphores, not with Swift concurrency: on Linux the cooperative pool is the
+/// same dispatch pool that the old way of running hooks blocked, so an `await` would stall with it.
+@Suite(.timeLimit(.minutes(2))) struct HookRunnerTests {
+    /// Waits for `count` signals of `semaphore` until 10 s from now; returns how many came.
+    private func signals(_ semaphore: DispatchSemaphore, count: Int) -> Int {
+        let deadline = DispatchTime.now() + .seconds(10)
+        for received in 0..<count where semaphore.wait(timeout: deadline) == .timedOut { return received }
+        return count
+    }
+
+    /// Hooks that block keep their threads. On a pool as wide as the cores (a concurrent dispatch queue)
+    /// the rest would wait for it to add a thread, about one a second; each hook must start at once,
+    /// and another instance's hooks must not queue behind them.
+    @Test func blockedHooksDelayNoOtherHook() {
+        let release = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        let blocking = ProcessInfo.processInfo.activeProcessorCount + 30
+        let hung = HookRunner(label: "test.hung", serializesCalls: false)
+        for _ in 0..<blocking {
+            hung.run {
+                started.signal()
+                release.wait()
+            }
+        }
+        defer { for _ in 0..<blocking { release.signal() } }
+        let otherRan = DispatchSemaphore(value: 0)
+        HookRunner(label: "test.other", serializesCalls: false).run { otherRan.signal() }
+        #expect(signals(otherRan, count: 1) == 1)
+        #expect(signals(started, count: blocking) == blocking)
+    }
+
+    /// A serialized instance's hooks run one at a time in order, a concurrent one's do not wait for each
+    /// other; either way the last work (the instance's destroy) runs only after every hook handed over
+    /// before it returned.
+    @Test(arguments: [true, false]) func theLastWorkWaitsForEveryHook(serializes: Bool) {
+        let runner = HookRunner(label: "test.order", serializesCalls: serializes)
+        let log = Mutex<[Int]>([])
+        let release = DispatchSemaphore(value: 0)
+        let ran = DispatchSemaphore(value: 0)
+        runner.run {
+            release.wait()
+            log.withLock { $0.append(0) }
+        }
+        for index in 1...20 {
+            runner.run {
+                log.withLock { $0.append(index) }
+                ran.signal()
+            }
+        }
+        let lastRan = DispatchSemaphore(value: 0)
+        runner.runLast {
+            log.withLock { $0.append(-1) }
+            lastRan.signal()
+        }
+        if !serializes { #expect(signals(ran, count: 20) == 20, "concurrent hooks do not wait for the blocked one") }
+        #expect(lastRan.wait(timeout: .now()) == .timedOut, "a hook still runs")
+        release.signal()
+        #expect(signals(lastRan, count: 1) == 1)
+        let order = log.withLock { $0 }
+        #expect(order.count == 22 && order.last == -1)
+        if serializes { #expect(order == Array(0...20) + [-1]) }
+    }
+}
