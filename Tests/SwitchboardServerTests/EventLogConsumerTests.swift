@@ -26,7 +26,8 @@ import Testing
     }
 
     func waitFor(_ count: Int, in recorder: Recorder) async throws {
-        try await eventually { recorder.events.count >= count }
+        // A bound for a stuck consumer, not a speed: the PostgreSQL route suites share two cores.
+        try await eventually(limit: .seconds(60)) { recorder.events.count >= count }
     }
 
     /// Creates `count` agents in tenant A, one commit each.

@@ -8,17 +8,25 @@ public struct CircuitBreaker: Sendable, Equatable {
         case open(until: ContinuousClock.Instant)
         case halfOpen
 
-        /// `closed`, `open` or `half_open`.
-        public var name: String {
+        /// A state without its data, named as the API names it.
+        public enum Kind: String, CaseIterable, Sendable {
+            case closed, open
+            case halfOpen = "half_open"
+        }
+
+        public var kind: Kind {
             switch self {
-            case .closed: "closed"
-            case .open: "open"
-            case .halfOpen: "half_open"
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
             }
         }
 
+        /// `closed`, `open` or `half_open`.
+        public var name: String { kind.rawValue }
+
         /// Every state's name.
-        public static let names = [State.closed, .open(until: .now), .halfOpen].map(\.name)
+        public static var names: [String] { Kind.allCases.map(\.rawValue) }
     }
 
     public private(set) var state: State = .closed

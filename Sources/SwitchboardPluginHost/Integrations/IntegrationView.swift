@@ -10,17 +10,24 @@ public struct IntegrationView: Encodable, Sendable {
         /// Enabled, but no instance: the reason (e.g. the plugin refused the stored config at start).
         case failed(String)
 
-        /// `disabled`, `running` or `failed`.
-        public var name: String {
+        /// A state without its data, named as the API names it.
+        public enum Kind: String, CaseIterable, Sendable {
+            case disabled, running, failed
+        }
+
+        public var kind: Kind {
             switch self {
-            case .disabled: "disabled"
-            case .running: "running"
-            case .failed: "failed"
+            case .disabled: .disabled
+            case .running: .running
+            case .failed: .failed
             }
         }
 
+        /// `disabled`, `running` or `failed`.
+        public var name: String { kind.rawValue }
+
         /// Every state's name.
-        public static let names = [State.disabled, .running, .failed("")].map(\.name)
+        public static var names: [String] { Kind.allCases.map(\.rawValue) }
     }
 
     public let manifest: PluginManifest

@@ -181,10 +181,11 @@ extension SQLConnection {
         set { scratch.appendedLastSeqs = newValue }
     }
 
-    /// Stores the last seq of every tenant whose log the current transaction appended to.
+    /// Stores the last seq of every tenant whose log the current transaction appended to (queued: the
+    /// commit that follows waits for it, and fails when it did).
     package func storeAppendedLastSeqs() throws {
         for (tenant, seq) in scratch.appendedLastSeqs {
-            try run("UPDATE tenants SET last_seq = ? WHERE id = ?", [.integer(seq), .text(tenant)])
+            try queue("UPDATE tenants SET last_seq = ? WHERE id = ?", [.integer(seq), .text(tenant)])
         }
     }
 }
