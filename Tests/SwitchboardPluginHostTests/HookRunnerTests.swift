@@ -68,3 +68,55 @@ import Testing
         if serializes { #expect(order == Array(0...20) + [-1]) }
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct HookDeadlineTests {
+    /// Whether `condition` holds within 10 s, checked every millisecond (on this thread: see HookRunnerTests).
+    static func becomes(_ condition: () -> Bool) -> Bool {
+        let deadline = DispatchTime.now() + .seconds(10)
+        while DispatchTime.now() < deadline {
+            if condition() { return true }
+            usleep(1_000)
+        }
+        return condition()
+    }
+
+    /// Hooks past their deadline count until they return: at the limit the instance takes no new hook,
+    /// so that one hanging plugin cannot take every thread; one returning makes room again.
+    @Test func overdueHooksStopTheInstanceTakingNewOnes() {
+        let runner = HookRunner(label: "test.overdue", serializesCalls: false)
+        let release = DispatchSemaphore(value: 0)
+        let quick = HookRunner.Hook()
+        #expect(runner.run(quick) {})
+        #expect(Self.becomes { quick.hasReturned })
+        // Its deadline passing after it returned counts nothing.
+        runner.deadlinePassed(for: quick)
+        for _ in 0..<HookRunner.overdueLimit {
+            let hook = HookRunner.Hook()
+            #expect(runner.run(hook) { release.wait() })
+            runner.deadlinePassed(for: hook)
+        }
+        #expect(!runner.run {}, "every overdue slot is taken")
+        release.signal()
+        #expect(Self.becomes { runner.run {} }, "one returned")
+        for _ in 1..<HookRunner.overdueLimit { release.signal() }
+        runner.runLast {}
+        #expect(!runner.run {}, "nothing is taken after the last work")
+    }
+
+    /// A timer that fires before the waiter registered leaves nothing waiting: the waiter, registering
+    /// late, is answered at once, and the call is not started unless it must be.
+    @Test(arguments: [false, true]) func aWaiterRegisteringAfterItsDeadlineIsAnsweredAtOnce(alwaysStarts: Bool) async {
+        let registry = CallRegistry()
+        let deadline = CallDeadline()
+        let id = registry.makeID()
+        deadline.pass()
+        #expect(!registry.finish(id, CallOutcome(status: .timeout)), "the timer finds no waiter")
+        let started = Mutex(false)
+        let outcome = await withCheckedContinuation { continuation in
+            deadline.register(id, owner: ObjectIdentifier(registry), in: registry, continuation, start: { started.withLock { $0 = true } }, orResume: CallOutcome(status: .timeout), alwaysStarts: alwaysStarts)
+        }
+        #expect(outcome.status == .timeout)
+        #expect(started.withLock { $0 } == alwaysStarts)
+        #expect(!registry.finish(id, CallOutcome(status: .ok)), "nothing left registered")
+    }
+}

@@ -44,6 +44,9 @@ package final class SubprocessInstance: PluginRunner {
     private let launch: Launch
     private let calls = CallRegistry()
     private let local: any PluginServices
+    /// Where the child's store requests wait, one after the other: a child flooding them takes one
+    /// thread of the server, not one per request.
+    private let storeRequests = DispatchQueue(label: "switchboard.plugin.store")
     // Guards the running child, the config it must be created with, restart bookkeeping and shutdown.
     private let state = Mutex<State>(State())
     // Guards the event batches in flight, by frame id, which the child's progress frames fill.
@@ -285,7 +288,7 @@ package final class SubprocessInstance: PluginRunner {
             if status != .pending { reply(status, []) }
         case .kvGet, .kvPut, .kvDelete, .emit:
             // These wait for the store; run them off the reader thread so results keep flowing.
-            DispatchQueue.runOnThreadOfItsOwn(label: "switchboard.plugin.store") {
+            storeRequests.async {
                 switch service {
                 case .kvGet:
                     let (status, value) = local.kvGet(context, key: frame.text(0))

@@ -61,18 +61,22 @@ final class CallRegistry: Sendable {
 
     /// Registers call `id` of `owner`, runs `start`, and waits until the call finishes or `timeout` passes
     /// (then it finishes as `.timeout`).
-    func wait(_ id: UInt64, owner: ObjectIdentifier, timeout: Duration, start: @escaping @Sendable () -> Void) async -> CallOutcome {
-        await withTaskGroup(of: CallOutcome?.self) { group in
+    /// - Parameter alwaysStarts: run `start` even when the deadline passed before the waiter registered
+    ///   (work that must happen, such as a destroy); otherwise the call is not started then.
+    func wait(_ id: UInt64, owner: ObjectIdentifier, timeout: Duration, alwaysStarts: Bool = false, start: @escaping @Sendable () -> Void) async -> CallOutcome {
+        let timedOut = CallOutcome(status: .timeout, body: Array("the plugin did not answer within \(timeout)".utf8))
+        let deadline = CallDeadline()
+        return await withTaskGroup(of: CallOutcome?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    self.register(id, owner: owner, continuation)
-                    start()
+                    deadline.register(id, owner: owner, in: self, continuation, start: start, orResume: timedOut, alwaysStarts: alwaysStarts)
                 }
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 if !Task.isCancelled {
-                    self.finish(id, CallOutcome(status: .timeout, body: Array("the plugin did not answer within \(timeout)".utf8)))
+                    deadline.pass()
+                    self.finish(id, timedOut)
                 }
                 return nil
             }
@@ -96,4 +100,37 @@ final class CallRegistry: Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: outcome) }
     }
 
+}
+
+/// The deadline of one call, shared by its waiter and its timer. The timer can fire before the waiter's
+/// task registered (a starved thread pool can hold that task past the deadline): finding no waiter, it
+/// would finish nothing, and a waiter registered afterwards would wait for a hook that may never return.
+final class CallDeadline: Sendable {
+    // Whether the deadline passed; registering happens under it, so a waiter is either registered before
+    // the timer finishes it or sees the deadline passed.
+    private let hasPassed = Mutex(false)
+
+    /// Registers the waiter of call `id` and runs `start`; once the deadline passed, resumes the waiter
+    /// with `timedOut` instead, without starting the call unless it `alwaysStarts`.
+    func register(
+        _ id: UInt64,
+        owner: ObjectIdentifier,
+        in registry: CallRegistry,
+        _ continuation: CheckedContinuation<CallOutcome, Never>,
+        start: () -> Void,
+        orResume timedOut: CallOutcome,
+        alwaysStarts: Bool = false
+    ) {
+        let isRegistered = hasPassed.withLock { passed -> Bool in
+            if !passed { registry.register(id, owner: owner, continuation) }
+            return !passed
+        }
+        if isRegistered || alwaysStarts { start() }
+        if !isRegistered { continuation.resume(returning: timedOut) }
+    }
+
+    /// Marks the deadline passed; the caller then finishes the call if its waiter is registered.
+    func pass() {
+        hasPassed.withLock { $0 = true }
+    }
 }

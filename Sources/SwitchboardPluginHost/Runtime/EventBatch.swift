@@ -45,11 +45,11 @@ final class EventBatchProgress: Sendable {
     /// - Returns: the outcome that finished the call; a failure other than a timeout also closes the batch.
     @discardableResult
     func wait(id: UInt64, registry: CallRegistry, owner: ObjectIdentifier, timeout: Duration, start: @escaping @Sendable () -> Void) async -> CallOutcome {
+        let deadline = CallDeadline()
         let finished = await withTaskGroup(of: CallOutcome?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    registry.register(id, owner: owner, continuation)
-                    start()
+                    deadline.register(id, owner: owner, in: registry, continuation, start: start, orResume: CallOutcome(status: .timeout))
                 }
             }
             group.addTask {
@@ -59,6 +59,7 @@ final class EventBatchProgress: Sendable {
                     let now = self.count
                     if now == seen, !Task.isCancelled {
                         self.close(with: CallOutcome(status: .timeout, body: Array("the plugin did not finish an event within \(timeout)".utf8)))
+                        deadline.pass()
                         registry.finish(id, CallOutcome(status: .timeout))
                         return nil
                     }

@@ -63,8 +63,8 @@ final class HostContext: Sendable {
 
 /// Runs async host work for a plugin thread that waits for it.
 ///
-/// - Important: Call only from threads outside Swift's cooperative pool (plugin hooks run on dispatch
-///   queues; plugins' own threads): the caller blocks until the work finishes.
+/// - Important: Call only from threads outside Swift's cooperative pool (hook threads of a
+///   ``HookRunner``; plugins' own threads): the caller blocks until the work finishes.
 func waitFor<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) -> Swift.Result<Result, any Error> {
     let semaphore = DispatchSemaphore(value: 0)
     let box = ResultBox<Result>()

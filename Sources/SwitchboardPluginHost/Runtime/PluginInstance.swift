@@ -77,8 +77,9 @@ package final class PluginInstance: Sendable {
         let id = calls.makeID()
         let calls = calls
         let runner = runner
-        await batch.wait(id: id, registry: calls, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
-            runner.run {
+        let hook = HookRunner.Hook()
+        let finished = await batch.wait(id: id, registry: calls, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
+            let isRunning = runner.run(hook) {
                 for event in events {
                     let outcome = CallOutcome(status: event.withSBString { PluginStatus(onEvent(handle.pointer, $0)) })
                     progress?(outcome)
@@ -86,7 +87,9 @@ package final class PluginInstance: Sendable {
                 }
                 calls.finish(id, CallOutcome(status: .ok))
             }
+            if !isRunning { calls.finish(id, HookRunner.refusal) }
         }
+        if finished.status == .timeout { runner.deadlinePassed(for: hook) }
         return batch.outcomes
     }
 
@@ -138,7 +141,7 @@ package final class PluginInstance: Sendable {
         let context = context
         let destroyed = CallRegistry()
         let id = destroyed.makeID()
-        let outcome = await destroyed.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
+        let outcome = await destroyed.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout, alwaysStarts: true) {
             self.runner.runLast {
                 withExtendedLifetime(context) { destroy(handle.pointer) }
                 destroyed.finish(id, CallOutcome(status: .ok))
@@ -157,15 +160,20 @@ package final class PluginInstance: Sendable {
         let id = calls.makeID()
         let calls = calls
         let runner = runner
+        let run = HookRunner.Hook()
         let outcome = await calls.wait(id, owner: ObjectIdentifier(context), timeout: library.manifest.callTimeout) {
-            runner.run {
+            let isRunning = runner.run(run) {
                 let outcome = hook(id)
                 if outcome.status != .pending { calls.finish(id, outcome) }
             }
+            if !isRunning { calls.finish(id, HookRunner.refusal) }
         }
-        if outcome.status == .timeout, let cancel = hooks.cancel {
-            let handle = handle
-            runner.run { cancel(handle.pointer, id) }
+        if outcome.status == .timeout {
+            runner.deadlinePassed(for: run)
+            if let cancel = hooks.cancel {
+                let handle = handle
+                runner.run { cancel(handle.pointer, id) }
+            }
         }
         return outcome
     }
