@@ -199,6 +199,7 @@ import Testing
         let server = try await TestServer.make {
             $0.plugins.directory = try PluginFixtures.directory(["fixture"])
             $0.plugins.ticketingSyncSeconds = 1
+            $0.metrics.token = "scrape"
         }
         let key = server.tenantA.key
         try await server.run { client in
@@ -209,7 +210,8 @@ import Testing
                 try await client.call(.get, "/api/v1/tickets/\(fine)", key: key)["external"]?["id"]?.string?.hasPrefix("FX-") == true
             }
             #expect(try await client.call(.get, "/api/v1/tickets/\(fine)", key: key)["external"]?["system"]?.string == "fixture")
-            try await Task.sleep(for: .seconds(2))
+            let tries = try await client.pluginCalls("fixture", op: "ticketing.create_ticket", metricsToken: "scrape")
+            try await eventually { try await client.pluginCalls("fixture", op: "ticketing.create_ticket", metricsToken: "scrape") >= tries + 2 }
             #expect(try await client.call(.get, "/api/v1/tickets/\(refused)", key: key)["external"] == .null, "still waiting, retried each round")
         }
     }

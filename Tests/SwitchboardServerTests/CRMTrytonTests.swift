@@ -156,7 +156,9 @@ final class Tryton: @unchecked Sendable {
 
             // A customer written while Tryton is down reaches it once it is back.
             #expect(try await client.call(.post, "/api/v1/customers", key: key, json: ["customer_id": "C-3003", "name": "Katherine Johnson"]).status == .created)
-            try await Task.sleep(for: .seconds(2))
+            try await eventually(limit: .seconds(30)) {
+                try await client.call(.get, "/api/v1/integrations/crm-tryton", key: key)["event_breaker"]?["consecutive_failures"]?.int ?? 0 >= 1
+            }
             try await tryton.start()
             try await eventually(limit: .seconds(60)) { try await tryton.parties(code: "C-3003").first?["name"]?.string == "Katherine Johnson" }
             #expect(try await tryton.parties(code: "C-1001").count == 1, "Tryton's own records are not pushed back as new parties")

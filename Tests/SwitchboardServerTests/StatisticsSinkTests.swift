@@ -29,6 +29,7 @@ import Testing
         let server = try await TestServer.make {
             $0.plugins.directory = try PluginFixtures.directory(["stats-file"])
             $0.statistics.sinkIntervalSeconds = 1
+            $0.metrics.token = "scrape"
         }
         let tenant = server.tenantA.tenantID
         defer { try? FileManager.default.removeItem(atPath: "\(root)/\(tenant)") }
@@ -43,7 +44,8 @@ import Testing
             #expect(refused.status == .unprocessableContent)
             let agent = try await Self.makeActivity(client, key: key)
             try await StatisticsTests.waitForRollups(server.store)
-            try await Task.sleep(for: .seconds(2))
+            // The sink was offered the cells (it calls only when there are some) and could not write them.
+            try await eventually { try await client.pluginCalls("stats-file", op: "stats.push", metricsToken: "scrape") >= 1 }
             #expect(try await server.store.sinkCursor(tenant: tenant, plugin: "stats-file") == 0)
 
             try FileManager.default.removeItem(atPath: "\(root)/\(tenant)")
@@ -75,6 +77,7 @@ import Testing
             $0.plugins.directory = try PluginFixtures.directory(["stats-prometheus"])
             $0.plugins.allowsPrivateNetworks = true
             $0.statistics.sinkIntervalSeconds = 1
+            $0.metrics.token = "scrape"
         }
         let tenant = server.tenantA.tenantID
         let gateway = SpawnedProcess()
@@ -91,7 +94,8 @@ import Testing
             let agent = try await Self.makeActivity(client, key: key)
             try await StatisticsTests.waitForRollups(server.store)
             // The gateway is not up yet: pushes fail and the sink's cursor stays.
-            try await Task.sleep(for: .seconds(2))
+            // (A refused connection is retried until the plugin's 10 s HTTP timeout.)
+            try await eventually(limit: .seconds(60)) { try await client.pluginCalls("stats-prometheus", op: "stats.push", metricsToken: "scrape") >= 1 }
             #expect(try await server.store.sinkCursor(tenant: tenant, plugin: "stats-prometheus") == 0)
 
             gateway.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")

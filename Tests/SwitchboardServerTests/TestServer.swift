@@ -76,6 +76,14 @@ struct APIResponse {
 }
 
 extension TestClientProtocol {
+    /// How many times the server called `op` of `plugin` so far, whatever the answers, as `/metrics`
+    /// (scraped with the bearer `metricsToken`) counts them.
+    func pluginCalls(_ plugin: String, op: String, metricsToken: String) async throws -> Int {
+        let scraped = try await execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(metricsToken)"], body: nil)
+        let series = #"sb_plugin_calls_total{plugin="\#(plugin)",op="\#(op)",status=""#
+        return String(buffer: scraped.body).split(separator: "\n").filter { $0.hasPrefix(series) }.compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+
     /// Sends a request with an API key and a raw body, and parses the JSON answer.
     func call(
         _ method: HTTPRequest.Method,

@@ -84,6 +84,7 @@ final class RequestTracker: @unchecked Sendable {
             $0.plugins.ticketingSyncSeconds = 1
             $0.webhooks.allowsPrivateNetworks = true
             $0.webhooks.allowsHTTP = true
+            $0.metrics.token = "scrape"
         }
         let rt = try RequestTracker()
         let receiver = WebhookReceiver()
@@ -151,8 +152,10 @@ final class RequestTracker: @unchecked Sendable {
                 #expect(delivered?.json["data"]?["status"]?.string == "resolved")
 
                 // A status set here is not undone by syncs that see nothing new in RT.
+                let syncs = try await client.pluginCalls("ticketing-rt", op: "ticketing.sync", metricsToken: "scrape")
                 #expect(try await client.call(.put, "/api/v1/tickets/\(ticket)", key: key, json: ["status": "open"]).status == .ok)
-                try await Task.sleep(for: .seconds(3))
+                // Two more rounds: at least one began after the change.
+                try await eventually(limit: .seconds(30)) { try await client.pluginCalls("ticketing-rt", op: "ticketing.sync", metricsToken: "scrape") >= syncs + 2 }
                 #expect(try await client.call(.get, "/api/v1/tickets/\(ticket)", key: key)["status"]?.string == "open")
                 // An RT scrip may post a change to the inbound route instead; the plugin checks its token.
                 let token = "inbound-secret-0123456789"
