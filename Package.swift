@@ -101,6 +101,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -200,7 +201,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardPluginHostTests",
-            dependencies: ["SwitchboardPluginHost", "SwitchboardCore"],
+            dependencies: [
+                "SwitchboardPluginHost", "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,8 +8,8 @@ extension DispatchQueue {
     /// free, up to 255 threads in the process. `DispatchQueue.global()` and concurrent queues share a
     /// pool as wide as the cores that adds a thread only when its monitor notices, about once a second,
     /// that its threads are blocked (on Linux, Swift's cooperative pool is that pool too): a plugin hook
-    /// that hangs, and keeps its thread for good, would hold up every other plugin's hooks, the host's
-    /// own blocking work and every `await` of the process for a second each time.
+    /// that hangs, and keeps its thread for good, would hold up every other plugin's hooks and every
+    /// `await` of the process for a second each time.
     static func runOnThreadOfItsOwn(label: String, _ work: @escaping @Sendable () -> Void) {
         DispatchQueue(label: label).async(execute: work)
     }

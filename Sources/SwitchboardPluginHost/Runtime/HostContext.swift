@@ -3,6 +3,7 @@ import Dispatch
 import Logging
 import Metrics
 import SwitchboardCore
+import Synchronization
 
 /// What every plugin context shares: the services behind the C table, the pending calls, the logger.
 package final class PluginEnvironment: Sendable {
@@ -34,6 +35,12 @@ final class HostContext: Sendable {
     let httpTimeout: Duration
     let environment: PluginEnvironment
     let logger: Logger
+    /// HTTP requests of this context in flight.
+    private let httpInFlight = Mutex(0)
+
+    /// HTTP requests one context may have in flight; more are answered SB_UNAVAILABLE, so that a plugin
+    /// cannot queue requests (and name resolutions) without bound.
+    static let maxHTTPInFlight = 32
 
     init(manifest: PluginManifest, tenantID: String?, environment: PluginEnvironment) {
         self.pluginID = manifest.id
@@ -53,6 +60,20 @@ final class HostContext: Sendable {
     /// The context behind a pointer the plugin passed back.
     static func from(_ pointer: OpaquePointer?) -> HostContext? {
         pointer.map { Unmanaged<HostContext>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    /// Counts an HTTP request in, unless ``maxHTTPInFlight`` are in flight.
+    func admitHTTP() -> Bool {
+        httpInFlight.withLock { count in
+            guard count < Self.maxHTTPInFlight else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    /// Counts an HTTP request out, once it has its outcome.
+    func finishHTTP() {
+        httpInFlight.withLock { $0 -= 1 }
     }
 
     /// The tenant of an instance context, when `service` was declared: nil means SB_DENIED.

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
-import Dispatch
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SwitchboardCore
 
 /// Outgoing HTTP for plugins through the server's `OutboundHTTPClient`, behind the SSRF guard: the
@@ -94,31 +94,41 @@ extension OutboundAddressPolicy {
         host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 
+    /// Name resolution's own threads: `getaddrinfo` blocks, for seconds when a name server does not
+    /// answer, so resolutions wait here, at most 8 at once, instead of taking threads other work needs
+    /// (a plugin can ask for any number of requests to slow names).
+    private static let resolvers: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
+
     /// Every IPv4 and IPv6 address of `host` (a literal address resolves to itself).
     @Sendable public static func resolve(_ host: String) async -> [[UInt8]] {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.runOnThreadOfItsOwn(label: "switchboard.plugin.resolve") {
-                var hints = addrinfo()
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                var list: UnsafeMutablePointer<addrinfo>?
-                guard getaddrinfo(bare(host), nil, &hints, &list) == 0 else { return continuation.resume(returning: []) }
-                defer { freeaddrinfo(list) }
-                var addresses: [[UInt8]] = []
-                var entry = list
-                while let current = entry?.pointee {
-                    if current.ai_family == AF_INET, let address = current.ai_addr {
-                        address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                            addresses.append(withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) })
-                        }
-                    } else if current.ai_family == AF_INET6, let address = current.ai_addr {
-                        address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                            addresses.append(withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) })
-                        }
-                    }
-                    entry = current.ai_next
+        (try? await resolvers.runIfActive { addresses(of: host) }) ?? []
+    }
+
+    /// What `getaddrinfo` answers for `host`, on the calling thread.
+    private static func addresses(of host: String) -> [[UInt8]] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(bare(host), nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var addresses: [[UInt8]] = []
+        var entry = list
+        while let current = entry?.pointee {
+            if current.ai_family == AF_INET, let address = current.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    addresses.append(withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) })
                 }
-                continuation.resume(returning: addresses)
+            } else if current.ai_family == AF_INET6, let address = current.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    addresses.append(withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) })
+                }
             }
+            entry = current.ai_next
         }
+        return addresses
     }
 }

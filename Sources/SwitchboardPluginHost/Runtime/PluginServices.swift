@@ -96,8 +96,12 @@ struct LocalPluginServices: PluginServices {
             }
         }
         let timeout = request.timeoutMilliseconds > 0 ? Duration.milliseconds(Int64(request.timeoutMilliseconds)) : context.httpTimeout
+        guard context.admitHTTP() else { return .unavailable }
         Task {
-            reply(await http.perform(method: request.method, url: request.url, headers: headers, body: request.body, timeout: timeout))
+            let outcome = await http.perform(method: request.method, url: request.url, headers: headers, body: request.body, timeout: timeout)
+            // Counted out before the callback, which may ask for the next request.
+            context.finishHTTP()
+            reply(outcome)
         }
         return .pending
     }

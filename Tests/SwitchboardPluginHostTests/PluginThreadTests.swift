@@ -1,5 +1,8 @@
+import AsyncHTTPClient
 import Dispatch
 import Foundation
+import Logging
+import SwitchboardCore
 import Synchronization
 import Testing
 
@@ -118,5 +121,46 @@ import Testing
         #expect(outcome.status == .timeout)
         #expect(started.withLock { $0 } == alwaysStarts)
         #expect(!registry.finish(id, CallOutcome(status: .ok)), "nothing left registered")
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct PluginHTTPLimitTests {
+    /// A listening socket nobody accepts on: connections complete, requests are never answered.
+    static func silentListener() throws -> (descriptor: Int32, port: Int) {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard descriptor >= 0, bound == 0, listen(descriptor, 256) == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// An instance can have 32 requests in flight; the next is refused at once, and one finishing makes
+    /// room again, so a plugin cannot queue requests (and name resolutions) without bound.
+    @Test func anInstanceHasAtMost32RequestsInFlight() async throws {
+        let listener = try Self.silentListener()
+        defer { close(listener.descriptor) }
+        let outbound = OutboundHTTPClient(configuration: HTTPClient.Configuration())
+        let services = LocalPluginServices(
+            store: nil, http: PluginHTTPClient(client: outbound, policy: OutboundAddressPolicy(allowsPrivateNetworks: true)), metrics: nil, calls: CallRegistry()
+        )
+        let manifest = try PluginManifest(json: Array(#"{"id":"p","version":"1","capabilities":["crm"],"services":["http"],"http_timeout_ms":60000}"#.utf8))
+        let context = HostContext(manifest: manifest, tenantID: "t", environment: PluginEnvironment(services: services, calls: CallRegistry(), logger: Logger(label: "test")))
+        let finished = DispatchSemaphore(value: 0)
+        func request(timeout milliseconds: UInt32) -> PluginStatus {
+            services.http(context, PluginHTTPRequest(method: "GET", url: "http://127.0.0.1:\(listener.port)/", headers: [], body: [], timeoutMilliseconds: milliseconds)) { _ in
+                finished.signal()
+            }
+        }
+        // One short request, then 31 that wait until the client shuts down.
+        #expect(request(timeout: 200) == .pending)
+        for _ in 1..<HostContext.maxHTTPInFlight { #expect(request(timeout: 60_000) == .pending) }
+        #expect(request(timeout: 60_000) == .unavailable)
+        #expect(finished.wait(timeout: .now() + .seconds(30)) == .success, "the short request timed out")
+        #expect(request(timeout: 60_000) == .pending, "its place is free")
+        try await outbound.shutdown()
     }
 }
