@@ -72,7 +72,8 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(2))) struct HookDeadlineTests {
+/// Serialized: the process's count of overdue hooks is shared by every runner.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct HookDeadlineTests {
     /// Whether `condition` holds within 10 s, checked every millisecond (on this thread: see HookRunnerTests).
     static func becomes(_ condition: () -> Bool) -> Bool {
         let deadline = DispatchTime.now() + .seconds(10)
@@ -104,6 +105,22 @@ import Testing
         for _ in 1..<HookRunner.overdueLimit { release.signal() }
         runner.runLast {}
         #expect(!runner.run {}, "nothing is taken after the last work")
+    }
+
+    /// Past the process's limit of overdue hooks, an instance with one overdue takes no new hook, and
+    /// an instance without one still does.
+    @Test func overdueHooksAcrossInstancesStopOnlyTheInstancesThatHaveThem() {
+        let release = DispatchSemaphore(value: 0)
+        let runners = (0..<HookRunner.processOverdueLimit).map { HookRunner(label: "test.process.\($0)", serializesCalls: false) }
+        for runner in runners {
+            let hook = HookRunner.Hook()
+            #expect(runner.run(hook) { release.wait() })
+            runner.deadlinePassed(for: hook)
+        }
+        #expect(!runners[0].run {}, "an instance with an overdue hook, at the process's limit")
+        #expect(HookRunner(label: "test.process.fresh", serializesCalls: false).run {}, "an instance without one")
+        for _ in runners { release.signal() }
+        #expect(Self.becomes { runners[0].run {} })
     }
 
     /// A timer that fires before the waiter registered leaves nothing waiting: the waiter, registering

@@ -21,11 +21,15 @@ extension DispatchQueue {
 /// every hook handed over before it has returned.
 ///
 /// A hook still running after its deadline is overdue; it keeps its thread until it returns, perhaps
-/// never. While ``overdueLimit`` of an instance's hooks are overdue, the instance takes no new hook, so
-/// that one hanging plugin cannot take every thread the process's other plugins need.
+/// never. While ``overdueLimit`` of an instance's hooks are overdue, the instance takes no new hook, and
+/// while ``processOverdueLimit`` hooks of the process are, no instance with an overdue hook takes one:
+/// hanging plugins cannot take the threads (255 at most) that the process's other plugins need.
 final class HookRunner: Sendable {
     /// Overdue hooks after which an instance takes no new one until one of them returns.
     static let overdueLimit = 4
+    /// Overdue hooks of every instance after which only instances without one take new hooks.
+    static let processOverdueLimit = 64
+    private static let processOverdue = Atomic(0)
 
     private struct State {
         /// Hooks handed over and not yet returned.
@@ -66,6 +70,7 @@ final class HookRunner: Sendable {
     func run(_ handle: Hook = Hook(), _ body: @escaping @Sendable () -> Void) -> Bool {
         let admitted = state.withLock { state -> Bool in
             guard !state.isClosed, state.overdue < Self.overdueLimit else { return false }
+            guard state.overdue == 0 || Self.processOverdue.load(ordering: .relaxed) < Self.processOverdueLimit else { return false }
             state.running += 1
             return true
         }
@@ -81,7 +86,10 @@ final class HookRunner: Sendable {
             }
             let last = self.state.withLock { state -> (@Sendable () -> Void)? in
                 state.running -= 1
-                if wasOverdue { state.overdue -= 1 }
+                if wasOverdue {
+                    state.overdue -= 1
+                    Self.processOverdue.subtract(1, ordering: .relaxed)
+                }
                 guard state.running == 0 else { return nil }
                 defer { state.last = nil }
                 return state.last
@@ -99,7 +107,10 @@ final class HookRunner: Sendable {
             progress.isOverdue = true
             return true
         }
-        if isOverdue { state.withLock { $0.overdue += 1 } }
+        if isOverdue {
+            state.withLock { $0.overdue += 1 }
+            Self.processOverdue.add(1, ordering: .relaxed)
+        }
     }
 
     /// Runs `last` once every hook handed over so far has returned; no hook is taken after it.
