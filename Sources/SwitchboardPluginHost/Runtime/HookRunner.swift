@@ -64,8 +64,8 @@ final class HookRunner: Sendable {
     static let refusal = CallOutcome(status: .unavailable, body: Array("earlier calls of this integration still run past their deadline".utf8))
 
     /// Runs `body` (on the serial queue after the hooks before it, or on a thread of its own) as `handle`.
-    /// - Returns: false, without running it, after ``runLast(_:)`` or while ``overdueLimit`` hooks are
-    ///   overdue.
+    /// - Returns: false, without running it, after ``runLast(_:)``, while ``overdueLimit`` of the
+    ///   instance's hooks are overdue, or while one is and the process has ``processOverdueLimit``.
     @discardableResult
     func run(_ handle: Hook = Hook(), _ body: @escaping @Sendable () -> Void) -> Bool {
         let admitted = state.withLock { state -> Bool in
