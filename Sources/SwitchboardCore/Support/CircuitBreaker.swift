@@ -24,9 +24,6 @@ public struct CircuitBreaker: Sendable, Equatable {
 
         /// `closed`, `open` or `half_open`.
         public var name: String { kind.rawValue }
-
-        /// Every state's name.
-        public static var names: [String] { Kind.allCases.map(\.rawValue) }
     }
 
     public private(set) var state: State = .closed

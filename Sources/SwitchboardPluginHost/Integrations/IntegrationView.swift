@@ -25,9 +25,6 @@ public struct IntegrationView: Encodable, Sendable {
 
         /// `disabled`, `running` or `failed`.
         public var name: String { kind.rawValue }
-
-        /// Every state's name.
-        public static var names: [String] { Kind.allCases.map(\.rawValue) }
     }
 
     public let manifest: PluginManifest
