@@ -129,8 +129,7 @@ import Testing
         let registry = CallRegistry()
         let deadline = CallDeadline()
         let id = registry.makeID()
-        deadline.pass()
-        #expect(!registry.finish(id, CallOutcome(status: .timeout)), "the timer finds no waiter")
+        #expect(!deadline.pass(finishing: id, in: registry, with: CallOutcome(status: .timeout)), "the timer finds no waiter")
         let started = Mutex(false)
         let outcome = await withCheckedContinuation { continuation in
             deadline.register(id, owner: ObjectIdentifier(registry), in: registry, continuation, start: { started.withLock { $0 = true } }, orResume: CallOutcome(status: .timeout), alwaysStarts: alwaysStarts)

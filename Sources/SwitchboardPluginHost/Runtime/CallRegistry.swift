@@ -74,10 +74,7 @@ final class CallRegistry: Sendable {
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                if !Task.isCancelled {
-                    deadline.pass()
-                    self.finish(id, timedOut)
-                }
+                if !Task.isCancelled { deadline.pass(finishing: id, in: self, with: timedOut) }
                 return nil
             }
             for await outcome in group {
@@ -129,8 +126,11 @@ final class CallDeadline: Sendable {
         if !isRegistered { continuation.resume(returning: timedOut) }
     }
 
-    /// Marks the deadline passed; the caller then finishes the call if its waiter is registered.
-    func pass() {
+    /// Marks the deadline passed, then finishes call `id` with `timedOut` if its waiter is registered.
+    /// - Returns: whether a waiter was there to finish.
+    @discardableResult
+    func pass(finishing id: UInt64, in registry: CallRegistry, with timedOut: CallOutcome) -> Bool {
         hasPassed.withLock { $0 = true }
+        return registry.finish(id, timedOut)
     }
 }

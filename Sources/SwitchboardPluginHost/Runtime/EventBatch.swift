@@ -59,8 +59,7 @@ final class EventBatchProgress: Sendable {
                     let now = self.count
                     if now == seen, !Task.isCancelled {
                         self.close(with: CallOutcome(status: .timeout, body: Array("the plugin did not finish an event within \(timeout)".utf8)))
-                        deadline.pass()
-                        registry.finish(id, CallOutcome(status: .timeout))
+                        deadline.pass(finishing: id, in: registry, with: CallOutcome(status: .timeout))
                         return nil
                     }
                     seen = now
